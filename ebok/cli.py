@@ -1,0 +1,56 @@
+"""The `ebok` command. Each area registers its own subcommands; this module only composes them.
+
+A subcommand's handler takes (args, settings) and returns the process exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ebok.settings import Settings
+
+# Modules that expose `register(subparsers)`. Listed by name so that one area's missing optional
+# piece cannot break the others' commands.
+COMMAND_MODULES = (
+    "etl.cli",
+    "etl.demo",
+    "portal.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ebok", description="EBOK: resident self-service portal")
+    parser.add_argument(
+        "--data-dir", help="runtime data directory (default: $EBOK_DATA_DIR or ./data)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    settings = Settings.from_env(data_dir=args.data_dir)
+    try:
+        return int(args.func(args, settings) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

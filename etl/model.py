@@ -1,0 +1,96 @@
+"""The shapes that pass between reading a bundle and publishing it.
+
+Readers (`etl.read` for CSV/XLSX/ZIP bundles, `etl.legacy` for the `#`-delimited export) turn
+files into a `Bundle` of validated, normalised tables; `etl.publish` merges a `Bundle` with the
+current generation and writes the next one. Nothing here does I/O.
+
+Normalised table columns (pandas DataFrames; every table also has `_file` (source file name)
+and `_row` (row number as the spreadsheet shows it, header = 1) for traceability):
+
+- communities: community_id, name, street, postal_code, city, bank_account (26 digits), nip
+  ("" or 10 digits), as_of (ISO date "YYYY-MM-DD"), fee_notes (object: None or
+  {"header": str, "footer": str}; only the legacy export fills it)
+- premises: premises_id, community_id, number, street, postal_code, city, kind, area_m2 (decimal
+  string or ""), share (decimal string or ""), occupants (int or None), payer_name,
+  payer_address, bank_account ("" or 26 digits), email ("" unless the export carries one)
+- ledger: premises_id, date (ISO), description, document, period ("YYYY-MM" or ""),
+  charge (int64 grosze), payment (int64 grosze), details (object: None or a list of dicts
+  {description, quantity, unit, rate, amount(grosze)} — the legacy export's charge breakdown)
+- fees: premises_id, component, basis, quantity (decimal string or ""), rate (decimal string
+  or ""), amount (int64 grosze), valid_from (ISO or "")
+- allowances: premises_id, decision, issuer, valid_from (ISO), valid_to (ISO),
+  monthly_amount (int64 grosze)
+
+Money is integer grosze everywhere below the parsers; it becomes Decimal only for display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+TABLES = ("communities", "premises", "ledger", "fees", "allowances")
+
+MAX_PROBLEMS = 200
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a bundle was rejected, addressed the way an accountant finds it in the file."""
+
+    file: str
+    table: str
+    row: int | None
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}, {self.table or '-'}, "
+        where += f"row {self.row}, " if self.row is not None else "-, "
+        where += f"{self.column or '-'}, "
+        value = self.value if len(self.value) <= 60 else self.value[:57] + "..."
+        return f"{where}{value!r}: {self.reason}"
+
+
+class BundleRejected(Exception):
+    """The bundle is invalid; nothing of it may be published."""
+
+    def __init__(self, problems: list[Problem], total: int | None = None) -> None:
+        self.problems = problems[:MAX_PROBLEMS]
+        self.total = total if total is not None else len(problems)
+        super().__init__(f"{self.total} problem(s) in the bundle")
+
+    def report(self) -> str:
+        lines = [f"Rejected: {self.total} problem(s)"]
+        lines += [f"  {p}" for p in self.problems]
+        if self.total > len(self.problems):
+            lines.append(f"  ... and {self.total - len(self.problems)} more")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str  # as the accountant named it, relative to the bundle
+    sha256: str
+    size: int
+
+
+@dataclass
+class Bundle:
+    """Validated tables from one export. A table absent from `tables` was not in the export."""
+
+    tables: dict[str, pd.DataFrame]
+    sources: list[SourceFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    kind: str = "contract"  # "contract" (CSV/XLSX/ZIP) or "legacy" (the `#` export)
+
+    def communities(self) -> set[str]:
+        """Communities this bundle speaks for (and therefore replaces)."""
+        ids: set[str] = set()
+        if "communities" in self.tables:
+            ids.update(self.tables["communities"]["community_id"])
+        if "premises" in self.tables:
+            ids.update(self.tables["premises"]["community_id"])
+        return ids
