@@ -73,9 +73,11 @@ class Generation:
         return conn
 
     def document_json(self, premises_id: str) -> str | None:
-        row = self._db().execute(
-            "SELECT body FROM documents WHERE premises_id = ?", (premises_id,)
-        ).fetchone()
+        row = (
+            self._db()
+            .execute("SELECT body FROM documents WHERE premises_id = ?", (premises_id,))
+            .fetchone()
+        )
         return row[0] if row else None
 
     def document(self, premises_id: str) -> dict[str, Any] | None:
