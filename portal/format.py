@@ -1,0 +1,85 @@
+"""Polish display formats for money and dates, delegated to Babel's pl_PL data.
+
+Money arrives as integer grosze (the published documents) or as a Decimal; it never passes
+through float. Babel separates thousands and the currency with a no-break space, so a figure
+never wraps in the middle of `1 234,56 zł`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date as _babel_date
+from babel.dates import format_datetime as _babel_datetime
+from babel.numbers import format_currency, format_decimal
+
+LOCALE = "pl_PL"
+# Residents read times in the community's local time, whatever the server's zone.
+LOCAL_ZONE = ZoneInfo("Europe/Warsaw")
+
+
+def to_decimal(amount: int | Decimal | str) -> Decimal:
+    """Grosze (int) to złote; a Decimal or a decimal string is taken as złote already."""
+    if isinstance(amount, bool):
+        raise TypeError("money must be grosze or Decimal, not bool")
+    if isinstance(amount, int):
+        return Decimal(amount).scaleb(-2)
+    if isinstance(amount, Decimal):
+        return amount
+    if isinstance(amount, str):
+        return Decimal(amount)
+    raise TypeError(f"money must be grosze (int) or Decimal, not {type(amount).__name__}")
+
+
+def money(amount: int | Decimal | str | None) -> str:
+    """`123456` → `1 234,56 zł` (no-break spaces)."""
+    if amount is None or amount == "":
+        return ""
+    return format_currency(to_decimal(amount), "PLN", locale=LOCALE)
+
+
+def money_plain(amount: int | Decimal | str | None) -> str:
+    """`123456` → `1 234,56`, for table columns whose header names the currency."""
+    if amount is None or amount == "":
+        return ""
+    return format_decimal(to_decimal(amount), format="#,##0.00", locale=LOCALE)
+
+
+def number(value: int | Decimal | str | None, digits: int | None = None) -> str:
+    """A quantity or rate as the source wrote it (`54.30` → `54,30`), decimal comma."""
+    if value is None or value == "":
+        return ""
+    d = Decimal(str(value))
+    if digits is None:
+        exponent = d.as_tuple().exponent
+        digits = max(0, -exponent) if isinstance(exponent, int) else 0
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(d, format=pattern, locale=LOCALE)
+
+
+def parse_date(value: str | date) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def date_pl(value: str | date | None) -> str:
+    """`2026-11-24` → `24.11.2026`."""
+    if value is None or value == "":
+        return ""
+    return _babel_date(parse_date(value), "dd.MM.yyyy", locale=LOCALE)
+
+
+def datetime_pl(value: datetime | str | None) -> str:
+    """An aware datetime (UTC in storage) → `24.11.2026 14:05` in Polish local time."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: storage times are UTC and must say so")
+    return _babel_datetime(value, "dd.MM.yyyy HH:mm", tzinfo=LOCAL_ZONE, locale=LOCALE)
