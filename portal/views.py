@@ -1,0 +1,241 @@
+"""The resident's pages: the list of their premises, and for each premises its overview,
+ledger (with CSV), fee components and housing allowances; plus /healthz.
+
+Premises ids contain `/` and spaces (`KW5/12`, `G 3`). Links quote them as one path segment
+(`quote(id, safe="")`), but the server sees the decoded path, so routes take the rest of the
+path with a convertor that stops before a known sub-page name.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from portal import chart, ledger
+from portal.documents import account_premises, derived, get_premises
+from portal.templating import templates
+
+# Sub-pages of a premises, including those other modules add (`slip`: the payment slip).
+SUBPAGES = ("ledger", "ledger.csv", "fees", "allowances", "slip")
+
+
+class PremisesIdConvertor(Convertor[str]):
+    """Any non-empty path that does not end in `/<sub-page>`."""
+
+    regex = r"(?:(?!/(?:" + "|".join(s.replace(".", r"\.") for s in SUBPAGES) + r")$).)+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return quote(value, safe="")
+
+
+register_url_convertor("premises_id", PremisesIdConvertor())
+
+
+def premises_url(premises_id: str, page: str = "") -> str:
+    url = "/premises/" + quote(premises_id, safe="")
+    return f"{url}/{page}" if page else url
+
+
+def _verdict(balance: int) -> tuple[str, str]:
+    """(word, css class) a resident understands without knowing the sign convention."""
+    if balance > 0:
+        return "nadpłata", "credit"
+    if balance < 0:
+        return "zaległość", "arrears"
+    return "rozliczone", "settled"
+
+
+def _context(request: Request, document: dict[str, Any], tab: str, **extra: Any) -> dict:
+    premises_id = document["premises_id"]
+    return {
+        "request": request,
+        "doc": document,
+        "community": document["community"],
+        "premises": document["premises"],
+        "premises_id": premises_id,
+        "as_of": document["community"]["as_of"],
+        "tab": tab,
+        "urls": {
+            "overview": premises_url(premises_id),
+            "ledger": premises_url(premises_id, "ledger"),
+            "ledger_csv": premises_url(premises_id, "ledger.csv"),
+            "fees": premises_url(premises_id, "fees"),
+            "allowances": premises_url(premises_id, "allowances"),
+            "slip": premises_url(premises_id, "slip"),
+        },
+        **extra,
+    }
+
+
+def _entries(request: Request, premises_id: str) -> list[ledger.Entry]:
+    return derived(request, premises_id, "entries", ledger.entries)
+
+
+async def home(request: Request) -> Response:
+    generation, documents = account_premises(request)
+    if len(documents) == 1:
+        return RedirectResponse(premises_url(documents[0]["premises_id"]), status_code=303)
+    rows = [
+        {
+            "doc": d,
+            "url": premises_url(d["premises_id"]),
+            "verdict": _verdict(d["totals"]["balance"]),
+        }
+        for d in documents
+    ]
+    as_of = max((d["community"]["as_of"] for d in documents), default=None)
+    return templates.TemplateResponse(request, "premises_list.html", {"rows": rows, "as_of": as_of})
+
+
+async def overview(request: Request) -> Response:
+    premises_id = request.path_params["premises_id"]
+    _, document = get_premises(request, premises_id)
+
+    def make_chart(doc: dict) -> dict:
+        points = chart.daily_balances(ledger.entries(doc))
+        return {
+            "svg": chart.render_svg(points),
+            "text": chart.describe(points),
+            "months": chart.month_end_balances(points),
+        }
+
+    balance = document["totals"]["balance"]
+    context = _context(
+        request,
+        document,
+        "overview",
+        balance=balance,
+        verdict=_verdict(balance),
+        chart=derived(request, premises_id, "chart", make_chart),
+    )
+    return templates.TemplateResponse(request, "premises_overview.html", context)
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) <= 6 else None
+
+
+async def ledger_page(request: Request) -> Response:
+    premises_id = request.path_params["premises_id"]
+    _, document = get_premises(request, premises_id)
+    rows = _entries(request, premises_id)
+    year = _int_param(request, "year")
+    available = ledger.years(rows)
+    if year not in available:
+        year = None
+    shown = ledger.filter_year(rows, year)
+    page = ledger.paginate(shown, _int_param(request, "page") or 1)
+    context = _context(
+        request,
+        document,
+        "ledger",
+        years=available,
+        year=year,
+        page=page,
+        opening=ledger.opening_balance(rows, year),
+        shown_charges=sum(e.charge for e in shown),
+        shown_payments=sum(e.payment for e in shown),
+    )
+    return templates.TemplateResponse(request, "premises_ledger.html", context)
+
+
+async def ledger_csv(request: Request) -> Response:
+    premises_id = request.path_params["premises_id"]
+    get_premises(request, premises_id)
+    rows = _entries(request, premises_id)
+    year = _int_param(request, "year")
+    if year not in ledger.years(rows):
+        year = None
+    body = ledger.to_csv(ledger.filter_year(rows, year))
+    filename = ledger.csv_filename(premises_id, year)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+async def fees_page(request: Request) -> Response:
+    premises_id = request.path_params["premises_id"]
+    _, document = get_premises(request, premises_id)
+    notes = document["community"].get("fee_notes") or {}
+    if not isinstance(notes, dict):
+        notes = {"header": str(notes)}
+    context = _context(request, document, "fees", fees=document["fees"], notes=notes)
+    return templates.TemplateResponse(request, "premises_fees.html", context)
+
+
+def _is_current(allowance: dict[str, Any], as_of: date) -> bool:
+    start = date.fromisoformat(allowance["valid_from"]) if allowance.get("valid_from") else None
+    end = date.fromisoformat(allowance["valid_to"]) if allowance.get("valid_to") else None
+    return (start is None or start <= as_of) and (end is None or as_of <= end)
+
+
+async def allowances_page(request: Request) -> Response:
+    premises_id = request.path_params["premises_id"]
+    _, document = get_premises(request, premises_id)
+    # "Current" is judged on the snapshot's as-of date, not on the wall clock: the page
+    # describes the books as of that day, and an allowance that ended since then is still
+    # the one those figures include.
+    as_of = date.fromisoformat(document["community"]["as_of"])
+    allowances = [
+        {**a, "current": _is_current(a, as_of)}
+        for a in sorted(document["allowances"], key=lambda a: a.get("valid_from") or "")
+    ]
+    context = _context(request, document, "allowances", allowances=allowances)
+    return templates.TemplateResponse(request, "premises_allowances.html", context)
+
+
+async def healthz(request: Request) -> Response:
+    generation = request.app.state.store.current()
+    if generation is None:
+        return JSONResponse({"status": "unavailable", "generation": None}, status_code=503)
+    return JSONResponse({"status": "ok", "generation": generation.id})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Polish error pages instead of Starlette's English plain text."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    titles = {
+        404: "Nie znaleziono strony",
+        503: "Serwis chwilowo niedostępny",
+    }
+    title = titles.get(status, "Błąd" if status < 500 else "Błąd serwera")
+    detail = None
+    if isinstance(exc, HTTPException) and status == 503:
+        detail = exc.detail
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status": status, "title": title, "detail": detail},
+        status_code=status,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+routes = [
+    Route("/", home, name="home"),
+    Route("/healthz", healthz, name="healthz"),
+    Route("/premises/{premises_id:premises_id}/ledger.csv", ledger_csv, name="ledger_csv"),
+    Route("/premises/{premises_id:premises_id}/ledger", ledger_page, name="ledger"),
+    Route("/premises/{premises_id:premises_id}/fees", fees_page, name="fees"),
+    Route("/premises/{premises_id:premises_id}/allowances", allowances_page, name="allowances"),
+    Route("/premises/{premises_id:premises_id}", overview, name="premises"),
+]
+
+# For create_app: Polish pages for 404 and 500 (and any other HTTP error a view raises).
+exception_handlers = {HTTPException: http_error, 500: http_error}
