@@ -1,0 +1,119 @@
+"""The portal's ASGI application: middleware, routes of every portal area, static files.
+
+Middleware, outermost first:
+    SecurityHeadersMiddleware  headers on every response, including the refusals below
+    SessionMiddleware          the signed cookie
+    CSRFMiddleware             origin check + token on every unsafe request
+    AuthMiddleware             request.state.account; signed-out visitors go to /login
+
+Each area's routes live in its own module, listed by name so that a missing optional area
+cannot break the rest (the same pattern as ebok.cli).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from ebok.settings import Settings
+from etl.store import SnapshotStore
+from portal import auth, password_change
+from portal.accounts import Accounts
+from portal.csrf import CSRFMiddleware
+from portal.security import SecurityHeadersMiddleware
+from portal.throttle import Throttle
+
+ROUTE_MODULES = ("portal.views", "portal.slip_views", "portal.recovery")
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SESSION_COOKIE = "ebok_session"
+# The cookie's own signature lifetime is only a backstop: idle and absolute expiry are checked
+# by AuthMiddleware from timestamps inside the session.
+COOKIE_MAX_AGE = auth.MAX_SESSION_SECONDS
+
+
+def load_secret_key(settings: Settings) -> str:
+    """EBOK_SECRET_KEY, or a key generated on first start and kept (mode 0600) in the data dir,
+    so that sessions survive a restart without anyone having to invent a secret."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.secret_key_file
+    try:
+        key = path.read_text("utf-8").strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, key.encode() + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        # link() fails if another process won the race; then its key is the one to use.
+        os.link(tmp, path)
+    except FileExistsError:
+        key = path.read_text("utf-8").strip()
+    finally:
+        tmp.unlink(missing_ok=True)
+    return key
+
+
+def _area_modules() -> list[ModuleType]:
+    modules = []
+    for name in ROUTE_MODULES:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return modules
+
+
+def create_app(settings: Settings) -> Starlette:
+    https = urlsplit(settings.base_url).scheme == "https"
+    accounts = Accounts(settings.accounts_db)
+    accounts.migrate()
+
+    modules = _area_modules()
+    routes: list[BaseRoute] = [*auth.routes, *password_change.routes]
+    exception_handlers: dict = {}
+    for module in modules:
+        routes.extend(module.routes)
+        exception_handlers.update(getattr(module, "exception_handlers", {}))
+    routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
+
+    middleware = [
+        Middleware(SecurityHeadersMiddleware, hsts=https),
+        Middleware(
+            SessionMiddleware,
+            secret_key=load_secret_key(settings),
+            session_cookie=SESSION_COOKIE,
+            max_age=COOKIE_MAX_AGE,
+            same_site="lax",
+            https_only=https,
+        ),
+        Middleware(CSRFMiddleware, trusted_origins=(settings.base_url,)),
+        Middleware(
+            auth.AuthMiddleware, accounts=accounts, idle_minutes=settings.session_idle_minutes
+        ),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers)
+    app.state.settings = settings
+    app.state.store = SnapshotStore(settings.snapshots_dir)
+    app.state.accounts = accounts
+    app.state.throttle = Throttle()
+    return app
