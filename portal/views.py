@@ -84,7 +84,10 @@ def _entries(request: Request, premises_id: str) -> list[ledger.Entry]:
 async def home(request: Request) -> Response:
     generation, documents = account_premises(request)
     if len(documents) == 1:
-        return RedirectResponse(premises_url(documents[0]["premises_id"]), status_code=303)
+        url = premises_url(documents[0]["premises_id"])
+        if request.query_params.get("password_changed"):
+            url += "?password_changed=1"  # keep the confirmation across the redirect
+        return RedirectResponse(url, status_code=303)
     rows = [
         {
             "doc": d,

@@ -59,8 +59,3 @@ def test_a_single_day_and_a_flat_balance_still_draw():
     svg = str(chart.render_svg(_points([ledger_row("2026-01-01", "Wpłata", payment=0, row=2)])))
     root = ET.fromstring(svg)
     assert len(root.find(f"{SVG}polyline").get("points").split()) == 2
-
-
-def test_descriptions_are_escaped():
-    points = _points([ledger_row("2026-01-01", "<b>", payment=100, row=2)])
-    ET.fromstring(str(chart.render_svg(points, chart_id="c1")))
