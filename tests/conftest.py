@@ -21,3 +21,71 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def store(settings: Settings) -> SnapshotStore:
     return SnapshotStore(settings.snapshots_dir)
+
+
+# -- portal: the app, a client, and a resident signed in through the real /login form ----------
+SIGNED_IN_PASSWORD = "Kwiatowa-5-lokal-12"
+
+
+@pytest.fixture
+def app(settings: Settings):
+    from portal.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    from starlette.testclient import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def signed_in(app):
+    """`signed_in("KW5/12", "G/3", login="jan")` -> a TestClient signed in as an account linked
+    to those premises (created with SIGNED_IN_PASSWORD and no forced change if missing).
+    Pass `client=` to sign an existing client in; `.account_id` holds the account's id."""
+    import re
+
+    from starlette.testclient import TestClient
+
+    from portal.passwords import hash_password
+
+    clients = []
+
+    def sign_in(
+        *premises_ids: str,
+        login: str = "resident",
+        password: str = SIGNED_IN_PASSWORD,
+        email: str | None = None,
+        client: TestClient | None = None,
+    ) -> TestClient:
+        accounts = app.state.accounts
+        record = accounts.by_login(login)
+        if record is None:
+            record = accounts.create(
+                login,
+                hash_password(password),
+                premises_ids,
+                email=email,
+                must_change_password=False,
+            )
+        if client is None:
+            client = TestClient(app)
+            clients.append(client)
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        response = client.post(
+            "/login",
+            data={"login": login, "password": password, "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+        client.account_id = record.id
+        return client
+
+    yield sign_in
+    for c in clients:
+        c.close()
