@@ -40,7 +40,9 @@ class DocumentCache:
         self._lock = threading.Lock()
 
     def load(self, generation: Generation, premises_id: str) -> _Loaded | None:
-        key = (generation.id, premises_id)
+        # The generation's path rather than its bare id: ids are unique within one data dir,
+        # but one process may serve (or test) several.
+        key = (str(generation.path), premises_id)
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:

@@ -1,0 +1,312 @@
+"""The resident's pages through the real application: sign-in form, session, CSRF, views."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from html.parser import HTMLParser
+from urllib.parse import quote
+
+import pytest
+from starlette.testclient import TestClient
+
+from portal import passwords
+from portal.app import create_app
+from tests.builders import ledger_row, make_document, publish_documents
+
+NBSP = "\u00a0"
+PASSWORD = "zielona-łąka-47-kwiatowa"
+
+
+def _text(html: str) -> str:
+    """Visible text, whitespace squeezed, no-break spaces as plain spaces."""
+    html = re.sub(r"<(script|style|title)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace(NBSP, " ")
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def sign_in(app):
+    """sign_in(premises_ids) → a TestClient signed in through the real /login form as a new
+    account linked to those premises."""
+    counter = iter(range(1, 1000))
+
+    def _sign_in(premises_ids, login=None):
+        login = login or f"mieszkaniec{next(counter)}"
+        app.state.accounts.create(
+            login,
+            passwords.hash_password(PASSWORD),
+            premises_ids,
+            must_change_password=False,
+        )
+        client = TestClient(app, base_url="http://testserver")
+        page = client.get("/login")
+        response = client.post(
+            "/login",
+            data={"login": login, "password": PASSWORD, "csrf_token": _csrf(page.text)},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+        return client
+
+    return _sign_in
+
+
+def _flat(premises_id="KW5/12", **kw):
+    return make_document(
+        premises_id,
+        ledger=[
+            ledger_row("2025-12-01", "Bilans otwarcia", charge=10000, row=2),
+            ledger_row("2026-01-10", "Naliczenie 01/2026", charge=45000, period="2026-01", row=3),
+            ledger_row("2026-01-15", "Wpłata", payment=123456, document="WB/1", row=4),
+        ],
+        **kw,
+    )
+
+
+def test_single_premises_goes_straight_to_it_and_shows_balance(store, sign_in):
+    publish_documents(store, [_flat(), _flat("KW5/13", number="13")])
+    client = sign_in(["KW5/12"])
+    home = client.get("/", follow_redirects=False)
+    assert home.status_code == 303
+    assert home.headers["location"] == "/premises/KW5%2F12"
+    page = client.get(home.headers["location"])
+    text = _text(page.text)
+    # 1234,56 − 100 − 450 = 684,56 in favour of the resident.
+    assert "684,56 zł" in text and "nadpłata" in text
+    assert "Dane według stanu na 20.11.2026" in text
+    assert "Miesięczna opłata: 285,08 zł" in text
+    assert "54,30 m²" in text and "Jan Kowalski" in text
+    assert 'href="/premises/KW5%2F12/slip"' in page.text
+    assert "<svg" in page.text and "Saldo od 01.12.2025 do 15.01.2026" in text
+
+
+@pytest.mark.parametrize(
+    ("ledger", "word", "amount"),
+    [
+        ([ledger_row("2026-01-10", "Naliczenie", charge=45000, row=2)], "zaległość", "-450,00 zł"),
+        (
+            [
+                ledger_row("2026-01-10", "Naliczenie", charge=45000, row=2),
+                ledger_row("2026-01-11", "Wpłata", payment=45000, row=3),
+            ],
+            "rozliczone",
+            "0,00 zł",
+        ),
+    ],
+)
+def test_verdict_in_plain_words(store, sign_in, ledger, word, amount):
+    publish_documents(store, [make_document("KW5/12", ledger=ledger)])
+    text = _text(sign_in(["KW5/12"]).get("/premises/KW5%2F12").text)
+    assert f"Saldo {amount} {word}" in text
+
+
+def test_several_premises_are_listed_and_only_those_published(store, sign_in):
+    publish_documents(store, [_flat(), make_document("G 3", number="G3", kind="garaż")])
+    client = sign_in(["KW5/12", "G 3", "KW5/99"])
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'href="/premises/KW5%2F12"' in page.text
+    assert 'href="/premises/G%203"' in page.text
+    assert "KW5/99" not in page.text
+    assert "garaż" in _text(page.text)
+    assert client.get("/premises/G%203").status_code == 200
+
+
+def test_other_residents_premises_are_not_found(store, sign_in):
+    publish_documents(store, [_flat(), _flat("KW5/13", number="13", payer_name="Anna Nowak")])
+    client = sign_in(["KW5/12"])
+    for path in ("", "/ledger", "/ledger.csv", "/fees", "/allowances"):
+        response = client.get("/premises/KW5%2F13" + path)
+        assert response.status_code == 404, path
+        assert "Anna Nowak" not in response.text
+        assert "Nie znaleziono strony" in response.text
+    # Linked to the account but missing from the current generation: also 404.
+    client2 = sign_in(["KW5/77"])
+    assert client2.get("/premises/KW5%2F77").status_code == 404
+    assert "Do tego konta nie jest obecnie przypisany" in client2.get("/").text
+
+
+def test_ids_with_slashes_and_spaces_reach_every_subpage(store, sign_in):
+    pid = "B 2/3/garaż"
+    publish_documents(store, [_flat(pid)])
+    client = sign_in([pid])
+    base = "/premises/" + quote(pid, safe="")
+    for path in ("", "/ledger", "/ledger.csv", "/fees", "/allowances"):
+        assert client.get(base + path).status_code == 200, path
+    page = client.get(base)
+    assert f'href="{base}/ledger"' in page.text
+
+
+def test_ledger_filters_by_year_and_shows_breakdown(store, sign_in):
+    details = [
+        {
+            "description": "Woda zimna",
+            "quantity": "3.5",
+            "unit": "m3",
+            "rate": "12.50",
+            "amount": 4375,
+        },
+    ]
+    doc = make_document(
+        ledger=[
+            ledger_row("2025-06-01", "Naliczenie 06/2025", charge=30000, row=2),
+            ledger_row("2026-02-01", "Naliczenie 02/2026", charge=4375, row=3, details=details),
+            ledger_row("2026-02-10", "Wpłata", payment=50000, document="WB/7", row=4),
+        ]
+    )
+    publish_documents(store, [doc])
+    client = sign_in(["KW5/12"])
+    text = _text(client.get("/premises/KW5%2F12/ledger?year=2026").text)
+    assert "Naliczenie 06/2025" not in text
+    assert "Saldo na początek 2026 r.: -300,00 zł" in text
+    assert "01.02.2026" in text and "Woda zimna" in text and "43,75 zł" in text
+    # running balance continues from the carried-over balance
+    assert "-343,75 zł" in text and "156,25 zł" in text
+    all_years = _text(client.get("/premises/KW5%2F12/ledger").text)
+    assert "Naliczenie 06/2025" in all_years
+
+
+def test_ledger_pages(store, sign_in):
+    rows = [ledger_row("2026-01-01", f"Pozycja {i:03d}", charge=100, row=i + 2) for i in range(120)]
+    publish_documents(store, [make_document(ledger=rows)])
+    client = sign_in(["KW5/12"])
+    first = _text(client.get("/premises/KW5%2F12/ledger").text)
+    assert "Pozycja 000" in first and "Pozycja 050" not in first
+    assert "Strona 1 z 3" in first
+    third = client.get("/premises/KW5%2F12/ledger?page=3")
+    assert "Pozycja 119" in third.text and "Pozycja 099" not in third.text
+    assert client.get("/premises/KW5%2F12/ledger?page=abc").status_code == 200
+
+
+def test_ledger_csv_download(store, sign_in):
+    publish_documents(store, [_flat()])
+    client = sign_in(["KW5/12"])
+    response = client.get("/premises/KW5%2F12/ledger.csv?year=2026")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert (
+        response.headers["content-disposition"] == 'attachment; filename="obroty-KW5_12-2026.csv"'
+    )
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][0] == "Data" and len(rows) == 3
+    assert rows[2] == ["15.01.2026", "WB/1", "Wpłata", "", "0,00", "1234,56", "684,56"]
+
+
+def test_fees_with_community_notes(store, sign_in):
+    doc = make_document()
+    doc["community"]["fee_notes"] = {"header": "Stawki uchwalone 12.12.2025.", "footer": ""}
+    publish_documents(store, [doc])
+    text = _text(sign_in(["KW5/12"]).get("/premises/KW5%2F12/fees").text)
+    assert "Stawki uchwalone 12.12.2025." in text
+    assert "Fundusz remontowy m² 54,30 3,15 171,05 zł 01.01.2026" in text
+    assert "Razem miesięcznie 285,08 zł" in text
+
+
+def test_allowances_current_by_as_of_date(store, sign_in):
+    allowances = [
+        {
+            "decision": "DM/1/2025",
+            "issuer": "Prezydent Miasta Krakowa",
+            "valid_from": "2025-01-01",
+            "valid_to": "2025-06-30",
+            "monthly_amount": 20000,
+            "file": "a.csv",
+            "row": 2,
+        },
+        {
+            "decision": "DM/9/2026",
+            "issuer": "Prezydent Miasta Krakowa",
+            "valid_from": "2026-07-01",
+            "valid_to": "2026-11-20",
+            "monthly_amount": 25000,
+            "file": "a.csv",
+            "row": 3,
+        },
+    ]
+    publish_documents(store, [make_document(allowances=allowances, as_of="2026-11-20")])
+    text = _text(sign_in(["KW5/12"]).get("/premises/KW5%2F12/allowances").text)
+    assert "DM/9/2026 Prezydent Miasta Krakowa 01.07.2026 – 20.11.2026 250,00 zł bieżący" in text
+    assert (
+        "DM/1/2025 Prezydent Miasta Krakowa 01.01.2025 – 30.06.2025 200,00 zł nieobowiązujący"
+        in text
+    )
+
+
+def test_healthz(settings, store):
+    client = TestClient(create_app(settings))
+    down = client.get("/healthz")
+    assert down.status_code == 503
+    generation = publish_documents(store, [_flat()])
+    up = client.get("/healthz")
+    assert up.status_code == 200
+    assert up.json()["generation"] == generation.id
+
+
+def test_new_generation_is_shown_without_restart(store, sign_in):
+    publish_documents(store, [_flat()])
+    client = sign_in(["KW5/12"])
+    assert "684,56 zł" in _text(client.get("/premises/KW5%2F12").text)
+    publish_documents(
+        store, [make_document(ledger=[ledger_row("2026-01-10", "Naliczenie", charge=7000)])]
+    )
+    assert "-70,00 zł" in _text(client.get("/premises/KW5%2F12").text)
+
+
+class _Audit(HTMLParser):
+    """Collects what a strict CSP or WCAG would object to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self.ids: set[str] = set()
+        self.label_for: set[str] = set()
+        self.inputs: list[str] = []
+        self.skip_link = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "style" in a:
+            self.problems.append(f"style attribute on <{tag}>")
+        if any(k.startswith("on") for k in a):
+            self.problems.append(f"inline handler on <{tag}>")
+        if tag == "script" and "src" not in a:
+            self.problems.append("inline script")
+        if tag == "style":
+            self.problems.append("<style> element")
+        for k in ("src", "href", "action"):
+            v = a.get(k) or ""
+            if re.match(r"(https?:)?//", v):
+                self.problems.append(f"foreign {k}={v}")
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "label" and "for" in a:
+            self.label_for.add(a["for"])
+        if tag in ("select", "textarea") or (tag == "input" and a.get("type") != "hidden"):
+            self.inputs.append(a.get("id", "?"))
+        if tag == "a" and a.get("class") == "skip-link":
+            self.skip_link = a.get("href", "").lstrip("#") or "?"
+
+
+def test_pages_pass_strict_csp_and_basic_accessibility(store, sign_in):
+    publish_documents(store, [_flat()])
+    client = sign_in(["KW5/12"])
+    for path in ("", "/ledger", "/fees", "/allowances"):
+        html = client.get("/premises/KW5%2F12" + path).text
+        audit = _Audit()
+        audit.feed(html)
+        assert audit.problems == [], path
+        assert audit.skip_link in audit.ids, path
+        assert set(audit.inputs) <= audit.label_for, path
+        assert '<html lang="pl">' in html
+        assert html.count("<h1") == 1
