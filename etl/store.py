@@ -50,6 +50,10 @@ def atomic_write_text(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
+def _utf8(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode()
+
+
 def new_generation_id(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return now.strftime("%Y%m%dT%H%M%S%fZ")
@@ -107,6 +111,10 @@ class Generation:
         for (body,) in rows:
             yield json.loads(body)
 
+    def premises_communities(self) -> dict[str, str]:
+        """premises id -> community id of every document (what a merge needs to know)."""
+        return dict(self._db().execute("SELECT premises_id, community_id FROM documents"))
+
     def community_ids(self) -> list[str]:
         rows = self._db().execute("SELECT DISTINCT community_id FROM documents ORDER BY 1")
         return [r[0] for r in rows]
@@ -123,6 +131,7 @@ class GenerationWriter:
         self.db = sqlite3.connect(self.tmp / DOCUMENTS_FILE)
         self.db.executescript(
             """
+            PRAGMA page_size = 65536;
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
             CREATE TABLE documents (
@@ -134,12 +143,13 @@ class GenerationWriter:
             """
         )
 
-    def add_many(self, docs: Iterable[tuple[str, str, str]]) -> None:
-        """Add (premises_id, community_id, body JSON) triples."""
+    def add_many(self, docs: Iterable[tuple[str, str, str | bytes]]) -> None:
+        """Add (premises_id, community_id, body JSON) triples. A body may be UTF-8 bytes (as a
+        fast encoder writes them); it is stored as TEXT all the same."""
         self.db.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?)",
+            "INSERT INTO documents VALUES (?, ?, ?, CAST(? AS TEXT))",
             (
-                (pid, cid, hashlib.sha256(body.encode()).hexdigest()[:32], body)
+                (pid, cid, hashlib.sha256(_utf8(body)).hexdigest()[:32], body)
                 for pid, cid, body in docs
             ),
         )
@@ -163,6 +173,12 @@ class GenerationWriter:
         self.db.commit()
         self.db.execute("DETACH DATABASE prev")
         return total
+
+    def discard(self, premises_ids: Iterable[str]) -> None:
+        """Drop copied documents that this import rebuilds."""
+        self.db.executemany(
+            "DELETE FROM documents WHERE premises_id = ?", ((p,) for p in premises_ids)
+        )
 
     def content_digest(self) -> str:
         """Identifies the published content, whatever the import time: equal digests mean
