@@ -39,6 +39,7 @@ MARKER_FILES = ("lok.txt", "wplaty.txt")
 KNOWN_FILES = ("lok.txt", "nal_czynsz.txt", "pow_czynsz.txt", "wplaty.txt")
 AS_OF_SUFFIX = "_ost_wys.wmb"
 MAX_FILE_BYTES = 512 * 1024 * 1024
+ROUNDING = "Zaokrąglenie do salda karty"
 MAX_RATIO = 200  # compressed-to-uncompressed, beyond which a member is treated as a zip bomb
 
 
@@ -209,7 +210,8 @@ def read_legacy(
             if item.premises not in known:
                 problems.append(
                     Problem(label, table, item.line, "premises code", item.premises,
-                            "premises not among the owners' premises in lok.txt")
+                            f"premises {item.premises} is not among the owners' premises "
+                            "in lok.txt")
                 )  # fmt: skip
 
     def previous_closing(premises_id: str) -> tuple[int, int] | None:
@@ -336,13 +338,13 @@ def _ledger_frame(file: str, cards: list[Card], lines: list[ChargeLine], as_of: 
             }
         )
 
-    first_year: dict[str, int] = {}
-    for card in cards:
-        first_year[card.premises] = min(card.year, first_year.get(card.premises, card.year))
+    running: dict[str, int] = {}  # balance shown so far, per premises
     for card in sorted(cards, key=lambda c: (c.premises, c.year)):
-        if card.year == first_year[card.premises] and card.opening:
-            opening = card.opening
-            row(card, card.date_from, "Bilans otwarcia", "", max(-opening, 0), max(opening, 0))
+        if card.premises not in running:
+            running[card.premises] = card.opening
+            if card.opening:
+                opening = card.opening
+                row(card, card.date_from, "Bilans otwarcia", "", max(-opening, 0), max(opening, 0))
         for month in range(1, 13):
             charge, payment = card.charges[month - 1], card.payments[month - 1]
             on, paid_on = _month_dates(card, card.year, month, as_of)
@@ -354,6 +356,14 @@ def _ledger_frame(file: str, cards: list[Card], lines: list[ChargeLine], as_of: 
                 row(card, on, f"Naliczenie {mm}", period, charge, 0, [c.detail() for c in own])
             if payment:
                 row(card, paid_on, f"Wpłaty {mm}", "", 0, payment)
+        # The checks let a card's sums miss its closing (or the year before's) by a grosz;
+        # residents must still see the card's closing balance, so the grosz gets its own row.
+        shown = running[card.premises] + sum(card.payments) - sum(card.charges)
+        if card.closing != shown:
+            fix = card.closing - shown
+            when = max(card.date_from, min(card.date_to, as_of))
+            row(card, when, ROUNDING, "", max(-fix, 0), max(fix, 0))
+        running[card.premises] = card.closing
     frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else LEDGER_COLUMNS)
     return frame.astype({"charge": "int64", "payment": "int64"})
 

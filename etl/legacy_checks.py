@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 from typing import Any
 
-from etl.legacy_records import Card, ChargeLine
+from etl.legacy_records import Card, ChargeLine, zl
 from etl.model import Problem
 
 CLOSING_TOLERANCE = 1  # grosze
@@ -20,11 +19,6 @@ MONTH_TOLERANCE = 5
 OPENING_TOLERANCE = 1
 
 PreviousClosing = Callable[[str], "tuple[int, int] | None"]
-
-
-def zl(grosze: int) -> str:
-    """A figure as the accountant reads it on the card: 1234,56."""
-    return f"{Decimal(grosze) / 100:.2f}".replace(".", ",")
 
 
 def check_closing(file: str, cards: Iterable[Card]) -> list[Problem]:

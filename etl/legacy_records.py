@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Context, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from etl.model import Problem
 
@@ -57,6 +57,11 @@ def split_fields(line: str, count: int, absorb: int | None = None) -> list[str] 
         joined = "#".join(parts[absorb : absorb + extra + 1])
         return parts[:absorb] + [joined] + parts[absorb + extra + 1 :]
     return None
+
+
+def zl(grosze: int) -> str:
+    """A figure as the accountant reads it in the export and on the card: 1234,56."""
+    return f"{Decimal(grosze) / 100:.2f}".replace(".", ",")
 
 
 def format_decimal(value: Decimal) -> str:
@@ -242,8 +247,8 @@ def _charge_line(
     expected = quantity * rate
     if abs(expected - Decimal(total) / 100) > _GROSZ:
         warnings.append(
-            f"{f.file}, line {f.line}, premises {f.premises}: total {Decimal(total) / 100} "
-            f"differs from quantity × price {format_decimal(expected.quantize(_GROSZ))}; "
+            f"{f.file}, line {f.line}, premises {f.premises}: total {zl(total)} differs from "
+            f"quantity × price {zl(int(expected.quantize(_GROSZ, ROUND_HALF_UP) * 100))}; "
             "the total is used as given"
         )
     return ChargeLine(

@@ -223,9 +223,9 @@ def klonowa(year: int = 2026) -> LegacyExport:
         Charge(p3, "", 1, "Zaliczka na koszty zarządu", "40,5", "m2", "2,10"),
     ]
     export.cards = [
-        CardSpec(p1, year, opening_debt=12000, payments={m: 33000 for m in range(1, 12)}),
+        CardSpec(p1, year, opening_debt=12000, payments={m: 33000 for m in range(1, 11)}),
         CardSpec(p2, year, "W000003", opening_surplus=5000,
-                 payments={1: 70000, 3: 140000, 7: 200000, 10: -5000}),
+                 payments={1: 70000, 3: 140000, 7: 200000, 10: -5000, 11: 50000}),
         CardSpec(p3, year, "W000004", payments={m: 8505 for m in range(1, 11)}),
     ]  # fmt: skip
     return export
