@@ -238,6 +238,16 @@ def read_legacy(
     premises["community_id"] = export.community_id
     for column in ("postal_code", "city"):
         premises[column] = premises[column].where(premises[column] != "", community[column])
+    premises["payer_address"] = [
+        f"{street}/{number}, {postal} {city}".replace("/, ", ", ").strip(" ,")
+        for street, number, postal, city in zip(
+            premises["street"],
+            premises["number"],
+            premises["postal_code"],
+            premises["city"],
+            strict=True,
+        )
+    ]  # the contract's default: the premises address, as printed on the payment slip
     return Bundle(
         tables={
             "communities": pd.DataFrame([community]),

@@ -80,6 +80,7 @@ def test_latin2_names_hash_in_name_co_owners_and_non_owners(tmp_path, toml):
     assert premises.loc[P1, "street"] == "Klonowa 11"
     assert premises.loc[P1, "city"] == "Kraków"
     assert premises.loc[P1, "email"] == "jan.kowalski@example.pl"
+    assert premises.loc[P3, "payer_address"] == "Klonowa 11/4, 30-001 Kraków"
     assert premises.loc[P2, "share"] == "0.112"
     assert set(premises["community_id"]) == {"KLO11"}
     assert premises.loc[P2, "_file"] == "KLO11/lok.txt" and premises.loc[P2, "_row"] == 3
