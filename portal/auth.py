@@ -45,6 +45,11 @@ MSG_LOGGED_OUT = "Wylogowano."
 MSG_PASSWORD_CHANGED = "Hasło zostało zmienione."
 
 
+def now() -> int:
+    """Epoch seconds; one name for tests to move the clock of session expiry."""
+    return int(time.time())
+
+
 def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
@@ -53,7 +58,7 @@ def start_session(session: dict[str, Any], account_id: int, version: int, issued
     """A fresh session for a new sign-in: nothing from before it survives, not even the CSRF
     token (so a token planted on the login form cannot be reused afterwards)."""
     session.clear()
-    session.update(aid=account_id, av=version, iat=issued_at, seen=int(time.time()))
+    session.update(aid=account_id, av=version, iat=issued_at, seen=now())
     new_token(session)
 
 
@@ -103,13 +108,13 @@ class AuthMiddleware:
         except (KeyError, TypeError, ValueError):
             end_session(session)
             return None, False
-        now = int(time.time())
+        current = now()
         started = _epoch(issued_at)
         if (
-            now - seen > self.idle_seconds
-            or now - seen < -SEEN_RESOLUTION
+            current - seen > self.idle_seconds
+            or current - seen < -SEEN_RESOLUTION
             or started is None
-            or now - started > MAX_SESSION_SECONDS
+            or current - started > MAX_SESSION_SECONDS
         ):
             end_session(session)
             return None, True
@@ -117,8 +122,8 @@ class AuthMiddleware:
         if account is None:
             end_session(session)
             return None, False
-        if now - seen >= SEEN_RESOLUTION:
-            session["seen"] = now
+        if current - seen >= SEEN_RESOLUTION:
+            session["seen"] = current
         return account, False
 
 
@@ -135,6 +140,10 @@ def _login_url(scope: Scope) -> str:
     path = scope["path"]
     if scope["method"] != "GET" or path == "/":
         return "/login"
+    # raw_path keeps an encoded `/` inside a premises id (`KW5%2F12`) as the link had it.
+    raw = scope.get("raw_path")
+    if raw:
+        path = raw.decode("latin-1")
     query = scope.get("query_string", b"").decode("latin-1")
     target = path + ("?" + query if query else "")
     return "/login?" + urlencode({"next": target})

@@ -29,9 +29,9 @@ class Policy:
     def delay(self, failures: int) -> float:
         """Seconds to wait after `failures` consecutive failures."""
         over = failures - self.free_failures
-        if over < 0:
+        if over <= 0:
             return 0.0
-        return min(self.max_delay, self.base_delay * (2**over))
+        return min(self.max_delay, self.base_delay * (2 ** min(over - 1, 32)))
 
 
 LOGIN_POLICY = Policy(free_failures=3)

@@ -89,3 +89,15 @@ def signed_in(app):
     yield sign_in
     for c in clients:
         c.close()
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """Argon2 at production cost takes ~0.3 s a hash; tests check behaviour, not cost."""
+    from argon2 import PasswordHasher
+
+    import portal.passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(portal.passwords, "_hasher", cheap)
+    portal.passwords.dummy_hash.cache_clear()
