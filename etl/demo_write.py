@@ -1,0 +1,316 @@
+"""Writers for `ebok demo-data`: typed columns in, ledger-export files out (CSV, XLSX, ZIP).
+
+Each table is written the way a different real export would write it (encoding, separator,
+header spelling, number and date format), so a demo bundle exercises the import contract
+(docs/import-format.md) rather than one happy path. The CSV path formats whole columns with
+Arrow compute kernels: the benchmark bundle has ~10 million ledger rows, and a Python loop per
+cell would take minutes. Money is integer grosze and is printed from integers, never floats.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+XLSX_MAX_ROWS = 1_048_576  # per sheet, header included
+FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)  # archive member times, so equal input gives equal bytes
+
+
+@dataclass
+class Col:
+    """One column. `values` holds vocabulary indices (text), integers scaled by 10**scale
+    (money: scale 2, grosze), integers, or date ordinals; `present` False means an empty cell."""
+
+    name: str
+    kind: str  # "text" | "money" | "dec" | "int" | "date"
+    values: np.ndarray
+    vocab: Sequence[str] | None = None
+    scale: int = 0
+    present: np.ndarray | None = None
+
+
+@dataclass
+class Table:
+    name: str  # the contract's table name
+    cols: list[Col]
+
+    def __len__(self) -> int:
+        return len(self.cols[0].values) if self.cols else 0
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one table is exported: file name, CSV dialect and header spelling."""
+
+    file: str
+    encoding: str
+    sep: str
+    eol: str
+    decimal: str  # "," or "."
+    thousands: str  # "" or " " (money only)
+    date_format: str  # strftime pattern
+    headers: dict[str, str]
+
+
+LAYOUTS = {
+    # Excel "CSV UTF-8" export: BOM, headers as a person typed them.
+    "communities": Layout(
+        "communities.csv",
+        "utf-8-sig",
+        ";",
+        "\r\n",
+        ",",
+        "",
+        "%d.%m.%Y",
+        {
+            "community_id": "ID wspólnoty",
+            "name": "Nazwa",
+            "street": "Ulica",
+            "postal_code": "Kod pocztowy",
+            "city": "Miejscowość",
+            "bank_account": "Rachunek",
+            "nip": "NIP",
+            "as_of": "Stan na",
+        },
+    ),
+    # A Polish ledger program: Windows-1250, `;`, Polish file and header names.
+    "premises": Layout(
+        "lokale.csv",
+        "cp1250",
+        ";",
+        "\r\n",
+        ",",
+        "",
+        "%d.%m.%Y",
+        {
+            "premises_id": "ID lokalu",
+            "community_id": "ID wspólnoty",
+            "number": "Nr lokalu",
+            "street": "Ulica",
+            "postal_code": "Kod pocztowy",
+            "city": "Miejscowość",
+            "kind": "Rodzaj",
+            "area_m2": "Powierzchnia",
+            "share": "Udział",
+            "occupants": "Liczba osób",
+            "payer_name": "Płatnik",
+            "payer_address": "Adres korespondencyjny",
+            "bank_account": "Rachunek indywidualny",
+        },
+    ),
+    "ledger": Layout(
+        "ledger.csv",
+        "cp1250",
+        ";",
+        "\r\n",
+        ",",
+        " ",
+        "%d.%m.%Y",
+        {
+            "premises_id": "id_lokalu",
+            "date": "data",
+            "description": "opis",
+            "document": "dokument",
+            "period": "okres",
+            "charge": "naliczenie",
+            "payment": "wplata",
+        },
+    ),
+    # A script's export: UTF-8, comma, English headers, ISO dates.
+    "fees": Layout(
+        "fees.csv",
+        "utf-8",
+        ",",
+        "\n",
+        ".",
+        "",
+        "%Y-%m-%d",
+        {
+            "premises_id": "premises_id",
+            "component": "component",
+            "basis": "basis",
+            "quantity": "quantity",
+            "rate": "rate",
+            "amount": "amount",
+            "valid_from": "valid_from",
+        },
+    ),
+    # An older system: ISO-8859-2, tab-separated, DD-MM-YYYY.
+    "allowances": Layout(
+        "dodatki.csv",
+        "iso-8859-2",
+        "\t",
+        "\r\n",
+        ",",
+        "",
+        "%d-%m-%Y",
+        {
+            "premises_id": "id_lokalu",
+            "decision": "nr_decyzji",
+            "issuer": "organ",
+            "valid_from": "od",
+            "valid_to": "do",
+            "monthly_amount": "kwota",
+        },
+    ),
+}
+
+
+def _quote(text: str, layout: Layout) -> str:
+    if layout.sep in text or '"' in text or "\n" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _encoded(texts: Iterable[str], layout: Layout) -> pa.Array:
+    enc = "utf-8" if layout.encoding == "utf-8-sig" else layout.encoding
+    return pa.array([_quote(t, layout).encode(enc) for t in texts], pa.binary())
+
+
+def _digits(values: np.ndarray) -> pa.Array:
+    return pa.array(values).cast(pa.string())
+
+
+def _pad3(values: np.ndarray) -> pa.Array:
+    return pc.utf8_lpad(_digits(values), 3, "0")
+
+
+def _grouped(whole: np.ndarray, sep: str) -> pa.Array:
+    """Integer part with a thousands separator (`1 234 567`), up to 10**9 - 1."""
+    plain = _digits(whole)
+    if not sep:
+        return plain
+    thousands = pc.binary_join_element_wise(_digits(whole // 1000), _pad3(whole % 1000), sep)
+    millions = pc.binary_join_element_wise(
+        _digits(whole // 1_000_000), _pad3(whole // 1000 % 1000), _pad3(whole % 1000), sep
+    )
+    return pc.if_else(
+        pa.array(whole < 1000), plain, pc.if_else(pa.array(whole < 1_000_000), thousands, millions)
+    )
+
+
+def _decimal_text(values: np.ndarray, scale: int, point: str, thousands: str) -> pa.Array:
+    """Exact decimal text of integers scaled by 10**scale: 123456 (scale 2) -> `1 234,56`."""
+    magnitude = np.abs(values.astype(np.int64))
+    unit = 10**scale
+    text = _grouped(magnitude // unit, thousands)
+    if scale:
+        frac = pc.utf8_lpad(_digits(magnitude % unit), scale, "0")
+        text = pc.binary_join_element_wise(text, frac, point)
+    return pc.if_else(pa.array(values < 0), pc.binary_join_element_wise("-", text, ""), text)
+
+
+def _date_vocab(first: int, last: int, pattern: str) -> list[str]:
+    return [date.fromordinal(o).strftime(pattern) for o in range(first, last + 1)]
+
+
+def _csv_column(col: Col, layout: Layout) -> pa.Array:
+    if col.kind == "text":
+        out = _encoded(col.vocab or (), layout).take(pa.array(col.values))
+    elif col.kind == "date":
+        first = int(col.values.min()) if len(col.values) else 0
+        last = int(col.values.max()) if len(col.values) else 0
+        vocab = _encoded(_date_vocab(first, last, layout.date_format), layout)
+        out = vocab.take(pa.array(col.values - first))
+    else:
+        scale = 2 if col.kind == "money" else col.scale
+        thousands = layout.thousands if col.kind == "money" else ""
+        out = _decimal_text(col.values, scale, layout.decimal, thousands).cast(pa.binary())
+    if col.present is not None:
+        out = pc.if_else(pa.array(col.present), out, pa.scalar(b"", pa.binary()))
+    return out
+
+
+def csv_bytes(table: Table, layout: Layout) -> bytes:
+    """The table's rows (no header) as the file's bytes."""
+    if not len(table):
+        return b""
+    columns = [_csv_column(c, layout) for c in table.cols]
+    enc = "utf-8" if layout.encoding == "utf-8-sig" else layout.encoding
+    sep = pa.scalar(layout.sep.encode(enc), pa.binary())
+    lines = pc.binary_join_element_wise(*columns, sep)
+    lines = pc.binary_join_element_wise(
+        lines, pa.scalar(layout.eol.encode(), pa.binary()), pa.scalar(b"", pa.binary())
+    )
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
+    start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return lines.buffers()[2].to_pybytes()[start:end]
+
+
+def csv_header(names: Sequence[str], layout: Layout) -> bytes:
+    head = layout.sep.join(_quote(layout.headers[n], layout) for n in names) + layout.eol
+    return head.encode(layout.encoding)
+
+
+def write_csv(out: BinaryIO, chunks: Iterable[Table], layout: Layout) -> int:
+    """Write a header and every chunk's rows; returns the number of rows."""
+    rows = 0
+    for i, chunk in enumerate(chunks):
+        if i == 0:
+            out.write(csv_header([c.name for c in chunk.cols], layout))
+        out.write(csv_bytes(chunk, layout))
+        rows += len(chunk)
+    return rows
+
+
+def _cells(col: Col) -> list[object]:
+    if col.kind == "text":
+        vocab = col.vocab or ()
+        cells: list[object] = [vocab[i] for i in col.values.tolist()]
+    elif col.kind == "date":
+        cells = [date.fromordinal(o) for o in col.values.tolist()]
+    elif col.kind == "int":
+        cells = col.values.tolist()
+    else:
+        scale = 2 if col.kind == "money" else col.scale
+        cells = [Decimal(v).scaleb(-scale) for v in col.values.tolist()]
+    if col.present is not None:
+        cells = [c if p else None for c, p in zip(cells, col.present.tolist(), strict=True)]
+    return cells
+
+
+def xlsx_rows(chunks: Iterable[Table], layout: Layout) -> Iterator[list[object]]:
+    """Header and typed cells: numbers as number cells, dates as date cells, as Excel keeps them."""
+    for i, chunk in enumerate(chunks):
+        if i == 0:
+            yield [layout.headers[c.name] for c in chunk.cols]
+        yield from (list(r) for r in zip(*(_cells(c) for c in chunk.cols), strict=True))
+
+
+def write_xlsx(path: Path, tables: dict[str, list[Table]], stamp: str) -> None:
+    """One sheet per table. openpyxl stamps the save time into the file; `stamp` (ISO time)
+    and fixed member times replace it so that equal arguments give an equal file."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    for name, chunks in tables.items():
+        ws = wb.create_sheet(name)
+        for row in xlsx_rows(chunks, LAYOUTS[name]):
+            ws.append(row)
+    raw = io.BytesIO()
+    wb.save(raw)
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(
+                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + stamp.encode(), data
+                )
+            dst.writestr(zipfile.ZipInfo(info.filename, FIXED_ZIP_TIME), data, zipfile.ZIP_DEFLATED)
+
+
+def zip_member(archive: zipfile.ZipFile, name: str) -> BinaryIO:
+    info = zipfile.ZipInfo(name, FIXED_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return archive.open(info, "w", force_zip64=True)  # type: ignore[return-value]
