@@ -434,14 +434,13 @@ class Accounts:
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration into statements; sqlite3.complete_statement knows where one ends."""
-    statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
+    """Split a migration into statements (executescript would commit behind our back);
+    sqlite3.complete_statement knows whether a `;` ends one or sits inside a literal."""
+    statements, start = [], 0
+    for end, char in enumerate(script):
+        if char == ";" and sqlite3.complete_statement(script[start : end + 1]):
+            statements.append(script[start : end + 1].strip())
+            start = end + 1
+    if script[start:].strip():
+        statements.append(script[start:].strip())
     return statements
