@@ -36,9 +36,9 @@ from portal.throttle import Throttle
 ROUTE_MODULES = ("portal.views", "portal.slip_views", "portal.recovery")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "ebok_session"
-# The cookie's own signature lifetime is only a backstop: idle and absolute expiry are checked
-# by AuthMiddleware from timestamps inside the session.
-COOKIE_MAX_AGE = auth.MAX_SESSION_SECONDS
+# A browser-session cookie (no Max-Age), so closing the browser on a shared computer ends it;
+# idle and absolute expiry are checked by AuthMiddleware from timestamps inside the session.
+COOKIE_MAX_AGE = None
 
 
 def load_secret_key(settings: Settings) -> str:

@@ -256,47 +256,61 @@ def cmd_set_email(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- demo -------------------------------------------------------------------------------------
 def demo_premises(settings: Settings) -> list[str]:
-    """Two premises of one payer (a flat and a garage, ideally), else the first premises."""
+    """What the demo account holds: two premises of one payer if the data has such, else a flat
+    and a garage (or other non-flat) of one community, else the first premises."""
     generation = SnapshotStore(settings.snapshots_dir).current()
     if generation is None:
         return []
-    by_payer: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
-    first: str | None = None
+    by_payer: dict[tuple[str, str], list[str]] = defaultdict(list)
+    by_community: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for doc in generation.documents():
+        pid, cid = doc["premises_id"], doc["community"]["community_id"]
         premises = doc.get("premises", {})
-        payer = premises.get("payer_name") or ""
-        first = first or doc["premises_id"]
-        if payer:
-            by_payer[(doc["community"]["community_id"], payer)].append(
-                (doc["premises_id"], premises.get("kind") or "")
-            )
-    groups = sorted((sorted(v) for v in by_payer.values() if len(v) >= 2), key=lambda g: g[0])
-    mixed = [g for g in groups if len({kind for _, kind in g}) > 1]
-    chosen = (mixed or groups or [[]])[0][:2]
-    if chosen:
-        return [pid for pid, _ in chosen]
-    return [first] if first else []
+        if premises.get("payer_name"):
+            by_payer[(cid, premises["payer_name"])].append(pid)
+        flat = premises.get("kind") in ("mieszkalny", "lokal mieszkalny")
+        by_community[cid]["flats" if flat else "others"].append(pid)
+    shared = sorted(sorted(ids) for ids in by_payer.values() if len(ids) >= 2)
+    if shared:
+        return shared[0][:2]
+    for cid in sorted(by_community):
+        kinds = by_community[cid]
+        if kinds["flats"] and kinds["others"]:
+            return [min(kinds["flats"]), min(kinds["others"])]
+    every = sorted(p for kinds in by_community.values() for ids in kinds.values() for p in ids)
+    return every[:1]
 
 
-def _load_demo_data(settings: Settings) -> int:
-    from ebok.cli import main as ebok_main
+def _load_demo_data(settings: Settings) -> None:
+    """Generate the small demo export and publish it as an import would."""
+    from etl.demo import generate
+    from etl.publish import publish
+    from etl.read import read_bundle
 
+    store = SnapshotStore(settings.snapshots_dir)
     with tempfile.TemporaryDirectory(prefix="ebok-demo-") as tmp:
         out = Path(tmp) / "export"
-        print("Generating demo data ...")
-        status = ebok_main(["--data-dir", str(settings.data_dir), "demo-data", "--out", str(out)])
-        if status:
-            return status
-        print("Importing demo data ...")
-        return ebok_main(["--data-dir", str(settings.data_dir), "import", str(out)])
+        out.mkdir()
+        print("No data published yet: generating and importing demo data ...", flush=True)
+        generate(out, communities=3, premises=60, months=24)
+        bundle = read_bundle(
+            out,
+            aliases_file=settings.aliases_file,
+            communities_file=settings.communities_file,
+            previous=store.current(),
+        )
+        result = publish(bundle, store, keep=settings.keep_generations)
+    print(f"Published generation {result.generation}: {result.counts}")
 
 
 def cmd_demo_setup(args: argparse.Namespace, settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if SnapshotStore(settings.snapshots_dir).current() is None:
-        status = _load_demo_data(settings)
-        if status:
-            return _err("loading the demo data failed")
+        try:
+            _load_demo_data(settings)
+        except Exception as exc:  # a rejected bundle, a full disk: say what, not a traceback
+            report = getattr(exc, "report", None)
+            return _err(f"loading the demo data failed: {report() if report else exc}")
     accounts = Accounts(settings.accounts_db)
     record = accounts.by_login(DEMO_LOGIN)
     if record is None:
