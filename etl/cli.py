@@ -1,0 +1,198 @@
+"""`ebok import`, `ebok sync`, `ebok show`, `ebok generations`, `ebok rollback`.
+
+Handlers take (args, settings) and return the exit status; bad input ends in a message that
+says where and why, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ebok.settings import Settings
+from etl.model import BundleRejected
+from etl.progress import ProgressLine
+from etl.store import SnapshotStore
+from etl.sync import DEFAULT_MIN_AGE, Busy, import_lock, import_path, summary_line, sync
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "import",
+        help="validate and publish ledger export bundles",
+        description="Validate each bundle (a folder, .zip, .xlsx or a single table file) and "
+        "publish it as a new generation. A rejected bundle changes nothing.",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.set_defaults(func=cmd_import)
+
+    p = subparsers.add_parser(
+        "sync",
+        help="import every bundle waiting in DATA/inbox (for cron)",
+        description="Import the inbox oldest first; move each bundle to DATA/archive or "
+        "DATA/rejected with a .report.txt beside it. Does nothing while another import runs.",
+    )
+    p.add_argument(
+        "--min-age",
+        type=float,
+        default=DEFAULT_MIN_AGE,
+        metavar="SECONDS",
+        help="leave entries modified less than this long ago for the next run, as an upload "
+        f"may still be in progress (default {DEFAULT_MIN_AGE:g})",
+    )
+    p.set_defaults(func=cmd_sync)
+
+    p = subparsers.add_parser(
+        "show",
+        help="print a premises' published document as JSON (money in zł)",
+    )
+    p.add_argument("premises_id", metavar="PREMISES_ID")
+    p.set_defaults(func=cmd_show)
+
+    p = subparsers.add_parser("generations", help="list published generations")
+    p.set_defaults(func=cmd_generations)
+
+    p = subparsers.add_parser(
+        "rollback", help="make the previous published generation current again"
+    )
+    p.add_argument("--to", metavar="GENERATION", help="a specific generation id instead")
+    p.set_defaults(func=cmd_rollback)
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    store = SnapshotStore(settings.snapshots_dir)
+    progress = ProgressLine()
+    status = 0
+    try:
+        with import_lock(settings, wait=False):
+            pass
+    except Busy:
+        _err("another import is running; waiting for it to finish…")
+    with import_lock(settings, wait=True):
+        for path in args.paths:
+            started = time.perf_counter()
+            try:
+                result = import_path(path, settings, store, progress)
+            except BundleRejected as exc:
+                progress.clear()
+                _err(f"{path}: rejected, nothing was published.")
+                _err(exc.report())
+                status = 1
+                continue
+            except OSError as exc:  # writing the generation (disk full, permissions)
+                progress.clear()
+                _err(f"{path}: not published: {exc}")
+                status = 1
+                continue
+            progress.clear()
+            for warning in result.warnings:
+                print(f"warning: {warning}")
+            print(summary_line(str(path), result, time.perf_counter() - started))
+    return status
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        outcomes = sync(settings, min_age=args.min_age)
+    except Busy:
+        print("another import is running; this sync run does nothing")
+        return 0
+    if not outcomes:
+        print(f"inbox {settings.inbox_dir} is empty")
+    for o in outcomes:
+        where = f" -> {o.moved_to}" if o.moved_to else ""
+        print(f"{o.message}{where}")
+    return 1 if any(o.status == "rejected" for o in outcomes) else 0
+
+
+def zloty(grosze: int) -> str:
+    """Integer grosze as a decimal string: 123456 -> "1234.56", -5 -> "-0.05"."""
+    return str(Decimal(grosze).scaleb(-2))
+
+
+def money_as_decimal_strings(doc: dict[str, Any]) -> dict[str, Any]:
+    """The published document with every amount in zł (decimal strings), for reading by eye."""
+    out = json.loads(json.dumps(doc))
+    columns = out["ledger"]["columns"]
+    money_cols = [columns.index(c) for c in ("charge", "payment")]
+    details_col = columns.index("details")
+    for row in out["ledger"]["rows"]:
+        for i in money_cols:
+            row[i] = zloty(row[i])
+        for item in row[details_col] or []:
+            if isinstance(item.get("amount"), int):
+                item["amount"] = zloty(item["amount"])
+    for fee in out["fees"]:
+        fee["amount"] = zloty(fee["amount"])
+    for allowance in out["allowances"]:
+        allowance["monthly_amount"] = zloty(allowance["monthly_amount"])
+    out["totals"] = {k: zloty(v) for k, v in out["totals"].items()}
+    return out
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    generation = SnapshotStore(settings.snapshots_dir).current()
+    if generation is None:
+        _err(f"nothing is published yet in {settings.data_dir}")
+        return 1
+    doc = generation.document(args.premises_id)
+    if doc is None:
+        _err(f"no premises {args.premises_id!r} in the published data (generation {generation.id})")
+        return 1
+    print(json.dumps(money_as_decimal_strings(doc), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_generations(args: argparse.Namespace, settings: Settings) -> int:
+    store = SnapshotStore(settings.snapshots_dir)
+    ids = store.generation_ids()
+    if not ids:
+        print(f"no generations published in {settings.data_dir}")
+        return 0
+    current = store.current()
+    for gen_id in reversed(ids):
+        manifest = store.generation(gen_id).manifest
+        marker = "*" if current is not None and current.id == gen_id else " "
+        sources = ", ".join(s["name"] for s in manifest.get("sources", [])) or "-"
+        premises = manifest.get("counts", {}).get("premises", "?")
+        print(
+            f"{marker} {gen_id}  {manifest.get('imported_at', '?')}  "
+            f"{premises:>7} premises  {sources}"
+        )
+    if current is not None:
+        print("(* = current)")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    store = SnapshotStore(settings.snapshots_dir)
+    with import_lock(settings, wait=True):
+        current = store.current()
+        ids = store.generation_ids()
+        if args.to:
+            if args.to not in ids:
+                _err(f"no generation {args.to!r}; see `ebok generations`")
+                return 1
+            target = args.to
+        else:
+            if current is None:
+                _err("nothing is published, nothing to roll back")
+                return 1
+            older = [g for g in ids if g < current.id]
+            if not older:
+                _err(f"generation {current.id} is the oldest kept; nothing to roll back to")
+                return 1
+            target = older[-1]
+        store.set_current(target)
+    was = current.id if current is not None else "none"
+    print(f"current generation is now {target} (was {was})")
+    return 0

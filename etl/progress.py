@@ -1,0 +1,56 @@
+"""A one-line progress display for long imports, drawn only on a terminal.
+
+Cron and tests see nothing (stderr is not a TTY there), so logs carry no carriage-return
+litter; an operator running `ebok import` by hand sees what stage a 5-million-row import is in.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+WIDTH = 30
+
+
+class ProgressLine:
+    """Callable as `progress(done, total)` (what `etl.publish.publish` accepts)."""
+
+    def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        if enabled is None:
+            isatty = getattr(self.stream, "isatty", None)
+            enabled = bool(isatty and isatty())
+        self.enabled = enabled
+        self.label = ""
+        self._last = 0.0
+        self._drawn = False
+
+    def stage(self, label: str) -> None:
+        """Start a stage with no count yet (reading, validating)."""
+        self.label = label
+        self._draw(f"{label}…")
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        filled = WIDTH * done // total if total else WIDTH
+        pct = 100 * done // total if total else 100
+        bar = "#" * filled + "." * (WIDTH - filled)
+        self._draw(f"{self.label} [{bar}] {pct:3d}% {done:,}/{total:,}".replace(",", " "))
+
+    def _draw(self, text: str) -> None:
+        if not self.enabled:
+            return
+        self.stream.write("\r\x1b[2K" + text)
+        self.stream.flush()
+        self._drawn = True
+
+    def clear(self) -> None:
+        """Remove the line before ordinary output is printed."""
+        if self.enabled and self._drawn:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self._drawn = False

@@ -1,0 +1,249 @@
+"""Importing bundles: one path on demand (`ebok import`) or every bundle dropped into the inbox
+(`ebok sync`, meant for cron).
+
+All imports of one data dir are serialised by an advisory lock (`DATA/import.lock`): two
+publishes at once would each merge with the same current generation and the later one would
+silently drop the other's data. `ebok import` waits for the lock; `ebok sync` skips its run when
+another one holds it, so overlapping cron runs never collide and never pile up.
+
+An accountant's upload may still be in progress when cron fires. Sync therefore leaves alone
+any inbox entry modified less than `min_age` seconds ago (for a folder: its newest file), and
+any hidden or partial-looking name (`.name`, `*.part`, `*.tmp`, `*.filepart`, `*.crdownload`,
+`*~`) that upload tools use until the transfer completes; the next run picks them up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ebok.settings import Settings
+from etl.model import BundleRejected, Problem
+from etl.progress import ProgressLine
+from etl.publish import PublishResult, publish
+from etl.read import read_bundle
+from etl.store import SnapshotStore
+
+LOCK_FILE = "import.lock"
+PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".filepart", ".crdownload", "~")
+DEFAULT_MIN_AGE = 10.0
+
+
+class Busy(Exception):
+    """Another import holds the lock."""
+
+
+@contextmanager
+def import_lock(settings: Settings, *, wait: bool) -> Iterator[None]:
+    """Hold the data dir's import lock; with wait=False raise Busy instead of blocking.
+
+    flock is released by the kernel when the process dies, so a killed import never leaves a
+    stale lock behind."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.data_dir / LOCK_FILE, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise Busy() from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _optional(path: Path) -> Path | None:
+    return path if path.exists() else None
+
+
+def import_path(
+    path: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    progress: ProgressLine | None = None,
+) -> PublishResult:
+    """Read, validate and publish one bundle (the caller holds the lock). Raises
+    BundleRejected for any invalid input, including a missing or unreadable path."""
+    if not path.exists():
+        raise BundleRejected([Problem(path.name, "", None, "", "", "no such file or directory")])
+    if progress is not None:
+        progress.stage(f"reading {path.name}")
+    try:
+        bundle = read_bundle(
+            path,
+            aliases_file=_optional(settings.aliases_file),
+            communities_file=_optional(settings.communities_file),
+            previous=store.current(),
+        )
+    except OSError as exc:
+        reason = f"cannot read: {exc.strerror or exc}"
+        raise BundleRejected([Problem(path.name, "", None, "", "", reason)]) from None
+    if progress is not None:
+        progress.stage(f"publishing {path.name}")
+    return publish(bundle, store, keep=settings.keep_generations, progress=progress)
+
+
+def summary_line(name: str, result: PublishResult, seconds: float) -> str:
+    if not result.changed:
+        return (
+            f"{name}: no changes: the published data already matches this bundle ({seconds:.1f} s)"
+        )
+    c = result.counts
+    return (
+        f"{name}: published generation {result.generation}: {len(result.communities)} "
+        f"communities, {c['premises']} premises, {c['ledger']} ledger rows "
+        f"({result.rebuilt} documents rebuilt) in {seconds:.1f} s"
+    )
+
+
+def _utc_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def newest_mtime(path: Path) -> float:
+    """When the entry last changed; for a folder, its most recently written file."""
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                try:
+                    newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+                except FileNotFoundError:  # removed while we looked: still being changed
+                    return time.time()
+    return newest
+
+
+def _looks_partial(name: str) -> bool:
+    return name.startswith(".") or name.lower().endswith(PARTIAL_SUFFIXES)
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str  # "published", "unchanged", "rejected", "skipped"
+    moved_to: Path | None = None
+    message: str = ""
+
+
+def _destination(directory: Path, name: str) -> Path:
+    """`<UTC timestamp>-<name>` in `directory`, never overwriting an earlier one."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = _utc_stamp()
+    candidate = directory / f"{stamp}-{name}"
+    n = 1
+    while candidate.exists() or candidate.with_name(candidate.name + ".report.txt").exists():
+        n += 1
+        candidate = directory / f"{stamp}-{n}-{name}"
+    return candidate
+
+
+def _report(name: str, lines: list[str]) -> str:
+    head = [
+        f"EBOK import report for {name}",
+        f"processed at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC",
+        "",
+    ]
+    return "\n".join(head + lines) + "\n"
+
+
+def _accepted_report(result: PublishResult, seconds: float) -> list[str]:
+    if not result.changed:
+        lines = ["Result: no changes. The published data already matched this bundle."]
+    else:
+        c = result.counts
+        lines = [
+            f"Result: published as generation {result.generation} in {seconds:.1f} s.",
+            "",
+            f"All published data now: {c['premises']} premises, {c['ledger']} ledger rows, "
+            f"{c['fees']} fee components, {c['allowances']} allowances.",
+            "",
+            "Communities (as of, premises):",
+        ]
+        lines += [
+            f"  {cid}: as of {e['as_of']}, {e['premises']} premises"
+            for cid, e in result.communities.items()
+        ]
+    if result.warnings:
+        lines += ["", "Warnings:"] + [f"  {w}" for w in result.warnings]
+    return lines
+
+
+def _rejected_report(exc: BundleRejected) -> list[str]:
+    return [
+        "Result: REJECTED. Nothing of this bundle was published; residents keep seeing the",
+        "previously published data. Fix the problems below and drop the corrected export",
+        "into the inbox again.",
+        "",
+        "Problems (file, table, row, column, value: reason):",
+        *exc.report().splitlines()[1:],
+    ]
+
+
+def _process(entry: Path, settings: Settings, store: SnapshotStore) -> Outcome:
+    started = time.perf_counter()
+    try:
+        result = import_path(entry, settings, store)
+    except BundleRejected as exc:
+        dest = _destination(settings.rejected_dir, entry.name)
+        lines = _rejected_report(exc)
+        status, message = "rejected", f"{entry.name}: rejected ({exc.total} problem(s))"
+    except Exception as exc:  # a bug must not wedge the inbox: park the bundle, say why
+        dest = _destination(settings.rejected_dir, entry.name)
+        lines = [
+            "Result: NOT IMPORTED because of an internal error (nothing was published).",
+            "Please pass this report to the EBOK administrator.",
+            "",
+            *traceback.format_exception(exc),
+        ]
+        status, message = "rejected", f"{entry.name}: internal error: {exc!r}"
+    else:
+        seconds = time.perf_counter() - started
+        dest = _destination(settings.archive_dir, entry.name)
+        lines = _accepted_report(result, seconds)
+        status = "published" if result.changed else "unchanged"
+        message = summary_line(entry.name, result, seconds)
+    shutil.move(entry, dest)
+    report = dest.with_name(dest.name + ".report.txt")
+    report.write_text(_report(entry.name, lines), "utf-8")
+    return Outcome(entry.name, status, dest, message)
+
+
+def pending(settings: Settings, min_age: float) -> tuple[list[Path], list[Outcome]]:
+    """Inbox entries ready to import, oldest first, and those left for a later run."""
+    ready: list[tuple[float, str, Path]] = []
+    waiting: list[Outcome] = []
+    now = time.time()
+    for entry in settings.inbox_dir.iterdir():
+        if _looks_partial(entry.name):
+            continue
+        try:
+            mtime = newest_mtime(entry)
+        except FileNotFoundError:
+            continue
+        age = now - mtime
+        if age < min_age:
+            message = f"{entry.name}: modified {age:.0f} s ago, left for the next run"
+            waiting.append(Outcome(entry.name, "skipped", None, message))
+            continue
+        ready.append((mtime, entry.name, entry))
+    return [p for _, _, p in sorted(ready)], waiting
+
+
+def sync(settings: Settings, *, min_age: float = DEFAULT_MIN_AGE) -> list[Outcome]:
+    """Import every settled bundle in the inbox, oldest first. Raises Busy when another
+    import holds the lock (then nothing is touched)."""
+    store = SnapshotStore(settings.snapshots_dir)
+    with import_lock(settings, wait=False):
+        for d in (settings.inbox_dir, settings.archive_dir, settings.rejected_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        ready, outcomes = pending(settings, min_age)
+        for entry in ready:
+            outcomes.append(_process(entry, settings, store))
+    return outcomes
