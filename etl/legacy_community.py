@@ -7,26 +7,15 @@ communities table), with a warning saying so. The address defaults to the premis
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from stdnum import iban
-from stdnum.pl import nip as pl_nip
-
+from etl import cells
 from etl.legacy_records import Person
 from etl.model import Problem
 from etl.store import Generation
-
-
-def normalise_nrb(value: str) -> str | None:
-    """26 digits when `value` is a valid NRB (spaces and a leading PL allowed), else None."""
-    digits = re.sub(r"[\s\xa0-]", "", value).upper().removeprefix("PL")
-    if re.fullmatch(r"\d{26}", digits) and iban.is_valid("PL" + digits):
-        return digits
-    return None
 
 
 def _load(path: Path | None, problems: list[Problem]) -> dict[str, Any]:
@@ -74,25 +63,28 @@ def community_settings(
     street, postal_code, city = addresses.most_common(1)[0][0] if addresses else ("", "", "")
 
     account = str(entry.get("bank_account", "") or "")
+    nrb: str | None = None
     if account:
-        nrb = normalise_nrb(account)
-        if nrb is None:
+        try:
+            nrb = cells.parse_nrb(account)
+        except ValueError as exc:
             fail("bank_account", account, f"community {community_id}: {section} bank_account "
-                 f"in {shown} is not a valid NRB (26 digits, checksum)")  # fmt: skip
+                 f"in {shown} is not a valid NRB: {exc}")  # fmt: skip
     elif published.get("bank_account"):
         nrb = published["bank_account"]
         warnings.append(
             f"community {community_id}: no bank_account in {shown}; using the published one"
         )
     else:
-        nrb = None
         fail("bank_account", "", f"community {community_id}: the legacy export does not carry "
              f"the bank account; add {section} with bank_account = \"…\" to {shown}")  # fmt: skip
 
     nip = str(entry.get("nip", published.get("nip", "")) or "")
-    nip_digits = re.sub(r"[\s-]", "", nip).upper().removeprefix("PL")
-    if nip_digits and not pl_nip.is_valid(nip_digits):
-        fail("nip", nip, f"community {community_id}: {section} nip in {shown} is not a valid NIP")
+    if nip:
+        try:
+            nip = cells.parse_nip(nip)
+        except ValueError as exc:
+            fail("nip", nip, f"community {community_id}: {section} nip in {shown}: {exc}")
 
     name = str(entry.get("name", "") or published.get("name", "") or "")
     if not name:
@@ -108,7 +100,7 @@ def community_settings(
         "postal_code": str(entry.get("postal_code", "") or postal_code),
         "city": str(entry.get("city", "") or city),
         "bank_account": nrb or "",
-        "nip": nip_digits,
+        "nip": nip,
         "_file": where,
         "_row": None,
     }

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
+from etl import cells
 from etl.model import Problem
 
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
@@ -91,15 +92,23 @@ class Fields:
         return self.values[i].strip()
 
     def decimal(self, i: int, column: str, *, places: int | None = None) -> Decimal | None:
+        """The export writes plain numbers (`-12,50`, `3.456789`): those take a fast path, as
+        a community has hundreds of thousands of them; anything else goes through the
+        contract's parser (`1 234,56` and the like) and its reason."""
         raw = self.values[i]
-        cleaned = _SPACES.sub("", raw)
-        if not _NUMBER.match(cleaned):
-            self.fail(column, raw, "not a number (expected e.g. 123,45 or -0.5)")
+        text = raw.strip()
+        try:
+            if _NUMBER.match(text):
+                value = Decimal(text.replace(",", "."))
+            else:
+                value = cells.parse_decimal(text)
+        except ValueError as exc:
+            self.fail(column, raw, str(exc))
             return None
-        value = Decimal(cleaned.replace(",", "."))
-        if places is not None and value != value.quantize(Decimal(1).scaleb(-places)):
-            self.fail(column, raw, f"more than {places} decimal places")
-            return None
+        if places is not None and value.as_tuple().exponent < -places:  # type: ignore[operator]
+            if value != round(value, places):
+                self.fail(column, raw, f"more than {places} decimal places")
+                return None
         return value
 
     def money(self, i: int, column: str, *, empty_is_zero: bool = False) -> int | None:
@@ -193,18 +202,22 @@ def parse_lok(file: str, text: str, problems: list[Problem]) -> list[Person]:
 
 
 def _share(f: Fields) -> str:
-    if not f.text(12) and not f.text(13):
+    """numerator / denominator; both empty or both 0 means the export gives no share."""
+    num, den = f.text(12), f.text(13)
+    if not num.strip("0") and not den.strip("0"):
         return ""
-    num = f.decimal(12, "share numerator")
-    den = f.decimal(13, "share denominator")
-    if num is None or den is None:
+    try:
+        if num.isdigit() and den.isdigit():
+            value = cells.parse_share(f"{num}/{den}")
+        else:
+            value = cells.parse_decimal(num) / cells.parse_decimal(den)
+            if not 0 < value <= 1:
+                raise ValueError("a share must be above 0 and at most 1")
+    except (ValueError, ArithmeticError) as exc:
+        reason = "division by zero in the share" if isinstance(exc, ArithmeticError) else exc
+        f.fail("share", f"{num}/{den}", str(reason))
         return ""
-    if num == 0 and den == 0:
-        return ""
-    if den == 0 or not 0 < num / den <= 1:
-        f.fail("share", f"{f.text(12)}/{f.text(13)}", "share must be above 0 and at most 1")
-        return ""
-    return format_decimal(Context(prec=12).divide(num, den))
+    return format_decimal(value)
 
 
 @dataclass(frozen=True)

@@ -115,15 +115,19 @@ class LegacyExport:
     extra_files: dict[str, bytes] = field(default_factory=dict)
     omit: tuple[str, ...] = ()
 
-    def month_charges(self, premises: str, year: int) -> list[int]:
-        out = [0] * 12
+    def _sums(self) -> dict[tuple[str, int], list[int]]:
+        sums: dict[tuple[str, int], list[int]] = {}
         for c in self.charges:
-            if c.premises == premises and int(c.period[:4]) == year:
-                out[int(c.period[4:]) - 1] += c.amount
-        return out
+            months = sums.setdefault((c.premises, int(c.period[:4])), [0] * 12)
+            months[int(c.period[4:]) - 1] += c.amount
+        return sums
 
-    def card_line(self, card: CardSpec) -> str:
-        charges = self.month_charges(card.premises, card.year)
+    def month_charges(self, premises: str, year: int) -> list[int]:
+        return self._sums().get((premises, year), [0] * 12)
+
+    def card_line(self, card: CardSpec, sums: dict | None = None) -> str:
+        sums = self._sums() if sums is None else sums
+        charges = sums.get((card.premises, card.year), [0] * 12)
         if card.charges is not None:
             charges = [card.charges.get(m, 0) for m in range(1, 13)]
         payments = [card.payments.get(m, 0) for m in range(1, 13)]
@@ -147,6 +151,7 @@ class LegacyExport:
 
     def files(self) -> dict[str, bytes]:
         nl = "\r\n" if self.crlf else "\n"
+        sums = self._sums()
 
         def encode(lines: list[str]) -> bytes:
             return (nl.join(lines) + nl).encode("iso-8859-2")
@@ -161,7 +166,7 @@ class LegacyExport:
                 + ["#"]
                 + [f.pow_line() for f in self.fees]
             ),  # fmt: skip
-            "wplaty.txt": encode([self.card_line(c) for c in self.cards]),
+            "wplaty.txt": encode([self.card_line(c, sums) for c in self.cards]),
             f"{self.community_id.lower()}_ost_wys.wmb": encode([self.as_of]),
             **self.extra_files,
         }

@@ -333,7 +333,7 @@ def test_invalid_bank_account_is_refused(tmp_path):
     )
     error = rejected(tmp_path, klonowa(), toml)
     assert [p.column for p in error.problems] == ["bank_account"]
-    assert "not a valid NRB" in error.problems[0].reason
+    assert "not a valid NRB: wrong account number" in error.problems[0].reason
 
 
 def test_bank_account_falls_back_to_the_published_community(tmp_path, store):
