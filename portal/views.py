@@ -23,7 +23,7 @@ from portal.documents import account_premises, derived, get_premises
 from portal.templating import templates
 
 # Sub-pages of a premises, including those other modules add (`slip`: the payment slip).
-SUBPAGES = ("ledger", "ledger.csv", "fees", "allowances", "slip")
+SUBPAGES = ("ledger", "ledger.csv", "fees", "allowances", "slip", "slip.pdf", "slip/print")
 
 
 class PremisesIdConvertor(Convertor[str]):
