@@ -48,7 +48,7 @@ def community_settings(
 ) -> dict[str, Any]:
     """community_id, name, street, postal_code, city, bank_account, nip, _file, _row."""
     where = communities_file.name if communities_file else "communities.toml"
-    shown = str(communities_file) if communities_file else "communities.toml"
+    shown = str(communities_file) if communities_file else "communities.toml beside the inbox"
     entry = _load(communities_file, problems).get(community_id)
     entry = entry if isinstance(entry, dict) else {}
     published = _published(previous, community_id)

@@ -3,13 +3,16 @@ and refused whole when its cards contradict themselves, the charge lines or what
 
 from __future__ import annotations
 
+import json
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from etl import legacy
 from etl.model import BundleRejected
+from etl.store import SnapshotStore
 from tests.builders import ledger_row, make_document, publish_documents
 from tests.etl.legacy_builders import (
     ACCOUNT_DIGITS,
@@ -362,3 +365,70 @@ def test_zip_bomb_is_refused(tmp_path, toml):
         legacy.read_legacy(path, communities_file=toml)
     (problem,) = info.value.problems
     assert problem.file == "KLO11/nal_czynsz.txt" and "too large" in problem.reason
+
+
+# --- end to end: the folder dropped into the inbox, `ebok sync`, `ebok show` -------------
+
+
+def sync_and_show(settings, capsys, premises_id: str) -> tuple[int, dict]:
+    from ebok.cli import main
+
+    status = main(["--data-dir", str(settings.data_dir), "sync", "--min-age", "0"])
+    capsys.readouterr()
+    if status != 0:
+        return status, {}
+    assert main(["--data-dir", str(settings.data_dir), "show", premises_id]) == 0
+    return status, json.loads(capsys.readouterr().out)
+
+
+def test_dropped_folder_syncs_and_shows_the_cards_closing_balances(settings, capsys):
+    export = klonowa()
+    export.write(settings.inbox_dir)
+    # A new user has no communities.toml yet: refused, and the report says what to add.
+    status, _ = sync_and_show(settings, capsys, P1)
+    assert status == 1
+    (report,) = settings.rejected_dir.glob("*.report.txt")
+    text = report.read_text("utf-8")
+    assert '[communities."KLO11"]' in text and "bank_account" in text
+    assert SnapshotStore(settings.snapshots_dir).current() is None
+
+    communities_toml(settings.communities_file)
+    export.write(settings.inbox_dir)
+    for premises_id in (P1, P2, P3):
+        status, shown = sync_and_show(settings, capsys, premises_id)
+        assert status == 0
+        closing = Decimal(export.closing(premises_id)).scaleb(-2)
+        assert Decimal(shown["totals"]["balance"]) == closing
+    assert shown["community"]["bank_account"] == ACCOUNT_DIGITS
+    assert shown["community"]["fee_notes"]["footer"].startswith("Wpłaty prosimy")
+    assert shown["premises"]["payer_name"] == "Źródłowska Ąnna"
+    june = next(r for r in shown["ledger"]["rows"] if r[3] == "2026-06")
+    assert june[8][0]["description"] == "Zaliczka na koszty zarządu"
+    assert not list(settings.inbox_dir.iterdir())  # archived
+
+
+def test_next_year_continues_the_published_balance_or_is_refused(settings, capsys):
+    communities_toml(settings.communities_file)
+    first = klonowa(2025)
+    first.as_of = "20251231"
+    first.write(settings.inbox_dir)
+    assert sync_and_show(settings, capsys, P1)[0] == 0
+    store = SnapshotStore(settings.snapshots_dir)
+    published = store.current().id
+
+    following = klonowa(2026)
+    for card in following.cards:  # each opens with a grosz-exact copy of the 2025 closing...
+        closing = first.closing(card.premises)
+        card.opening_debt, card.opening_surplus = max(-closing, 0), max(closing, 0)
+    following.cards[2].opening_surplus += 100  # ...except P3, off by 1,00
+    following.write(settings.inbox_dir)
+    status, _ = sync_and_show(settings, capsys, P1)
+    assert status == 1 and store.current().id == published  # the 2025 data stays
+    text = next(settings.rejected_dir.glob("*.report.txt")).read_text("utf-8")
+    assert P3 in text and "opening balance" in text
+
+    following.cards[2].opening_surplus -= 100
+    following.write(settings.inbox_dir)
+    status, shown = sync_and_show(settings, capsys, P3)
+    assert status == 0
+    assert Decimal(shown["totals"]["balance"]) == Decimal(following.closing(P3)).scaleb(-2)
