@@ -156,6 +156,8 @@ class _Groups:
     def __init__(
         self, frame: pd.DataFrame, order: tuple[str, ...], columns: dict[str, Any]
     ) -> None:
+        if len(frame) == 0:  # an empty table may come without its columns
+            frame = pd.DataFrame({"premises_id": pd.Series([], dtype=object)})
         pid_codes, pids = pd.factorize(frame["premises_id"], sort=True)
         keys = [_sort_codes(frame[c]) for c in reversed(order) if c in frame.columns]
         sorted_order = np.lexsort([*keys, pid_codes])
@@ -193,7 +195,7 @@ class _Groups:
 
 def _community_sections(bundle: Bundle) -> dict[str, dict[str, Any]]:
     frame = bundle.tables.get("communities")
-    if frame is None:
+    if frame is None or len(frame) == 0:
         return {}
     cols = [_values(frame, f, None if f == "fee_notes" else "") for f in COMMUNITY_FIELDS]
     return {
@@ -203,7 +205,7 @@ def _community_sections(bundle: Bundle) -> dict[str, dict[str, Any]]:
 
 def _premises_sections(bundle: Bundle) -> dict[str, tuple[str, dict[str, Any]]]:
     frame = bundle.tables.get("premises")
-    if frame is None:
+    if frame is None or len(frame) == 0:
         return {}
     cols = [_values(frame, f, None if f == "occupants" else "") for f in PREMISES_FIELDS]
     return {
@@ -260,7 +262,7 @@ def _plan(bundle: Bundle, prev_owner: dict[str, str], premises: dict) -> _Plan:
     problems: list[Problem] = []
     for table in CHILD_TABLES:
         frame = bundle.tables.get(table)
-        if frame is None:
+        if frame is None or len(frame) == 0:
             continue
         listed = set(frame["premises_id"].unique().tolist())
         missing = {p for p in listed if p not in build and p not in referable}
