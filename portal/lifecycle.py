@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from ebok.settings import Settings
 from portal.accounts import (
@@ -140,8 +141,13 @@ def can_recover(record: AccountRecord | None) -> bool:
     return record is not None and record.status == ACTIVE and bool(record.email)
 
 
+class HasLoginAndEmail(Protocol):
+    login: str
+    email: str | None
+
+
 def notify_password_changed(
-    mailer: Mailer, settings: Settings, record: AccountRecord, how: str
+    mailer: Mailer, settings: Settings, record: HasLoginAndEmail, how: str
 ) -> bool:
     """Queue the 'your password changed' notice; False when the account has no e-mail. A
     notice that cannot be delivered never stops the change itself."""

@@ -22,9 +22,11 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from email.message import EmailMessage
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -178,12 +180,22 @@ async def forgot_submit(request: Request) -> Response:
             "valid_minutes": MAX_AGE_SECONDS // 60,
         },
     )
-    if target is not None:
-        _mailer(request).send(msg)
-        log.info("password reset link queued for account %s", target.login)
+    response = _forgot_page(request, sent=True)
+    # Queued only once the page has gone out, so delivery work cannot slow this response.
+    response.background = BackgroundTask(
+        _queue_reset, _mailer(request), msg if target else None, record
+    )
+    return response
+
+
+def _queue_reset(mailer: Mailer, msg: EmailMessage | None, record: AccountRecord | None) -> None:
+    if msg is not None and record is not None:
+        mailer.send(msg)
+        log.info("password reset link queued for account %s", record.login)
     elif record is not None:
-        log.info("password reset asked for account %s, which cannot recover by e-mail", login)
-    return _forgot_page(request, sent=True)
+        log.info(
+            "password reset asked for account %s, which cannot recover by e-mail", record.login
+        )
 
 
 # -- /password/reset/{token} --------------------------------------------------------------------
