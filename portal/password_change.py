@@ -14,6 +14,8 @@ from starlette.routing import Route
 
 from portal import passwords
 from portal.accounts import Accounts
+from portal.lifecycle import notify_password_changed
+from portal.mail import mailer_for
 from portal.templating import templates
 
 MSG_WRONG_CURRENT = "Obecne hasło jest nieprawidłowe."
@@ -60,6 +62,8 @@ async def password_change_submit(request: Request) -> Response:
 
     new_hash = await run_in_threadpool(passwords.hash_password, new)
     version = accounts.set_password(account.id, new_hash, must_change=False)
+    settings = request.app.state.settings
+    notify_password_changed(mailer_for(request.app.state, settings), settings, account, "self")
     request.session["av"] = version  # keep this session; every other one is now refused
     return RedirectResponse("/?password_changed=1", status_code=303)
 
