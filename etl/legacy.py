@@ -2,17 +2,16 @@
 
 The export is a folder per community (its name is the community id) of headerless text files
 in ISO-8859-2; docs/legacy-format.md describes it and how it maps onto our tables. It is
-recognised by its file names, so the accountant drops the folder (or a ZIP of it) into the
-inbox as it is. The bank account, which the export lacks, comes from communities.toml.
+recognised by its file names (`detect`), so the accountant drops the folder (or a ZIP of it)
+into the inbox as it is. The bank account, which the export lacks, comes from
+communities.toml.
 """
 
 from __future__ import annotations
 
-import hashlib
-import zipfile
-from dataclasses import dataclass, field
+from collections import Counter
 from datetime import date
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pandas as pd
 
@@ -22,162 +21,65 @@ from etl.legacy_records import (
     Card,
     ChargeLine,
     FeeSchedule,
-    decode,
     parse_as_of,
     parse_lok,
     parse_nal,
     parse_pow,
     parse_wplaty,
 )
+from etl.legacy_source import AS_OF_SUFFIX, Export, detect, load_exports
 from etl.legacy_tables import fees_frame, ledger_frame, premises_frame
-from etl.model import Bundle, BundleRejected, Problem, SourceFile
+from etl.model import Bundle, BundleRejected, Problem
 from etl.store import Generation
 
-# Files whose presence marks the export.
-MARKER_FILES = ("lok.txt", "wplaty.txt")
-KNOWN_FILES = ("lok.txt", "nal_czynsz.txt", "pow_czynsz.txt", "wplaty.txt")
-AS_OF_SUFFIX = "_ost_wys.wmb"
-MAX_FILE_BYTES = 512 * 1024 * 1024
-MAX_RATIO = 200  # compressed-to-uncompressed, beyond which a member is treated as a zip bomb
-
-
-def _has_markers(names: set[str]) -> bool:
-    return all(m in names for m in MARKER_FILES)
-
-
-def _dir_root(path: Path) -> Path | None:
-    """The folder holding the files: `path` itself or its single subfolder."""
-    names = {p.name.lower() for p in path.iterdir() if p.is_file()}
-    if _has_markers(names):
-        return path
-    subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    if len(subdirs) == 1:
-        sub = subdirs[0]
-        if _has_markers({p.name.lower() for p in sub.iterdir() if p.is_file()}):
-            return sub
-    return None
-
-
-def _zip_prefix(names: list[str]) -> str | None:
-    """The member prefix ("" or "TOP/") under which the marker files sit."""
-    files = [PurePosixPath(n) for n in names if not n.endswith("/")]
-    top = {p.name.lower() for p in files if len(p.parts) == 1}
-    if _has_markers(top):
-        return ""
-    tops = {p.parts[0] for p in files if len(p.parts) > 1}
-    if len(tops) == 1:
-        (folder,) = tops
-        inner = {p.name.lower() for p in files if len(p.parts) == 2 and p.parts[0] == folder}
-        if _has_markers(inner):
-            return folder + "/"
-    return None
-
-
-def detect(path: Path) -> bool:
-    """True when `path` is a legacy export: a folder (or a .zip) holding lok.txt and
-    wplaty.txt, directly or in one subfolder named for the community."""
-    path = Path(path)
-    try:
-        if path.is_dir():
-            return _dir_root(path) is not None
-        if path.is_file() and path.suffix.lower() == ".zip":
-            with zipfile.ZipFile(path) as zf:
-                return _zip_prefix(zf.namelist()) is not None
-    except (OSError, zipfile.BadZipFile):
-        return False
-    return False
-
-
-@dataclass
-class Export:
-    """The files of one community's export, read into memory, keyed by lower-case name."""
-
-    community_id: str
-    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name -> (shown, data)
-    unknown: list[str] = field(default_factory=list)
-
-    def label(self, name: str) -> str:
-        return f"{self.community_id}/{name}"
-
-    def text(self, name: str) -> str | None:
-        entry = self.files.get(name)
-        return decode(entry[1]) if entry else None
-
-    def sources(self) -> list[SourceFile]:
-        return [
-            SourceFile(self.label(shown), hashlib.sha256(data).hexdigest(), len(data))
-            for shown, data in sorted(self.files.values())
-        ]
-
-    def add(self, name: str, data: bytes) -> None:
-        lower = name.lower()
-        if lower in KNOWN_FILES or lower.endswith(AS_OF_SUFFIX):
-            self.files[lower] = (name, data)
-        else:
-            self.unknown.append(name)
-
-
-def _too_big(name: str) -> BundleRejected:
-    return BundleRejected(
-        [Problem(name, "", None, "", "", "file too large or too highly compressed to read")]
-    )
-
-
-def load_export(path: Path) -> Export:
-    """Read the export's files; names never become paths, so a ZIP cannot write anywhere."""
-    path = Path(path)
-    if path.is_dir():
-        root = _dir_root(path)
-        if root is None:
-            raise BundleRejected([Problem(path.name, "", None, "", "", "not a legacy export")])
-        export = Export(root.name)
-        for p in sorted(root.iterdir()):
-            if p.name.startswith("."):
-                continue
-            if p.is_dir() or p.is_symlink():
-                export.unknown.append(p.name + "/")
-                continue
-            if p.stat().st_size > MAX_FILE_BYTES:
-                raise _too_big(export.label(p.name))
-            export.add(p.name, p.read_bytes())
-        return export
-    with zipfile.ZipFile(path) as zf:
-        prefix = _zip_prefix(zf.namelist())
-        if prefix is None:
-            raise BundleRejected([Problem(path.name, "", None, "", "", "not a legacy export")])
-        export = Export(prefix.rstrip("/") or path.stem)
-        for info in zf.infolist():
-            if info.is_dir() or not info.filename.startswith(prefix):
-                continue
-            name = info.filename[len(prefix) :]
-            if "/" in name:
-                export.unknown.append(name)
-                continue
-            ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > MAX_FILE_BYTES or (ratio > MAX_RATIO and info.file_size > 2**20):
-                raise _too_big(export.label(name))
-            with zf.open(info) as fh:
-                data = fh.read(MAX_FILE_BYTES + 1)
-            if len(data) > MAX_FILE_BYTES:
-                raise _too_big(export.label(name))
-            export.add(name, data)
-        return export
+__all__ = ["detect", "read_legacy"]
 
 
 def read_legacy(
     path: Path, *, communities_file: Path | None = None, previous: Generation | None = None
 ) -> Bundle:
-    """Read one community's legacy export into a validated Bundle (kind "legacy").
+    """Read the legacy export(s) under `path` into one validated Bundle (kind "legacy").
 
-    Raises BundleRejected listing every problem; then nothing of the community is published."""
-    try:
-        export = load_export(path)
-    except zipfile.BadZipFile:
-        raise BundleRejected(
-            [Problem(Path(path).name, "", None, "", "", "not a readable ZIP archive")]
-        ) from None
+    Raises BundleRejected listing every problem of every community; then nothing is published,
+    as with any bundle (accepted whole or not at all)."""
+    exports, stray = load_exports(path)
     problems: list[Problem] = []
-    warnings = [f"{export.label(n)}: unknown file, ignored" for n in export.unknown]
+    warnings = [f"{name}: unknown file, ignored" for name in stray]
+    parts = [_read_one(e, communities_file, previous, problems, warnings) for e in exports]
+    owners = Counter(pid for part in parts for pid in part["premises"]["premises_id"])
+    for pid, n in owners.items():
+        if n > 1:
+            problems.append(
+                Problem(path.name, "premises", None, "premises code", pid,
+                        f"premises {pid} appears in {n} communities' lok.txt")
+            )  # fmt: skip
+    if problems:
+        raise BundleRejected(problems)
+    tables = {
+        name: pd.concat([part[name] for part in parts], ignore_index=True)
+        for name in ("communities", "premises", "ledger", "fees")
+    }
+    for name in ("ledger", "fees"):
+        money = ["charge", "payment"] if name == "ledger" else ["amount"]
+        tables[name] = tables[name].astype(dict.fromkeys(money, "int64"))
+    return Bundle(
+        tables=tables,
+        sources=[s for e in exports for s in e.sources()],
+        warnings=warnings,
+        kind="legacy",
+    )
+
+
+def _read_one(
+    export: Export,
+    communities_file: Path | None,
+    previous: Generation | None,
+    problems: list[Problem],
+    warnings: list[str],
+) -> dict[str, pd.DataFrame]:
+    """One community's tables; its problems are added to `problems`."""
+    before = len(problems)
+    warnings += [f"{export.label(n)}: unknown file, ignored" for n in export.unknown]
 
     def need(name: str, table: str) -> str:
         text = export.text(name)
@@ -227,8 +129,8 @@ def read_legacy(
     community = community_settings(
         export.community_id, communities_file, previous, people, problems, warnings
     )
-    if problems:
-        raise BundleRejected(problems)
+    if len(problems) > before:
+        return {"premises": premises}
     community.update(
         as_of=as_of.isoformat(),  # type: ignore[union-attr]
         fee_notes={"header": schedule.header, "footer": schedule.footer},
@@ -246,17 +148,12 @@ def read_legacy(
             strict=True,
         )
     ]  # the contract's default: the premises address, as printed on the payment slip
-    return Bundle(
-        tables={
-            "communities": pd.DataFrame([community]),
-            "premises": premises,
-            "ledger": ledger_frame(wpl, cards, charge_lines, as_of),  # type: ignore[arg-type]
-            "fees": fees_frame(export.label("pow_czynsz.txt"), schedule.lines),
-        },
-        sources=export.sources(),
-        warnings=warnings,
-        kind="legacy",
-    )
+    return {
+        "communities": pd.DataFrame([community]),
+        "premises": premises,
+        "ledger": ledger_frame(wpl, cards, charge_lines, as_of),  # type: ignore[arg-type]
+        "fees": fees_frame(export.label("pow_czynsz.txt"), schedule.lines),
+    }
 
 
 def _as_of(export: Export, problems: list[Problem]) -> date | None:

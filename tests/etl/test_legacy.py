@@ -18,6 +18,8 @@ from tests.etl.legacy_builders import (
     ACCOUNT_DIGITS,
     CardSpec,
     Charge,
+    LegacyExport,
+    Owner,
     communities_toml,
     klonowa,
 )
@@ -197,6 +199,50 @@ def test_unknown_files_are_named(tmp_path, toml):
     bundle = read(tmp_path, export, toml)
     assert any("KLO11/notatki.doc" in w and "unknown" in w for w in bundle.warnings)
     assert any("KLO11/rozr.txt" in w for w in bundle.warnings)
+
+
+def kwiatowa() -> LegacyExport:
+    code = "KWI5-KWI5-00000-00012M"
+    return LegacyExport(
+        community_id="KWI5",
+        owners=[Owner("W000100", "Nowak Łucja", code, "12", street="Kwiatowa", building="5")],
+        charges=[Charge(code, "202611", 1, "Zaliczka", "50", "m2", "2,00", owner="W000100")],
+        cards=[CardSpec(code, 2026, "W000100", opening_surplus=2500, payments={11: 9000})],
+    )
+
+
+def test_a_folder_of_community_folders_is_one_bundle(tmp_path):
+    toml = tmp_path / "communities.toml"
+    communities_toml(toml)
+    with open(toml, "a", encoding="utf-8") as fh:
+        fh.write('[communities."KWI5"]\nbank_account = "PL61109010140000071219812874"\n')
+    drop = tmp_path / "inbox" / "eksport-2026-11"
+    klonowa().write(drop)
+    kwi = kwiatowa()
+    kwi.write(drop)
+    (drop / "czytaj.txt").write_text("notatka", "utf-8")
+    assert legacy.detect(drop)
+    bundle = legacy.read_legacy(drop, communities_file=toml)
+    assert bundle.communities() == {"KLO11", "KWI5"}
+    assert balance(bundle, "KWI5-KWI5-00000-00012M") == kwi.closing("KWI5-KWI5-00000-00012M")
+    assert balance(bundle, P2) == klonowa().closing(P2)
+    assert any("eksport-2026-11/czytaj.txt" in w for w in bundle.warnings)
+    assert any("community KWI5: no name" in w for w in bundle.warnings)
+
+    zipped = tmp_path / "eksport.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for export in (klonowa(), kwi):
+            for name, data in export.files().items():
+                zf.writestr(f"{export.community_id}/{name}", data)
+    from_zip = legacy.read_legacy(zipped, communities_file=toml)
+    assert from_zip.tables["ledger"].equals(bundle.tables["ledger"])
+
+    broken = kwiatowa()
+    broken.cards[0].closing = 0
+    broken.write(drop)  # one community's error refuses the whole drop
+    with pytest.raises(BundleRejected) as info:
+        legacy.read_legacy(drop, communities_file=toml)
+    assert [p.file for p in info.value.problems] == ["KWI5/wplaty.txt"]
 
 
 # --- checks: the whole community is refused ----------------------------------------------
