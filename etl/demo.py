@@ -14,6 +14,7 @@ import argparse
 import calendar
 import unicodedata
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from etl import demo_names as names
-from etl.demo_ledger import Population, ledger_chunks
+from etl.demo_ledger import CHUNK, Population, ledger_chunks
 from etl.demo_write import (
     LAYOUTS,
     XLSX_MAX_ROWS,
@@ -51,6 +52,30 @@ class DemoSummary:
     rows: dict[str, int]
     as_of: date
     community_ids: list[str] = field(default_factory=list)
+    balances: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # grosze
+
+    def example_ids(self) -> list[tuple[str, str]]:
+        """A premises worth showing in a demo for each situation: settled, arrears, overpaid."""
+        picks = []
+        for label, hit in (
+            ("settled", self.balances == 0),
+            ("in arrears", self.balances < 0),
+            ("overpaid", self.balances > 0),
+        ):
+            found = np.flatnonzero(hit)
+            if len(found):
+                picks.append((self.premises_ids[found[0]], label))
+        return picks
+
+
+def _tallied(pop: Population, balances: np.ndarray) -> Iterator[Table]:
+    """The ledger chunks, adding each premises' balance (Σ payment − Σ charge) on the way."""
+    for i, chunk in enumerate(ledger_chunks(pop)):
+        pid, charge, payment = chunk.cols[0].values, chunk.cols[5], chunk.cols[6]
+        signed = np.where(payment.present, payment.values, -charge.values)
+        starts = np.r_[0, np.flatnonzero(np.diff(pid)) + 1]  # rows are sorted by premises
+        balances[i * CHUNK + pid[starts]] += np.add.reduceat(signed, starts)
+        yield chunk
 
 
 def _fold(text: str) -> str:
@@ -177,9 +202,10 @@ def build(communities: int, premises: int, months: int, seed: int) -> tuple[dict
     ]
     pid = [f"{com['code'][c]}/{num}" for c, num in zip(cidx.tolist(), number, strict=True)]
 
-    lo = np.array([2200, 2500, 1200, 200])[kind]
+    lo = np.array([2200, 2500, 1200, 200])[kind]  # hundredths of m2
     hi = np.array([14000, 22000, 2200, 900])[kind]
-    area = np.clip(rng.normal((lo + hi) / 2.6, (hi - lo) / 5), lo, hi).astype(np.int64)
+    mean = np.array([5600, 8000, 1650, 500])[kind]
+    area = np.clip(rng.normal(mean, (hi - lo) / 5), lo, hi).astype(np.int64)
     occupants = np.where(
         kind == 0, rng.choice(6, premises, p=(0.05, 0.25, 0.35, 0.2, 0.12, 0.03)), 0
     )
@@ -274,8 +300,8 @@ def generate(
     """Write a demo bundle into the directory `out`; see the module docstring."""
     if fmt not in FORMATS:
         raise DemoError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if communities < 1 or months < 1 or months > 1200:
-        raise DemoError("need at least 1 community and between 1 and 1200 months")
+    if communities < 1 or months < 1 or months > 600:
+        raise DemoError("need at least 1 community and between 1 and 600 months")
     if premises < communities:
         raise DemoError(f"{premises} premises cannot fill {communities} communities")
     if fmt == "xlsx" and premises * (months + 1) + 1 > XLSX_MAX_ROWS:
@@ -290,10 +316,11 @@ def generate(
     rows = {t: len(tables[t]) for t in small}
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
+    balances = np.zeros(premises, np.int64)
     if fmt == "csv":
         for name in (*small, "ledger"):
             path = out / LAYOUTS[name].file
-            chunks = ledger_chunks(pop) if name == "ledger" else [tables[name]]
+            chunks = _tallied(pop, balances) if name == "ledger" else [tables[name]]
             with open(path, "wb") as fh:
                 rows[name] = write_csv(fh, chunks, LAYOUTS[name])
             paths.append(path)
@@ -301,12 +328,12 @@ def generate(
         path = out / OUTPUT_NAMES["zip"]
         with zipfile.ZipFile(path, "w") as archive:
             for name in (*small, "ledger"):
-                chunks = ledger_chunks(pop) if name == "ledger" else [tables[name]]
+                chunks = _tallied(pop, balances) if name == "ledger" else [tables[name]]
                 with zip_member(archive, LAYOUTS[name].file) as fh:
                     rows[name] = write_csv(fh, chunks, LAYOUTS[name])
         paths.append(path)
     else:
-        ledger = list(ledger_chunks(pop))
+        ledger = list(_tallied(pop, balances))
         rows["ledger"] = sum(len(c) for c in ledger)
         if rows["ledger"] + 1 > XLSX_MAX_ROWS:
             raise DemoError(_xlsx_refusal(rows["ledger"]))
@@ -314,7 +341,9 @@ def generate(
         sheets = {name: [tables[name]] for name in small}
         write_xlsx(path, {**sheets, "ledger": ledger}, f"{built['as_of'].isoformat()}T00:00:00Z")
         paths.append(path)
-    return DemoSummary(paths, pop.premises_ids, rows, built["as_of"], built["communities"])
+    return DemoSummary(
+        paths, pop.premises_ids, rows, built["as_of"], built["communities"], balances
+    )
 
 
 def _xlsx_refusal(rows: int) -> str:
@@ -353,13 +382,14 @@ def run(args: argparse.Namespace, settings: object) -> int:
     except (DemoError, OSError) as exc:
         print(f"ebok demo-data: {exc}")
         return 2
-    print(f"Demo bundle as of {summary.as_of:%d.%m.%Y} written to {args.out}:")
-    for path in summary.paths:
-        print(f"  {path}")
+    where = summary.paths[0] if args.fmt != "csv" else args.out
+    print(f"Wrote a demo bundle (as of {summary.as_of:%d.%m.%Y}) to {where}")
     for table, count in summary.rows.items():
-        print(f"  {table:<12} {count:>12,} rows".replace(",", " "))
-    print("Communities: " + ", ".join(summary.community_ids[:5]))
-    print("Premises ids: " + ", ".join(summary.premises_ids[:5]))
-    target = summary.paths[0] if args.fmt != "csv" else args.out
-    print(f"Next: ebok import {target} && ebok show '{summary.premises_ids[0]}'")
+        name = LAYOUTS[table].file if args.fmt == "csv" else table
+        print(f"  {name:<16} {count:>11,} rows".replace(",", " "))
+    print(f"Communities: {', '.join(summary.community_ids[:5])}")
+    print(f"Premises ids: {', '.join(summary.premises_ids[:5])}, ...")
+    for pid, label in summary.example_ids():
+        print(f"  {pid:<14} {label}")
+    print(f"Next: ebok import {where} && ebok show '{summary.premises_ids[0]}'")
     return 0
