@@ -191,6 +191,7 @@ def build(communities: int, premises: int, months: int, seed: int) -> tuple[dict
     sizes[0] += premises - sizes.sum()
     cidx = np.repeat(np.arange(communities), sizes)
     kind = rng.choice(4, size=premises, p=KIND_P)
+    kind[: min(4, premises)] = np.arange(min(4, premises))  # even a small demo shows every kind
     order = np.lexsort((kind, cidx))
     cidx, kind = cidx[order], kind[order]
     group_start = np.r_[0, np.flatnonzero((np.diff(cidx) != 0) | (np.diff(kind) != 0)) + 1]
