@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import base64
 import io
+from functools import lru_cache
 
 import segno
 
 
+@lru_cache(maxsize=256)
 def _code(payload: str) -> segno.QRCode:
+    """Cached: choosing the best mask takes segno a few milliseconds, and the PDF and the print
+    view of one slip draw the same code."""
     return segno.make_qr(payload, error="m", encoding="utf-8", boost_error=False)
 
 

@@ -59,7 +59,7 @@ ROWS: list[tuple[str, int, int]] = [
     ("nazwa odbiorcy", 0, 27),
     ("nazwa odbiorcy cd.", 0, 27),
     ("nr rachunku odbiorcy", 0, 26),
-    ("waluta", 13, 3),
+    ("waluta", 12, 3),
     ("nr rachunku zleceniodawcy (przelew) / kwota słownie (wpłata)", 0, 26),
     ("nazwa zleceniodawcy", 0, 27),
     ("nazwa zleceniodawcy cd.", 0, 27),
@@ -67,6 +67,7 @@ ROWS: list[tuple[str, int, int]] = [
     ("tytułem cd.", 0, 27),
 ]
 CURRENCY_ROW, WORDS_ROW = 3, 4
+CURRENCY_COL = ROWS[CURRENCY_ROW][1]
 AMOUNT_COL, AMOUNT_BOXES = 16, 11  # "kwota", beside "waluta"; 99999999,99 fills it
 
 
@@ -94,13 +95,10 @@ def _rect(x: float, y: float, w: float, h: float) -> str:
 
 
 def _dividers(x: float, y: float, n: int) -> str:
-    """The n−1 lines between n boxes as one dashed stroke as tall as a box: svglib spends its
-    time per path command, and this is one command a row instead of four a box."""
-    return (
-        f'<path d="M{x + BOX_W - LINE / 2:.3f} {y + BOX_H / 2:.3f}h{(n - 1) * BOX_W:.2f}" '
-        f'stroke="{RED}" stroke-width="{BOX_H}" stroke-dasharray="{LINE} {BOX_W - LINE:.3f}" '
-        f'fill="none"/>'
-    )
+    """The n−1 lines between n boxes as one dashed subpath as thick as a box is tall: svglib
+    spends its time per element and per path command, and this is one command a row instead
+    of four a box. (A dash pattern starts afresh with each subpath, so rows can share a path.)"""
+    return f"M{x + BOX_W - LINE / 2:.3f} {y + BOX_H / 2:.3f}h{(n - 1) * BOX_W:.2f}"
 
 
 def _copy_shapes(top: float) -> str:
@@ -115,7 +113,8 @@ def _copy_shapes(top: float) -> str:
     return (
         f'<path d="{_rect(gx, top + gy, gw, gh)}" fill="{PINK}"/>'
         f'<path d="{outlines}" fill="#fff" stroke="{RED}" stroke-width="{LINE}"/>'
-        + dividers
+        f'<path d="{dividers}" stroke="{RED}" stroke-width="{BOX_H}" '
+        f'stroke-dasharray="{LINE} {BOX_W - LINE:.3f}" fill="none"/>'
         + f'<path d="M{FORM_X} {foot}h{FORM_W:.2f}M{box_left(17):.2f} {foot}'
         f'v{gy + gh - 2 - footer_top():.2f}" '
         f'stroke="{RED}" stroke-width="{LINE}" fill="none"/>'
@@ -174,7 +173,9 @@ def _labels(top: float, number: str, who: list[str]) -> list[Block]:
     column = [label if col == 0 else "" for label, col, _ in ROWS]
     return [
         Block("label rows", FORM_X + 0.2, top + ROW_Y0 + 0.4, column),
-        Block("label", box_left(13) + 0.2, top + label_top(CURRENCY_ROW) + 0.4, ["waluta"]),
+        Block(
+            "label", box_left(CURRENCY_COL) + 0.2, top + label_top(CURRENCY_ROW) + 0.4, ["waluta"]
+        ),
         Block("label", box_left(AMOUNT_COL) + 0.2, top + label_top(CURRENCY_ROW) + 0.4, ["kwota"]),
         Block("label", FORM_X, top + 6.5, ["nazwa banku / pieczęć banku"]),
         Block(
@@ -209,7 +210,12 @@ def blocks(slip: Slip, copy_index: int) -> list[Block]:
     return [
         *_labels(top, number, who),
         Block("boxes rows", box_left(0) + GLYPH_INSET, box_y, rows),
-        Block("boxes", box_left(13) + GLYPH_INSET, top + box_top(CURRENCY_ROW) + 0.9, ["PLN"]),
+        Block(
+            "boxes",
+            box_left(CURRENCY_COL) + GLYPH_INSET,
+            top + box_top(CURRENCY_ROW) + 0.9,
+            ["PLN"],
+        ),
         Block(
             "boxes",
             box_left(amount_col) + GLYPH_INSET,
