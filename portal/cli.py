@@ -21,7 +21,7 @@ from portal.accounts import ACTIVE, DISABLED, AccountError, AccountRecord, Accou
 
 DEMO_LOGIN = "demo"
 # Modules that may add `ebok accounts` subcommands through `register_account_commands(sub)`.
-ACCOUNT_COMMAND_MODULES = ("portal.recovery",)
+ACCOUNT_COMMAND_MODULES = ("portal.lifecycle_cli",)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -155,6 +155,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     if args.email is not None and not _valid_email(args.email):
         return _err(f"{args.email!r} is not an e-mail address")
+    letter = getattr(args, "letter", None)  # added by portal.lifecycle_cli
+    if letter:
+        from portal.lifecycle_cli import check_letter_path
+
+        if problem := check_letter_path(letter):
+            return _err(problem)
     accounts = Accounts(settings.accounts_db)
     password = passwords.generate_one_time_password()
     try:
@@ -169,6 +175,10 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
         return _err(str(exc))
     _warn_unknown_premises(settings, args.premises)
     _print_password(record.login, password)
+    if letter:
+        from portal.lifecycle_cli import write_letter_for
+
+        return write_letter_for(settings, record, password, "activation", letter)
     return 0
 
 
