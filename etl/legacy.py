@@ -125,6 +125,10 @@ def _read_one(
     problems += checks.check_months(wpl, "nal_czynsz.txt", cards, totals)
     problems += checks.check_openings(wpl, cards, previous_closing)
     _warn_uncovered(nal, cards, charge_lines, warnings)
+    owners: dict[str, set[str]] = {}
+    for person in people:
+        owners.setdefault(person.premises, set()).add(person.person_id)
+    warnings += checks.owner_warnings(wpl, cards, owners)
 
     community = community_settings(
         export.community_id, communities_file, previous, people, problems, warnings

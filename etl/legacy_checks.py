@@ -115,7 +115,9 @@ def check_openings(
 
 
 def check_duplicates(file: str, cards: Iterable[Card]) -> list[Problem]:
-    seen: dict[tuple[str, int], int] = {}
+    """One card per premises and year: two (e.g. the seller's and the buyer's after a sale)
+    would each need a balance of their own, which a premises document cannot show."""
+    seen: dict[tuple[str, int], Card] = {}
     problems = []
     for card in cards:
         key = (card.premises, card.year)
@@ -127,12 +129,13 @@ def check_duplicates(file: str, cards: Iterable[Card]) -> list[Problem]:
                     card.line,
                     "year",
                     str(card.year),
-                    f"premises {card.premises}: a second card for {card.year} "
-                    f"(the first is on line {seen[key]})",
+                    f"premises {card.premises}: a second card for {card.year} (owner "
+                    f"{card.owner_id}; the first, owner {seen[key].owner_id}, is on line "
+                    f"{seen[key].line})",
                 )
             )
         else:
-            seen[key] = card.line
+            seen[key] = card
     return problems
 
 
@@ -151,3 +154,14 @@ def published_closing(document: dict[str, Any] | None) -> tuple[int, int] | None
     if not dates:
         return None
     return int(max(dates)[:4]), int(document["totals"]["balance"])
+
+
+def owner_warnings(file: str, cards: Iterable[Card], owners: dict[str, set[str]]) -> list[str]:
+    """A card kept for someone who is not (any more) an owner of the premises in lok.txt."""
+    return [
+        f"{file}, line {card.line}: the card of premises {card.premises} is kept for "
+        f"{card.owner_id}, who is not among its owners in lok.txt "
+        f"({', '.join(sorted(owners[card.premises]))})"
+        for card in cards
+        if card.premises in owners and card.owner_id not in owners[card.premises]
+    ]

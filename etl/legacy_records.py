@@ -100,12 +100,15 @@ class Fields:
         try:
             if _NUMBER.match(text):
                 value = Decimal(text.replace(",", "."))
+                point = max(text.rfind(","), text.rfind("."))
+                decimals = len(text) - point - 1 if point >= 0 else 0
             else:
                 value = cells.parse_decimal(text)
+                decimals = -value.as_tuple().exponent  # type: ignore[operator]
         except ValueError as exc:
             self.fail(column, raw, str(exc))
             return None
-        if places is not None and value.as_tuple().exponent < -places:  # type: ignore[operator]
+        if places is not None and decimals > places:
             if value != round(value, places):
                 self.fail(column, raw, f"more than {places} decimal places")
                 return None
@@ -220,7 +223,7 @@ def _share(f: Fields) -> str:
     return format_decimal(value)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a community has 10^5 of them, and frozen init is slow
 class ChargeLine:
     """One line of a month's charge (nal_czynsz.txt, or pow_czynsz.txt's schedule)."""
 
@@ -258,7 +261,7 @@ def _charge_line(
     if not f.ok or quantity is None or rate is None or total is None:
         return None
     expected = quantity * rate
-    if abs(expected - Decimal(total) / 100) > _GROSZ:
+    if abs(expected * 100 - total) > 1:
         warnings.append(
             f"{f.file}, line {f.line}, premises {f.premises}: total {zl(total)} differs from "
             f"quantity × price {zl(int(expected.quantize(_GROSZ, ROUND_HALF_UP) * 100))}; "

@@ -245,6 +245,14 @@ def test_a_folder_of_community_folders_is_one_bundle(tmp_path):
     assert [p.file for p in info.value.problems] == ["KWI5/wplaty.txt"]
 
 
+def test_a_card_kept_for_someone_not_an_owner_is_a_warning(tmp_path, toml):
+    export = klonowa()
+    export.cards[2].owner = "W000777"
+    bundle = read(tmp_path, export, toml)
+    (warning,) = [w for w in bundle.warnings if "W000777" in w]
+    assert "KLO11/wplaty.txt, line 3" in warning and P3 in warning and "W000004" in warning
+
+
 # --- checks: the whole community is refused ----------------------------------------------
 
 
@@ -319,6 +327,15 @@ def test_published_data_of_the_same_year_is_not_an_opening(tmp_path, toml, store
     previous = publish_documents(store, [published])
     bundle = read(tmp_path, klonowa(), toml, previous=previous)
     assert balance(bundle, P1) == klonowa().closing(P1)
+
+
+def test_two_cards_for_one_premises_and_year(tmp_path, toml):
+    export = klonowa()
+    export.cards.append(CardSpec(P3, 2026, "W000009"))
+    error = rejected(tmp_path, export, toml)
+    duplicate = next(p for p in error.problems if p.column == "year")
+    assert duplicate.row == 4 and P3 in duplicate.reason
+    assert "W000009" in duplicate.reason and "line 3" in duplicate.reason
 
 
 def test_two_years_in_one_export_must_chain(tmp_path, toml):
