@@ -204,6 +204,10 @@ def decimal_text_or_error(text: str) -> str:
 
 
 # --- vectorised variants ----------------------------------------------------------------------
+#
+# A column is dictionary-encoded first: a ledger of millions of rows has a few thousand distinct
+# dates and far fewer distinct amounts than rows, so the regular expressions run over the
+# distinct values only and the results are spread back by index.
 
 
 @dataclass
@@ -215,22 +219,42 @@ class Parsed:
     bad: np.ndarray
 
 
+_T = pa.large_string()
+
+
+def _s(text: str) -> pa.Scalar:
+    return pa.scalar(text, _T)
+
+
 def _arrow(series: pd.Series) -> pa.Array:
     arr = pa.array(series.array if hasattr(series, "array") else series)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    if not pa.types.is_string(arr.type):
-        arr = arr.cast(pa.string())
-    return pc.fill_null(arr, "")
+    if arr.type != _T:
+        arr = arr.cast(_T)
+    return pc.fill_null(arr, _s(""))
+
+
+def distinct(series: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """(index of each row's value in the distinct values, the distinct values, trimmed)."""
+    encoded = pc.dictionary_encode(_arrow(series))
+    indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return indices, pc.utf8_trim_whitespace(encoded.dictionary)
 
 
 def _mask(arr: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return np.array(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _texts(arr: pa.Array, indices: np.ndarray, index: pd.Index) -> pd.Series:
+    out = pc.take(arr, pa.array(indices)).to_pandas()
+    out.index = index
+    return out
 
 
 def _canonical_column(arr: pa.Array) -> pa.Array:
     """Vectorised `_canonical_number` for the cells that are not already plain."""
-    arr = pc.replace_substring_regex(pc.utf8_trim_whitespace(arr), r"(?i)\s*(zł|zl|pln)\.?$", "")
+    arr = pc.replace_substring_regex(arr, r"(?i)\s*(zł|zl|pln)\.?$", "")
     spaced = pc.match_substring_regex(arr, _SPACE_GROUPS)
     arr = pc.if_else(spaced, pc.replace_substring_regex(arr, _SPACES, ""), arr)
     dots = pc.match_substring_regex(arr, _DOT_GROUPS)
@@ -243,102 +267,126 @@ def _split_number(arr: pa.Array, max_decimals: int | None) -> tuple[pa.Array, pa
     """(plain-number mask, struct of sign/whole/frac) for the canonical texts."""
     frac = r"\d*" if max_decimals is None else rf"\d{{0,{max_decimals}}}"
     pattern = rf"^(?P<sign>[+-]?)(?P<whole>\d{{1,15}})(?:[.,](?P<frac>{frac}))?$"
-    ok = pc.match_substring_regex(arr, pattern)
-    return ok, pc.extract_regex(arr, pattern)
+    parts = pc.extract_regex(arr, pattern)
+    ok = pc.is_valid(parts)
+    if not pc.all(pc.or_(ok, pc.equal(arr, ""))).as_py():
+        arr = pc.if_else(ok, arr, _canonical_column(arr))
+        parts = pc.extract_regex(arr, pattern)
+        ok = pc.is_valid(parts)
+    return ok, parts
+
+
+def _field(parts: pa.Array, name: str) -> pa.Array:
+    return pc.fill_null(pc.struct_field(parts, name), _s(""))
+
+
+_PLAIN_MONEY = r"^[+-]?\d{1,15}(?:[.,]\d{1,2})?$"
+_HUNDRED = pa.scalar(Decimal(100), pa.decimal128(3, 0))
+
+
+def _money_distinct(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grosze, empty, bad) for texts in any accepted notation, worked out per distinct value."""
+    encoded = pc.dictionary_encode(arr)
+    indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    texts = pc.utf8_trim_whitespace(encoded.dictionary)
+    empty = _mask(pc.equal(texts, _s("")))
+    ok, parts = _split_number(texts, 2)
+    whole = pc.cast(pc.if_else(ok, _field(parts, "whole"), _s("0")), pa.int64())
+    frac = pc.cast(pc.utf8_rpad(_field(parts, "frac"), 2, "0"), pa.int64())
+    grosze = pc.add(pc.multiply(whole, 100), frac)
+    grosze = pc.if_else(pc.equal(_field(parts, "sign"), _s("-")), pc.negate(grosze), grosze)
+    okay = _mask(ok)
+    values = np.asarray(pc.fill_null(grosze, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    values = np.where(okay, values, 0)
+    return values[indices], empty[indices], (~okay & ~empty)[indices]
 
 
 def money_column(series: pd.Series) -> Parsed:
-    """Integer grosze for a column of money texts; bad where `parse_money` would raise."""
+    """Integer grosze for a column of money texts; bad where `parse_money` would raise.
+
+    Cells already in plain notation (`-1234,56`, `12.5`, `7`) are converted in one pass
+    through an exact decimal; only the others (`1 234,56 zł`, `1.234,56`) take the slower
+    road through the regular expressions."""
     arr = _arrow(series)
-    arr = pc.utf8_trim_whitespace(arr)
-    empty = pc.equal(arr, "")
-    ok, parts = _split_number(arr, 2)
-    if not pc.all(pc.or_(ok, empty)).as_py():
-        arr = pc.if_else(ok, arr, _canonical_column(arr))
-        ok, parts = _split_number(arr, 2)
-    whole = pc.cast(pc.if_else(ok, pc.struct_field(parts, "whole"), "0"), pa.int64())
-    frac_text = pc.utf8_rpad(
-        pc.fill_null(pc.if_else(ok, pc.struct_field(parts, "frac"), "0"), ""), 2, "0"
-    )
-    grosze = pc.add(pc.multiply(whole, 100), pc.cast(frac_text, pa.int64()))
-    negative = pc.equal(pc.if_else(ok, pc.struct_field(parts, "sign"), ""), "-")
-    grosze = pc.if_else(negative, pc.negate(grosze), grosze)
-    empty_np = _mask(empty)
-    bad = ~_mask(ok) & ~empty_np
-    grosze = pc.fill_null(pc.if_else(ok, grosze, 0), 0)
-    values = np.asarray(grosze.to_numpy(zero_copy_only=False), dtype=np.int64)
-    return Parsed(values, empty_np, bad)
+    plain = _mask(pc.match_substring_regex(arr, _PLAIN_MONEY))
+    empty = _mask(pc.equal(arr, _s("")))
+    values = np.zeros(len(arr), dtype=np.int64)
+    if plain.any():
+        texts = pc.replace_substring(
+            pc.if_else(pa.array(plain), arr, pa.scalar(None, _T)), ",", "."
+        )
+        exact = pc.multiply(pc.cast(texts, pa.decimal128(17, 2)), _HUNDRED)
+        cents = pc.fill_null(pc.cast(exact, pa.int64()), 0)
+        values = np.array(cents.to_numpy(zero_copy_only=False), dtype=np.int64)
+    bad = np.zeros(len(arr), dtype=bool)
+    rest = np.flatnonzero(~plain & ~empty)
+    if len(rest):
+        sub_values, sub_empty, sub_bad = _money_distinct(arr.take(pa.array(rest)))
+        values[rest] = sub_values
+        empty[rest] = sub_empty
+        bad[rest] = sub_bad
+    return Parsed(values, empty, bad)
 
 
 def decimal_column(series: pd.Series) -> Parsed:
     """Normalised decimal texts (`1 234,50` -> `1234.50`); bad where not a number."""
-    arr = _arrow(series)
-    arr = pc.utf8_trim_whitespace(arr)
-    empty = pc.equal(arr, "")
+    indices, arr = distinct(series)
+    empty = _mask(pc.equal(arr, _s("")))
     ok, parts = _split_number(arr, None)
-    if not pc.all(pc.or_(ok, empty)).as_py():
-        arr = pc.if_else(ok, arr, _canonical_column(arr))
-        ok, parts = _split_number(arr, None)
-    sign = pc.if_else(pc.equal(pc.struct_field(parts, "sign"), "-"), "-", "")
-    frac = pc.fill_null(pc.struct_field(parts, "frac"), "")
-    frac = pc.if_else(pc.equal(frac, ""), "", pc.binary_join_element_wise(".", frac, ""))
-    text = pc.binary_join_element_wise(sign, pc.struct_field(parts, "whole"), frac, "")
-    text = pc.fill_null(pc.if_else(ok, text, ""), "")
-    empty_np = _mask(empty)
-    return Parsed(_series(text, series.index), empty_np, ~_mask(ok) & ~empty_np)
-
-
-def _series(arr: pa.Array, index: pd.Index) -> pd.Series:
-    out = arr.to_pandas()
-    out.index = index
-    return out
+    sign = pc.if_else(pc.equal(_field(parts, "sign"), _s("-")), _s("-"), _s(""))
+    frac = _field(parts, "frac")
+    frac = pc.if_else(
+        pc.equal(frac, _s("")), _s(""), pc.binary_join_element_wise(_s("."), frac, _s(""))
+    )
+    text = pc.binary_join_element_wise(sign, _field(parts, "whole"), frac, _s(""))
+    text = pc.fill_null(pc.if_else(ok, text, _s("")), _s(""))
+    okay = _mask(ok)
+    return Parsed(_texts(text, indices, series.index), empty[indices], (~okay & ~empty)[indices])
 
 
 _ISO = r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"
-_DMY = r"^(?P<d>\d{1,2})[.-](?P<m>\d{1,2})[.-](?P<y>\d{4})$"
+_DMY_DOTS = r"^(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})$"
+_DMY_DASHES = r"^(?P<d>\d{1,2})-(?P<m>\d{1,2})-(?P<y>\d{4})$"
 
 
 def date_column(series: pd.Series) -> Parsed:
     """ISO date texts for a column of dates in the accepted formats."""
-    arr = pc.utf8_trim_whitespace(_arrow(series))
-    empty = pc.equal(arr, "")
-    iso = pc.match_substring_regex(arr, r"^\d{4}-\d{2}-\d{2}$")
-    if not pc.all(pc.or_(iso, empty)).as_py():
-        parts = None
-        for pattern in (_ISO, _DMY):
-            found = pc.extract_regex(arr, pattern)
-            joined = pc.binary_join_element_wise(
-                pc.struct_field(found, "y"),
-                pc.utf8_lpad(pc.struct_field(found, "m"), 2, "0"),
-                pc.utf8_lpad(pc.struct_field(found, "d"), 2, "0"),
-                "-",
-            )
-            parts = joined if parts is None else pc.coalesce(parts, joined)
-        arr = pc.if_else(iso, arr, pc.fill_null(parts, ""))
-    # A real calendar day? strptime leaves null where not (31.02).
-    when = pc.strptime(arr, format="%Y-%m-%d", unit="s", error_is_null=True)
-    roundtrip = pc.equal(pc.strftime(when, format="%Y-%m-%d"), arr)
-    ok = pc.fill_null(roundtrip, False)
+    indices, arr = distinct(series)
+    empty = pc.equal(arr, _s(""))
+    iso = None
+    for pattern in (_ISO, _DMY_DOTS, _DMY_DASHES):
+        found = pc.extract_regex(arr, pattern)
+        joined = pc.binary_join_element_wise(
+            _field(found, "y"),
+            pc.utf8_lpad(_field(found, "m"), 2, "0"),
+            pc.utf8_lpad(_field(found, "d"), 2, "0"),
+            _s("-"),
+        )
+        joined = pc.if_else(pc.is_valid(found), joined, pa.scalar(None, _T))
+        iso = joined if iso is None else pc.coalesce(iso, joined)
+    iso = pc.fill_null(iso, _s(""))
+    # A real calendar day? strptime rolls 31.02 over into March, so compare the round trip.
+    when = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
+    ok = _mask(pc.equal(pc.cast(pc.strftime(when, format="%Y-%m-%d"), _T), iso))
     empty_np = _mask(empty)
-    return Parsed(_series(pc.if_else(ok, arr, ""), series.index), empty_np, ~_mask(ok) & ~empty_np)
+    text = pc.if_else(pa.array(ok), iso, _s(""))
+    return Parsed(
+        _texts(text, indices, series.index), empty_np[indices], (~ok & ~empty_np)[indices]
+    )
 
 
 def period_column(series: pd.Series) -> Parsed:
-    """YYYY-MM texts; only the cells not already in that form go through `parse_period`."""
-    arr = pc.utf8_trim_whitespace(_arrow(series))
-    empty = pc.equal(arr, "")
-    ok = pc.match_substring_regex(arr, r"^\d{4}-(0[1-9]|1[0-2])$")
-    result = pc.if_else(ok, arr, "")
-    rest = np.flatnonzero(~_mask(pc.or_(ok, empty)))
-    bad = np.zeros(len(arr), dtype=bool)
-    out = _series(result, series.index)
-    if len(rest):
-        texts = arr.take(pa.array(rest)).to_pylist()
-        fixed = out.to_numpy(dtype=object)
-        for i, text in zip(rest, texts, strict=True):
-            try:
-                fixed[i] = parse_period(text)
-            except ValueError:
-                bad[i] = True
-        out = pd.Series(fixed, index=series.index, dtype="str")
-    return Parsed(out, _mask(empty), bad)
+    """YYYY-MM texts, through `parse_period` once per distinct value."""
+    indices, arr = distinct(series)
+    texts = arr.to_pylist()
+    out = []
+    bad = np.zeros(len(texts), dtype=bool)
+    for i, text in enumerate(texts):
+        try:
+            out.append(parse_period(text) if text else "")
+        except ValueError:
+            out.append("")
+            bad[i] = True
+    empty = np.array([t == "" for t in texts], dtype=bool)
+    result = pa.array(out, _T)
+    return Parsed(_texts(result, indices, series.index), empty[indices], bad[indices])

@@ -37,6 +37,22 @@ CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 ZIP_SUFFIXES = {".zip"}
 SEPARATORS = (";", "\t", ",")
+PARSED_COLUMNS = {
+    "date",
+    "period",
+    "charge",
+    "payment",
+    "amount",
+    "quantity",
+    "rate",
+    "valid_from",
+    "valid_to",
+    "monthly_amount",
+    "as_of",
+    "area_m2",
+    "share",
+    "occupants",
+}
 
 # Bytes that are a Polish letter in one 8-bit code page and a rarely used symbol in the other.
 _CP1250_LETTERS = bytes([0xB9, 0x9C, 0x9F, 0xA5, 0x8C, 0x8F])  # ą ś ź Ą Ś Ź
@@ -410,6 +426,8 @@ def _raw(
         else _empty(list(picked.values()))
     )
     for column in out.columns:
+        if column in PARSED_COLUMNS:
+            continue  # the cell parsers trim these themselves
         out[column] = pc.utf8_trim_whitespace(pa.array(out[column].array)).to_pandas().array
     out["_row"] = rows
     blank = np.ones(len(out), dtype=bool)

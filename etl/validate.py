@@ -388,6 +388,13 @@ def _community_places(
     return places
 
 
+def _isin(series: pd.Series, values: set[str]) -> np.ndarray:
+    """Membership per row, looked up once per distinct value."""
+    indices, distinct = cells.distinct(series)
+    member = np.array([v in values for v in distinct.to_pylist()], dtype=bool)
+    return member[indices] if len(member) else np.zeros(len(series), dtype=bool)
+
+
 def _references(
     tables: dict[str, pd.DataFrame],
     raws: dict[str, RawTable],
@@ -403,9 +410,7 @@ def _references(
     if bundle_premises is not None:
         raw = raws["premises"]
         community = bundle_premises["community_id"]
-        unknown = np.flatnonzero(
-            (~community.isin(known_communities) & (community != "")).to_numpy(dtype=bool)
-        )
+        unknown = np.flatnonzero(~_isin(community, known_communities | {""}))
         problems.rows(
             raw,
             unknown,
@@ -425,12 +430,11 @@ def _references(
     known = {p for p, c in prev_owner.items() if c not in replaced}
     if bundle_premises is not None:
         known |= set(bundle_premises["premises_id"])
-    known_array = list(known)
+    known.add("")  # an empty id is reported as empty, not as unknown
     for table in ("ledger", "fees", "allowances"):
         if table not in tables:
             continue
-        ids = tables[table]["premises_id"]
-        unknown = np.flatnonzero((~ids.isin(known_array) & (ids != "")).to_numpy(dtype=bool))
+        unknown = np.flatnonzero(~_isin(tables[table]["premises_id"], known))
         problems.rows(
             raws[table],
             unknown,
