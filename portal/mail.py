@@ -16,6 +16,7 @@ body (a reset message carries a working link), never the SMTP password.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
@@ -157,12 +158,15 @@ class Mailer:
         settings: Settings,
         transport: Transport | None = None,
         retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.settings = settings
         self.transport = transport if transport is not None else transport_for(settings)
         self.retry_delays = tuple(retry_delays)
-        self._sleep = sleep
+        self._stopping = threading.Event()
+        # Backoff waits end early when the process stops (see `spill`).
+        self._sleep = sleep if sleep is not None else self._stopping.wait
+        self._current: EmailMessage | None = None
         self._queue: queue.Queue[EmailMessage | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -198,6 +202,32 @@ class Mailer:
             self._queue.put(None)
             thread.join(timeout)
 
+    def spill(self, timeout: float = 5.0) -> int:
+        """At process exit: stop retrying and keep every undelivered message in `failed/`, so
+        that a restart loses none (`ebok accounts mail-retry` sends them). Returns how many."""
+        self._stopping.set()
+        kept = 0
+        while True:
+            try:
+                msg = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if msg is not None:
+                self._keep(msg, "the process is stopping")
+                kept += 1
+            self._queue.task_done()
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)  # the worker ends after the message in hand
+            thread.join(timeout)
+            current = self._current
+            if thread.is_alive() and current is not None:
+                # Cut off mid-attempt: keeping a copy may send it twice, losing it sends nothing.
+                self._keep(current, "interrupted by the process stopping")
+                kept += 1
+        return kept
+
     def retry_failed(self) -> tuple[int, int]:
         """Try every message kept in `failed/` once more (each with the usual retries).
         Returns (delivered, still failed)."""
@@ -226,10 +256,12 @@ class Mailer:
             try:
                 if msg is None:
                     return
+                self._current = msg
                 self._deliver(msg)
             except Exception:  # never let one message stop the worker
                 log.exception("mail worker: unexpected error")
             finally:
+                self._current = None
                 self._queue.task_done()
 
     def _deliver(self, msg: EmailMessage) -> bool:
@@ -245,18 +277,23 @@ class Mailer:
                     attempts,
                     self._redact(f"{type(exc).__name__}: {exc}"),
                 )
-                if attempt < attempts:
+                if attempt < attempts and not self._stopping.is_set():
                     self._sleep(self.retry_delays[attempt - 1])
+                if self._stopping.is_set():
+                    break
                 continue
             log.info("mail %s: delivered to %s", describe(msg), where)
             return True
+        self._keep(msg, f"giving up after {attempt} attempts")
+        return False
+
+    def _keep(self, msg: EmailMessage, why: str) -> None:
         try:
             path = _write_eml(self.failed_dir, msg)
         except OSError as exc:
-            log.error("mail %s: giving up, and could not keep it: %s", describe(msg), exc)
-            return False
-        log.error("mail %s: giving up after %d attempts; kept in %s", describe(msg), attempts, path)
-        return False
+            log.error("mail %s: %s, and could not keep it: %s", describe(msg), why, exc)
+            return
+        log.error("mail %s: %s; kept in %s", describe(msg), why, path)
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -271,4 +308,5 @@ def mailer_for(state: Any, settings: Settings) -> Mailer:
     if mailer is None:
         mailer = Mailer(settings)
         state.mailer = mailer
+        atexit.register(mailer.spill)
     return mailer

@@ -164,3 +164,25 @@ def test_every_template_renders_both_parts(settings: Settings, template: str) ->
     )
     assert msg.get_body(("plain",)).get_content().strip()
     assert "</html>" in msg.get_body(("html",)).get_content()
+
+
+def test_stopping_keeps_undelivered_messages_for_later(settings: Settings) -> None:
+    """A process stopping while a message waits out its backoff loses nothing."""
+    attempted = threading.Event()
+
+    class Down:
+        def deliver(self, msg) -> str:
+            attempted.set()
+            raise ConnectionRefusedError("mail server down")
+
+    mailer = Mailer(settings, transport=Down(), retry_delays=(3600, 3600))
+    mailer.send(reset_message(settings, "first@example.com"))
+    mailer.send(reset_message(settings, "second@example.com"))
+    assert attempted.wait(10)  # the first is now waiting an hour before its next attempt
+    assert mailer.spill(timeout=10) >= 1
+    assert mailer.flush(10)
+    kept = sorted(
+        BytesParser(policy=policy.default).parsebytes(p.read_bytes())["To"]
+        for p in (settings.outbox_dir / "failed").glob("*.eml")
+    )
+    assert kept == ["first@example.com", "second@example.com"]
