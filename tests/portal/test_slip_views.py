@@ -229,3 +229,28 @@ def test_print_view_rejects_bad_input_with_the_form(resident) -> None:
     page = resident.get(f"{BASE}/slip/print", params={"amount": "12,345", "title": "x"})
     assert page.status_code == 400
     assert "dwa miejsca po przecinku" in _text(page.text)
+
+
+def test_markup_in_the_title_is_printed_as_text_not_followed(resident) -> None:
+    title = '<img src="/etc/passwd">&amp;'
+    response = resident.get(f"{BASE}/slip.pdf", params={"amount": "5", "title": title})
+    assert response.status_code == 200
+    assert title in _pdf_text(response.content)
+    page = resident.get(f"{BASE}/slip/print", params={"amount": "5", "title": title})
+    assert '<img src="/etc/passwd">' not in page.text
+    assert "&lt;img src=&#34;/etc/passwd&#34;&gt;&amp;amp;" in page.text
+
+
+def test_title_longer_than_the_form_holds_is_refused(resident) -> None:
+    page = resident.get(f"{BASE}/slip", params={"kind": "monthly", "title": "x" * 55})
+    assert page.status_code == 400
+    assert "Tytuł może mieć najwyżej 54 znaki" in _text(page.text)
+
+
+def test_premises_without_fees_or_arrears_asks_for_an_amount(store, signed_in) -> None:
+    publish_documents(store, [make_document(PID, fees=[], ledger=[])])
+    page = signed_in(PID).get(f"{BASE}/slip")
+    assert page.status_code == 200
+    assert "Opłata miesięczna" not in page.text
+    assert "Bieżąca zaległość" not in page.text
+    assert 'id="kind-other" name="kind" value="other" checked' in page.text
