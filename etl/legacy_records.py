@@ -280,11 +280,65 @@ def _charge_line(
     )
 
 
+_MONEY = re.compile(r"^([+-]?)(\d+)(?:[.,](\d{0,2}))?$")
+_QUANTITY = re.compile(r"^[+-]?\d+(?:[.,]\d{0,6})?$")
+
+
+def _plain_charge(file: str, number: int, line: str, warnings: list[str]) -> ChargeLine | None:
+    """The common, well-formed nal_czynsz line, without the per-field bookkeeping of `Fields`
+    (a community has 10^5 of them). None sends the line through the checking path."""
+    p = line.split("#")
+    if len(p) != 11:
+        return None
+    premises, period = p[1].strip(), p[4].strip()
+    quantity, rate, total = p[7].strip(), p[9].strip(), p[10].strip()
+    money = _MONEY.match(total)
+    if not (
+        premises
+        and len(period) == 6
+        and period.isdigit()
+        and "01" <= period[4:] <= "12"
+        and money
+        and _QUANTITY.match(quantity)
+        and _NUMBER.match(rate)
+    ):
+        return None
+    sign, whole, cents = money.groups()
+    grosze = int(whole) * 100 + int((cents or "").ljust(2, "0"))
+    grosze = -grosze if sign == "-" else grosze
+    q, r = Decimal(quantity.replace(",", ".")), Decimal(rate.replace(",", "."))
+    if abs(q * r * 100 - grosze) > 1:
+        expected = int((q * r).quantize(_GROSZ, ROUND_HALF_UP) * 100)
+        warnings.append(
+            f"{file}, line {number}, premises {premises}: total {zl(grosze)} differs from "
+            f"quantity × price {zl(expected)}; the total is used as given"
+        )
+    return ChargeLine(
+        number, premises, (int(period[:4]), int(period[4:])), p[5].strip(),
+        " ".join(p[6].split()), q, p[8].strip(), r, grosze,
+    )  # fmt: skip
+
+
 def parse_nal(
     file: str, text: str, problems: list[Problem], warnings: list[str]
 ) -> list[ChargeLine]:
-    rows = _rows(file, "ledger", text, 11, 6, problems)
-    return [c for f in rows if (c := _charge_line(f, 1, 4, 5, warnings)) is not None]
+    out = []
+    for number, line in numbered_lines(text):
+        charge = _plain_charge(file, number, line, warnings)
+        if charge is None:
+            values = split_fields(line, 11, 6)
+            if values is None:
+                n = len(line.split("#"))
+                problems.append(
+                    Problem(file, "ledger", number, "", line, f"{n} fields, expected 11")
+                )
+                continue
+            charge = _charge_line(
+                Fields(file, "ledger", number, values, problems), 1, 4, 5, warnings
+            )
+        if charge is not None:
+            out.append(charge)
+    return out
 
 
 @dataclass(frozen=True)
