@@ -83,7 +83,7 @@ def iso(moment: datetime) -> str:
 def parse_iso(text: str | None) -> datetime | None:
     if not text:
         return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)  # 3.11+ reads the trailing Z as UTC
 
 
 @dataclass(frozen=True)

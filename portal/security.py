@@ -6,7 +6,6 @@ script it has is a file under /static, and QR codes are inline SVG or data: imag
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = "; ".join(
@@ -34,13 +33,15 @@ HEADERS = {
 
 
 class SecurityHeadersMiddleware:
-    """Adds the headers unless a route set its own value (e.g. a PDF's Cache-Control)."""
+    """Adds the headers unless a route set its own value (e.g. a PDF's Cache-Control).
+    Works on the raw header list: this runs on every response."""
 
     def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
-        self.headers = dict(HEADERS)
+        headers = dict(HEADERS)
         if hsts:
-            self.headers["strict-transport-security"] = "max-age=31536000"
+            headers["strict-transport-security"] = "max-age=31536000"
+        self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,13 +51,13 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
-                    if name not in headers:
-                        headers[name] = value
-                if not static and "cache-control" not in headers:
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in self.headers if h[0] not in present)
+                if not static and b"cache-control" not in present:
                     # Account pages show personal data: keep them out of every cache.
-                    headers["cache-control"] = "no-store"
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
