@@ -169,11 +169,11 @@ class _Vocab:
     periods: list[str]
     first: np.ndarray  # ordinal of each month's first day
     day0: int
+    days: int  # days in the whole history
 
     def bank(self, day: np.ndarray, cash: np.ndarray | bool = False) -> np.ndarray:
         """Bank statement (WB) or cash receipt (KP) document for each posting day."""
-        days = (len(self.documents) - 2 - 2 * len(self.first)) // 2
-        return 2 + 2 * len(self.first) + (day - self.day0) + np.where(cash, days, 0)
+        return 2 + 2 * len(self.first) + (day - self.day0) + np.where(cash, self.days, 0)
 
 
 def _vocab(pop: Population) -> _Vocab:
@@ -196,6 +196,7 @@ def _vocab(pop: Population) -> _Vocab:
         periods=[""] + [f"{y}-{mm:02d}" for y, mm in ym],
         first=first[:-1],
         day0=int(first[0]),
+        days=int(first[-1] - first[0]),
     )
 
 
@@ -256,9 +257,12 @@ def _ledger_chunk(pop: Population, s: slice, rng: np.random.Generator, v: _Vocab
     refund = balance[np.arange(p), refund_at] * 8 // 10 // 100 * 100
     refunded = (habit == STANDING_ORDER) & (rng.random(p) < 0.4) & (refund >= 10000) & (m > 12)
 
-    groups: list[tuple[np.ndarray, ...]] = []  # premises, day, entry order, desc, doc, period, ...
+    # Per row: premises, day, entry order, description, document, period, amount, is-a-charge,
+    # and an entry code that determines date, description, document and period (the writer
+    # formats those four once per code instead of once per row).
+    groups: list[tuple[np.ndarray, ...]] = []
 
-    def add(mask, day_, order, desc, doc, period, amount, is_charge):
+    def add(mask, day_, order, desc, doc, period, amount, is_charge, entry):
         r, c = np.nonzero(mask)
 
         def pick(a):  # the value of each selected cell, from a scalar, month, premises or grid
@@ -269,21 +273,25 @@ def _ledger_chunk(pop: Population, s: slice, rng: np.random.Generator, v: _Vocab
                 return a[c]
             return a[r, 0] if a.shape[1] == 1 else a.reshape(-1)[r * m + c]
 
-        groups.append((r, *(pick(x) for x in (day_, order, desc, doc, period, amount, is_charge))))
+        fields = (day_, order, desc, doc, period, amount, is_charge, entry)
+        groups.append((r, *(pick(x) for x in fields)))
 
     opening_is_debt = (opening < 0)[:, None]
-    add(np.ones((p, 1), bool), v.day0, 0, 0, 1, 0, np.abs(opening)[:, None], opening_is_debt)
-    add(np.ones((p, m), bool), v.first, 1, 5 + mi, 2 + mi, 1 + mi, charge, True)
-    add(allow > 0, v.first + 9, 2, 5 + m + mi, v.bank(v.first + 9), 1 + mi, allow, False)
-    add(corr != 0, v.first + 14, 3, 5 + 2 * m + mi, 2 + m + mi, 0, corr, True)
-    add(paid, day, 4, np.where(cash, 2, 1), v.bank(day, cash), 0, pay, False)
-    add(returned, day + 1, 5, 4, v.bank(day + 1), 0, -pay, False)
+    by_day = 1 + 4 * m - v.day0  # entry codes of postings that differ by day
+    add(np.ones((p, 1), bool), v.day0, 0, 0, 1, 0, np.abs(opening)[:, None], opening_is_debt, 0)
+    add(np.ones((p, m), bool), v.first, 1, 5 + mi, 2 + mi, 1 + mi, charge, True, 1 + mi)
+    add(allow > 0, v.first + 9, 2, 5 + m + mi, v.bank(v.first + 9), 1 + mi, allow, False,
+        1 + m + mi)  # fmt: skip
+    add(corr != 0, v.first + 14, 3, 5 + 2 * m + mi, 2 + m + mi, 0, corr, True, 1 + 2 * m + mi)
+    add(paid, day, 4, np.where(cash, 2, 1), v.bank(day, cash), 0, pay, False,
+        by_day + 2 * day + cash)  # fmt: skip
+    add(returned, day + 1, 5, 4, v.bank(day + 1), 0, -pay, False, by_day + 2 * v.days + day + 1)
     at = np.zeros((p, m), bool)
     at[np.arange(p), refund_at] = refunded
-    add(at, v.first + 25, 6, 3, v.bank(v.first + 25), 0, -refund[:, None], False)
+    add(at, v.first + 25, 6, 3, v.bank(v.first + 25), 0, -refund[:, None], False, 1 + 3 * m + mi)
 
-    r, d, o, desc, doc, per, amount, is_charge = (
-        np.concatenate([g[i] for g in groups]) for i in range(8)
+    r, d, o, desc, doc, per, amount, is_charge, entry = (
+        np.concatenate([g[i] for g in groups]) for i in range(9)
     )
     # Rows are unique by (premises, day, entry order); one integer key sorts them at once.
     # The row number rides in the low bits: sorting plain integers is several times faster
@@ -292,6 +300,7 @@ def _ledger_chunk(pop: Population, s: slice, rng: np.random.Generator, v: _Vocab
     order = np.sort((key << 24) | np.arange(len(key))) & ((1 << 24) - 1)
     is_charge = is_charge[order].astype(bool)
     amount = amount[order]
+    fused = [(1, 5, entry[order]), (5, 7, amount * 2 + is_charge)]
     return Table(
         "ledger",
         [
@@ -303,4 +312,5 @@ def _ledger_chunk(pop: Population, s: slice, rng: np.random.Generator, v: _Vocab
             Col("charge", "money", amount, present=is_charge),
             Col("payment", "money", amount, present=~is_charge),
         ],
+        fused,
     )

@@ -12,10 +12,11 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,6 +45,9 @@ class Col:
 class Table:
     name: str  # the contract's table name
     cols: list[Col]
+    # (first column, end column, key): those columns' cells are a function of the key, so the
+    # CSV writer formats them once per distinct key. Only an optimisation; XLSX ignores it.
+    fused: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.cols[0].values) if self.cols else 0
@@ -229,19 +233,33 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(seen) + low, rank[values - low]
 
 
-def _csv_column(col: Col, layout: Layout) -> tuple[pa.Array, np.ndarray]:
+Cache = dict[object, tuple[object, pa.Array]]
+
+
+def _vocab(
+    key: object, make: Callable[[], Sequence[str]], layout: Layout, cache: Cache
+) -> pa.Array:
+    """Encoded vocabulary, reused across the chunks of one file (the cache entry holds the
+    vocabulary object, so an id used as key cannot be recycled while the cache lives)."""
+    hit = cache.get(key)
+    if hit is None:
+        texts = make()
+        hit = cache[key] = (texts, _encoded(texts, layout))
+    return hit[1]
+
+
+def _csv_column(col: Col, layout: Layout, cache: Cache) -> tuple[pa.Array, np.ndarray]:
     """The column as (dictionary of encoded cell texts, index per row); empty cells index an
     extra "" entry. Formatting each distinct value once is what keeps 10 million rows fast."""
     values = col.values if col.present is None else col.values[col.present]
     if col.kind == "text":
-        vocab, index = _encoded(col.vocab or (), layout), values
+        texts = col.vocab or ()
+        vocab, index = _vocab(id(texts), lambda: texts, layout, cache), values
     elif col.kind == "date":
         first = int(values.min()) if len(values) else 0
         last = int(values.max()) if len(values) else 0
-        vocab, index = (
-            _encoded(_date_vocab(first, last, layout.date_format), layout),
-            values - first,
-        )
+        dates = partial(_date_vocab, first, last, layout.date_format)
+        vocab, index = _vocab(("dates", first, last), dates, layout, cache), values - first
     else:
         distinct, index = _distinct(values)
         scale = 2 if col.kind == "money" else col.scale
@@ -254,20 +272,44 @@ def _csv_column(col: Col, layout: Layout) -> tuple[pa.Array, np.ndarray]:
     return pa.concat_arrays([vocab, pa.array([b""], pa.binary())]), full
 
 
-def csv_bytes(table: Table, layout: Layout) -> pa.Buffer | bytes:
+def _rows(col: Col, rows: np.ndarray) -> Col:
+    present = None if col.present is None else col.present[rows]
+    return Col(col.name, col.kind, col.values[rows], col.vocab, col.scale, present)
+
+
+def _join(columns: list[tuple[pa.Array, np.ndarray]], sep: pa.Scalar) -> pa.Array:
+    return pc.binary_join_element_wise(*(v.take(pa.array(i)) for v, i in columns), sep)
+
+
+def csv_bytes(table: Table, layout: Layout, cache: Cache | None = None) -> pa.Buffer | bytes:
     """The table's rows (no header) as the file's bytes."""
+    cache = {} if cache is None else cache
     if not len(table):
         return b""
-    columns = [_csv_column(c, layout) for c in table.cols]
     enc = "utf-8" if layout.encoding == "utf-8-sig" else layout.encoding
+    sep = pa.scalar(layout.sep.encode(enc), pa.binary())
+    spans = {start: (stop, key) for start, stop, key in table.fused}
+    columns: list[tuple[pa.Array, np.ndarray]] = []
+    i = 0
+    while i < len(table.cols):
+        if i not in spans:
+            columns.append(_csv_column(table.cols[i], layout, cache))
+            i += 1
+            continue
+        stop, key = spans[i]
+        distinct, index = _distinct(key)
+        sample = np.empty(len(distinct), np.int64)
+        sample[index] = np.arange(len(key))  # a row for each distinct key
+        parts = [_csv_column(_rows(c, sample), layout, cache) for c in table.cols[i:stop]]
+        columns.append((_join(parts, sep), index))
+        i = stop
     last_vocab, last_index = columns[-1]
     eol = pa.scalar(layout.eol.encode(), pa.binary())
     columns[-1] = (
         pc.binary_join_element_wise(last_vocab, eol, pa.scalar(b"", pa.binary())),
         last_index,
     )
-    taken = [vocab.take(pa.array(index)) for vocab, index in columns]
-    lines = pc.binary_join_element_wise(*taken, pa.scalar(layout.sep.encode(enc), pa.binary()))
+    lines = _join(columns, sep)
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
     start, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
     return lines.buffers()[2].slice(start, end - start)
@@ -281,10 +323,11 @@ def csv_header(names: Sequence[str], layout: Layout) -> bytes:
 def write_csv(out: BinaryIO, chunks: Iterable[Table], layout: Layout) -> int:
     """Write a header and every chunk's rows; returns the number of rows."""
     rows = 0
+    cache: Cache = {}
     for i, chunk in enumerate(chunks):
         if i == 0:
             out.write(csv_header([c.name for c in chunk.cols], layout))
-        out.write(csv_bytes(chunk, layout))
+        out.write(csv_bytes(chunk, layout, cache))
         rows += len(chunk)
     return rows
 
