@@ -1,7 +1,7 @@
 """The portal's ASGI application: middleware, routes of every portal area, static files.
 
 Middleware, outermost first:
-    SecurityHeadersMiddleware  headers on every response, including the refusals below
+    SecurityHeadersMiddleware  headers on every response, even Starlette's own 500 page
     SessionMiddleware          the signed cookie
     CSRFMiddleware             origin check + token on every unsafe request
     AuthMiddleware             request.state.account; signed-out visitors go to /login
@@ -24,6 +24,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from ebok.settings import Settings
 from etl.store import SnapshotStore
@@ -72,6 +73,16 @@ def load_secret_key(settings: Settings) -> str:
     return key
 
 
+class PortalApp(Starlette):
+    """Starlette with the security headers outside even its ServerErrorMiddleware, so that the
+    500 page carries them too."""
+
+    hsts = False
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack(), hsts=self.hsts)
+
+
 def _area_modules() -> list[ModuleType]:
     modules = []
     for name in ROUTE_MODULES:
@@ -97,7 +108,6 @@ def create_app(settings: Settings) -> Starlette:
     routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
 
     middleware = [
-        Middleware(SecurityHeadersMiddleware, hsts=https),
         Middleware(
             SessionMiddleware,
             secret_key=load_secret_key(settings),
@@ -111,7 +121,8 @@ def create_app(settings: Settings) -> Starlette:
             auth.AuthMiddleware, accounts=accounts, idle_minutes=settings.session_idle_minutes
         ),
     ]
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers)
+    app = PortalApp(routes=routes, middleware=middleware, exception_handlers=exception_handlers)
+    app.hsts = https
     app.state.settings = settings
     app.state.store = SnapshotStore(settings.snapshots_dir)
     app.state.accounts = accounts

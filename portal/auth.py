@@ -161,7 +161,12 @@ def client_address(request: Request) -> str | None:
 
 
 def _render_login(
-    request: Request, *, error: str | None = None, status_code: int = 200, login: str = ""
+    request: Request,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    login: str = "",
+    next_url: str | None = None,
 ) -> Response:
     notice = None
     if request.query_params.get("expired"):
@@ -177,7 +182,7 @@ def _render_login(
             "error": error,
             "notice": notice,
             "login": login,
-            "next": safe_next(request.query_params.get("next")),
+            "next": next_url or safe_next(request.query_params.get("next")),
         },
         status_code=status_code,
     )
@@ -205,7 +210,9 @@ async def login_submit(request: Request) -> Response:
             login, record.id if record else None, success=False, client=client, reason="throttled"
         )
         message = f"Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za {_seconds_pl(wait)}."
-        response = _render_login(request, error=message, status_code=429, login=login)
+        response = _render_login(
+            request, error=message, status_code=429, login=login, next_url=next_url
+        )
         response.headers["retry-after"] = str(wait)
         return response
 
@@ -222,7 +229,9 @@ async def login_submit(request: Request) -> Response:
             client=client,
             reason="unknown login" if record is None else "wrong password",
         )
-        return _render_login(request, error=MSG_INVALID, status_code=400, login=login)
+        return _render_login(
+            request, error=MSG_INVALID, status_code=400, login=login, next_url=next_url
+        )
     if not record.active:
         # The password was right, so saying why is no help to a guesser.
         accounts.record_sign_in(login, record.id, success=False, client=client, reason="disabled")

@@ -382,3 +382,34 @@ def test_static_files_may_be_cached(client):
     assert response.status_code == 200
     assert response.headers.get("cache-control") != "no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_even_an_unexpected_error_page_carries_the_headers(app, signed_in):
+    from starlette.routing import Route
+
+    async def boom(request):
+        raise RuntimeError("bug")
+
+    app.router.routes.insert(0, Route("/boom", boom))
+    client = signed_in(login="jan")
+    with TestClient(app, raise_server_exceptions=False, cookies=client.cookies) as browser:
+        response = browser.get("/boom")
+    assert response.status_code == 500
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
+    assert "RuntimeError" not in response.text
+
+
+def test_a_failed_attempt_keeps_the_page_to_return_to(app, client):
+    app.state.accounts.create(
+        "jan", hash_password(SIGNED_IN_PASSWORD), ["KW5/12"], must_change_password=False
+    )
+    page = client.get(client.get("/premises/KW5%2F12", follow_redirects=False).headers["location"])
+    next_field = re.search(r'name="next" value="([^"]+)"', page.text).group(1)
+    data = {"login": "jan", "csrf_token": token(page), "next": next_field}
+    failed = client.post("/login", data={**data, "password": "wrong-password"})
+    assert f'name="next" value="{next_field}"' in failed.text
+    done = client.post(
+        "/login", data={**data, "password": SIGNED_IN_PASSWORD}, follow_redirects=False
+    )
+    assert done.headers["location"] == "/premises/KW5%2F12"
