@@ -39,7 +39,7 @@ def _canonical_number(text: str) -> str:
     s = re.sub(_CURRENCY, "", text.strip())
     if re.match(_SPACE_GROUPS, s):
         s = re.sub(_SPACES, "", s)
-    elif re.search(_SPACES, s):
+    elif re.search(_SPACES, s) and re.match(_PLAIN, re.sub(_SPACES, "", s)):
         raise ValueError("spaces inside the number do not group thousands (groups of 3 digits)")
     if re.match(_DOT_GROUPS, s):
         s = s.replace(".", "")

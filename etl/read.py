@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path, PurePosixPath
@@ -311,6 +312,31 @@ def _ignorable(rel: str) -> bool:
     return any(p.startswith(".") or p == "__MACOSX" for p in parts)
 
 
+def _read_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, total: int, label: str
+) -> tuple[list[bytes], int]:
+    """Read one member in memory, stopping as soon as it grows past what is allowed."""
+    chunks = []
+    size = 0
+    with zf.open(info) as fh:
+        while chunk := fh.read(1024**2):
+            size += len(chunk)
+            total += len(chunk)
+            if (
+                size > info.file_size
+                or total > MAX_TOTAL_BYTES
+                or (size > RATIO_FLOOR and size > MAX_RATIO * max(info.compress_size, 1))
+            ):
+                raise _problem(
+                    label,
+                    "a member unpacks to more than it declares or than "
+                    "allowed (a zip bomb?); refused",
+                    value=info.filename,
+                )
+            chunks.append(chunk)
+    return chunks, total
+
+
 def _zip_members(path: Path, label: str) -> list[tuple[str, bytes]]:
     try:
         zf = zipfile.ZipFile(path)
@@ -344,24 +370,14 @@ def _zip_members(path: Path, label: str) -> list[tuple[str, bytes]]:
                 raise _problem(
                     label, "compression ratio too high (a zip bomb?); refused", value=info.filename
                 )
-            chunks = []
-            size = 0
-            with zf.open(info) as fh:
-                while chunk := fh.read(1024**2):
-                    size += len(chunk)
-                    total += len(chunk)
-                    if (
-                        size > max(info.file_size, 0)
-                        or total > MAX_TOTAL_BYTES
-                        or (size > RATIO_FLOOR and size > MAX_RATIO * max(info.compress_size, 1))
-                    ):
-                        raise _problem(
-                            label,
-                            "a member unpacks to more than it declares or "
-                            "than allowed (a zip bomb?); refused",
-                            value=info.filename,
-                        )
-                    chunks.append(chunk)
+            try:
+                chunks, total = _read_member(zf, info, total, label)
+            except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError, EOFError):
+                raise _problem(
+                    label,
+                    "damaged ZIP member (its size or checksum does not match)",
+                    value=info.filename,
+                ) from None
             members.append((info.filename, b"".join(chunks)))
         return members
 

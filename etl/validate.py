@@ -84,7 +84,7 @@ class Problems:
         """A problem for each row at `positions`; `reason(value)` is asked only while under
         the cap."""
         room = max(0, MAX_PROBLEMS - len(self.items))
-        values = raw.frame[column].to_numpy(dtype=object) if len(positions) else None
+        values = _column(raw, column).to_numpy(dtype=object) if len(positions) else None
         row_numbers = raw.frame["_row"].to_numpy()
         for i in positions[:room]:
             value = "" if values is None else str(values[i])
