@@ -10,6 +10,7 @@ archive cannot write anywhere; sizes are capped against zip bombs.
 from __future__ import annotations
 
 import hashlib
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -23,6 +24,16 @@ AS_OF_SUFFIX = "_ost_wys.wmb"
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
 MAX_RATIO = 200  # uncompressed-to-compressed, beyond which a large member is a zip bomb
+
+
+# `ebok sync` archives a bundle as `<UTC stamp>-<name>`; re-importing it from the archive must
+# not turn the stamp into part of the community id.
+_ARCHIVE_STAMP = re.compile(r"^\d{8}T\d{6}Z-(?:\d+-)?")
+
+
+def community_id(folder_name: str) -> str:
+    """The community id a folder (or ZIP) name stands for."""
+    return _ARCHIVE_STAMP.sub("", folder_name)
 
 
 def _has_markers(names: set[str]) -> bool:
@@ -45,7 +56,7 @@ def _zip_roots(names: list[str], stem: str) -> list[tuple[str, str]]:
     """(member prefix, community id) of each export in the archive."""
     files = [PurePosixPath(n) for n in names if not n.endswith("/")]
     if _has_markers({p.name.lower() for p in files if len(p.parts) == 1}):
-        return [("", stem)]
+        return [("", community_id(stem))]
     folders: dict[str, set[str]] = {}
     for p in files:
         if len(p.parts) == 2:
@@ -132,7 +143,7 @@ def _load_dir(path: Path) -> tuple[list[Export], list[str]]:
     total = 0
     exports = []
     for root in roots:
-        export = Export(root.name)
+        export = Export(community_id(root.name))
         for p in sorted(root.iterdir()):
             if p.name.startswith("."):
                 continue

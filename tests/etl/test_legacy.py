@@ -166,6 +166,20 @@ def test_zip_reads_like_the_folder(tmp_path, toml):
             assert bundle.tables[table].equals(folder.tables[table])
 
 
+def test_reimport_from_the_archive_keeps_the_community_id(tmp_path, toml, settings, capsys):
+    from ebok.cli import main
+
+    communities_toml(settings.communities_file)
+    klonowa().write(settings.inbox_dir)
+    assert main(["--data-dir", str(settings.data_dir), "sync", "--min-age", "0"]) == 0
+    (archived,) = [p for p in settings.archive_dir.iterdir() if p.is_dir()]
+    assert archived.name.endswith("-KLO11") and archived.name != "KLO11"
+    bundle = legacy.read_legacy(archived, communities_file=toml)
+    assert bundle.communities() == {"KLO11"}
+    zipped = klonowa().write_zip(tmp_path / f"{archived.name}.zip", top_folder=False)
+    assert legacy.read_legacy(zipped, communities_file=toml).communities() == {"KLO11"}
+
+
 def test_decimal_dot_and_windows_1250_resave_are_read(tmp_path, toml):
     export = klonowa()
     folder = export.write(tmp_path / "inbox")
