@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 import tempfile
 from collections import defaultdict
@@ -20,6 +21,8 @@ from portal import passwords
 from portal.accounts import ACTIVE, DISABLED, AccountError, AccountRecord, Accounts
 
 DEMO_LOGIN = "demo"
+# So that the forgotten-password flow can be tried on the demo (example.com receives no mail).
+DEMO_EMAIL = "demo@example.com"
 # Modules that may add `ebok accounts` subcommands through `register_account_commands(sub)`.
 ACCOUNT_COMMAND_MODULES = ("portal.lifecycle_cli",)
 
@@ -148,6 +151,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_overrides(host=args.host, port=args.port)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"EBOK portal: http://{host}:{settings.port}/", flush=True)
+    # The portal's own loggers (ebok.*: mail delivery, account events) next to uvicorn's.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)-9s %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
 
@@ -328,15 +333,22 @@ def cmd_demo_setup(args: argparse.Namespace, settings: Settings) -> int:
         if not premises:
             return _err("no published premises to link the demo account to")
         password = passwords.generate_one_time_password()
-        accounts.create(DEMO_LOGIN, passwords.hash_password(password), premises)
+        accounts.create(DEMO_LOGIN, passwords.hash_password(password), premises, email=DEMO_EMAIL)
     else:
         if record.status != ACTIVE:
             accounts.set_status(record.id, ACTIVE)
+        if not record.email:
+            accounts.set_email(record.id, DEMO_EMAIL)
         password = reset_one_time_password(accounts, record)
         premises = list(accounts.require(DEMO_LOGIN).premises_ids)
     print()
     print(f"Demo account, premises: {', '.join(premises)}")
     _print_password(DEMO_LOGIN, password)
+    if not settings.smtp_host:
+        print(
+            f"Mail (e.g. 'Nie pamiętam hasła' for {DEMO_LOGIN}) is written to "
+            f"{settings.outbox_dir}/ as .eml files; set EBOK_SMTP_HOST to send it."
+        )
     if args.serve:
         print()
         return cmd_serve(args, settings)
