@@ -42,6 +42,7 @@ def read_legacy(
 
     Raises BundleRejected listing every problem of every community; then nothing is published,
     as with any bundle (accepted whole or not at all)."""
+    path = Path(path)
     exports, stray = load_exports(path)
     problems: list[Problem] = []
     warnings = [f"{name}: unknown file, ignored" for name in stray]
@@ -88,7 +89,8 @@ def _read_one(
         return text or ""
 
     lok, wpl, nal = (export.label(n) for n in ("lok.txt", "wplaty.txt", "nal_czynsz.txt"))
-    people = parse_lok(lok, need("lok.txt", "premises"), problems)
+    codes: set[str] = set()
+    people = parse_lok(lok, need("lok.txt", "premises"), problems, codes)
     cards = parse_wplaty(wpl, need("wplaty.txt", "ledger"), problems)
     charge_lines = parse_nal(nal, need("nal_czynsz.txt", "ledger"), problems, warnings)
     pow_text = export.text("pow_czynsz.txt")
@@ -100,7 +102,7 @@ def _read_one(
     as_of = _as_of(export, problems)
 
     premises = premises_frame(export.label("lok.txt"), export.community_id, people, problems)
-    known = set(premises["premises_id"])
+    known = set(premises["premises_id"]) | codes
     for label, table, items in (
         (wpl, "ledger", cards),
         (nal, "ledger", charge_lines),

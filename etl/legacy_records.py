@@ -173,13 +173,19 @@ class Person:
     share: str  # decimal string or ""
 
 
-def parse_lok(file: str, text: str, problems: list[Problem]) -> list[Person]:
+def parse_lok(
+    file: str, text: str, problems: list[Problem], codes: set[str] | None = None
+) -> list[Person]:
+    """The owners. Lines of other persons are skipped unread. `codes` collects the premises
+    codes of owners' lines even when a line is refused, so that the premises' cards and
+    charge lines are not reported again as belonging to no premises."""
     people = []
-    for f in _rows(file, "premises", text, 14, 1, problems):
+    owners = "\n".join(line if line.lstrip().startswith("W") else "" for line in text.split("\n"))
+    for f in _rows(file, "premises", owners, 14, 1, problems):
         person_id = f.text(0)
-        if not person_id.startswith("W"):
-            continue
         f.premises = f.text(3)
+        if codes is not None and f.premises:
+            codes.add(f.premises)
         if not f.premises:
             f.fail("premises code", "", "owner without a premises code")
         if not f.text(1):

@@ -398,6 +398,16 @@ def test_bad_lines_name_file_line_and_field(tmp_path, toml):
     assert P1 in bad_period.reason and bad_period.value == "2026-03"
 
 
+def test_a_bad_owner_line_is_reported_once_and_other_persons_are_not_read(tmp_path, toml):
+    export = klonowa()
+    export.owners[3].share = ("523", "zero")
+    export.others.append("N000010#Najemca bez reszty pól")  # not an owner: not even counted
+    error = rejected(tmp_path, export, toml)
+    (problem,) = error.problems
+    assert (problem.file, problem.row, problem.column) == ("KLO11/lok.txt", 4, "share")
+    assert P3 in problem.reason
+
+
 def test_missing_bank_account_names_the_settings_file_and_community(tmp_path):
     settings_file = tmp_path / "communities.toml"
     error = rejected(tmp_path, klonowa(), settings_file)
