@@ -18,7 +18,6 @@ from etl.model import Problem
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 _DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _PERIOD = re.compile(r"^(\d{4})(\d{2})$")
-_SPACES = re.compile(r"[\s\xa0]")
 _GROSZ = Decimal("0.01")
 
 
