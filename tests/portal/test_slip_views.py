@@ -254,3 +254,114 @@ def test_premises_without_fees_or_arrears_asks_for_an_amount(store, signed_in) -
     assert "Opłata miesięczna" not in page.text
     assert "Bieżąca zaległość" not in page.text
     assert 'id="kind-other" name="kind" value="other" checked' in page.text
+
+
+# -- in a real browser: the print view as Chromium prints it --------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture
+def live_server(settings, store):
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from portal.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    app = create_app(settings.with_overrides(base_url=base_url))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield app, base_url
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not CHROMIUM.exists() or not CHROMEDRIVER.exists() or shutil.which("zbarimg") is None,
+    reason="needs Debian's chromium, chromium-driver and zbar-tools",
+)
+def test_browser_prints_the_slip_on_one_a4_page_with_a_readable_qr(
+    live_server, store, tmp_path: Path
+) -> None:
+    import base64
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from portal.passwords import hash_password
+
+    app, base_url = live_server
+    publish_documents(store, [make_document(PID, payer_name=PAYER)])
+    app.state.accounts.create(
+        "lucja", hash_password("zielona-łąka-47-kwiatowa"), [PID], must_change_password=False
+    )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        driver.get(base_url + "/login")
+        driver.find_element(By.ID, "login").send_keys("lucja")
+        driver.find_element(By.ID, "password").send_keys("zielona-łąka-47-kwiatowa", Keys.ENTER)
+        driver.get(base_url + BASE + "/slip")
+        driver.find_element(By.ID, "kind-other").click()
+        driver.find_element(By.ID, "other").send_keys("123,45")
+        driver.find_element(By.CSS_SELECTOR, "form.slip-form button[type=submit]").click()
+        driver.find_element(By.LINK_TEXT, "Wersja do druku w przeglądarce").click()
+        assert "/slip/print?" in driver.current_url
+        # The strict CSP blocked nothing (no inline style, no inline script on the page).
+        problems = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert problems == []
+        pdf = base64.b64decode(driver.print_page())
+    finally:
+        driver.quit()
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1  # both copies on one sheet
+    path = tmp_path / "printed.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "200", "-png", "-singlefile", str(path), str(tmp_path / "page")],
+        check=True,
+    )
+    out = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", "-Sbinary", str(tmp_path / "page.png")],
+        check=True,
+        capture_output=True,
+    ).stdout.decode("utf-8")
+    expected = qr_payload(
+        nip="",
+        account="61109010140000071219812874",
+        grosze=12345,
+        recipient="Wspólnota Mieszkaniowa Kwiatowa 5",
+        title="Opłaty za lokal 12, ul. Kwiatowa 5, 11/2026",
+    )
+    assert out.removesuffix("\n") == expected * 2
