@@ -316,8 +316,12 @@ def fees(raw: RawTable, problems: Problems) -> pd.DataFrame:
     values = amount.values.copy()
     missing = np.flatnonzero(amount.empty)
     q, r = quantity.to_numpy(dtype=object), rate.to_numpy(dtype=object)
+    q_text = _column(raw, "quantity").str.strip().to_numpy(dtype=object)
+    r_text = _column(raw, "rate").str.strip().to_numpy(dtype=object)
     cannot = []
     for i in missing:
+        if (q_text[i] and not q[i]) or (r_text[i] and not r[i]):
+            continue  # already reported as not a number
         if q[i] and r[i]:
             values[i] = cells.money_from_decimal(Decimal(q[i]) * Decimal(r[i]))
         else:
