@@ -12,6 +12,7 @@ Idle expiry needs its own clock: the cookie is re-issued only when the session c
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +27,8 @@ from portal import passwords
 from portal.accounts import Account, Accounts, parse_iso
 from portal.csrf import new_token
 from portal.templating import templates
+
+log = logging.getLogger("ebok.auth")
 
 SEEN_RESOLUTION = 60  # seconds between refreshes of `seen` (each one re-issues the cookie)
 MAX_SESSION_SECONDS = 12 * 3600  # a sign-in lasts a working day at most, however active
@@ -229,6 +232,7 @@ async def login_submit(request: Request) -> Response:
             client=client,
             reason="unknown login" if record is None else "wrong password",
         )
+        log.warning("sign-in failed: login=%r client=%s", login, client)
         return _render_login(
             request, error=MSG_INVALID, status_code=400, login=login, next_url=next_url
         )
@@ -243,6 +247,7 @@ async def login_submit(request: Request) -> Response:
         accounts.rehash_password(record.id, fresh)
     stamp = accounts.record_sign_in(record.login, record.id, success=True, client=client)
     start_session(request.session, record.id, record.auth_version, stamp)
+    log.info("signed in: login=%r client=%s", record.login, client)
     target = "/password/change" if record.must_change_password else next_url
     return RedirectResponse(target, status_code=303)
 
