@@ -3,6 +3,7 @@ and refused whole when its cards contradict themselves, the charge lines or what
 
 from __future__ import annotations
 
+import html
 import json
 import zipfile
 from decimal import Decimal
@@ -519,3 +520,26 @@ def test_next_year_continues_the_published_balance_or_is_refused(settings, capsy
     status, shown = sync_and_show(settings, capsys, P3)
     assert status == 0
     assert Decimal(shown["totals"]["balance"]) == Decimal(following.closing(P3)).scaleb(-2)
+
+
+def test_the_resident_sees_the_cards_closing_balance_breakdown_and_notes(
+    settings, capsys, signed_in
+):
+    from portal.format import money
+    from portal.views import premises_url
+
+    communities_toml(settings.communities_file)
+    export = klonowa()
+    export.write(settings.inbox_dir)
+    assert sync_and_show(settings, capsys, P1)[0] == 0
+    resident = signed_in(P1, login="kowalski")
+
+    overview = resident.get(premises_url(P1))
+    assert overview.status_code == 200
+    assert html.unescape(money(export.closing(P1))) in html.unescape(overview.text)
+    ledger = html.unescape(resident.get(premises_url(P1, "ledger")).text)
+    assert "Wyrównanie zaliczek" in ledger and "Bilans otwarcia" in ledger
+    fees = html.unescape(resident.get(premises_url(P1, "fees")).text)
+    assert "od 1 stycznia zmieniają się stawki" in fees
+    assert "Wpłaty prosimy kierować na rachunek wspólnoty." in fees
+    assert resident.get(premises_url(P2)).status_code in (403, 404)  # not this resident's
