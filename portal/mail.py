@@ -71,6 +71,7 @@ def compose(
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain=_domain(settings.mail_from))
     msg[KIND_HEADER] = template
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return msg
