@@ -25,7 +25,7 @@ QR_MAX_LENGTH = 160
 TITLE_MAX = 54  # two boxed lines of the form ("tytułem", "tytułem cd.")
 BOX_CHARS = 27  # boxes in one line of the Polish transfer form
 
-_AMOUNT = re.compile(r"(?P<zl>\d+)(?:[.,](?P<gr>\d{1,2}))?")
+_AMOUNT = re.compile(r"(?P<zl>[0-9]+)(?:[.,](?P<gr>[0-9]{1,2}))?")
 _SPACES = re.compile(r"[ \u00a0\u202f]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -61,10 +61,13 @@ def parse_amount(text: str) -> int:
         raise AmountError("Kwota musi być większa od zera.")
     match = _AMOUNT.fullmatch(cleaned)
     if match is None:
-        if re.fullmatch(r"\d+[.,]\d{3,}", cleaned):
+        if re.fullmatch(r"[0-9]+[.,][0-9]{3,}", cleaned):
             raise AmountError("Kwota może mieć najwyżej dwa miejsca po przecinku, np. 123,45.")
         raise AmountError("Kwota musi być liczbą, np. 123,45.")
-    grosze = int(match["zl"]) * 100 + int((match["gr"] or "0").ljust(2, "0"))
+    zl = match["zl"].lstrip("0")
+    if len(zl) > len(str(MAX_GROSZE // 100)):  # before int(): 5,000 digits would raise
+        raise AmountError("Kwota może wynosić najwyżej 99 999 999,99 zł.")
+    grosze = int(zl or "0") * 100 + int((match["gr"] or "0").ljust(2, "0"))
     if grosze <= 0:
         raise AmountError("Kwota musi być większa od zera.")
     if grosze > MAX_GROSZE:
@@ -91,7 +94,7 @@ def account_digits(value: str | None) -> str:
     digits = re.sub(r"[\s-]", "", value or "").upper()
     if digits.startswith("PL"):
         digits = digits[2:]
-    if not re.fullmatch(r"\d{26}", digits) or not iban.is_valid("PL" + digits):
+    if not re.fullmatch(r"[0-9]{26}", digits) or not iban.is_valid("PL" + digits):
         return ""
     return digits
 
@@ -150,7 +153,7 @@ def qr_payload(*, nip: str, account: str, grosze: int, recipient: str, title: st
     An amount the 6 digits cannot hold is written `000000`, which banking apps read as
     "the payer types it".
     """
-    nip_digits = re.sub(r"\D", "", nip or "")
+    nip_digits = re.sub(r"[^0-9]", "", nip or "")
     if len(nip_digits) != 10:
         nip_digits = ""
     amount = f"{grosze:06d}" if 0 < grosze <= QR_MAX_GROSZE else "000000"

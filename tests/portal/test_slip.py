@@ -45,6 +45,7 @@ OWN_ACCOUNT = "PL27 1140 2004 0000 3002 0135 5387"
         (" 1 234,56 ", 123456),
         ("1\u00a0234,56 zł", 123456),
         ("99999999,99", 9_999_999_999),
+        ("000000000012,30", 1230),
     ],
 )
 def test_amounts_residents_type_are_read_exactly(typed: str, grosze: int) -> None:
@@ -62,6 +63,8 @@ def test_amounts_residents_type_are_read_exactly(typed: str, grosze: int) -> Non
         ("100000000", "najwyżej 99 999 999,99 zł"),
         ("abc", "liczbą"),
         ("1e3", "liczbą"),
+        ("１２３", "liczbą"),  # full-width digits: not what a bank form takes
+        ("9" * 5000, "najwyżej 99 999 999,99 zł"),
         ("1,2,3", "liczbą"),
         ("", "Podaj kwotę"),
     ],

@@ -365,3 +365,11 @@ def test_browser_prints_the_slip_on_one_a4_page_with_a_readable_qr(
         title="Opłaty za lokal 12, ul. Kwiatowa 5, 11/2026",
     )
     assert out.removesuffix("\n") == expected * 2
+
+
+def test_community_without_a_valid_account_gets_an_explanation_not_a_slip(store, signed_in):
+    publish_documents(store, [make_document(PID, community_account="")])
+    client = signed_in(PID)
+    response = client.get(f"{BASE}/slip.pdf", params={"amount": "10", "title": "x"})
+    assert response.status_code == 400
+    assert "brakuje poprawnego numeru rachunku" in _text(response.text)
