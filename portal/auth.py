@@ -85,11 +85,13 @@ class AuthMiddleware:
             return
         path: str = scope["path"]
         session: dict[str, Any] = scope["session"]
-        account, expired = self._account(session)
-        scope.setdefault("state", {})["account"] = account
         if path.startswith("/static/"):
+            # Stylesheets and icons are public and need no database lookup.
+            scope.setdefault("state", {})["account"] = None
             await self.app(scope, receive, send)
             return
+        account, expired = self._account(session)
+        scope.setdefault("state", {})["account"] = account
         if account is None and not is_public(path):
             target = "/login?expired=1" if expired else _login_url(scope)
             await RedirectResponse(target, status_code=303)(scope, receive, send)
