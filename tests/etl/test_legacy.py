@@ -543,3 +543,14 @@ def test_the_resident_sees_the_cards_closing_balance_breakdown_and_notes(
     assert "od 1 stycznia zmieniają się stawki" in fees
     assert "Wpłaty prosimy kierować na rachunek wspólnoty." in fees
     assert resident.get(premises_url(P2)).status_code in (403, 404)  # not this resident's
+
+
+def test_a_zip_dropped_into_the_inbox_syncs_too(settings, capsys):
+    communities_toml(settings.communities_file)
+    export = klonowa()
+    settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+    export.write_zip(settings.inbox_dir / "KLO11.zip", top_folder=False)
+    status, shown = sync_and_show(settings, capsys, P2)
+    assert status == 0
+    assert Decimal(shown["totals"]["balance"]) == Decimal(export.closing(P2)).scaleb(-2)
+    assert shown["community"]["community_id"] == "KLO11"
