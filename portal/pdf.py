@@ -13,6 +13,7 @@ to reason about. Images go in as `data:` URIs.
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 from xhtml2pdf import pisa
@@ -31,6 +32,9 @@ html, body {{ font-family: {FONT_FAMILY}; }}
 
 _POLICY = ResourceAccessPolicy(allow_remote=False, base_dir=None, extra_roots=(FONT_DIR,))
 _DEFAULT_CSS = DEFAULT_CSS + FONT_CSS
+# reportlab and xhtml2pdf keep fonts and some state in module globals: one render at a time,
+# whichever view (slips, letters) asks and from whichever thread.
+_lock = threading.Lock()
 
 
 class PdfRenderError(RuntimeError):
@@ -40,7 +44,8 @@ class PdfRenderError(RuntimeError):
 def render_pdf(html: str) -> bytes:
     """The PDF of `html`, with DejaVu Sans (regular and bold) embedded."""
     buf = io.BytesIO()
-    result = pisa.CreatePDF(html, dest=buf, default_css=_DEFAULT_CSS, resource_policy=_POLICY)
+    with _lock:
+        result = pisa.CreatePDF(html, dest=buf, default_css=_DEFAULT_CSS, resource_policy=_POLICY)
     if result.err:
         raise PdfRenderError(f"xhtml2pdf reported {result.err} error(s)")
     return buf.getvalue()

@@ -75,16 +75,13 @@ class PdfCache:
 
 
 pdf_cache = PdfCache()
-# reportlab keeps fonts and some drawing state in module globals; one render at a time.
-_render_lock = threading.Lock()
 
 
 def render_slip_pdf(slip: Slip, *, as_of: str) -> bytes:
     html = templates.env.get_template("slip_pdf.html").render(
         **pdf_context(slip, as_of=fmt.date_pl(as_of), amount_display=fmt.money(slip.grosze))
     )
-    with _render_lock:
-        return render_pdf(html)
+    return render_pdf(html)
 
 
 def _choices(document: dict[str, Any]) -> list[dict[str, Any]]:
