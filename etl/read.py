@@ -106,6 +106,18 @@ def detect_encoding(data: bytes, name: str) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    lenient = high.decode("utf-8", errors="replace")
+    broken = lenient.count("\ufffd")
+    if len(lenient) - broken >= 3 * broken:
+        # Mostly well-formed UTF-8 with a few stray bytes: decoding it all as an 8-bit code
+        # page would garble every Polish letter, so say where the bad bytes are instead.
+        at = data.decode("utf-8", errors="replace").index("\ufffd")
+        line = data[:at].count(b"\n") + 1 if at < len(data) else "?"
+        raise _problem(
+            name,
+            f"the file is UTF-8 but has invalid bytes (first near line {line}); "
+            "save it again as CSV UTF-8",
+        )
     try:
         high.decode("cp1250")
         cp1250_ok = True

@@ -79,6 +79,14 @@ def test_utf16_and_unknown_encodings_are_refused(tmp_path: Path) -> None:
     assert "unknown text encoding" in reasons(rejected(d))
 
 
+def test_utf8_with_stray_bytes_is_refused_not_garbled(tmp_path: Path) -> None:
+    d = write_csv_bundle(tmp_path / "b", minimal_tables())
+    rows = minimal_tables()["ledger"] * 3
+    text = csv_text(rows).encode("utf-8")
+    (d / "ledger.csv").write_bytes(text + "KW5/1;01.02.2026;Opłata;;;1,00;\r\n".encode("cp1250"))
+    assert "UTF-8 but has invalid bytes (first near line 14)" in reasons(rejected(d))
+
+
 def test_ids_keep_leading_zeros_and_account_numbers_stay_text(tmp_path: Path) -> None:
     tables = minimal_tables()
     tables["premises"][0]["number"] = "007"
