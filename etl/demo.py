@@ -39,6 +39,7 @@ FORMATS = ("csv", "xlsx", "zip")
 KINDS = ("mieszkalny", "użytkowy", "garaż", "komórka")
 KIND_P = (0.84, 0.04, 0.08, 0.04)
 OUTPUT_NAMES = {"xlsx": "demo.xlsx", "zip": "demo.zip"}
+NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 
 
 class DemoError(Exception):
@@ -93,9 +94,7 @@ def _nip(rng: np.random.Generator) -> str:
     while True:
         digits = names.NIP_PREFIXES[rng.integers(len(names.NIP_PREFIXES))]
         digits += "".join(str(d) for d in rng.integers(0, 10, 6))
-        check = (
-            sum(w * int(d) for w, d in zip((6, 5, 7, 2, 3, 4, 5, 6, 7), digits, strict=True)) % 11
-        )
+        check = sum(w * int(d) for w, d in zip(NIP_WEIGHTS, digits, strict=True)) % 11
         if check < 10:
             return digits + str(check)
 
@@ -107,28 +106,18 @@ def _spaced(nrb: str) -> str:
 def _communities(count: int, rng: np.random.Generator) -> dict[str, Any]:
     streets = rng.permutation(len(names.STREETS))
     out: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "id",
-            "code",
-            "name",
-            "street",
-            "postal",
-            "city",
-            "issuer",
-            "account",
-            "nip",
-            "bank",
-        )
+        k: [] for k in "id code name street postal city issuer account nip bank".split()
     }
+    codes: set[str] = set()
     for c in range(count):
         prefix, street = names.STREETS[streets[c % len(streets)]]
         number = str(int(rng.integers(1, 120)))
         words = street.replace("-", " ").split()
         letters = _fold(words[0][:2] if len(words) == 1 else words[0][0] + words[1][0]).upper()
         code, n = letters + number, 2
-        while code in out["code"]:
+        while code in codes:
             code, n = f"{letters}{number}-{n}", n + 1
+        codes.add(code)
         town, low, high, issuer = names.TOWNS[rng.integers(len(names.TOWNS))]
         postal = int(rng.integers(low, high + 1))
         postal += postal % 1000 == 0
@@ -178,8 +167,17 @@ def _text(name: str, strings: list[str]) -> Col:
     return Col(name, "text", np.array([index[s] for s in strings], dtype=np.int64), vocab)
 
 
-def build(communities: int, premises: int, months: int, seed: int) -> tuple[dict, Population]:
+@dataclass
+class Built:
     """Every table but the ledger, and the population the ledger is generated from."""
+
+    tables: dict[str, Table]
+    population: Population
+    as_of: date
+    community_ids: list[str]
+
+
+def build(communities: int, premises: int, months: int, seed: int) -> Built:
     rng = np.random.default_rng([seed, 0])
     last = LAST_MONTH[0] * 12 + LAST_MONTH[1] - 1
     as_of = date(LAST_MONTH[0], LAST_MONTH[1], calendar.monthrange(*LAST_MONTH)[1])
@@ -238,8 +236,6 @@ def build(communities: int, premises: int, months: int, seed: int) -> tuple[dict
             f"{low // 1000:02d}-{low % 1000:03d} {town}"
         )
 
-    n = premises
-    all_rows = np.ones(n, bool)
     tables: dict[str, Table] = {
         "communities": Table(
             "communities",
@@ -264,7 +260,7 @@ def build(communities: int, premises: int, months: int, seed: int) -> tuple[dict
                 _text("postal_code", [com["postal"][c] for c in cidx]),
                 _text("city", [com["city"][c] for c in cidx]),
                 _text("kind", [KINDS[k] for k in kind]),
-                Col("area_m2", "dec", area, scale=2, present=all_rows),
+                Col("area_m2", "dec", area, scale=2),
                 _text("share", share),
                 Col("occupants", "int", occupants, present=kind == 0),
                 _text("payer_name", _payer_names(kind, rng)),
@@ -285,7 +281,7 @@ def build(communities: int, premises: int, months: int, seed: int) -> tuple[dict
     )
     tables["fees"] = pop.fees(rng, communities)
     tables["allowances"] = pop.allowances(rng, com["issuer"])
-    return {"tables": tables, "as_of": as_of, "communities": com["id"]}, pop
+    return Built(tables, pop, as_of, com["id"])
 
 
 def generate(
@@ -308,15 +304,25 @@ def generate(
         raise DemoError(_xlsx_refusal(premises * (months + 1)))
     out = Path(out)
     ours = {LAYOUTS[t].file for t in LAYOUTS} | set(OUTPUT_NAMES.values())
+    if out.exists() and not out.is_dir():
+        raise DemoError(f"{out} is a file; --out names a directory to write into")
     if out.exists() and any(p.name not in ours for p in out.iterdir()):
         raise DemoError(f"{out} holds other files; give a new or empty directory")
-    built, pop = build(communities, premises, months, seed)
-    tables: dict[str, Table] = built["tables"]
+    built = build(communities, premises, months, seed)
+    tables, pop = built.tables, built.population
     small = ("communities", "premises", "fees", "allowances")
     rows = {t: len(tables[t]) for t in small}
-    out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     balances = np.zeros(premises, np.int64)
+    if fmt == "xlsx":
+        ledger = list(_tallied(pop, balances))
+        rows["ledger"] = sum(len(c) for c in ledger)
+        if rows["ledger"] + 1 > XLSX_MAX_ROWS:
+            raise DemoError(_xlsx_refusal(rows["ledger"]))
+    writes = {LAYOUTS[t].file for t in LAYOUTS} if fmt == "csv" else {OUTPUT_NAMES[fmt]}
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ours - writes:  # an earlier run's other format would join this bundle
+        (out / stale).unlink(missing_ok=True)
     if fmt == "csv":
         for name in (*small, "ledger"):
             path = out / LAYOUTS[name].file
@@ -333,17 +339,11 @@ def generate(
                     rows[name] = write_csv(fh, chunks, LAYOUTS[name])
         paths.append(path)
     else:
-        ledger = list(_tallied(pop, balances))
-        rows["ledger"] = sum(len(c) for c in ledger)
-        if rows["ledger"] + 1 > XLSX_MAX_ROWS:
-            raise DemoError(_xlsx_refusal(rows["ledger"]))
         path = out / OUTPUT_NAMES["xlsx"]
         sheets = {name: [tables[name]] for name in small}
-        write_xlsx(path, {**sheets, "ledger": ledger}, f"{built['as_of'].isoformat()}T00:00:00Z")
+        write_xlsx(path, {**sheets, "ledger": ledger}, f"{built.as_of.isoformat()}T00:00:00Z")
         paths.append(path)
-    return DemoSummary(
-        paths, pop.premises_ids, rows, built["as_of"], built["communities"], balances
-    )
+    return DemoSummary(paths, pop.premises_ids, rows, built.as_of, built.community_ids, balances)
 
 
 def _xlsx_refusal(rows: int) -> str:
