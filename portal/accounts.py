@@ -379,16 +379,25 @@ class Accounts:
         self._write("DELETE FROM ended_sessions WHERE ended_at < ?", (cutoff,))
 
     def set_status(self, account_id: int, status: str) -> None:
-        """Disabling or closing ends every session: the session check requires 'active'."""
+        """Disabling or closing ends every session: the session check requires 'active'.
+        Closing is final (a returning resident gets a new account), and the time of the last
+        real change is kept: the retention of a closed account's data counts from it."""
         if status not in STATUSES:
             raise AccountError(f"unknown status {status!r}")
-        cur = self._write(
-            "UPDATE accounts SET status = ?, status_changed_at = ?,"
-            " auth_version = auth_version + (status != ?) WHERE id = ?",
-            (status, iso(utc_now()), status, account_id),
+        row = (
+            self.db().execute("SELECT status FROM accounts WHERE id = ?", (account_id,)).fetchone()
         )
-        if cur.rowcount == 0:
+        if row is None:
             raise AccountError(f"no account with id {account_id}")
+        if row[0] == status:
+            return
+        if row[0] == CLOSED:
+            raise AccountError("a closed account cannot be reopened")
+        self._write(
+            "UPDATE accounts SET status = ?, status_changed_at = ?,"
+            " auth_version = auth_version + 1 WHERE id = ? AND status = ?",
+            (status, iso(utc_now()), account_id, row[0]),
+        )
 
     def set_email(self, account_id: int, email: str | None) -> None:
         cur = self._write("UPDATE accounts SET email = ? WHERE id = ?", (email, account_id))

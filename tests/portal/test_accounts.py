@@ -120,10 +120,9 @@ def test_session_lookup_refuses_stale_versions_inactive_accounts_and_ended_sessi
     assert account.login == "jan" and account.premises_ids == ("KW5/12",)
     assert accounts.session_account(record.id, record.auth_version + 1, stamp) is None
 
-    for status in (DISABLED, CLOSED):
-        accounts.set_status(record.id, status)
-        version = accounts.get(record.id).auth_version
-        assert accounts.session_account(record.id, version, stamp) is None
+    accounts.set_status(record.id, DISABLED)
+    version = accounts.get(record.id).auth_version
+    assert accounts.session_account(record.id, version, stamp) is None
     accounts.set_status(record.id, ACTIVE)
     version = accounts.get(record.id).auth_version
     assert accounts.session_account(record.id, version, stamp) is not None
@@ -145,6 +144,21 @@ def test_previous_sign_in_is_the_last_successful_one_before_this_session(account
     assert portal.accounts.iso(previous) == first
 
 
+def test_closing_is_final_and_ends_sessions(accounts):
+    record = new(accounts)
+    stamp = accounts.record_sign_in("jan", record.id, success=True)
+    accounts.set_status(record.id, CLOSED)
+    closed = accounts.get(record.id)
+    assert accounts.session_account(record.id, closed.auth_version, stamp) is None
+    changed_at = accounts.db().execute("SELECT status_changed_at FROM accounts").fetchone()
+    accounts.set_status(record.id, CLOSED)  # closing again does not restart the retention
+    assert accounts.db().execute("SELECT status_changed_at FROM accounts").fetchone() == changed_at
+    for status in (ACTIVE, DISABLED):
+        with pytest.raises(AccountError, match="cannot be reopened"):
+            accounts.set_status(record.id, status)
+    assert accounts.get(record.id).status == CLOSED
+
+
 def test_email_and_status_changes_need_an_existing_account(accounts):
     record = new(accounts, email="jan@example.com")
     assert record.email == "jan@example.com"
@@ -154,6 +168,8 @@ def test_email_and_status_changes_need_an_existing_account(accounts):
         accounts.set_email(999, "x@example.com")
     with pytest.raises(AccountError):
         accounts.set_status(record.id, "frozen")
+    with pytest.raises(AccountError):
+        accounts.set_status(999, DISABLED)
     with pytest.raises(AccountError):
         accounts.link(999, "KW5/12")
 
