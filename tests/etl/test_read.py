@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from etl.archive import MAX_MEMBERS
 from etl.model import BundleRejected
-from etl.read import MAX_MEMBERS, read_bundle
+from etl.read import read_bundle
 from tests.etl.builders import (
     COMMUNITY_ACCOUNT,
     csv_text,

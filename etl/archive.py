@@ -1,0 +1,144 @@
+"""The files of a bundle, read into memory: a folder, a ZIP, or one file.
+
+A ZIP member is never extracted to disk: its name is only a label, so a hostile name (`..`,
+an absolute path) cannot place a file anywhere, and such archives are refused outright. Member
+count, total size and compression ratio are limited before and while reading, so a zip bomb
+stops at the limit instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from pathlib import Path
+
+from etl.model import Problem
+
+MAX_MEMBERS = 200  # files in a ZIP or directory bundle
+MAX_TOTAL_BYTES = 2 * 1024**3  # uncompressed size of all table files together
+MAX_RATIO = 200  # uncompressed/compressed size of one ZIP member beyond which it is a bomb
+RATIO_FLOOR = 1024**2  # members smaller than this are never called bombs
+
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+ZIP_SUFFIXES = {".zip"}
+
+
+class Rejected(Exception):
+    """One problem that stops a file (or the whole bundle) from being read."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.reason)
+        self.problem = problem
+
+
+def refuse(file: str, reason: str, *, table: str = "", value: str = "") -> Rejected:
+    return Rejected(Problem(file, table, None, "", value, reason))
+
+
+def _unsafe_name(member: str) -> bool:
+    if member.startswith(("/", "\\")) or (len(member) > 1 and member[1] == ":"):
+        return True
+    return any(part == ".." for part in member.replace("\\", "/").split("/"))
+
+
+def _ignorable(rel: str) -> bool:
+    parts = rel.replace("\\", "/").split("/")
+    return any(p.startswith(".") or p == "__MACOSX" for p in parts)
+
+
+def _read_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, total: int, label: str
+) -> tuple[list[bytes], int]:
+    """Read one member in memory, stopping as soon as it grows past what is allowed."""
+    chunks = []
+    size = 0
+    with zf.open(info) as fh:
+        while chunk := fh.read(1024**2):
+            size += len(chunk)
+            total += len(chunk)
+            if (
+                size > info.file_size
+                or total > MAX_TOTAL_BYTES
+                or (size > RATIO_FLOOR and size > MAX_RATIO * max(info.compress_size, 1))
+            ):
+                raise refuse(
+                    label,
+                    "a member unpacks to more than it declares or than "
+                    "allowed (a zip bomb?); refused",
+                    value=info.filename,
+                )
+            chunks.append(chunk)
+    return chunks, total
+
+
+def _zip_members(path: Path, label: str) -> list[tuple[str, bytes]]:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise refuse(label, "not a readable ZIP archive") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        for info in infos:
+            if _unsafe_name(info.filename):
+                raise refuse(
+                    label,
+                    "unsafe member name in the ZIP (absolute path or '..'); the archive is refused",
+                    value=info.filename,
+                )
+        infos = [i for i in infos if not _ignorable(i.filename)]
+        if len(infos) > MAX_MEMBERS:
+            raise refuse(label, f"the ZIP holds {len(infos)} files; at most {MAX_MEMBERS}")
+        declared = sum(i.file_size for i in infos)
+        if declared > MAX_TOTAL_BYTES:
+            raise refuse(label, f"the ZIP unpacks to {declared} bytes; at most {MAX_TOTAL_BYTES}")
+        members = []
+        total = 0
+        for info in infos:
+            if info.flag_bits & 0x1:
+                raise refuse(label, "encrypted ZIP members are not supported", value=info.filename)
+            if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(
+                info.compress_size, 1
+            ):
+                raise refuse(
+                    label, "compression ratio too high (a zip bomb?); refused", value=info.filename
+                )
+            try:
+                chunks, total = _read_member(zf, info, total, label)
+            except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError, EOFError):
+                raise refuse(
+                    label,
+                    "damaged ZIP member (its size or checksum does not match)",
+                    value=info.filename,
+                ) from None
+            members.append((info.filename, b"".join(chunks)))
+        return members
+
+
+def _dir_members(path: Path) -> list[tuple[str, bytes]]:
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and not p.is_symlink() and not _ignorable(str(p.relative_to(path)))
+    )
+    if len(files) > MAX_MEMBERS:
+        raise refuse(path.name, f"the folder holds {len(files)} files; at most {MAX_MEMBERS}")
+    if sum(p.stat().st_size for p in files) > MAX_TOTAL_BYTES:
+        raise refuse(path.name, f"the folder holds more than {MAX_TOTAL_BYTES} bytes")
+    return [(p.relative_to(path).as_posix(), p.read_bytes()) for p in files]
+
+
+def members(path: Path) -> tuple[list[tuple[str, bytes]], bool]:
+    """(files of the bundle, whether it is a collection rather than one file)."""
+    if path.is_dir():
+        return _dir_members(path), True
+    if not path.is_file():
+        raise refuse(path.name, "no such file or folder")
+    suffix = path.suffix.lower()
+    if suffix in ZIP_SUFFIXES:
+        return _zip_members(path, path.name), True
+    if suffix in CSV_SUFFIXES | XLSX_SUFFIXES:
+        if path.stat().st_size > MAX_TOTAL_BYTES:
+            raise refuse(path.name, f"the file is larger than {MAX_TOTAL_BYTES} bytes")
+        return [(path.name, path.read_bytes())], False
+    raise refuse(path.name, "not a CSV, XLSX or ZIP file; export the tables as CSV or XLSX")
