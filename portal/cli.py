@@ -18,7 +18,7 @@ from pathlib import Path
 from ebok.settings import Settings
 from etl.store import SnapshotStore
 from portal import passwords
-from portal.accounts import ACTIVE, DISABLED, AccountError, AccountRecord, Accounts
+from portal.accounts import ACTIVE, CLOSED, DISABLED, AccountError, AccountRecord, Accounts
 
 DEMO_LOGIN = "demo"
 # So that the forgotten-password flow can be tried on the demo (example.com receives no mail).
@@ -335,6 +335,8 @@ def cmd_demo_setup(args: argparse.Namespace, settings: Settings) -> int:
         password = passwords.generate_one_time_password()
         accounts.create(DEMO_LOGIN, passwords.hash_password(password), premises, email=DEMO_EMAIL)
     else:
+        if record.status == CLOSED:
+            return _err(f"the '{DEMO_LOGIN}' account is closed; closed accounts stay closed")
         if record.status != ACTIVE:
             accounts.set_status(record.id, ACTIVE)
         if not record.email:
