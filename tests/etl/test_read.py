@@ -353,3 +353,13 @@ def test_zip_member_lying_about_its_size_is_refused(tmp_path: Path) -> None:
         central = data.find(b"PK\x01\x02", central + 4)
     path.write_bytes(bytes(data))
     assert "damaged ZIP member" in reasons(rejected(path))
+
+
+def test_the_legacy_export_goes_to_its_own_reader(tmp_path: Path) -> None:
+    from tests.etl.legacy_builders import communities_toml, klonowa
+
+    folder = klonowa().write(tmp_path / "inbox")
+    toml = communities_toml(tmp_path / "communities.toml")
+    bundle = read_bundle(folder, communities_file=toml)
+    assert bundle.kind == "legacy"
+    assert bundle.communities() == {"KLO11"}
