@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import calendar
+import sys
 import unicodedata
 import zipfile
 from collections.abc import Iterator
@@ -380,7 +381,7 @@ def run(args: argparse.Namespace, settings: object) -> int:
             fmt=args.fmt,
         )
     except (DemoError, OSError) as exc:
-        print(f"ebok demo-data: {exc}")
+        print(f"ebok demo-data: {exc}", file=sys.stderr)
         return 2
     where = summary.paths[0] if args.fmt != "csv" else args.out
     print(f"Wrote a demo bundle (as of {summary.as_of:%d.%m.%Y}) to {where}")

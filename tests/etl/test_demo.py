@@ -175,7 +175,7 @@ def test_xlsx_refuses_a_ledger_that_does_not_fit_a_sheet(tmp_path: Path, capsys)
         ["demo-data", "--out", str(tmp_path / "big"), "--premises", "50000", "--format", "xlsx",
          "--months", "100"]
     )  # fmt: skip
-    assert status == 2 and "use --format csv or zip" in capsys.readouterr().out
+    assert status == 2 and "use --format csv or zip" in capsys.readouterr().err
 
 
 def test_cli_writes_a_bundle_and_names_a_premises_to_show(tmp_path: Path, capsys) -> None:
