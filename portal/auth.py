@@ -24,7 +24,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal import passwords
-from portal.accounts import Account, Accounts, parse_iso
+from portal.accounts import CLOSED, Account, Accounts, parse_iso
 from portal.csrf import new_token
 from portal.templating import templates
 
@@ -43,6 +43,7 @@ _SESSION_KEYS = ("aid", "av", "iat", "seen")
 
 MSG_INVALID = "Nieprawidłowy login lub hasło."
 MSG_DISABLED = "To konto jest zablokowane. Skontaktuj się z zarządcą wspólnoty."
+MSG_CLOSED = "To konto zostało zamknięte. Aby znów korzystać z EBOK, złóż wniosek u zarządcy."
 MSG_EXPIRED = "Sesja wygasła z powodu braku aktywności. Zaloguj się ponownie."
 MSG_LOGGED_OUT = "Wylogowano."
 MSG_PASSWORD_CHANGED = "Hasło zostało zmienione."
@@ -240,8 +241,12 @@ async def login_submit(request: Request) -> Response:
         )
     if not record.active:
         # The password was right, so saying why is no help to a guesser.
-        accounts.record_sign_in(login, record.id, success=False, client=client, reason="disabled")
-        return _render_login(request, error=MSG_DISABLED, status_code=403, login=login)
+        closed = record.status == CLOSED
+        accounts.record_sign_in(
+            login, record.id, success=False, client=client, reason=record.status
+        )
+        message = MSG_CLOSED if closed else MSG_DISABLED
+        return _render_login(request, error=message, status_code=403, login=login)
 
     throttle.succeeded(login)
     if passwords.needs_rehash(record.password_hash):
