@@ -11,6 +11,7 @@ plus a few Polish favourites it lacks.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -50,6 +51,12 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"]) | frozenset(_POLISH_COMMON)
 
 
+def normalize(password: str) -> str:
+    """NFKC, as NIST SP 800-63B asks: `ą` typed on one device as one code point and on another
+    as `a` + combining ogonek must be the same password."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def is_common(password: str) -> bool:
     return password.lower() in _common_passwords()
 
@@ -57,6 +64,7 @@ def is_common(password: str) -> bool:
 def check_new_password(login: str, password: str) -> list[str]:
     """Reasons (in Polish, for the form) why `password` may not be set; empty when it may."""
     problems: list[str] = []
+    password = normalize(password)
     if len(password) < MIN_LENGTH:
         problems.append(f"Hasło musi mieć co najmniej {MIN_LENGTH} znaków.")
     if len(password) > MAX_LENGTH:
@@ -69,12 +77,12 @@ def check_new_password(login: str, password: str) -> list[str]:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher.hash(normalize(password))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash, normalize(password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import stat
 import threading
+import unicodedata
 
 import pytest
 from argon2 import PasswordHasher
@@ -181,6 +182,13 @@ def test_hashes_are_argon2id_and_verify():
     assert verify_password(stored, "Zielony-kot-na-dachu")
     assert not verify_password(stored, "zielony-kot-na-dachu")
     assert not verify_password("not a hash", "Zielony-kot-na-dachu")
+
+
+def test_the_same_letters_typed_differently_are_the_same_password():
+    composed = "Zażółć gęślą jaźń"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+    assert verify_password(hash_password(composed), decomposed)
 
 
 def test_weaker_hash_is_upgraded_at_sign_in(app, client):
