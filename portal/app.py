@@ -28,7 +28,7 @@ from starlette.types import ASGIApp
 
 from ebok.settings import Settings
 from etl.store import SnapshotStore
-from portal import auth, password_change
+from portal import auth, password_change, passwords
 from portal.accounts import Accounts
 from portal.csrf import CSRFMiddleware
 from portal.security import SecurityHeadersMiddleware
@@ -98,6 +98,7 @@ def create_app(settings: Settings) -> Starlette:
     https = urlsplit(settings.base_url).scheme == "https"
     accounts = Accounts(settings.accounts_db)
     accounts.migrate()
+    passwords.dummy_hash()  # made now, so the first unknown login takes no longer than others
 
     modules = _area_modules()
     routes: list[BaseRoute] = [*auth.routes, *password_change.routes]
