@@ -128,7 +128,8 @@ class GenerationWriter:
         self.id = generation_id or new_generation_id()
         self.tmp = store.root / f".tmp-{self.id}"
         self.tmp.mkdir(parents=True)
-        self.db = sqlite3.connect(self.tmp / DOCUMENTS_FILE)
+        # Not bound to the creating thread: publish inserts from a writer thread.
+        self.db = sqlite3.connect(self.tmp / DOCUMENTS_FILE, check_same_thread=False)
         self.db.executescript(
             """
             PRAGMA page_size = 65536;
