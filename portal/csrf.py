@@ -19,7 +19,7 @@ import secrets
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SESSION_KEY = "csrf"
@@ -82,10 +82,7 @@ class CSRFMiddleware:
             else:
                 problem = await self._token_problem(scope, request, body)
         if problem is not None:
-            response = PlainTextResponse(
-                f"Odmowa: {problem} Odśwież stronę i spróbuj ponownie.", status_code=403
-            )
-            await response(scope, receive, send)
+            await _refusal(scope, problem)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -113,6 +110,15 @@ class CSRFMiddleware:
         if not given or not hmac.compare_digest(given.encode(), expected.encode()):
             return "nieprawidłowy token formularza."
         return None
+
+
+def _refusal(scope: Scope, problem: str) -> Response:
+    """A Polish page that says what happened and what to do."""
+    from portal.templating import templates  # templating imports this module
+
+    return templates.TemplateResponse(
+        Request(scope), "csrf_failed.html", {"problem": problem}, status_code=403
+    )
 
 
 async def _buffer_body(receive: Receive) -> tuple[bytes | None, Receive]:
