@@ -125,7 +125,6 @@ def _csv_with_arrow(data: bytes, encoding: str, sep: str, header: list[str]) -> 
             encoding="utf8" if encoding.startswith("utf-8") else encoding,
             column_names=names,
             skip_rows=1,
-            block_size=16 * 1024**2,
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=sep,
@@ -134,7 +133,7 @@ def _csv_with_arrow(data: bytes, encoding: str, sep: str, header: list[str]) -> 
             invalid_row_handler=refuse,
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
+            column_types={n: pa.large_string() for n in names},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
             null_values=[],
