@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from etl.model import Problem
 
@@ -103,6 +103,9 @@ def _zip_members(path: Path, label: str) -> list[tuple[str, bytes]]:
                 raise refuse(
                     label, "compression ratio too high (a zip bomb?); refused", value=info.filename
                 )
+            if not _readable(info.filename):
+                members.append((info.filename, b""))  # listed to be warned about, not read
+                continue
             try:
                 chunks, total = _read_member(zf, info, total, label)
             except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError, EOFError):
@@ -123,9 +126,20 @@ def _dir_members(path: Path) -> list[tuple[str, bytes]]:
     )
     if len(files) > MAX_MEMBERS:
         raise refuse(path.name, f"the folder holds {len(files)} files; at most {MAX_MEMBERS}")
-    if sum(p.stat().st_size for p in files) > MAX_TOTAL_BYTES:
+    wanted = [p for p in files if _readable(p.name)]
+    if sum(p.stat().st_size for p in wanted) > MAX_TOTAL_BYTES:
         raise refuse(path.name, f"the folder holds more than {MAX_TOTAL_BYTES} bytes")
-    return [(p.relative_to(path).as_posix(), p.read_bytes()) for p in files]
+    # Other files are listed (to be warned about) but never read.
+    return [
+        (p.relative_to(path).as_posix(), p.read_bytes() if _readable(p.name) else b"")
+        for p in files
+    ]
+
+
+def _readable(name: str) -> bool:
+    return PurePosixPath(name.replace("\\", "/")).suffix.lower() in (
+        CSV_SUFFIXES | XLSX_SUFFIXES | ZIP_SUFFIXES
+    )
 
 
 def members(path: Path) -> tuple[list[tuple[str, bytes]], bool]:

@@ -191,6 +191,7 @@ def _sheet_rows(ws) -> tuple[list[str], pd.DataFrame, np.ndarray, pd.DataFrame]:
     body: list[list[str]] = []
     numbers: list[list[bool]] = []
     row_numbers: list[int] = []
+    ws.reset_dimensions()  # exporters often write a wrong sheet size; read every row there is
     for index, row in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
         cells = [cell_text(v) for v in row]
         if header is None:

@@ -83,11 +83,11 @@ class Problems:
     ) -> None:
         """A problem for each row at `positions`; `reason(value)` is asked only while under
         the cap."""
-        room = max(0, MAX_PROBLEMS - len(self.items))
-        values = _column(raw, column).to_numpy(dtype=object) if len(positions) else None
+        shown = positions[: max(0, MAX_PROBLEMS - len(self.items))]
+        values = _column(raw, column).iloc[shown].tolist() if len(shown) else []
         row_numbers = raw.frame["_row"].to_numpy()
-        for i in positions[:room]:
-            value = "" if values is None else str(values[i])
+        for i, value in zip(shown, values, strict=True):
+            value = str(value)
             self.items.append(
                 Problem(raw.file, raw.table, int(row_numbers[i]), column, value, reason(value))
             )
@@ -257,8 +257,8 @@ def premises(
     city = _column(raw, "city")
     city = city.where(city != "", default_city)
     street, number = _column(raw, "street"), _column(raw, "number")
-    address = street + "/" + number + ", " + postal + " " + city
-    address = address.str.replace(r",\s*$", "", regex=True)
+    place = (postal + " " + city).str.strip()
+    address = street + "/" + number + (", " + place).where(place != "", "")
     payer_address = _column(raw, "payer_address")
     payer_address = payer_address.where(payer_address != "", address)
     return _frame(
