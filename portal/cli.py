@@ -122,9 +122,10 @@ def _print_password(login: str, password: str) -> None:
     print("The first sign-in with it asks the resident to set a password of their own.")
 
 
-def _describe(record: AccountRecord) -> str:
+def _describe(record: AccountRecord, note: str = "") -> str:
     last = record.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if record.last_login_at else "-"
     flags = " (must change password)" if record.must_change_password else ""
+    flags = f" ({note})" if note else flags
     return "\t".join(
         (
             record.login,
@@ -188,10 +189,17 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    records = Accounts(settings.accounts_db).list()
+    from portal.lifecycle import closure
+
+    accounts = Accounts(settings.accounts_db)
     print("login\tstatus\tpremises\temail\tlast sign-in")
-    for record in records:
-        print(_describe(record))
+    for record in accounts.list():
+        info = closure(accounts, record, settings.closed_account_retention_days)
+        note = ""
+        if info is not None:
+            erase = info.erase_after.strftime("%Y-%m-%d") if info.erase_after else "?"
+            note = "personal data erased" if info.erased else f"data erased after {erase}"
+        print(_describe(record, note))
     return 0
 
 
