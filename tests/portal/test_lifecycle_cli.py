@@ -130,7 +130,7 @@ def test_close_refuses_sign_in_reset_and_enable(settings, capsys):
     capsys.readouterr()
     assert ebok(settings, "accounts", "list") == 0
     [row] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("anna")]
-    assert "closed" in row
+    assert "\tclosed (data erased after 20" in row
 
 
 def test_any_accounts_command_erases_data_after_retention(settings, monkeypatch, capsys):
@@ -146,6 +146,7 @@ def test_any_accounts_command_erases_data_after_retention(settings, monkeypatch,
     captured = capsys.readouterr()
     assert "anna: closed account's personal data erased" in captured.err
     assert "anna@example.com" not in captured.out
+    assert "closed (personal data erased)" in captured.out
     assert Accounts(settings.accounts_db).by_login("anna").email is None
     assert Accounts(settings.accounts_db).by_login("bartek").email == "b@example.com"
 
