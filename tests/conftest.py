@@ -72,6 +72,8 @@ def signed_in(app):
                 email=email,
                 must_change_password=False,
             )
+        for premises_id in premises_ids:
+            accounts.link(record.id, premises_id)
         if client is None:
             client = TestClient(app)
             clients.append(client)
