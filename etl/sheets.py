@@ -9,6 +9,7 @@ without BOM), Windows-1250 or ISO-8859-2, told apart by which one yields Polish 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from datetime import date, datetime, time
@@ -46,7 +47,8 @@ def detect_encoding(data: bytes, name: str) -> str:
     if not high:
         return "utf-8"
     try:
-        high.decode("utf-8")
+        # Not final: a caller may pass only the head of a file, cut inside a character.
+        codecs.getincrementaldecoder("utf-8")().decode(high, final=False)
         return "utf-8"
     except UnicodeDecodeError:
         pass

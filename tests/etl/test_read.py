@@ -363,3 +363,13 @@ def test_the_legacy_export_goes_to_its_own_reader(tmp_path: Path) -> None:
     bundle = read_bundle(folder, communities_file=toml)
     assert bundle.kind == "legacy"
     assert bundle.communities() == {"KLO11"}
+
+
+def test_encoding_of_a_file_head_cut_inside_a_character() -> None:
+    from etl.read import detect_encoding
+
+    text = ("Zażółć gęślą jaźń;" * 100).encode("utf-8")
+    cut = next(n for n in range(50, 80) if text[n - 1] >= 0xC0)  # ends on a lead byte
+    assert detect_encoding(text[:cut], "ledger.csv") == "utf-8"
+    assert detect_encoding(("Zażółć gęślą jaźń;" * 100).encode("cp1250"), "x") == "cp1250"
+    assert detect_encoding(("Zażółć gęślą jaźń;" * 100).encode("iso-8859-2"), "x") == "iso-8859-2"
