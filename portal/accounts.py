@@ -1,11 +1,10 @@
-"""Resident accounts in SQLite: the repository and its schema migrations.
+"""Resident accounts in SQLite: the repository.
 
 One account may hold several premises (a flat and a garage); one premises may have several
 accounts (co-owners). Premises ids are only ever stored and compared, never resolved here: the
 published snapshot is the source of truth for what exists.
 
-Migrations are an ordered list; `PRAGMA user_version` counts how many ran. Append new ones at the
-end, never edit one that has shipped.
+The schema and its migrations live in portal.accounts_schema.
 
 Connections are opened once per thread (sqlite3 objects must not cross threads by default) and
 kept: the per-request session check is a single indexed query on an open connection.
@@ -22,49 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from portal import accounts_schema
+
 ACTIVE, DISABLED, CLOSED = "active", "disabled", "closed"
 STATUSES = (ACTIVE, DISABLED, CLOSED)
-
-MIGRATIONS: list[str] = [
-    # 1: accounts, their premises, the sign-in history and sessions ended by logout.
-    """
-    CREATE TABLE accounts (
-        id INTEGER PRIMARY KEY,
-        login TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        password_hash TEXT NOT NULL,
-        email TEXT,
-        status TEXT NOT NULL DEFAULT 'active'
-            CHECK (status IN ('active', 'disabled', 'closed')),
-        must_change_password INTEGER NOT NULL DEFAULT 1,
-        auth_version INTEGER NOT NULL DEFAULT 1,
-        created_at TEXT NOT NULL,
-        password_changed_at TEXT,
-        status_changed_at TEXT
-    );
-    CREATE TABLE account_premises (
-        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        premises_id TEXT NOT NULL,
-        PRIMARY KEY (account_id, premises_id)
-    ) WITHOUT ROWID;
-    CREATE INDEX account_premises_by_premises ON account_premises (premises_id);
-    CREATE TABLE sign_ins (
-        id INTEGER PRIMARY KEY,
-        account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
-        login TEXT NOT NULL,
-        client TEXT,
-        at TEXT NOT NULL,
-        success INTEGER NOT NULL,
-        reason TEXT
-    );
-    CREATE INDEX sign_ins_by_account ON sign_ins (account_id, success, at);
-    CREATE TABLE ended_sessions (
-        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        issued_at TEXT NOT NULL,
-        ended_at TEXT NOT NULL,
-        PRIMARY KEY (account_id, issued_at)
-    ) WITHOUT ROWID;
-    """,
-]
 
 
 class AccountError(ValueError):
@@ -192,21 +152,11 @@ class Accounts:
         with self._migrate_lock:
             conn = self._connect()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-                    for statement in _statements(sql):
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {number}")
-                conn.execute("COMMIT")
-                self._migrated = True
-                return max(version, len(MIGRATIONS))
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                version = accounts_schema.migrate(conn)
             finally:
                 conn.close()
+            self._migrated = True
+            return version
 
     def close(self) -> None:
         """Close this thread's connection (others close when their thread ends)."""
@@ -440,16 +390,3 @@ class Accounts:
             (account_id, login[:200], client, stamp, int(success), reason),
         )
         return stamp
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (executescript would commit behind our back);
-    sqlite3.complete_statement knows whether a `;` ends one or sits inside a literal."""
-    statements, start = [], 0
-    for end, char in enumerate(script):
-        if char == ";" and sqlite3.complete_statement(script[start : end + 1]):
-            statements.append(script[start : end + 1].strip())
-            start = end + 1
-    if script[start:].strip():
-        statements.append(script[start:].strip())
-    return statements

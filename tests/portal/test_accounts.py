@@ -11,6 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 
 import portal.accounts
+from portal import accounts_schema
 from portal.accounts import ACTIVE, CLOSED, DISABLED, AccountError, Accounts
 from portal.passwords import (
     check_new_password,
@@ -31,7 +32,7 @@ def new(accounts: Accounts, login: str = "jan", premises=("KW5/12",), **kw):
 
 # -- schema -----------------------------------------------------------------------------------
 def test_schema_is_versioned_and_migrations_run_once(settings, accounts, monkeypatch):
-    assert accounts.migrate() == len(portal.accounts.MIGRATIONS)
+    assert accounts.migrate() == len(accounts_schema.MIGRATIONS)
     new(accounts)
     conn = sqlite3.connect(settings.accounts_db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
@@ -40,7 +41,7 @@ def test_schema_is_versioned_and_migrations_run_once(settings, accounts, monkeyp
 
     # A later release appends a migration: it runs on the existing data, once.
     extra = "ALTER TABLE accounts ADD COLUMN phone TEXT; UPDATE accounts SET phone = '-';"
-    monkeypatch.setattr(portal.accounts, "MIGRATIONS", [*portal.accounts.MIGRATIONS, extra])
+    monkeypatch.setattr(accounts_schema, "MIGRATIONS", [*accounts_schema.MIGRATIONS, extra])
     upgraded = Accounts(settings.accounts_db)
     assert upgraded.migrate() == 2
     assert upgraded.migrate() == 2
@@ -51,7 +52,7 @@ def test_schema_is_versioned_and_migrations_run_once(settings, accounts, monkeyp
 def test_failed_migration_leaves_the_schema_as_it_was(settings, accounts, monkeypatch):
     new(accounts)
     broken = "ALTER TABLE accounts ADD COLUMN phone TEXT; THIS IS NOT SQL;"
-    monkeypatch.setattr(portal.accounts, "MIGRATIONS", [*portal.accounts.MIGRATIONS, broken])
+    monkeypatch.setattr(accounts_schema, "MIGRATIONS", [*accounts_schema.MIGRATIONS, broken])
     with pytest.raises(sqlite3.OperationalError):
         Accounts(settings.accounts_db).migrate()
     conn = sqlite3.connect(settings.accounts_db)

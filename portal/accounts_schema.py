@@ -1,0 +1,81 @@
+"""The accounts database schema, as an ordered list of migrations.
+
+`PRAGMA user_version` counts how many migrations ran. Append new ones at the end, never edit one
+that has shipped. Each migration runs in one transaction with its version bump, so a failing one
+leaves the schema as it was (executescript would commit behind our back, hence the splitting).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: accounts, their premises, the sign-in history and sessions ended by logout.
+    """
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        email TEXT,
+        status TEXT NOT NULL DEFAULT 'active'
+            CHECK (status IN ('active', 'disabled', 'closed')),
+        must_change_password INTEGER NOT NULL DEFAULT 1,
+        auth_version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        password_changed_at TEXT,
+        status_changed_at TEXT
+    );
+    CREATE TABLE account_premises (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        premises_id TEXT NOT NULL,
+        PRIMARY KEY (account_id, premises_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX account_premises_by_premises ON account_premises (premises_id);
+    CREATE TABLE sign_ins (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+        login TEXT NOT NULL,
+        client TEXT,
+        at TEXT NOT NULL,
+        success INTEGER NOT NULL,
+        reason TEXT
+    );
+    CREATE INDEX sign_ins_by_account ON sign_ins (account_id, success, at);
+    CREATE TABLE ended_sessions (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        issued_at TEXT NOT NULL,
+        ended_at TEXT NOT NULL,
+        PRIMARY KEY (account_id, issued_at)
+    ) WITHOUT ROWID;
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the missing migrations on `conn` (autocommit mode); returns the schema version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return max(version, len(MIGRATIONS))
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit behind our back);
+    sqlite3.complete_statement knows whether a `;` ends one or sits inside a literal."""
+    statements, start = [], 0
+    for end, char in enumerate(script):
+        if char == ";" and sqlite3.complete_statement(script[start : end + 1]):
+            statements.append(script[start : end + 1].strip())
+            start = end + 1
+    if script[start:].strip():
+        statements.append(script[start:].strip())
+    return statements
