@@ -115,14 +115,25 @@ def _csv_with_stdlib(text: str, sep: str) -> tuple[list[str], pd.DataFrame, np.n
     return header, frame, numbers
 
 
-def _csv_with_arrow(data: bytes, encoding: str, sep: str, header: list[str]) -> pd.DataFrame:
-    def refuse(_row: object) -> str:
-        return "error"
-
+def _content_span(data: bytes, encoding: str) -> tuple[int, int]:
+    """Where the rows are: after a BOM, before the line breaks that end the file."""
     start = 3 if encoding == "utf-8-sig" else 0
+    end = len(data)
+    while end > start and data[end - 1] in b"\r\n":
+        end -= 1
+    return start, end
+
+
+def _csv_with_arrow(
+    data: bytes, encoding: str, sep: str, header: list[str], *, skip_blank_lines: bool
+) -> pd.DataFrame:
+    def stop(_row: object) -> str:
+        return "error"  # a ragged row: let the stdlib reader number it
+
+    start, end = _content_span(data, encoding)
     names = [f"c{i}" for i in range(len(header))]
     table = pacsv.read_csv(
-        pa.py_buffer(data)[start:],
+        pa.py_buffer(data)[start:end],
         read_options=pacsv.ReadOptions(
             encoding="utf8" if encoding.startswith("utf-8") else encoding,
             column_names=names,
@@ -131,8 +142,8 @@ def _csv_with_arrow(data: bytes, encoding: str, sep: str, header: list[str]) -> 
         parse_options=pacsv.ParseOptions(
             delimiter=sep,
             newlines_in_values=b'"' in data,
-            ignore_empty_lines=False,
-            invalid_row_handler=refuse,
+            ignore_empty_lines=skip_blank_lines,
+            invalid_row_handler=stop,
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={n: pa.large_string() for n in names},
@@ -144,6 +155,20 @@ def _csv_with_arrow(data: bytes, encoding: str, sep: str, header: list[str]) -> 
     return table.to_pandas()
 
 
+def _nonblank_lines(data: bytes, encoding: str) -> np.ndarray:
+    """1-based numbers of the lines that are not empty (for a file without quotes, where a
+    line is a row)."""
+    start, end = _content_span(data, encoding)
+    buf = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
+    breaks = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [len(buf)]))
+    length = ends - starts
+    has = length > 0
+    length[has] -= buf[ends[has] - 1] == 13
+    return np.flatnonzero(length > 0) + 1
+
+
 def read_csv_bytes(name: str, data: bytes) -> tuple[list[str], pd.DataFrame, np.ndarray]:
     """(header, positional frame c0..cN of strings, spreadsheet row numbers of its rows)."""
     encoding = detect_encoding(data, name)
@@ -152,12 +177,21 @@ def read_csv_bytes(name: str, data: bytes) -> tuple[list[str], pd.DataFrame, np.
     sep = detect_separator(_header_line(head_text))
     if first_line.strip():
         header = next(csv.reader([first_line.lstrip("\ufeff")], delimiter=sep))
-        try:
-            frame = _csv_with_arrow(data, encoding, sep, header)
-            return header, frame, np.arange(2, len(frame) + 2, dtype=np.int64)
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            if "UTF8" in str(exc) or isinstance(exc, UnicodeDecodeError):
-                raise refuse(name, "the file is not valid UTF-8 text") from None
+        attempts = [False] if b'"' in data else [False, True]
+        for skip_blank_lines in attempts:
+            try:
+                frame = _csv_with_arrow(
+                    data, encoding, sep, header, skip_blank_lines=skip_blank_lines
+                )
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                if "UTF8" in str(exc) or isinstance(exc, UnicodeDecodeError):
+                    raise refuse(name, "the file is not valid UTF-8 text") from None
+                continue
+            if not skip_blank_lines:
+                return header, frame, np.arange(2, len(frame) + 2, dtype=np.int64)
+            numbers = _nonblank_lines(data, encoding)[1:]  # the first is the header
+            if len(numbers) == len(frame):
+                return header, frame, numbers.astype(np.int64)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError:
