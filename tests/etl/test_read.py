@@ -373,3 +373,21 @@ def test_encoding_of_a_file_head_cut_inside_a_character() -> None:
     assert detect_encoding(text[:cut], "ledger.csv") == "utf-8"
     assert detect_encoding(("Zażółć gęślą jaźń;" * 100).encode("cp1250"), "x") == "cp1250"
     assert detect_encoding(("Zażółć gęślą jaźń;" * 100).encode("iso-8859-2"), "x") == "iso-8859-2"
+
+
+@pytest.mark.parametrize(
+    ("text", "rows"),
+    [
+        ("a;b\r\n1;2\r\n\r\n3;4\r\n\r\n\r\n", [["1", "2", 2], ["3", "4", 4]]),
+        ("a;b\n1;2\n\n\n3;4\n5;6", [["1", "2", 2], ["3", "4", 5], ["5", "6", 6]]),
+        ('a;b\n"x\n\ny";2\n\n3;4\n', [["x\n\ny", "2", 2], ["3", "4", 4]]),
+        ("a;b\n1;2;;\n3;4\n", [["1", "2", 2], ["3", "4", 3]]),
+    ],
+)
+def test_csv_rows_keep_their_spreadsheet_numbers(text: str, rows: list) -> None:
+    from etl.sheets import read_csv_bytes
+
+    header, frame, numbers = read_csv_bytes("x.csv", text.encode("cp1250"))
+    assert header[:2] == ["a", "b"]
+    got = [[a, b, int(n)] for a, b, n in zip(frame["c0"], frame["c1"], numbers, strict=True)]
+    assert [r for r in got if r[0] or r[1]] == rows
