@@ -31,6 +31,28 @@ class AccountError(ValueError):
     """A request the accounts cannot honour (duplicate login, unknown account...)."""
 
 
+MAX_LOGIN_LENGTH = 64
+
+
+def check_login(login: str) -> str:
+    """The login as stored: one word a resident can type, without spaces or control characters
+    (it is typed on the sign-in form and printed in letters)."""
+    login = login.strip()
+    if not login:
+        raise AccountError("login must not be empty")
+    if len(login) > MAX_LOGIN_LENGTH:
+        raise AccountError(f"login is longer than {MAX_LOGIN_LENGTH} characters")
+    if any(c.isspace() or not c.isprintable() for c in login):
+        raise AccountError(f"login {login!r} must not contain spaces or control characters")
+    return login
+
+
+def _check_premises_id(premises_id: str) -> str:
+    if not premises_id.strip():
+        raise AccountError("premises id must not be empty")
+    return premises_id
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -259,9 +281,8 @@ class Accounts:
         email: str | None = None,
         must_change_password: bool = True,
     ) -> AccountRecord:
-        login = login.strip()
-        if not login:
-            raise AccountError("login must not be empty")
+        login = check_login(login)
+        premises_ids = [_check_premises_id(p) for p in premises_ids]
         conn = self.db()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -356,6 +377,7 @@ class Accounts:
 
     def link(self, account_id: int, premises_id: str) -> bool:
         """True when the link is new."""
+        _check_premises_id(premises_id)
         try:
             cur = self._write(
                 "INSERT OR IGNORE INTO account_premises VALUES (?, ?)", (account_id, premises_id)

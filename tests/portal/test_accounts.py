@@ -92,6 +92,22 @@ def test_logins_are_unique_ignoring_case(accounts):
         new(accounts, "   ")
 
 
+@pytest.mark.parametrize("login", ["jan kowalski", "jan\tk", "x" * 65, "bell\x07"])
+def test_logins_are_one_typeable_word(accounts, login):
+    with pytest.raises(AccountError):
+        new(accounts, login)
+    assert accounts.list() == []
+
+
+def test_premises_ids_must_not_be_empty(accounts):
+    with pytest.raises(AccountError, match="premises id"):
+        new(accounts, "jan", ("KW5/12", " "))
+    assert accounts.list() == []
+    record = new(accounts, "jan", ("G 3",))
+    with pytest.raises(AccountError, match="premises id"):
+        accounts.link(record.id, "")
+
+
 def test_an_account_holds_several_premises_and_a_premises_several_accounts(accounts):
     jan = new(accounts, "jan", ("KW5/12", "G 3"))
     anna = new(accounts, "anna", ("KW5/12",))
