@@ -32,6 +32,9 @@ class AccountError(ValueError):
 
 
 MAX_LOGIN_LENGTH = 64
+# Sign-in attempts carry client addresses (personal data): kept a year, for the resident's and
+# the manager's questions about account use, then forgotten.
+SIGN_IN_RETENTION_DAYS = 365
 
 
 def check_login(login: str) -> str:
@@ -393,6 +396,18 @@ class Accounts:
             (account_id, premises_id),
         )
         return cur.rowcount == 1
+
+    def prune_sign_ins(self, keep_days: int = SIGN_IN_RETENTION_DAYS) -> int:
+        """Forget sign-in attempts (with their client addresses) older than `keep_days`, except
+        each account's last successful sign-in, which the resident is shown."""
+        cutoff = iso(datetime.fromtimestamp(utc_now().timestamp() - keep_days * 86400, UTC))
+        cur = self._write(
+            "DELETE FROM sign_ins WHERE at < ? AND id NOT IN ("
+            " SELECT max(id) FROM sign_ins WHERE success = 1 AND account_id IS NOT NULL"
+            " GROUP BY account_id)",
+            (cutoff,),
+        )
+        return cur.rowcount
 
     def record_sign_in(
         self,

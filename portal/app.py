@@ -98,6 +98,7 @@ def create_app(settings: Settings) -> Starlette:
     https = urlsplit(settings.base_url).scheme == "https"
     accounts = Accounts(settings.accounts_db)
     accounts.migrate()
+    accounts.prune_sign_ins()
     passwords.dummy_hash()  # made now, so the first unknown login takes no longer than others
 
     modules = _area_modules()

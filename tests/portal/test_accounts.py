@@ -177,6 +177,24 @@ def test_closing_is_final_and_ends_sessions(accounts):
     assert accounts.get(record.id).status == CLOSED
 
 
+def test_old_sign_in_attempts_are_forgotten_but_the_last_sign_in_is_kept(accounts):
+    from datetime import timedelta
+
+    jan, anna = new(accounts, "jan"), new(accounts, "anna")
+    old = portal.accounts.utc_now() - timedelta(days=400)
+    for days in (0, 1, 2):
+        accounts.record_sign_in("jan", jan.id, success=True, at=old + timedelta(days=days))
+    accounts.record_sign_in("jan", jan.id, success=False, client="203.0.113.7", at=old)
+    accounts.record_sign_in("nobody", None, success=False, client="203.0.113.7", at=old)
+    accounts.record_sign_in("anna", anna.id, success=True, at=old)
+    recent = accounts.record_sign_in("anna", anna.id, success=True)
+
+    assert accounts.prune_sign_ins(keep_days=365) == 5
+    assert [h["at"] for h in accounts.sign_in_history(jan.id)] == [old + timedelta(days=2)]
+    assert [portal.accounts.iso(h["at"]) for h in accounts.sign_in_history(anna.id)] == [recent]
+    assert accounts.get(jan.id).last_login_at == old + timedelta(days=2)
+
+
 def test_email_and_status_changes_need_an_existing_account(accounts):
     record = new(accounts, email="jan@example.com")
     assert record.email == "jan@example.com"
