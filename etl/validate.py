@@ -178,6 +178,9 @@ def _per_value(
     for value in series.unique():
         if value in parsed:
             continue
+        if not value.strip():
+            parsed[value] = ""
+            continue
         try:
             parsed[value] = parser(value)
         except ValueError as exc:
