@@ -32,6 +32,15 @@ class _Loaded:
         self.document = document
         self.derived: dict[str, Any] = {}
 
+    def memo(self, name: str, compute: Callable[[dict], T]) -> T:
+        """`compute(document)`, once. The document is shared between requests: `compute`
+        must not modify it."""
+        try:
+            return self.derived[name]
+        except KeyError:
+            value = self.derived[name] = compute(self.document)
+            return value
+
 
 class DocumentCache:
     def __init__(self, size: int = CACHE_SIZE) -> None:
@@ -89,24 +98,26 @@ def get_premises(request: Request, premises_id: str) -> tuple[Generation, dict[s
 
 
 def _load(request: Request, premises_id: str) -> tuple[Generation, _Loaded]:
+    # One lookup per request, however many helpers ask (the generation pointer is stat()ed
+    # once, so a page never mixes two generations either).
+    memo = request.scope.setdefault("state", {}).setdefault("_ebok_premises", {})
+    hit = memo.get(premises_id)
+    if hit is not None:
+        return hit
     if premises_id not in _account_ids(request):
         raise HTTPException(404)
     generation = current_generation(request)
     loaded = cache.load(generation, premises_id)
     if loaded is None:
         raise HTTPException(404)
+    memo[premises_id] = (generation, loaded)
     return generation, loaded
 
 
 def derived(request: Request, premises_id: str, name: str, compute: Callable[[dict], T]) -> T:
     """`compute(document)`, memoised with the cached document (after the same access check).
     The document is shared between requests: `compute` must not modify it."""
-    _, loaded = _load(request, premises_id)
-    try:
-        return loaded.derived[name]
-    except KeyError:
-        value = loaded.derived[name] = compute(loaded.document)
-        return value
+    return _load(request, premises_id)[1].memo(name, compute)
 
 
 def account_premises(request: Request) -> tuple[Generation, list[dict[str, Any]]]:

@@ -9,15 +9,25 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal, parse_pattern
 
 LOCALE = "pl_PL"
 # Residents read times in the community's local time, whatever the server's zone.
 LOCAL_ZONE = ZoneInfo("Europe/Warsaw")
+# Babel's own pl_PL patterns ("#,##0.00 ¤"), resolved once: format_currency() looks the locale
+# and pattern up on every call, which was most of a premises page's render time. Results are
+# memoised too (typed, so 100 grosze and Decimal("100") złote stay apart): a page shows the
+# same few figures request after request.
+_LOCALE = Locale.parse(LOCALE)
+_CURRENCY = _LOCALE.currency_formats["standard"]
+_PLAIN = parse_pattern("#,##0.00")
+_MEMO = 8192
 
 
 def to_decimal(amount: int | Decimal | str) -> Decimal:
@@ -33,18 +43,21 @@ def to_decimal(amount: int | Decimal | str) -> Decimal:
     raise TypeError(f"money must be grosze (int) or Decimal, not {type(amount).__name__}")
 
 
+@lru_cache(maxsize=_MEMO, typed=True)
 def money(amount: int | Decimal | str | None) -> str:
-    """`123456` → `1 234,56 zł` (no-break spaces)."""
+    """`123456` → `1 234,56 zł` (no-break spaces), as babel.numbers.format_currency(…, "PLN",
+    locale="pl_PL") writes it."""
     if amount is None or amount == "":
         return ""
-    return format_currency(to_decimal(amount), "PLN", locale=LOCALE)
+    return _CURRENCY.apply(to_decimal(amount), _LOCALE, currency="PLN")
 
 
+@lru_cache(maxsize=_MEMO, typed=True)
 def money_plain(amount: int | Decimal | str | None) -> str:
     """`123456` → `1 234,56`, for table columns whose header names the currency."""
     if amount is None or amount == "":
         return ""
-    return format_decimal(to_decimal(amount), format="#,##0.00", locale=LOCALE)
+    return _PLAIN.apply(to_decimal(amount), _LOCALE)
 
 
 def number(value: int | Decimal | str | None, digits: int | None = None) -> str:
@@ -67,6 +80,7 @@ def parse_date(value: str | date) -> date:
     return date.fromisoformat(value)
 
 
+@lru_cache(maxsize=_MEMO)
 def date_pl(value: str | date | None) -> str:
     """`2026-11-24` → `24.11.2026`."""
     if value is None or value == "":
@@ -74,6 +88,7 @@ def date_pl(value: str | date | None) -> str:
     return _babel_date(parse_date(value), "dd.MM.yyyy", locale=LOCALE)
 
 
+@lru_cache(maxsize=1024)
 def datetime_pl(value: datetime | str | None) -> str:
     """An aware datetime (UTC in storage) → `24.11.2026 14:05` in Polish local time."""
     if value is None or value == "":

@@ -30,6 +30,9 @@ def quote_id(value: str) -> str:
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 _env = templates.env
 _env.autoescape = True
+# Compiled once per process: no stat() of every template file on every render. A deploy
+# restarts the server anyway.
+_env.auto_reload = False
 _env.trim_blocks = True
 _env.lstrip_blocks = True
 _env.filters.update(

@@ -8,10 +8,12 @@ path with a convertor that stops before a known sub-page name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import quote
 
+from markupsafe import Markup
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -55,16 +57,16 @@ def _verdict(balance: int) -> tuple[str, str]:
     return "rozliczone", "settled"
 
 
-def _context(request: Request, document: dict[str, Any], tab: str, **extra: Any) -> dict:
+def _document_context(document: dict[str, Any]) -> dict[str, Any]:
+    """What every premises page shows from the document alone (no request in it), computed
+    once per generation and premises."""
     premises_id = document["premises_id"]
     return {
-        "request": request,
         "doc": document,
         "community": document["community"],
         "premises": document["premises"],
         "premises_id": premises_id,
         "as_of": document["community"]["as_of"],
-        "tab": tab,
         "urls": {
             "overview": premises_url(premises_id),
             "ledger": premises_url(premises_id, "ledger"),
@@ -73,8 +75,24 @@ def _context(request: Request, document: dict[str, Any], tab: str, **extra: Any)
             "allowances": premises_url(premises_id, "allowances"),
             "slip": premises_url(premises_id, "slip"),
         },
-        **extra,
     }
+
+
+def _nav(tab: str) -> Callable[[dict[str, Any]], Markup]:
+    def render(document: dict[str, Any]) -> Markup:
+        context = {**_document_context(document), "tab": tab}
+        return Markup(templates.get_template("premises_nav.html").render(context))
+
+    return render
+
+
+def _context(request: Request, premises_id: str, tab: str, **extra: Any) -> dict:
+    """The template context of a premises page. What depends only on the document (links,
+    the address header with its tabs) is built once per generation; per request there is
+    only the account's header and the page's own content."""
+    base = derived(request, premises_id, "context", _document_context)
+    nav = derived(request, premises_id, f"nav:{tab}", _nav(tab))
+    return {**base, "request": request, "tab": tab, "nav": nav, **extra}
 
 
 def _entries(request: Request, premises_id: str) -> list[ledger.Entry]:
@@ -100,27 +118,29 @@ async def home(request: Request) -> Response:
     return templates.TemplateResponse(request, "premises_list.html", {"rows": rows, "as_of": as_of})
 
 
-async def overview(request: Request) -> Response:
-    premises_id = request.path_params["premises_id"]
-    _, document = get_premises(request, premises_id)
-
-    def make_chart(doc: dict) -> dict:
-        points = chart.daily_balances(ledger.entries(doc))
-        return {
+def _overview_body(document: dict[str, Any]) -> Markup:
+    """The overview's main content, rendered once per generation and premises: nothing in it
+    depends on who asks or when, and this page is the one residents open most."""
+    points = chart.daily_balances(ledger.entries(document))
+    balance = document["totals"]["balance"]
+    context = {
+        **_document_context(document),
+        "balance": balance,
+        "verdict": _verdict(balance),
+        "chart": {
             "svg": chart.render_svg(points),
             "text": chart.describe(points),
             "months": chart.month_end_balances(points),
-        }
+        },
+    }
+    return Markup(templates.get_template("premises_overview_body.html").render(context))
 
-    balance = document["totals"]["balance"]
-    context = _context(
-        request,
-        document,
-        "overview",
-        balance=balance,
-        verdict=_verdict(balance),
-        chart=derived(request, premises_id, "chart", make_chart),
-    )
+
+async def overview(request: Request) -> Response:
+    premises_id = request.path_params["premises_id"]
+    get_premises(request, premises_id)
+    body = derived(request, premises_id, "overview", _overview_body)
+    context = _context(request, premises_id, "overview", body=body)
     return templates.TemplateResponse(request, "premises_overview.html", context)
 
 
@@ -141,7 +161,7 @@ async def ledger_page(request: Request) -> Response:
     page = ledger.paginate(shown, _int_param(request, "page") or 1)
     context = _context(
         request,
-        document,
+        premises_id,
         "ledger",
         years=available,
         year=year,
@@ -178,7 +198,7 @@ async def fees_page(request: Request) -> Response:
     notes = document["community"].get("fee_notes") or {}
     if not isinstance(notes, dict):
         notes = {"header": str(notes)}
-    context = _context(request, document, "fees", fees=document["fees"], notes=notes)
+    context = _context(request, premises_id, "fees", fees=document["fees"], notes=notes)
     return templates.TemplateResponse(request, "premises_fees.html", context)
 
 
@@ -199,7 +219,7 @@ async def allowances_page(request: Request) -> Response:
         {**a, "current": _is_current(a, as_of)}
         for a in sorted(document["allowances"], key=lambda a: a.get("valid_from") or "")
     ]
-    context = _context(request, document, "allowances", allowances=allowances)
+    context = _context(request, premises_id, "allowances", allowances=allowances)
     return templates.TemplateResponse(request, "premises_allowances.html", context)
 
 

@@ -62,3 +62,17 @@ def test_datetime_is_shown_in_polish_local_time():
 def test_naive_datetime_is_refused():
     with pytest.raises(ValueError):
         datetime_pl(datetime(2026, 11, 24, 10, 0))
+
+
+@pytest.mark.parametrize("grosze", [0, 5, -5, 99, 123456, -1500050, 10**12 + 1])
+def test_money_matches_babel_format_currency(grosze):
+    from babel.numbers import format_currency
+
+    expected = format_currency(Decimal(grosze) / 100, "PLN", locale="pl_PL")
+    assert money(grosze) == expected
+    assert money(Decimal(grosze) / 100) == expected
+
+
+def test_grosze_and_zlote_are_not_confused_by_the_memo():
+    assert money(100) == f"1,00{NBSP}zł"
+    assert money(Decimal("100")) == f"100,00{NBSP}zł"
