@@ -9,56 +9,16 @@ from html.parser import HTMLParser
 from urllib.parse import quote
 
 import pytest
-from starlette.testclient import TestClient
 
-from portal import passwords
-from portal.app import create_app
 from tests.builders import ledger_row, make_document, publish_documents
 
 NBSP = "\u00a0"
-PASSWORD = "zielona-łąka-47-kwiatowa"
 
 
 def _text(html: str) -> str:
     """Visible text, whitespace squeezed, no-break spaces as plain spaces."""
     html = re.sub(r"<(script|style|title)\b.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace(NBSP, " ")
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-@pytest.fixture
-def app(settings):
-    return create_app(settings)
-
-
-@pytest.fixture
-def sign_in(app):
-    """sign_in(premises_ids) → a TestClient signed in through the real /login form as a new
-    account linked to those premises."""
-    counter = iter(range(1, 1000))
-
-    def _sign_in(premises_ids, login=None):
-        login = login or f"mieszkaniec{next(counter)}"
-        app.state.accounts.create(
-            login,
-            passwords.hash_password(PASSWORD),
-            premises_ids,
-            must_change_password=False,
-        )
-        client = TestClient(app, base_url="http://testserver")
-        page = client.get("/login")
-        response = client.post(
-            "/login",
-            data={"login": login, "password": PASSWORD, "csrf_token": _csrf(page.text)},
-            follow_redirects=False,
-        )
-        assert response.status_code == 303, response.text
-        return client
-
-    return _sign_in
 
 
 def _flat(premises_id="KW5/12", **kw):
@@ -73,9 +33,9 @@ def _flat(premises_id="KW5/12", **kw):
     )
 
 
-def test_single_premises_goes_straight_to_it_and_shows_balance(store, sign_in):
+def test_single_premises_goes_straight_to_it_and_shows_balance(store, signed_in):
     publish_documents(store, [_flat(), _flat("KW5/13", number="13")])
-    client = sign_in(["KW5/12"])
+    client = signed_in("KW5/12")
     home = client.get("/", follow_redirects=False)
     assert home.status_code == 303
     assert home.headers["location"] == "/premises/KW5%2F12"
@@ -104,15 +64,15 @@ def test_single_premises_goes_straight_to_it_and_shows_balance(store, sign_in):
         ),
     ],
 )
-def test_verdict_in_plain_words(store, sign_in, ledger, word, amount):
+def test_verdict_in_plain_words(store, signed_in, ledger, word, amount):
     publish_documents(store, [make_document("KW5/12", ledger=ledger)])
-    text = _text(sign_in(["KW5/12"]).get("/premises/KW5%2F12").text)
+    text = _text(signed_in("KW5/12").get("/premises/KW5%2F12").text)
     assert f"Saldo {amount} {word}" in text
 
 
-def test_several_premises_are_listed_and_only_those_published(store, sign_in):
+def test_several_premises_are_listed_and_only_those_published(store, signed_in):
     publish_documents(store, [_flat(), make_document("G 3", number="G3", kind="garaż")])
-    client = sign_in(["KW5/12", "G 3", "KW5/99"])
+    client = signed_in("KW5/12", "G 3", "KW5/99")
     page = client.get("/")
     assert page.status_code == 200
     assert 'href="/premises/KW5%2F12"' in page.text
@@ -122,24 +82,24 @@ def test_several_premises_are_listed_and_only_those_published(store, sign_in):
     assert client.get("/premises/G%203").status_code == 200
 
 
-def test_other_residents_premises_are_not_found(store, sign_in):
+def test_other_residents_premises_are_not_found(store, signed_in):
     publish_documents(store, [_flat(), _flat("KW5/13", number="13", payer_name="Anna Nowak")])
-    client = sign_in(["KW5/12"])
+    client = signed_in("KW5/12")
     for path in ("", "/ledger", "/ledger.csv", "/fees", "/allowances"):
         response = client.get("/premises/KW5%2F13" + path)
         assert response.status_code == 404, path
         assert "Anna Nowak" not in response.text
         assert "Nie znaleziono strony" in response.text
     # Linked to the account but missing from the current generation: also 404.
-    client2 = sign_in(["KW5/77"])
+    client2 = signed_in("KW5/77", login="sasiad")
     assert client2.get("/premises/KW5%2F77").status_code == 404
     assert "Do tego konta nie jest obecnie przypisany" in client2.get("/").text
 
 
-def test_ids_with_slashes_and_spaces_reach_every_subpage(store, sign_in):
+def test_ids_with_slashes_and_spaces_reach_every_subpage(store, signed_in):
     pid = "B 2/3/garaż"
     publish_documents(store, [_flat(pid)])
-    client = sign_in([pid])
+    client = signed_in(pid)
     base = "/premises/" + quote(pid, safe="")
     for path in ("", "/ledger", "/ledger.csv", "/fees", "/allowances"):
         assert client.get(base + path).status_code == 200, path
@@ -147,7 +107,7 @@ def test_ids_with_slashes_and_spaces_reach_every_subpage(store, sign_in):
     assert f'href="{base}/ledger"' in page.text
 
 
-def test_ledger_filters_by_year_and_shows_breakdown(store, sign_in):
+def test_ledger_filters_by_year_and_shows_breakdown(store, signed_in):
     details = [
         {
             "description": "Woda zimna",
@@ -165,7 +125,7 @@ def test_ledger_filters_by_year_and_shows_breakdown(store, sign_in):
         ]
     )
     publish_documents(store, [doc])
-    client = sign_in(["KW5/12"])
+    client = signed_in("KW5/12")
     text = _text(client.get("/premises/KW5%2F12/ledger?year=2026").text)
     assert "Naliczenie 06/2025" not in text
     assert "Saldo na początek 2026 r.: -300,00 zł" in text
@@ -176,10 +136,10 @@ def test_ledger_filters_by_year_and_shows_breakdown(store, sign_in):
     assert "Naliczenie 06/2025" in all_years
 
 
-def test_ledger_pages(store, sign_in):
+def test_ledger_pages(store, signed_in):
     rows = [ledger_row("2026-01-01", f"Pozycja {i:03d}", charge=100, row=i + 2) for i in range(120)]
     publish_documents(store, [make_document(ledger=rows)])
-    client = sign_in(["KW5/12"])
+    client = signed_in("KW5/12")
     first = _text(client.get("/premises/KW5%2F12/ledger").text)
     assert "Pozycja 000" in first and "Pozycja 050" not in first
     assert "Strona 1 z 3" in first
@@ -188,9 +148,9 @@ def test_ledger_pages(store, sign_in):
     assert client.get("/premises/KW5%2F12/ledger?page=abc").status_code == 200
 
 
-def test_ledger_csv_download(store, sign_in):
+def test_ledger_csv_download(store, signed_in):
     publish_documents(store, [_flat()])
-    client = sign_in(["KW5/12"])
+    client = signed_in("KW5/12")
     response = client.get("/premises/KW5%2F12/ledger.csv?year=2026")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
@@ -203,17 +163,17 @@ def test_ledger_csv_download(store, sign_in):
     assert rows[2] == ["15.01.2026", "WB/1", "Wpłata", "", "0,00", "1234,56", "684,56"]
 
 
-def test_fees_with_community_notes(store, sign_in):
+def test_fees_with_community_notes(store, signed_in):
     doc = make_document()
     doc["community"]["fee_notes"] = {"header": "Stawki uchwalone 12.12.2025.", "footer": ""}
     publish_documents(store, [doc])
-    text = _text(sign_in(["KW5/12"]).get("/premises/KW5%2F12/fees").text)
+    text = _text(signed_in("KW5/12").get("/premises/KW5%2F12/fees").text)
     assert "Stawki uchwalone 12.12.2025." in text
     assert "Fundusz remontowy m² 54,30 3,15 171,05 zł 01.01.2026" in text
     assert "Razem miesięcznie 285,08 zł" in text
 
 
-def test_allowances_current_by_as_of_date(store, sign_in):
+def test_allowances_current_by_as_of_date(store, signed_in):
     allowances = [
         {
             "decision": "DM/1/2025",
@@ -235,7 +195,7 @@ def test_allowances_current_by_as_of_date(store, sign_in):
         },
     ]
     publish_documents(store, [make_document(allowances=allowances, as_of="2026-11-20")])
-    text = _text(sign_in(["KW5/12"]).get("/premises/KW5%2F12/allowances").text)
+    text = _text(signed_in("KW5/12").get("/premises/KW5%2F12/allowances").text)
     assert "DM/9/2026 Prezydent Miasta Krakowa 01.07.2026 – 20.11.2026 250,00 zł bieżący" in text
     assert (
         "DM/1/2025 Prezydent Miasta Krakowa 01.01.2025 – 30.06.2025 200,00 zł nieobowiązujący"
@@ -243,8 +203,7 @@ def test_allowances_current_by_as_of_date(store, sign_in):
     )
 
 
-def test_healthz(settings, store):
-    client = TestClient(create_app(settings))
+def test_healthz_needs_no_sign_in(client, store):
     down = client.get("/healthz")
     assert down.status_code == 503
     generation = publish_documents(store, [_flat()])
@@ -253,9 +212,9 @@ def test_healthz(settings, store):
     assert up.json()["generation"] == generation.id
 
 
-def test_new_generation_is_shown_without_restart(store, sign_in):
+def test_new_generation_is_shown_without_restart(store, signed_in):
     publish_documents(store, [_flat()])
-    client = sign_in(["KW5/12"])
+    client = signed_in("KW5/12")
     assert "684,56 zł" in _text(client.get("/premises/KW5%2F12").text)
     publish_documents(
         store, [make_document(ledger=[ledger_row("2026-01-10", "Naliczenie", charge=7000)])]
@@ -298,9 +257,9 @@ class _Audit(HTMLParser):
             self.skip_link = a.get("href", "").lstrip("#") or "?"
 
 
-def test_pages_pass_strict_csp_and_basic_accessibility(store, sign_in):
+def test_pages_pass_strict_csp_and_basic_accessibility(store, signed_in):
     publish_documents(store, [_flat()])
-    client = sign_in(["KW5/12"])
+    client = signed_in("KW5/12")
     for path in ("", "/ledger", "/fees", "/allowances"):
         html = client.get("/premises/KW5%2F12" + path).text
         audit = _Audit()
@@ -310,3 +269,28 @@ def test_pages_pass_strict_csp_and_basic_accessibility(store, sign_in):
         assert set(audit.inputs) <= audit.label_for, path
         assert '<html lang="pl">' in html
         assert html.count("<h1") == 1
+
+
+def test_before_the_first_import_pages_say_so_in_polish(signed_in):
+    client = signed_in("KW5/12")
+    for path in ("/", "/premises/KW5%2F12"):
+        response = client.get(path)
+        assert response.status_code == 503
+        assert "Serwis chwilowo niedostępny" in response.text
+        assert "Dane nie zostały jeszcze opublikowane." in response.text
+
+
+def test_header_shows_previous_sign_in_and_a_working_logout_form(store, signed_in):
+    publish_documents(store, [_flat()])
+    client = signed_in("KW5/12")
+    assert "Poprzednie logowanie" not in client.get("/premises/KW5%2F12").text
+    signed_in("KW5/12", client=client)  # a second sign-in: now there is a previous one
+    page = client.get("/premises/KW5%2F12").text
+    assert re.search(r"Poprzednie logowanie: \d\d\.\d\d\.\d{4} \d\d:\d\d", _text(page))
+    form = re.search(
+        r'<form class="logout-form" method="post" action="/logout">(.*?)</form>', page, re.S
+    )
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.group(1)).group(1)
+    out = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"].startswith("/login")
+    assert client.get("/premises/KW5%2F12", follow_redirects=False).status_code == 303
