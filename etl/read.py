@@ -121,7 +121,9 @@ def read_tables(
         files, collection = members(path)
     except Rejected as exc:
         return [], [], [exc.problem], []
-    for rel, data in files:
+    files.reverse()
+    while files:
+        rel, data = files.pop()  # each file's bytes are dropped once it is read
         member = PurePosixPath(rel.replace("\\", "/"))
         suffix = member.suffix.lower()
         hint = headers.table_for(member.stem)
@@ -153,10 +155,12 @@ def read_tables(
             problems.append(exc.problem)
             continue
         sources.append(SourceFile(label, hashlib.sha256(data).hexdigest(), len(data)))
+        del data
         for table, file, header, frame, rows, mask in sheets:
             raw = _raw(table, file, header, frame, rows, mask, aliases, problems, warnings)
             if raw is not None:
                 raws.append(raw)
+        sheets = frame = None  # type: ignore[assignment]  # let the positional frames go
     seen: dict[str, str] = {}
     for raw in raws:
         if raw.table in seen:
