@@ -145,6 +145,9 @@ class _Column:
                 self.values = self.values[order]
             return
         lookup = [_plain(v) for v in uniques.tolist()] + [None]  # code -1 (missing) -> None
+        if len(lookup) == 1 or (len(lookup) == 2 and codes.min() == 0):
+            self.default = lookup[0]  # one value throughout (the file name, empty details)
+            return
         self.values = np.array(lookup, dtype=object)
         self.codes = codes if order is None else codes[order]
 
