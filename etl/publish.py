@@ -25,11 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import orjson
-import pandas as pd
-import pyarrow as pa
 
+from etl.grouping import Groups, values_of
 from etl.model import Bundle, BundleRejected, Problem
 from etl.store import Generation, GenerationWriter, SnapshotStore
 
@@ -93,131 +91,11 @@ class PublishResult:
         return self.generation is not None
 
 
-def _plain(value: Any) -> Any:
-    """pandas missing markers (NA, NaN, NaT) become JSON null; numpy scalars plain Python."""
-    if value is None or isinstance(value, (str, list, dict)):
-        return value
-    if isinstance(value, np.generic):
-        value = value.item()
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # an integer column that pandas widened to float around a gap
-    return value
-
-
-def _values(frame: pd.DataFrame, name: str, default: Any = "") -> list[Any]:
-    """A column as JSON-ready Python values (for the small tables: a pass per value)."""
-    if name not in frame.columns:
-        return [default] * len(frame)
-    series = frame[name]
-    if series.dtype.kind in "iub" or (series.dtype != object and not series.isna().any()):
-        return series.tolist()
-    return [_plain(v) for v in series.tolist()]
-
-
-class _Column:
-    """One column of a big table, ready to be cut into Python lists in sorted order.
-
-    Text is kept as integer codes into its distinct values, so a batch becomes a list by a
-    numpy take over shared string objects instead of creating one string per row."""
-
-    def __init__(
-        self, series: pd.Series | None, order: np.ndarray | None, default: Any, size: int
-    ) -> None:
-        self.values: np.ndarray | None = None
-        self.codes: np.ndarray | None = None
-        self.default = default
-        self.size = size
-        if series is None:
-            return
-        if series.dtype.kind in "iu":
-            self.values = series.to_numpy() if order is None else series.to_numpy()[order]
-            return
-        try:
-            codes, uniques = pd.factorize(series)
-        except TypeError:  # unhashable cells (lists of details)
-            self.values = np.array([_plain(v) for v in series.tolist()], dtype=object)
-            if order is not None:
-                self.values = self.values[order]
-            return
-        lookup = [_plain(v) for v in uniques.tolist()] + [None]  # code -1 (missing) -> None
-        if len(lookup) == 1 or (len(lookup) == 2 and codes.min() == 0):
-            self.default = lookup[0]  # one value throughout (the file name, empty details)
-            return
-        self.values = np.array(lookup, dtype=object)
-        self.codes = codes if order is None else codes[order]
-
-    def take(self, rows: slice | np.ndarray) -> list[Any]:
-        if self.values is None:
-            n = len(range(self.size)[rows]) if isinstance(rows, slice) else len(rows)
-            return [self.default] * n
-        if self.codes is None:
-            return self.values[rows].tolist()
-        return self.values.take(self.codes[rows]).tolist()
-
-
-class _Groups:
-    """One table sorted once by (premises, *order); a premises' rows are one contiguous span."""
-
-    def __init__(
-        self, frame: pd.DataFrame, order: tuple[str, ...], columns: dict[str, Any]
-    ) -> None:
-        if len(frame) == 0:  # an empty table may come without its columns
-            frame = pd.DataFrame({"premises_id": pd.Series([], dtype=object)})
-        pid_codes, pids = pd.factorize(frame["premises_id"])
-        sorted_order = _row_order(frame, pid_codes, order)
-        sorted_pids = pid_codes if sorted_order is None else pid_codes[sorted_order]
-        starts = np.flatnonzero(np.diff(sorted_pids)) + 1
-        starts = np.concatenate([np.zeros(min(1, len(frame)), dtype=np.intp), starts])
-        ends = np.concatenate([starts[1:], np.full(min(1, len(frame)), len(frame))])
-        ids = pids.take(sorted_pids[starts]).tolist()
-        self.spans: dict[str, tuple[int, int]] = dict(
-            zip(ids, zip(starts.tolist(), ends.tolist(), strict=True), strict=True)
-        )
-        self.columns = {
-            name: _Column(
-                frame[name] if name in frame.columns else None, sorted_order, default, len(frame)
-            )
-            for name, default in columns.items()
-        }
-        self.sums: dict[str, dict[str, int]] = {}
-        for name, column in self.columns.items():
-            if (
-                column.codes is None
-                and column.values is not None
-                and column.values.dtype.kind in "iu"
-            ):
-                totals = np.add.reduceat(column.values, starts) if len(starts) else []
-                self.sums[name] = dict(zip(ids, np.asarray(totals).tolist(), strict=True))
-
-    def take(self, premises_ids: list[str]) -> tuple[dict[str, tuple[int, int]], list[list]]:
-        """Rows of these premises: {id: (start, end) into the lists}, and the column lists in
-        the order the constructor was given."""
-        spans = [(pid, self.spans[pid]) for pid in premises_ids if pid in self.spans]
-        local: dict[str, tuple[int, int]] = {}
-        if not spans:
-            return local, [[] for _ in self.columns]
-        contiguous = all(a[1][1] == b[1][0] for a, b in zip(spans, spans[1:], strict=False))
-        offset = 0
-        for pid, (s, e) in spans:
-            local[pid] = (offset, offset + e - s)
-            offset += e - s
-        if contiguous:
-            rows: slice | np.ndarray = slice(spans[0][1][0], spans[-1][1][1])
-        else:
-            rows = np.concatenate([np.arange(s, e) for _, (s, e) in spans])
-        return local, [c.take(rows) for c in self.columns.values()]
-
-
 def _community_sections(bundle: Bundle) -> dict[str, dict[str, Any]]:
     frame = bundle.tables.get("communities")
     if frame is None or len(frame) == 0:
         return {}
-    cols = [_values(frame, f, None if f == "fee_notes" else "") for f in COMMUNITY_FIELDS]
+    cols = [values_of(frame, f, None if f == "fee_notes" else "") for f in COMMUNITY_FIELDS]
     return {
         vals[0]: dict(zip(COMMUNITY_FIELDS, vals, strict=True)) for vals in zip(*cols, strict=True)
     }
@@ -227,53 +105,13 @@ def _premises_sections(bundle: Bundle) -> dict[str, tuple[str, dict[str, Any]]]:
     frame = bundle.tables.get("premises")
     if frame is None or len(frame) == 0:
         return {}
-    cols = [_values(frame, f, None if f == "occupants" else "") for f in PREMISES_FIELDS]
+    cols = [values_of(frame, f, None if f == "occupants" else "") for f in PREMISES_FIELDS]
     return {
         pid: (cid, dict(zip(PREMISES_FIELDS, vals, strict=True)))
         for pid, cid, *vals in zip(
             frame["premises_id"].tolist(), frame["community_id"].tolist(), *cols, strict=True
         )
     }
-
-
-def _sort_codes(series: pd.Series) -> np.ndarray:
-    """Integer keys that sort like the values (ISO dates and file names sort as text)."""
-    if series.dtype.kind in "iu":
-        return series.to_numpy()
-    try:  # ISO dates: parsed in C, no hashing of millions of strings
-        days = pa.array(series.array).cast(pa.date32()).cast(pa.int32())
-        if days.null_count == 0:
-            return days.to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
-        pass
-    return pd.factorize(series, sort=True)[0]
-
-
-def _row_order(
-    frame: pd.DataFrame, pid_codes: np.ndarray, order: tuple[str, ...]
-) -> np.ndarray | None:
-    """The permutation that sorts rows by (premises, *order), or None when they already are
-    sorted (exports usually list a premises' rows together, in date order)."""
-    if len(frame) == 0:
-        return None
-    rows = frame["_row"].to_numpy() if "_row" in frame.columns else None
-    one_file = "_file" not in frame.columns or bool(
-        (frame["_file"] == frame["_file"].iloc[0]).all()
-    )
-    source_order = rows is not None and one_file and bool(np.all(rows[1:] > rows[:-1]))
-    keys = [c for c in order if c in frame.columns and c not in ("_file", "_row")]
-    if not source_order:
-        sort_keys = [_sort_codes(frame[c]) for c in reversed(order) if c in frame.columns]
-        return np.lexsort([*sort_keys, pid_codes])
-    # In source order already: a stable sort on (premises, *keys) keeps it within ties.
-    key = pid_codes.astype(np.int64)
-    for c in keys:
-        codes = _sort_codes(frame[c]).astype(np.int64)
-        codes -= codes.min()
-        key = key * (int(codes.max()) + 1) + codes
-    if bool(np.all(key[1:] >= key[:-1])):
-        return None
-    return np.argsort(key, kind="stable")
 
 
 def _unknown_premises(bundle: Bundle, table: str, ids: set[str]) -> list[Problem]:
@@ -284,8 +122,8 @@ def _unknown_premises(bundle: Bundle, table: str, ids: set[str]) -> list[Problem
         Problem(file, table, row, "premises_id", pid, reason)
         for pid, file, row in zip(
             frame["premises_id"].tolist(),
-            _values(frame, "_file"),
-            _values(frame, "_row", None),
+            values_of(frame, "_file"),
+            values_of(frame, "_row", None),
             strict=True,
         )
     ]
@@ -367,15 +205,15 @@ class _Builder:
         self.premises = premises
         tables = bundle.tables
         self.ledger = (
-            _Groups(tables["ledger"], ("date", "_file", "_row"), LEDGER_SOURCE)
+            Groups(tables["ledger"], ("date", "_file", "_row"), LEDGER_SOURCE)
             if "ledger" in tables
             else None
         )
         self.fees = (
-            _Groups(tables["fees"], ("_file", "_row"), FEE_SOURCE) if "fees" in tables else None
+            Groups(tables["fees"], ("_file", "_row"), FEE_SOURCE) if "fees" in tables else None
         )
         self.allowances = (
-            _Groups(tables["allowances"], ("_file", "_row"), ALLOWANCE_SOURCE)
+            Groups(tables["allowances"], ("_file", "_row"), ALLOWANCE_SOURCE)
             if "allowances" in tables
             else None
         )

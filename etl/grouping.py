@@ -1,0 +1,177 @@
+"""Big tables sorted once and cut into per-premises slices, as Python lists ready for a JSON
+encoder.
+
+A table is sorted by (premises, date, source order) once with numpy; a premises' rows are then
+one contiguous span, and a batch of premises becomes column lists by a numpy take over shared
+string objects (text is kept as integer codes into its distinct values), so 5 million ledger
+rows never become 5 million dicts. An export already in that order (the usual case) is not
+sorted at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+
+def plain(value: Any) -> Any:
+    """pandas missing markers (NA, NaN, NaT) become JSON null; numpy scalars plain Python."""
+    if value is None or isinstance(value, (str, list, dict)):
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # an integer column that pandas widened to float around a gap
+    return value
+
+
+def values_of(frame: pd.DataFrame, name: str, default: Any = "") -> list[Any]:
+    """A column as JSON-ready Python values (for the small tables: a pass per value)."""
+    if name not in frame.columns:
+        return [default] * len(frame)
+    series = frame[name]
+    if series.dtype.kind in "iub" or (series.dtype != object and not series.isna().any()):
+        return series.tolist()
+    return [plain(v) for v in series.tolist()]
+
+
+class Column:
+    """One column of a big table, ready to be cut into Python lists in sorted order.
+
+    Text is kept as integer codes into its distinct values, so a batch becomes a list by a
+    numpy take over shared string objects instead of creating one string per row."""
+
+    def __init__(
+        self, series: pd.Series | None, order: np.ndarray | None, default: Any, size: int
+    ) -> None:
+        self.values: np.ndarray | None = None
+        self.codes: np.ndarray | None = None
+        self.default = default
+        self.size = size
+        if series is None:
+            return
+        if series.dtype.kind in "iu":
+            self.values = series.to_numpy() if order is None else series.to_numpy()[order]
+            return
+        try:
+            codes, uniques = pd.factorize(series)
+        except TypeError:  # unhashable cells (lists of details)
+            self.values = np.array([plain(v) for v in series.tolist()], dtype=object)
+            if order is not None:
+                self.values = self.values[order]
+            return
+        lookup = [plain(v) for v in uniques.tolist()] + [None]  # code -1 (missing) -> None
+        if len(lookup) == 1 or (len(lookup) == 2 and codes.min() == 0):
+            self.default = lookup[0]  # one value throughout (the file name, empty details)
+            return
+        self.values = np.array(lookup, dtype=object)
+        self.codes = codes if order is None else codes[order]
+
+    def take(self, rows: slice | np.ndarray) -> list[Any]:
+        if self.values is None:
+            n = len(range(self.size)[rows]) if isinstance(rows, slice) else len(rows)
+            return [self.default] * n
+        if self.codes is None:
+            return self.values[rows].tolist()
+        return self.values.take(self.codes[rows]).tolist()
+
+
+class Groups:
+    """One table sorted once by (premises, *order); a premises' rows are one contiguous span."""
+
+    def __init__(
+        self, frame: pd.DataFrame, order: tuple[str, ...], columns: dict[str, Any]
+    ) -> None:
+        if len(frame) == 0:  # an empty table may come without its columns
+            frame = pd.DataFrame({"premises_id": pd.Series([], dtype=object)})
+        pid_codes, pids = pd.factorize(frame["premises_id"])
+        sorted_order = row_order(frame, pid_codes, order)
+        sorted_pids = pid_codes if sorted_order is None else pid_codes[sorted_order]
+        starts = np.flatnonzero(np.diff(sorted_pids)) + 1
+        starts = np.concatenate([np.zeros(min(1, len(frame)), dtype=np.intp), starts])
+        ends = np.concatenate([starts[1:], np.full(min(1, len(frame)), len(frame))])
+        ids = pids.take(sorted_pids[starts]).tolist()
+        self.spans: dict[str, tuple[int, int]] = dict(
+            zip(ids, zip(starts.tolist(), ends.tolist(), strict=True), strict=True)
+        )
+        self.columns = {
+            name: Column(
+                frame[name] if name in frame.columns else None, sorted_order, default, len(frame)
+            )
+            for name, default in columns.items()
+        }
+        self.sums: dict[str, dict[str, int]] = {}
+        for name, column in self.columns.items():
+            if (
+                column.codes is None
+                and column.values is not None
+                and column.values.dtype.kind in "iu"
+            ):
+                totals = np.add.reduceat(column.values, starts) if len(starts) else []
+                self.sums[name] = dict(zip(ids, np.asarray(totals).tolist(), strict=True))
+
+    def take(self, premises_ids: list[str]) -> tuple[dict[str, tuple[int, int]], list[list]]:
+        """Rows of these premises: {id: (start, end) into the lists}, and the column lists in
+        the order the constructor was given."""
+        spans = [(pid, self.spans[pid]) for pid in premises_ids if pid in self.spans]
+        local: dict[str, tuple[int, int]] = {}
+        if not spans:
+            return local, [[] for _ in self.columns]
+        contiguous = all(a[1][1] == b[1][0] for a, b in zip(spans, spans[1:], strict=False))
+        offset = 0
+        for pid, (s, e) in spans:
+            local[pid] = (offset, offset + e - s)
+            offset += e - s
+        if contiguous:
+            rows: slice | np.ndarray = slice(spans[0][1][0], spans[-1][1][1])
+        else:
+            rows = np.concatenate([np.arange(s, e) for _, (s, e) in spans])
+        return local, [c.take(rows) for c in self.columns.values()]
+
+
+def sort_codes(series: pd.Series) -> np.ndarray:
+    """Integer keys that sort like the values (ISO dates and file names sort as text)."""
+    if series.dtype.kind in "iu":
+        return series.to_numpy()
+    try:  # ISO dates: parsed in C, no hashing of millions of strings
+        days = pa.array(series.array).cast(pa.date32()).cast(pa.int32())
+        if days.null_count == 0:
+            return days.to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
+        pass
+    return pd.factorize(series, sort=True)[0]
+
+
+def row_order(
+    frame: pd.DataFrame, pid_codes: np.ndarray, order: tuple[str, ...]
+) -> np.ndarray | None:
+    """The permutation that sorts rows by (premises, *order), or None when they already are
+    sorted (exports usually list a premises' rows together, in date order)."""
+    if len(frame) == 0:
+        return None
+    rows = frame["_row"].to_numpy() if "_row" in frame.columns else None
+    one_file = "_file" not in frame.columns or bool(
+        (frame["_file"] == frame["_file"].iloc[0]).all()
+    )
+    source_order = rows is not None and one_file and bool(np.all(rows[1:] > rows[:-1]))
+    keys = [c for c in order if c in frame.columns and c not in ("_file", "_row")]
+    if not source_order:
+        sort_keys = [sort_codes(frame[c]) for c in reversed(order) if c in frame.columns]
+        return np.lexsort([*sort_keys, pid_codes])
+    # In source order already: a stable sort on (premises, *keys) keeps it within ties.
+    key = pid_codes.astype(np.int64)
+    for c in keys:
+        codes = sort_codes(frame[c]).astype(np.int64)
+        codes -= codes.min()
+        key = key * (int(codes.max()) + 1) + codes
+    if bool(np.all(key[1:] >= key[:-1])):
+        return None
+    return np.argsort(key, kind="stable")
