@@ -391,3 +391,15 @@ def test_csv_rows_keep_their_spreadsheet_numbers(text: str, rows: list) -> None:
     assert header[:2] == ["a", "b"]
     got = [[a, b, int(n)] for a, b, n in zip(frame["c0"], frame["c1"], numbers, strict=True)]
     assert [r for r in got if r[0] or r[1]] == rows
+
+
+def test_oversized_bundles_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl import archive
+
+    d = write_csv_bundle(tmp_path / "b", minimal_tables())
+    z = zip_dir(d, tmp_path / "b.zip")
+    monkeypatch.setattr(archive, "MAX_TOTAL_BYTES", 500)
+    assert "at most 500" in reasons(rejected(z))
+    assert "more than 500 bytes" in reasons(rejected(d))
+    big = write_csv(tmp_path / "ledger.csv", minimal_tables()["ledger"] * 5)
+    assert "larger than 500 bytes" in reasons(rejected(big))
