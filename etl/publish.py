@@ -85,6 +85,7 @@ class PublishResult:
     communities: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     rebuilt: int = 0  # premises documents built from this bundle (the rest were copied)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time by stage
 
     @property
     def changed(self) -> bool:

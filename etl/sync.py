@@ -75,6 +75,7 @@ def import_path(
         raise BundleRejected([Problem(path.name, "", None, "", "", "no such file or directory")])
     if progress is not None:
         progress.stage(f"reading {path.name}")
+    started = time.perf_counter()
     try:
         bundle = read_bundle(
             path,
@@ -85,9 +86,12 @@ def import_path(
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"
         raise BundleRejected([Problem(path.name, "", None, "", "", reason)]) from None
+    read = time.perf_counter() - started
     if progress is not None:
         progress.stage(f"publishing {path.name}")
-    return publish(bundle, store, keep=settings.keep_generations, progress=progress)
+    result = publish(bundle, store, keep=settings.keep_generations, progress=progress)
+    result.seconds = {"read": read, "publish": time.perf_counter() - started - read}
+    return result
 
 
 def summary_line(name: str, result: PublishResult, seconds: float) -> str:
@@ -99,8 +103,14 @@ def summary_line(name: str, result: PublishResult, seconds: float) -> str:
     return (
         f"{name}: published generation {result.generation}: {len(result.communities)} "
         f"communities, {c['premises']} premises, {c['ledger']} ledger rows "
-        f"({result.rebuilt} documents rebuilt) in {seconds:.1f} s"
+        f"({result.rebuilt} documents rebuilt) in {seconds:.1f} s{_stages(result)}"
     )
+
+
+def _stages(result: PublishResult) -> str:
+    if not result.seconds:
+        return ""
+    return " (" + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()) + ")"
 
 
 def _utc_stamp() -> str:
