@@ -38,7 +38,15 @@ def values_of(frame: pd.DataFrame, name: str, default: Any = "") -> list[Any]:
     if name not in frame.columns:
         return [default] * len(frame)
     series = frame[name]
-    if series.dtype.kind in "iub" or (series.dtype != object and not series.isna().any()):
+    if series.dtype.kind in "iub":
+        return series.tolist()
+    missing = np.flatnonzero(series.isna().to_numpy())
+    if series.dtype == object:
+        values = series.tolist()
+        for i in missing:
+            values[i] = None
+        return values
+    if not len(missing):
         return series.tolist()
     return [plain(v) for v in series.tolist()]
 
@@ -130,10 +138,14 @@ class Groups:
         for pid, (s, e) in spans:
             local[pid] = (offset, offset + e - s)
             offset += e - s
+        firsts = [s for _, (s, _) in spans]
         if contiguous:
             rows: slice | np.ndarray = slice(spans[0][1][0], spans[-1][1][1])
-        else:
-            rows = np.concatenate([np.arange(s, e) for _, (s, e) in spans])
+        else:  # every span's row numbers in one vectorised step
+            starts = np.array(firsts, dtype=np.int64)
+            lengths = np.array([e - s for _, (s, e) in spans], dtype=np.int64)
+            local_starts = np.cumsum(lengths) - lengths
+            rows = np.arange(offset) + np.repeat(starts - local_starts, lengths)
         return local, [c.take(rows) for c in self.columns.values()]
 
 

@@ -249,6 +249,7 @@ class _Builder:
                 progress(min(start + CHUNK, total), total)
 
     def _batch(self, ids: list[str]) -> Iterator[tuple[str, str, bytes]]:
+        fee_sums: dict[str, int] = {}
         if self.ledger is not None:
             ledger_at, cols = self.ledger.take(ids)
             ledger_rows = list(zip(*cols, strict=True))
@@ -256,6 +257,7 @@ class _Builder:
             charge_sums, payment_sums = sums.get("charge", {}), sums.get("payment", {})
         if self.fees is not None:
             fees_at, cols = self.fees.take(ids)
+            fee_sums = self.fees.sums.get("amount", {})
             fee_rows = [dict(zip(FEE_KEYS, v, strict=True)) for v in zip(*cols, strict=True)]
         if self.allowances is not None:
             allow_at, cols = self.allowances.take(ids)
@@ -303,7 +305,9 @@ class _Builder:
                     "charges": charges,
                     "payments": payments,
                     "balance": payments - charges,
-                    "monthly_fees": sum(f["amount"] for f in fees),
+                    "monthly_fees": fee_sums[pid]
+                    if pid in fee_sums
+                    else sum(f["amount"] for f in fees),
                 },
             }
             c = self.counts.setdefault(cid, [0, 0, 0, 0])

@@ -276,3 +276,27 @@ def test_legacy_details_and_odd_ids_survive(store: SnapshotStore) -> None:
     assert gen.document("../../x")["ledger"]["rows"][0][8] == details
     assert gen.document("KW5 / 7 ' \" ;")["premises_id"] == "KW5 / 7 ' \" ;"
     assert {p.name for p in store.root.iterdir()} == {"CURRENT", gen.id}
+
+
+def test_each_premises_gets_its_own_rows_whatever_the_export_order(store: SnapshotStore) -> None:
+    pids = ["P/2", "P/10", "P/1", "P/3"]  # neither sorted nor in the order documents are built
+    ledger = [
+        entry(pid, f"2026-0{month}-01", f"{pid} month {month}", charge=100 * n + month)
+        for n, pid in enumerate(pids)
+        for month in (3, 1, 2)
+    ]
+    publish(
+        bundle(
+            communities=[community()],
+            premises=[premises(p) for p in pids],
+            ledger=ledger,
+            fees=[fee(p, "Fundusz", 1000 + n) for n, p in enumerate(reversed(pids))],
+        ),
+        store,
+    )
+    gen = store.current()
+    for n, pid in enumerate(pids):
+        doc = gen.document(pid)
+        assert [r[2] for r in doc["ledger"]["rows"]] == [f"{pid} month {m}" for m in (1, 2, 3)]
+        assert doc["totals"]["charges"] == 3 * 100 * n + 6
+        assert doc["totals"]["monthly_fees"] == 1000 + (len(pids) - 1 - n)
