@@ -69,7 +69,7 @@ def parse_money(text: str, *, from_number_cell: bool = False) -> int:
             raise ValueError("more than 2 decimal places: not an amount in złoty and grosze")
         value = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     grosze = int(value * 100)
-    if abs(grosze) >= 10**15:
+    if abs(grosze) >= 10**17:  # more than 15 digits of złoty
         raise ValueError("amount too large")
     return grosze
 
@@ -226,13 +226,29 @@ def _s(text: str) -> pa.Scalar:
     return pa.scalar(text, _T)
 
 
-def _arrow(series: pd.Series) -> pa.Array:
+def _arrow(series: pd.Series, *, combine: bool = True) -> pa.Array | pa.ChunkedArray:
     arr = pa.array(series.array if hasattr(series, "array") else series)
-    if isinstance(arr, pa.ChunkedArray):
+    if combine and isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if arr.type != _T:
         arr = arr.cast(_T)
     return pc.fill_null(arr, _s(""))
+
+
+def _unscaled(decimals: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The integers a decimal128 array stores (value × 10**scale), read from its buffers:
+    Arrow keeps each value as a little-endian two's-complement int128, so for values that fit
+    in int64 the low word is the integer itself. Slots under nulls are undefined."""
+    chunks = decimals.chunks if isinstance(decimals, pa.ChunkedArray) else [decimals]
+    parts = [np.zeros(0, dtype=np.int64)]
+    for chunk in chunks:
+        buffer = chunk.buffers()[1]
+        if buffer is None or len(chunk) == 0:
+            parts.append(np.zeros(len(chunk), dtype=np.int64))
+            continue
+        words = np.frombuffer(buffer, dtype="<i8")
+        parts.append(words[2 * chunk.offset : 2 * (chunk.offset + len(chunk)) : 2])
+    return np.concatenate(parts).astype(np.int64)
 
 
 def distinct(series: pd.Series) -> tuple[np.ndarray, pa.Array]:
@@ -242,7 +258,7 @@ def distinct(series: pd.Series) -> tuple[np.ndarray, pa.Array]:
     return indices, pc.utf8_trim_whitespace(encoded.dictionary)
 
 
-def _mask(arr: pa.Array) -> np.ndarray:
+def _mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.array(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -281,11 +297,12 @@ def _field(parts: pa.Array, name: str) -> pa.Array:
 
 
 _PLAIN_MONEY = r"^[+-]?\d{1,15}(?:[.,]\d{1,2})?$"
-_HUNDRED = pa.scalar(Decimal(100), pa.decimal128(3, 0))
 
 
 def _money_distinct(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(grosze, empty, bad) for texts in any accepted notation, worked out per distinct value."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     encoded = pc.dictionary_encode(arr)
     indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     texts = pc.utf8_trim_whitespace(encoded.dictionary)
@@ -307,17 +324,15 @@ def money_column(series: pd.Series) -> Parsed:
     Cells already in plain notation (`-1234,56`, `12.5`, `7`) are converted in one pass
     through an exact decimal; only the others (`1 234,56 zł`, `1.234,56`) take the slower
     road through the regular expressions."""
-    arr = _arrow(series)
-    plain = _mask(pc.match_substring_regex(arr, _PLAIN_MONEY))
+    arr = _arrow(series, combine=False)
+    plain_cells = pc.match_substring_regex(arr, _PLAIN_MONEY)
+    plain = _mask(plain_cells)
     empty = _mask(pc.equal(arr, _s("")))
     values = np.zeros(len(arr), dtype=np.int64)
     if plain.any():
-        texts = pc.replace_substring(
-            pc.if_else(pa.array(plain), arr, pa.scalar(None, _T)), ",", "."
-        )
-        exact = pc.multiply(pc.cast(texts, pa.decimal128(17, 2)), _HUNDRED)
-        cents = pc.fill_null(pc.cast(exact, pa.int64()), 0)
-        values = np.array(cents.to_numpy(zero_copy_only=False), dtype=np.int64)
+        texts = pc.replace_substring(pc.if_else(plain_cells, arr, pa.scalar(None, _T)), ",", ".")
+        # decimal128(17, 2) holds 15 digits before the point; its unscaled integer is grosze.
+        values = np.where(plain, _unscaled(pc.cast(texts, pa.decimal128(17, 2))), 0)
     bad = np.zeros(len(arr), dtype=bool)
     rest = np.flatnonzero(~plain & ~empty)
     if len(rest):

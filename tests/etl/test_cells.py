@@ -47,6 +47,7 @@ def test_money_formats(text: str, grosze: int) -> None:
         ("12-00", "not a number"),
         ("", "empty"),
         ("12,00 EUR", "not a number"),
+        ("1234567890123456", "too large"),
     ],
 )
 def test_money_junk_says_why(text: str, reason: str) -> None:
@@ -232,3 +233,24 @@ def test_ints() -> None:
         cells.parse_int("2,5")
     with pytest.raises(ValueError, match="whole number"):
         cells.parse_int("trzy")
+
+
+def test_money_column_over_chunked_and_sliced_arrow_data() -> None:
+    import random
+
+    import pyarrow as pa
+
+    rng = random.Random(7)
+    texts = [f"{rng.randint(-(10**14), 10**14) / 100:.2f}".replace(".", ",") for _ in range(3000)]
+    texts += ["999999999999999,99", "-999999999999999,99", "0", "", "1 234,50"]
+    rng.shuffle(texts)
+    chunks = [
+        pa.array(["x"] + texts[:1000], pa.large_string()).slice(1),
+        pa.array(texts[1000:], pa.large_string()),
+    ]
+    series = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, pa.large_string())))
+    parsed = cells.money_column(series)
+    expected = [cells.parse_money(t) if t else 0 for t in texts]
+    assert parsed.values.tolist() == expected
+    assert not parsed.bad.any()
+    assert parsed.empty.tolist() == [t == "" for t in texts]
