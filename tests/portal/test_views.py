@@ -294,3 +294,16 @@ def test_header_shows_previous_sign_in_and_a_working_logout_form(store, signed_i
     out = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert out.status_code == 303 and out.headers["location"].startswith("/login")
     assert client.get("/premises/KW5%2F12", follow_redirects=False).status_code == 303
+
+
+def test_a_server_error_is_a_polish_page_not_a_traceback(app, store, signed_in):
+    from starlette.testclient import TestClient
+
+    broken = make_document()
+    broken["ledger"]["columns"] = ["date"]  # a document this code cannot read
+    publish_documents(store, [broken])
+    client = signed_in("KW5/12", client=TestClient(app, raise_server_exceptions=False))
+    response = client.get("/premises/KW5%2F12")
+    assert response.status_code == 500
+    assert "Błąd serwera" in response.text and "Wystąpił nieoczekiwany błąd" in response.text
+    assert "Traceback" not in response.text and "KeyError" not in response.text
