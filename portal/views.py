@@ -8,6 +8,7 @@ path with a convertor that stops before a known sub-page name.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -17,10 +18,11 @@ from markupsafe import Markup
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from portal import chart, ledger
+from portal.csrf import csrf_token
 from portal.documents import account_premises, derived, get_premises
 from portal.templating import templates
 
@@ -136,12 +138,46 @@ def _overview_body(document: dict[str, Any]) -> Markup:
     return Markup(templates.get_template("premises_overview_body.html").render(context))
 
 
+# Placeholders for the per-request parts of a cached page; they cannot occur in rendered
+# text (autoescaping turns any `<` from data into `&lt;`).
+_SLOTS = {"account": Markup("<!--ebok:account-->"), "notice": Markup("<!--ebok:notice-->")}
+
+
+def _overview_shell(document: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
+    """The whole overview page, rendered and encoded once per generation and premises, cut
+    where the signed-in account's header and the "password changed" notice go. The page is
+    the portal's hot path; per request only the account header is rendered (a macro)."""
+    context = {
+        **_document_context(document),
+        "tab": "overview",
+        "nav": _nav("overview")(document),
+        "body": _overview_body(document),
+        "request": None,
+        "shell_slots": _SLOTS,
+    }
+    html = templates.get_template("premises_overview.html").render(context)
+    head, rest = html.split(_SLOTS["account"])
+    middle, tail = rest.split(_SLOTS["notice"])
+    return head.encode(), middle.encode(), tail.encode()
+
+
+@functools.cache
+def _base_macros() -> Any:
+    """base.html's macros (account header, notices), for pages served from a cached shell."""
+    return templates.get_template("base.html").module
+
+
 async def overview(request: Request) -> Response:
     premises_id = request.path_params["premises_id"]
     get_premises(request, premises_id)
-    body = derived(request, premises_id, "overview", _overview_body)
-    context = _context(request, premises_id, "overview", body=body)
-    return templates.TemplateResponse(request, "premises_overview.html", context)
+    head, middle, tail = derived(request, premises_id, "overview-shell", _overview_shell)
+    macros = _base_macros()
+    account = request.state.account
+    header = macros.account_nav(account, csrf_token(request)) if account is not None else ""
+    notice = (
+        macros.password_changed_notice() if request.query_params.get("password_changed") else ""
+    )
+    return HTMLResponse(b"".join((head, str(header).encode(), middle, str(notice).encode(), tail)))
 
 
 def _int_param(request: Request, name: str) -> int | None:
