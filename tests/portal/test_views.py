@@ -307,3 +307,16 @@ def test_a_server_error_is_a_polish_page_not_a_traceback(app, store, signed_in):
     assert response.status_code == 500
     assert "Błąd serwera" in response.text and "Wystąpił nieoczekiwany błąd" in response.text
     assert "Traceback" not in response.text and "KeyError" not in response.text
+
+
+def test_co_owners_share_the_premises_but_each_sees_only_their_own_header(store, signed_in):
+    publish_documents(store, [_flat()])
+    anna = signed_in("KW5/12", login="anna")
+    jan = signed_in("KW5/12", login="jan")
+    page_anna = anna.get("/premises/KW5%2F12").text
+    page_jan = jan.get("/premises/KW5%2F12").text
+    assert "Zalogowano jako anna" in _text(page_anna) and "jan" not in _text(page_anna).split()
+    assert "Zalogowano jako jan" in _text(page_jan) and "anna" not in _text(page_jan).split()
+    token = re.compile(r'name="csrf_token" value="([^"]+)"')
+    assert token.search(page_anna).group(1) != token.search(page_jan).group(1)
+    assert "684,56 zł" in _text(page_anna) and "684,56 zł" in _text(page_jan)
