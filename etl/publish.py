@@ -18,9 +18,11 @@ never become 5 million dicts.
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -373,6 +375,27 @@ def publish(
     """Write the generation `bundle` leads to and make it current, unless it equals the current
     one. Raises BundleRejected when the bundle refers to premises that exist nowhere; then (as
     on any error) the current generation stays as it was."""
+    with _no_cyclic_gc():
+        return _publish(bundle, store, keep, progress)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Building documents allocates millions of short-lived lists and tuples, none of them in
+    reference cycles; the cycle collector would rescan them all again and again (measured: 40%
+    of the build time for 5 million ledger rows). Reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _publish(
+    bundle: Bundle, store: SnapshotStore, keep: int, progress: Progress | None
+) -> PublishResult:
     previous = store.current()
     prev_owner = previous.premises_communities() if previous is not None else {}
     premises = _premises_sections(bundle)
