@@ -93,6 +93,12 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                 _err(f"{path}: not published: {exc}")
                 status = 1
                 continue
+            except Exception as exc:  # a bug, not bad input: still no half-published data
+                progress.clear()
+                _err(f"{path}: not published because of an internal error: {exc!r}")
+                _err("The published data is unchanged. Please report this with the bundle.")
+                status = 1
+                continue
             progress.clear()
             for warning in result.warnings:
                 print(f"warning: {warning}")

@@ -34,7 +34,8 @@ def test_import_prints_a_summary_and_show_gives_money_in_zloty(
 ) -> None:
     bundle = write_csv_bundle(tmp_path / "export", minimal_tables())
     assert ebok(settings, "import", str(bundle)) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "\r" not in err  # no progress bar when stderr is not a terminal
     gen = current(settings)
     assert f"published generation {gen.id}: 1 communities, 2 premises, 4 ledger rows" in out
 
