@@ -189,10 +189,14 @@ async def ledger_page(request: Request) -> Response:
     premises_id = request.path_params["premises_id"]
     _, document = get_premises(request, premises_id)
     rows = _entries(request, premises_id)
-    year = _int_param(request, "year")
     available = ledger.years(rows)
+    # Without a choice, the newest year: what a resident checks is the latest bookings, and
+    # the rows stay in date order so the running balance reads top to bottom. `year=all`
+    # shows the whole history.
+    year = _int_param(request, "year")
     if year not in available:
-        year = None
+        all_years = request.query_params.get("year") == "all"
+        year = None if all_years or not available else available[0]
     shown = ledger.filter_year(rows, year)
     page = ledger.paginate(shown, _int_param(request, "page") or 1)
     context = _context(

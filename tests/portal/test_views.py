@@ -132,8 +132,11 @@ def test_ledger_filters_by_year_and_shows_breakdown(store, signed_in):
     assert "01.02.2026" in text and "Woda zimna" in text and "43,75 zł" in text
     # running balance continues from the carried-over balance
     assert "-343,75 zł" in text and "156,25 zł" in text
-    all_years = _text(client.get("/premises/KW5%2F12/ledger").text)
-    assert "Naliczenie 06/2025" in all_years
+    all_years = _text(client.get("/premises/KW5%2F12/ledger?year=all").text)
+    assert "Naliczenie 06/2025" in all_years and "Naliczenie 02/2026" in all_years
+    # Without a choice: the newest year.
+    default = _text(client.get("/premises/KW5%2F12/ledger").text)
+    assert "Naliczenie 06/2025" not in default and "Naliczenie 02/2026" in default
 
 
 def test_ledger_pages(store, signed_in):
