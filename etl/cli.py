@@ -26,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "import",
         help="validate and publish ledger export bundles",
         description="Validate each bundle (a folder, .zip, .xlsx or a single table file) and "
-        "publish it as a new generation. A rejected bundle changes nothing.",
+        "publish it as a new generation, in the order given. A rejected bundle changes nothing "
+        "and is reported row by row; the others are still published (exit status 1 if any was "
+        "rejected).",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.set_defaults(func=cmd_import)
@@ -154,7 +156,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     if doc is None:
         _err(f"no premises {args.premises_id!r} in the published data (generation {generation.id})")
         return 1
-    print(json.dumps(money_as_decimal_strings(doc), ensure_ascii=False, indent=2))
+    try:
+        print(json.dumps(money_as_decimal_strings(doc), ensure_ascii=False, indent=2))
+    except BrokenPipeError:  # `ebok show … | head`
+        sys.stderr.close()
     return 0
 
 

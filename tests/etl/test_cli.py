@@ -60,6 +60,19 @@ def test_import_prints_a_summary_and_show_gives_money_in_zloty(
     assert doc["ledger"]["rows"][0][4] == "-12.00" and doc["totals"]["balance"] == "12.00"
 
 
+def test_importing_the_same_bundle_again_publishes_nothing(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bundle = write_csv_bundle(tmp_path / "export", minimal_tables())
+    assert ebok(settings, "import", str(bundle)) == 0
+    first = current(settings).id
+    capsys.readouterr()
+    assert ebok(settings, "import", str(bundle)) == 0
+    assert "no changes" in capsys.readouterr().out
+    assert SnapshotStore(settings.snapshots_dir).generation_ids() == [first]
+    assert not list(settings.snapshots_dir.glob(".tmp-*"))
+
+
 def test_show_unknown_premises_says_so(settings: Settings, capsys: pytest.CaptureFixture) -> None:
     assert ebok(settings, "show", "KW5/1") == 1
     assert "nothing is published yet" in capsys.readouterr().err
