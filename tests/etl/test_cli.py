@@ -73,12 +73,12 @@ def test_importing_the_same_bundle_again_publishes_nothing(
     assert not list(settings.snapshots_dir.glob(".tmp-*"))
 
 
-def test_show_unknown_premises_says_so(settings: Settings, capsys: pytest.CaptureFixture) -> None:
+def test_show_unknown_premises_says_so(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     assert ebok(settings, "show", "KW5/1") == 1
     assert "nothing is published yet" in capsys.readouterr().err
-    SnapshotStore(settings.snapshots_dir)
-    write_csv_bundle(settings.data_dir / "b", minimal_tables())
-    assert ebok(settings, "import", str(settings.data_dir / "b")) == 0
+    assert ebok(settings, "import", str(write_csv_bundle(tmp_path / "b", minimal_tables()))) == 0
     assert ebok(settings, "show", "KW5/99") == 1
     assert "no premises 'KW5/99'" in capsys.readouterr().err
 
