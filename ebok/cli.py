@@ -21,7 +21,9 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """All commands, or (given `command`) only the modules up to the one that registers it,
+    so that `ebok import` does not pay for importing the portal's PDF stack."""
     parser = argparse.ArgumentParser(prog="ebok", description="EBOK: resident self-service portal")
     parser.add_argument(
         "--data-dir", help="runtime data directory (default: $EBOK_DATA_DIR or ./data)"
@@ -35,11 +37,20 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+        if command is not None and command in sub.choices:
+            break
     return parser
 
 
+def _command(argv: Sequence[str] | None) -> str | None:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--data-dir")
+    _, rest = pre.parse_known_args(argv)
+    return rest[0] if rest and not rest[0].startswith("-") else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
