@@ -25,11 +25,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from etl.grouping import Groups, values_of
+from etl.grouping import Groups, plain, values_of
 from etl.model import Bundle, BundleRejected, Problem
 from etl.store import Generation, GenerationWriter, SnapshotStore
 
@@ -196,6 +197,16 @@ ALLOWANCE_SOURCE = {
 ALLOWANCE_KEYS = (*ALLOWANCE_FIELDS, "file", "row")
 
 
+def _json_default(value: Any) -> Any:
+    """Values orjson does not know (only reached for odd cells, never on the fast path)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    plain_value = plain(value)
+    if plain_value is value:
+        raise TypeError(f"cannot publish a {type(value).__name__} value: {value!r}")
+    return plain_value
+
+
 class _Builder:
     """Builds the documents of one plan, in premises batches."""
 
@@ -317,7 +328,7 @@ class _Builder:
             c[1] += len(rows)
             c[2] += len(fees)
             c[3] += len(allowances)
-            yield pid, cid, orjson.dumps(doc)
+            yield pid, cid, orjson.dumps(doc, default=_json_default)
 
 
 def _write_behind(writer: GenerationWriter, batches: Iterator[list]) -> None:
