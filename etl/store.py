@@ -54,6 +54,11 @@ def _utf8(text: str | bytes) -> bytes:
     return text if isinstance(text, bytes) else text.encode()
 
 
+def body_digest(body: str | bytes) -> str:
+    """The per-document digest stored beside each body (and summed into content_digest)."""
+    return hashlib.sha256(_utf8(body)).hexdigest()[:32]
+
+
 def new_generation_id(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return now.strftime("%Y%m%dT%H%M%S%fZ")
@@ -149,11 +154,20 @@ class GenerationWriter:
         fast encoder writes them); it is stored as TEXT all the same."""
         self.db.executemany(
             "INSERT INTO documents VALUES (?, ?, ?, CAST(? AS TEXT))",
-            (
-                (pid, cid, hashlib.sha256(_utf8(body)).hexdigest()[:32], body)
-                for pid, cid, body in docs
-            ),
+            ((pid, cid, body_digest(body), body) for pid, cid, body in docs),
         )
+
+    def add_digested(self, rows: list[tuple[str, str, str, str | bytes]]) -> None:
+        """Add (premises_id, community_id, body_digest(body), body) rows, many per statement:
+        SQLite then works for long stretches without Python's GIL, so a writer thread really
+        runs beside the one building the documents."""
+        per = 500
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            marks = ",".join(["(?, ?, ?, CAST(? AS TEXT))"] * len(chunk))
+            self.db.execute(
+                f"INSERT INTO documents VALUES {marks}", [v for row in chunk for v in row]
+            )
 
     def copy_from(self, previous: Generation, keep_communities: Iterable[str]) -> int:
         """Carry over, unchanged, the documents of communities this import does not touch."""
