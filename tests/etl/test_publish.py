@@ -300,3 +300,22 @@ def test_each_premises_gets_its_own_rows_whatever_the_export_order(store: Snapsh
         assert [r[2] for r in doc["ledger"]["rows"]] == [f"{pid} month {m}" for m in (1, 2, 3)]
         assert doc["totals"]["charges"] == 3 * 100 * n + 6
         assert doc["totals"]["monthly_fees"] == 1000 + (len(pids) - 1 - n)
+
+
+def test_premises_table_alone_replaces_the_list_and_keeps_the_rest(store: SnapshotStore) -> None:
+    publish(full("WM-A", ("A/1", "A/2")), store)
+    before = store.current()
+    result = publish(
+        bundle(premises=[premises("A/1", "WM-A", payer_name="Nowy"), premises("A/3", "WM-A")]),
+        store,
+    )
+    gen = store.current()
+    assert gen.premises_ids() == ["A/1", "A/3"]
+    assert any("A/2" in w for w in result.warnings)
+    one = gen.document("A/1")
+    assert one["premises"]["payer_name"] == "Nowy"
+    assert one["ledger"] == before.document("A/1")["ledger"]
+    assert one["fees"] == before.document("A/1")["fees"]
+    new = gen.document("A/3")
+    assert new["community"] == before.document("A/1")["community"]
+    assert new["ledger"]["rows"] == [] and new["totals"]["balance"] == 0
