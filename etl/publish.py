@@ -11,9 +11,9 @@ Merge rules (docs/import-format.md):
   SQL copy rather than a rebuild;
 - identical content (same content digest as the current generation) publishes nothing.
 
-Documents are built column-wise: each table is sorted once, cut into per-premises slices by
-group boundaries, and each slice becomes JSON through the C encoder, so 5 million ledger rows
-never become 5 million dicts.
+Documents are built column-wise: each table is sorted once and cut into per-premises slices
+(etl.grouping), and each document becomes JSON through orjson, so 5 million ledger rows never
+become 5 million dicts.
 """
 
 from __future__ import annotations
