@@ -112,3 +112,27 @@ def test_uploads_still_in_progress_are_left_for_the_next_run(
     assert SnapshotStore(settings.snapshots_dir).current() is None
     assert sync(settings, "--min-age", "0") == 0
     assert not fresh.exists() and partial.exists()
+
+
+def test_a_bundle_that_crashes_the_reader_is_parked_and_the_rest_still_imported(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import etl.sync
+
+    real = etl.sync.read_bundle
+
+    def flaky(path: Path, **kwargs):
+        if path.name == "odd":
+            raise RuntimeError("reader bug")
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(etl.sync, "read_bundle", flaky)
+    settings.inbox_dir.mkdir()
+    settle(write_csv_bundle(settings.inbox_dir / "odd", minimal_tables()), 200)
+    settle(write_csv_bundle(settings.inbox_dir / "good", minimal_tables()), 100)
+    assert sync(settings) == 1
+    (report,) = settings.rejected_dir.glob("*-odd.report.txt")
+    assert "internal error" in report.read_text("utf-8")
+    assert "RuntimeError: reader bug" in report.read_text("utf-8")
+    assert SnapshotStore(settings.snapshots_dir).current().document("KW5/1") is not None
+    assert list(settings.inbox_dir.iterdir()) == []
