@@ -62,7 +62,7 @@ def csv_dialects(path: Path) -> dict[Path, tuple[str, str]]:
     found = {}
     for f in sorted(path.glob("*.csv")):
         head = f.open("rb").read(1 << 16)
-        encoding = detect_encoding(head, f.name)
+        encoding = detect_encoding(head, f.name, complete=False)
         text = head.decode(encoding, errors="replace").lstrip("\ufeff")
         found[f] = (encoding, detect_separator(text.splitlines()[0]))
     return found

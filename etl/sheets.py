@@ -32,8 +32,11 @@ _ASCII = bytes(range(128))
 # --- encodings and CSV -----------------------------------------------------------------------
 
 
-def detect_encoding(data: bytes, name: str) -> str:
-    """utf-8-sig, utf-8, cp1250 or iso-8859-2, decided by which one yields Polish letters."""
+def detect_encoding(data: bytes, name: str, *, complete: bool = True) -> str:
+    """utf-8-sig, utf-8, cp1250 or iso-8859-2, decided by which one yields Polish letters.
+
+    `complete=False` when `data` is only the head of a file, which may end inside a character.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     head = data[:65536]
@@ -47,8 +50,9 @@ def detect_encoding(data: bytes, name: str) -> str:
     if not high:
         return "utf-8"
     try:
-        # Not final: a caller may pass only the head of a file, cut inside a character.
-        codecs.getincrementaldecoder("utf-8")().decode(high, final=False)
+        # A lone 8-bit letter (ó is 0xF3 in both code pages) looks like the start of a UTF-8
+        # sequence: only a head of a file may end inside a character.
+        codecs.getincrementaldecoder("utf-8")().decode(high, final=complete)
         return "utf-8"
     except UnicodeDecodeError:
         pass
