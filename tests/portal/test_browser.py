@@ -5,88 +5,20 @@ scroll sideways."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
-
 import pytest
 
 from portal import passwords
-from portal.app import create_app
 from tests.builders import ledger_row, make_document, publish_documents
+from tests.portal.conftest import needs_chromium, wait_for_url
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() or not CHROMEDRIVER.exists(),
-        reason="needs Debian's chromium + chromium-driver in /usr/bin (scripts/test installs them)",
-    ),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def server(settings, store):
-    import uvicorn
-
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    app = create_app(settings.with_overrides(base_url=base_url))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield app, base_url
-    srv.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture
-def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1280,900",
-        "--lang=pl-PL",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
-def test_resident_signs_in_changes_password_reads_balance_and_ledger(server, store, browser):
+def test_resident_signs_in_changes_password_reads_balance_and_ledger(live_server, store, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    app, base_url = server
+    app, base_url = live_server
     publish_documents(
         store,
         [
@@ -111,14 +43,16 @@ def test_resident_signs_in_changes_password_reads_balance_and_ledger(server, sto
     browser.find_element(By.ID, "password").send_keys(one_time, Keys.ENTER)
 
     # A one-time password leads straight to setting one's own.
-    assert browser.current_url == base_url + "/password/change"
+    assert wait_for_url(browser, lambda u: "/login" not in u) == base_url + "/password/change"
     new_password = "kwiatowa-wiosna-2026-sad"
     browser.find_element(By.ID, "current_password").send_keys(one_time)
     browser.find_element(By.ID, "new_password").send_keys(new_password)
     browser.find_element(By.ID, "new_password_repeat").send_keys(new_password, Keys.ENTER)
 
     # One premises: the home page goes straight to it.
-    assert browser.current_url.startswith(base_url + "/premises/KW5%2F12")
+    assert wait_for_url(browser, lambda u: "/password/change" not in u).startswith(
+        base_url + "/premises/KW5%2F12"
+    )
     body = browser.find_element(By.TAG_NAME, "body").text.replace("\u00a0", " ")
     assert "Hasło zostało zmienione." in body
     assert "Dane według stanu na 20.11.2026" in body
@@ -131,7 +65,9 @@ def test_resident_signs_in_changes_password_reads_balance_and_ledger(server, sto
     assert browser.switch_to.active_element.get_attribute("class") == "skip-link"
 
     browser.find_element(By.LINK_TEXT, "Obroty").click()
-    assert browser.current_url == base_url + "/premises/KW5%2F12/ledger"
+    assert wait_for_url(browser, lambda u: u.endswith("/ledger")) == (
+        base_url + "/premises/KW5%2F12/ledger"
+    )
     rows = browser.find_elements(By.CSS_SELECTOR, "table.ledger tbody tr")
     cells = [c.text.replace("\u00a0", " ") for c in rows[-1].find_elements(By.TAG_NAME, "td")]
     assert cells == ["15.01.2026", "WB/1", "Wpłata", "", "1 234,56 zł", "684,56 zł"]

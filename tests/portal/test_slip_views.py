@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from portal.slip import qr_payload
 from portal.slip_views import pdf_cache
 from tests.builders import make_document, publish_documents
+from tests.portal.conftest import CHROMIUM, needs_chromium, wait_for_url
 
 NBSP = "\u00a0"
 PAYER = "Łucja Źdźbło-Żółkiewska"
@@ -257,51 +258,19 @@ def test_premises_without_fees_or_arrears_asks_for_an_amount(store, signed_in) -
 
 
 # -- in a real browser: the print view as Chromium prints it --------------------------------------
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-
-@pytest.fixture
-def live_server(settings, store):
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
-    from portal.app import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    base_url = f"http://127.0.0.1:{port}"
-    app = create_app(settings.with_overrides(base_url=base_url))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield app, base_url
-    server.should_exit = True
-    thread.join(10)
 
 
 @pytest.mark.browser
 @pytest.mark.skipif(
-    not CHROMIUM.exists() or not CHROMEDRIVER.exists() or shutil.which("zbarimg") is None,
+    not CHROMIUM.exists() or shutil.which("zbarimg") is None,
     reason="needs Debian's chromium, chromium-driver and zbar-tools",
 )
+@needs_chromium
 def test_browser_prints_the_slip_on_one_a4_page_with_a_readable_qr(
-    live_server, store, tmp_path: Path
+    live_server, store, browser, tmp_path: Path
 ) -> None:
     import base64
 
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -312,38 +281,21 @@ def test_browser_prints_the_slip_on_one_a4_page_with_a_readable_qr(
     app.state.accounts.create(
         "lucja", hash_password("zielona-łąka-47-kwiatowa"), [PID], must_change_password=False
     )
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        driver.get(base_url + "/login")
-        driver.find_element(By.ID, "login").send_keys("lucja")
-        driver.find_element(By.ID, "password").send_keys("zielona-łąka-47-kwiatowa", Keys.ENTER)
-        driver.get(base_url + BASE + "/slip")
-        driver.find_element(By.ID, "kind-other").click()
-        driver.find_element(By.ID, "other").send_keys("123,45")
-        driver.find_element(By.CSS_SELECTOR, "form.slip-form button[type=submit]").click()
-        driver.find_element(By.LINK_TEXT, "Wersja do druku w przeglądarce").click()
-        assert "/slip/print?" in driver.current_url
-        # The strict CSP blocked nothing (no inline style, no inline script on the page).
-        problems = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        assert problems == []
-        pdf = base64.b64decode(driver.print_page())
-    finally:
-        driver.quit()
+    driver = browser
+    driver.get(base_url + "/login")
+    driver.find_element(By.ID, "login").send_keys("lucja")
+    driver.find_element(By.ID, "password").send_keys("zielona-łąka-47-kwiatowa", Keys.ENTER)
+    wait_for_url(driver, lambda u: "/login" not in u)
+    driver.get(base_url + BASE + "/slip")
+    driver.find_element(By.ID, "kind-other").click()
+    driver.find_element(By.ID, "other").send_keys("123,45")
+    driver.find_element(By.CSS_SELECTOR, "form.slip-form button[type=submit]").click()
+    driver.find_element(By.LINK_TEXT, "Wersja do druku w przeglądarce").click()
+    assert "/slip/print?" in wait_for_url(driver, lambda u: "/slip/print?" in u)
+    # The strict CSP blocked nothing (no inline style, no inline script on the page).
+    problems = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert problems == []
+    pdf = base64.b64decode(driver.print_page())
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 1  # both copies on one sheet
     path = tmp_path / "printed.pdf"
