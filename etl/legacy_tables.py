@@ -9,7 +9,7 @@ from datetime import date
 import pandas as pd
 
 from etl.legacy_records import Card, ChargeLine, Person
-from etl.model import Problem
+from etl.model import COLUMNS, SOURCE_COLUMNS, Problem
 
 ROUNDING = "Zaokrąglenie do salda karty"
 
@@ -117,14 +117,8 @@ def ledger_frame(
     return frame.astype({"charge": "int64", "payment": "int64"})
 
 
-LEDGER_COLUMNS = [
-    "premises_id", "date", "description", "document", "period", "charge", "payment",
-    "details", "_file", "_row",
-]  # fmt: skip
-FEES_COLUMNS = [
-    "premises_id", "component", "basis", "quantity", "rate", "amount", "valid_from",
-    "_file", "_row",
-]  # fmt: skip
+LEDGER_COLUMNS = [*COLUMNS["ledger"], *SOURCE_COLUMNS]
+FEES_COLUMNS = [*COLUMNS["fees"], *SOURCE_COLUMNS]
 
 
 def fees_frame(file: str, lines: list[ChargeLine]) -> pd.DataFrame:

@@ -32,6 +32,34 @@ import pandas as pd
 
 TABLES = ("communities", "premises", "ledger", "fees", "allowances")
 
+# The normalised columns of each table, in order (documented above); every validated frame
+# also carries SOURCE_COLUMNS.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "communities": (
+        "community_id", "name", "street", "postal_code", "city", "bank_account", "nip",
+        "as_of", "fee_notes",
+    ),
+    "premises": (
+        "premises_id", "community_id", "number", "street", "postal_code", "city", "kind",
+        "area_m2", "share", "occupants", "payer_name", "payer_address", "bank_account",
+        "email",
+    ),
+    "ledger": (
+        "premises_id", "date", "description", "document", "period", "charge", "payment",
+        "details",
+    ),
+    "fees": ("premises_id", "component", "basis", "quantity", "rate", "amount", "valid_from"),
+    "allowances": (
+        "premises_id", "decision", "issuer", "valid_from", "valid_to", "monthly_amount",
+    ),
+}  # fmt: skip
+SOURCE_COLUMNS = ("_file", "_row")
+
+# The column order of a published document's ledger rows (docs/snapshots.md).
+DOCUMENT_LEDGER_COLUMNS = (
+    "date", "document", "description", "period", "charge", "payment", "file", "row", "details",
+)  # fmt: skip
+
 MAX_PROBLEMS = 200
 
 

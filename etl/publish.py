@@ -31,48 +31,15 @@ from typing import Any
 import orjson
 
 from etl.grouping import Groups, plain, values_of
-from etl.model import Bundle, BundleRejected, Problem
+from etl.model import COLUMNS, DOCUMENT_LEDGER_COLUMNS, Bundle, BundleRejected, Problem
 from etl.store import Generation, GenerationWriter, SnapshotStore, body_digest
 
 SCHEMA = 1
-LEDGER_COLUMNS = [
-    "date",
-    "document",
-    "description",
-    "period",
-    "charge",
-    "payment",
-    "file",
-    "row",
-    "details",
-]
-COMMUNITY_FIELDS = (
-    "community_id",
-    "name",
-    "street",
-    "postal_code",
-    "city",
-    "bank_account",
-    "nip",
-    "as_of",
-    "fee_notes",
-)
-PREMISES_FIELDS = (
-    "number",
-    "street",
-    "postal_code",
-    "city",
-    "kind",
-    "area_m2",
-    "share",
-    "occupants",
-    "payer_name",
-    "payer_address",
-    "bank_account",
-    "email",
-)
-FEE_FIELDS = ("component", "basis", "quantity", "rate", "amount", "valid_from")
-ALLOWANCE_FIELDS = ("decision", "issuer", "valid_from", "valid_to", "monthly_amount")
+LEDGER_COLUMNS = list(DOCUMENT_LEDGER_COLUMNS)
+COMMUNITY_FIELDS = COLUMNS["communities"]
+PREMISES_FIELDS = COLUMNS["premises"][2:]  # without premises_id and community_id
+FEE_FIELDS = COLUMNS["fees"][1:]
+ALLOWANCE_FIELDS = COLUMNS["allowances"][1:]
 CHILD_TABLES = ("ledger", "fees", "allowances")
 CHUNK = 2000  # premises per batch written to SQLite; bounds the Python objects alive at once
 

@@ -16,51 +16,9 @@ import numpy as np
 import pandas as pd
 
 from etl import cells, references
-from etl.model import MAX_PROBLEMS, Problem
+from etl.model import COLUMNS, MAX_PROBLEMS, Problem
 from etl.read import RawTable
 from etl.store import Generation
-
-OUTPUT_COLUMNS = {
-    "communities": [
-        "community_id",
-        "name",
-        "street",
-        "postal_code",
-        "city",
-        "bank_account",
-        "nip",
-        "as_of",
-        "fee_notes",
-    ],
-    "premises": [
-        "premises_id",
-        "community_id",
-        "number",
-        "street",
-        "postal_code",
-        "city",
-        "kind",
-        "area_m2",
-        "share",
-        "occupants",
-        "payer_name",
-        "payer_address",
-        "bank_account",
-        "email",
-    ],
-    "ledger": [
-        "premises_id",
-        "date",
-        "description",
-        "document",
-        "period",
-        "charge",
-        "payment",
-        "details",
-    ],
-    "fees": ["premises_id", "component", "basis", "quantity", "rate", "amount", "valid_from"],
-    "allowances": ["premises_id", "decision", "issuer", "valid_from", "valid_to", "monthly_amount"],
-}
 
 _POSTAL = re.compile(r"^(\d{2})-?(\d{3})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -192,7 +150,7 @@ def _per_value(
 
 
 def _frame(raw: RawTable, table: str, columns: dict[str, object]) -> pd.DataFrame:
-    out = pd.DataFrame(columns, index=raw.frame.index)[OUTPUT_COLUMNS[table]]
+    out = pd.DataFrame(columns, index=raw.frame.index)[list(COLUMNS[table])]
     out["_file"] = raw.file
     out["_row"] = raw.frame["_row"].to_numpy()
     return out.reset_index(drop=True)

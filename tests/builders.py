@@ -6,19 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from etl.model import DOCUMENT_LEDGER_COLUMNS
 from etl.store import Generation, SnapshotStore
 
-LEDGER_COLUMNS = [
-    "date",
-    "document",
-    "description",
-    "period",
-    "charge",
-    "payment",
-    "file",
-    "row",
-    "details",
-]
+LEDGER_COLUMNS = list(DOCUMENT_LEDGER_COLUMNS)
 
 
 def ledger_row(
