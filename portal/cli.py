@@ -11,6 +11,7 @@ import importlib
 import logging
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -305,10 +306,9 @@ def demo_premises(settings: Settings) -> list[str]:
 
 
 def _load_demo_data(settings: Settings) -> None:
-    """Generate the small demo export and publish it as an import would."""
+    """Generate the small demo export and publish it exactly as `ebok import` would."""
     from etl.demo import generate
-    from etl.publish import publish
-    from etl.read import read_bundle
+    from etl.sync import import_lock, import_path, summary_line
 
     store = SnapshotStore(settings.snapshots_dir)
     with tempfile.TemporaryDirectory(prefix="ebok-demo-") as tmp:
@@ -316,14 +316,10 @@ def _load_demo_data(settings: Settings) -> None:
         out.mkdir()
         print("No data published yet: generating and importing demo data ...", flush=True)
         generate(out, communities=3, premises=60, months=24)
-        bundle = read_bundle(
-            out,
-            aliases_file=settings.aliases_file,
-            communities_file=settings.communities_file,
-            previous=store.current(),
-        )
-        result = publish(bundle, store, keep=settings.keep_generations)
-    print(f"Published generation {result.generation}: {result.counts}")
+        started = time.perf_counter()
+        with import_lock(settings, wait=True):
+            result = import_path(out, settings, store)
+    print(summary_line("demo data", result, time.perf_counter() - started))
 
 
 def cmd_demo_setup(args: argparse.Namespace, settings: Settings) -> int:
