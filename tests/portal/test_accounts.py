@@ -151,6 +151,85 @@ def test_session_lookup_refuses_stale_versions_inactive_accounts_and_ended_sessi
     assert accounts.session_account(record.id, version, other) is not None
 
 
+class FrozenClock:
+    """The session cache's clock, moved only by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lookups(accounts: Accounts) -> list[str]:
+    """The session queries this thread's connection runs from now on."""
+    seen: list[str] = []
+    accounts.db().set_trace_callback(lambda sql: seen.append(sql) if "ended_sessions" in sql else 0)
+    return seen
+
+
+def test_revocations_in_this_process_count_at_once_despite_the_session_cache(settings):
+    clock = FrozenClock()
+    accounts = Accounts(settings.accounts_db, clock=clock)
+    record = new(accounts, premises=("KW5/12", "G/3"))
+    stamp = accounts.record_sign_in("jan", record.id, success=True)
+    version = record.auth_version
+    assert accounts.session_account(record.id, version, stamp) is not None
+
+    accounts.unlink(record.id, "G/3")  # the clock never moves in this test
+    assert accounts.session_account(record.id, version, stamp).premises_ids == ("KW5/12",)
+    accounts.end_session(record.id, stamp)
+    assert accounts.session_account(record.id, version, stamp) is None
+
+    stamp = accounts.record_sign_in("jan", record.id, success=True)
+    assert accounts.session_account(record.id, version, stamp) is not None
+    accounts.set_password(record.id, hash_password("Zielony-kot-na-dachu-2"))
+    assert accounts.session_account(record.id, version, stamp) is None
+
+    version = accounts.get(record.id).auth_version
+    assert accounts.session_account(record.id, version, stamp) is not None
+    accounts.set_status(record.id, DISABLED)
+    assert accounts.session_account(record.id, version, stamp) is None
+
+
+def test_revocations_by_another_process_count_at_once_despite_the_session_cache(settings):
+    """`ebok accounts disable` runs in another process with its own connection: the portal's
+    cached answer must not outlive the change, even with its clock standing still."""
+    clock = FrozenClock()
+    portal_side = Accounts(settings.accounts_db, clock=clock)
+    cli_side = Accounts(settings.accounts_db)
+    record = new(cli_side)
+    stamp = cli_side.record_sign_in("jan", record.id, success=True)
+    version = record.auth_version
+    assert portal_side.session_account(record.id, version, stamp) is not None
+    assert portal_side.session_account(record.id, version, stamp) is not None  # cached
+
+    cli_side.set_status(record.id, DISABLED)
+    assert portal_side.session_account(record.id, version, stamp) is None
+    cli_side.set_status(record.id, ACTIVE)
+    version = cli_side.get(record.id).auth_version
+    assert portal_side.session_account(record.id, version, stamp) is not None
+    cli_side.end_all_sessions(record.id)
+    assert portal_side.session_account(record.id, version, stamp) is None
+
+
+def test_a_cached_session_answer_is_reused_for_at_most_a_second(settings):
+    clock = FrozenClock()
+    accounts = Accounts(settings.accounts_db, clock=clock)
+    record = new(accounts)
+    stamp = accounts.record_sign_in("jan", record.id, success=True)
+    ran = lookups(accounts)
+    for _ in range(3):
+        assert accounts.session_account(record.id, record.auth_version, stamp) is not None
+    assert len(ran) == 1
+    clock.now += portal.accounts.SESSION_CACHE_SECONDS - 0.01
+    accounts.session_account(record.id, record.auth_version, stamp)
+    assert len(ran) == 1
+    clock.now += 0.01
+    accounts.session_account(record.id, record.auth_version, stamp)
+    assert len(ran) == 2
+
+
 def test_previous_sign_in_is_the_last_successful_one_before_this_session(accounts):
     record = new(accounts)
     first = accounts.record_sign_in("jan", record.id, success=True)
