@@ -20,7 +20,8 @@ import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ SCHEMA = 1
 DOCUMENTS_FILE = "premises.sqlite3"
 MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "CURRENT"
+# How often `SnapshotStore.current()` looks at the pointer again: an import published by another
+# process is served at most this many seconds later.
+RECHECK_SECONDS = 0.5
 
 
 def _fsync_dir(path: Path) -> None:
@@ -233,26 +237,42 @@ class GenerationWriter:
 
 class SnapshotStore:
     """The generations under DATA/snapshots. `current()` is cheap enough to call per request:
-    it re-reads the pointer only when its mtime changed, so a new import shows up without a
-    restart."""
+    it looks at the pointer's mtime at most every `recheck` seconds (by `clock`, monotonic) and
+    re-reads the pointer only when that changed, so a new import shows up without a restart,
+    at most `recheck` seconds after it was published by another process and at once when it
+    was published through this store."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        recheck: float = RECHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.root = root
+        self.recheck = recheck
+        self.clock = clock
         self._lock = threading.Lock()
         self._cached: tuple[tuple[int, int], Generation] | None = None
+        self._checked_at: float | None = None  # clock() when `_cached` was last confirmed
 
     @property
     def pointer(self) -> Path:
         return self.root / POINTER_FILE
 
     def current(self) -> Generation | None:
+        cached = self._cached
+        checked_at = self._checked_at
+        now = self.clock()
+        if cached and checked_at is not None and 0 <= now - checked_at < self.recheck:
+            return cached[1]
         try:
             st = self.pointer.stat()
         except FileNotFoundError:
             return None
         key = (st.st_mtime_ns, st.st_ino)
-        cached = self._cached
         if cached and cached[0] == key:
+            self._checked_at = now
             return cached[1]
         with self._lock:
             gen_id = self.pointer.read_text("utf-8").strip()
@@ -261,6 +281,7 @@ class SnapshotStore:
                 return None
             generation = Generation(path)
             self._cached = (key, generation)
+            self._checked_at = now
             return generation
 
     def generation_ids(self) -> list[str]:
@@ -281,6 +302,7 @@ class SnapshotStore:
     def set_current(self, generation_id: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.pointer, generation_id + "\n")
+        self._checked_at = None  # this store's next current() reads the new pointer
 
     def start(self) -> GenerationWriter:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from ebok.cli import main
+from etl.store import RECHECK_SECONDS
 from portal.app import create_app, load_secret_key
 from tests.builders import make_document, publish_documents
 
@@ -265,10 +266,15 @@ def test_serve_answers_on_the_given_port(settings, store):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login") as r:
             assert "Logowanie" in r.read().decode()
             assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
-        # A newly published generation shows up without a restart.
+        # A newly published generation shows up without a restart (within RECHECK_SECONDS).
         newer = publish_documents(store, [make_document("KW5/12", as_of="2026-11-27")])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as r:
-            assert newer.id in r.read().decode()
+        deadline = time.monotonic() + RECHECK_SECONDS + 5
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as r:
+                if newer.id in r.read().decode():
+                    break
+            assert time.monotonic() < deadline, "the new generation was not picked up"
+            time.sleep(0.1)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

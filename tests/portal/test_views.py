@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
+import etl.store
 from tests.builders import ledger_row, make_document, publish_documents
 
 NBSP = "\u00a0"
@@ -215,13 +216,18 @@ def test_healthz_needs_no_sign_in(client, store):
     assert up.json()["generation"] == generation.id
 
 
-def test_new_generation_is_shown_without_restart(store, signed_in):
+def test_new_generation_is_shown_without_restart(store, signed_in, app):
+    """`ebok import` publishes from another process (here: another store on the same dir); the
+    portal looks at the pointer again at most every RECHECK_SECONDS, on its own clock."""
+    clock = [1000.0]
+    app.state.store.clock = lambda: clock[0]
     publish_documents(store, [_flat()])
     client = signed_in("KW5/12")
     assert "684,56 zł" in _text(client.get("/premises/KW5%2F12").text)
     publish_documents(
         store, [make_document(ledger=[ledger_row("2026-01-10", "Naliczenie", charge=7000)])]
     )
+    clock[0] += etl.store.RECHECK_SECONDS
     assert "-70,00 zł" in _text(client.get("/premises/KW5%2F12").text)
 
 
