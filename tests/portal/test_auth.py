@@ -286,6 +286,23 @@ def test_logout_ends_the_session_and_any_copy_of_its_cookie(signed_in, app):
     assert signed_in_ok(other_device)  # logging out here does not log out the phone
 
 
+def test_an_altered_copy_of_a_valid_cookie_is_refused_every_time(signed_in, app):
+    """The portal remembers cookies it has verified; a changed one must still be checked."""
+    client = signed_in(login="jan")
+    value = client.cookies[SESSION_COOKIE]
+    payload, stamp, signature = value.rsplit(".", 2)
+    swapped = "B" if signature[0] != "B" else "C"  # the first character: all its bits count
+    for altered in (
+        f"{payload}.{stamp}.{swapped}{signature[1:]}",
+        f"{payload}x.{stamp}.{signature}",
+    ):
+        thief = TestClient(app)
+        for _ in range(2):
+            thief.cookies.set(SESSION_COOKIE, altered)
+            assert not signed_in_ok(thief)
+    assert signed_in_ok(client)
+
+
 def test_disabling_an_account_ends_its_sessions(signed_in, app):
     client = signed_in(login="jan")
     copied = copy_of(client, app)
