@@ -290,14 +290,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# The overview first: the page most asked for (premises_id never matches a sub-page path, so
+# the order decides nothing else).
 routes = [
+    Route("/premises/{premises_id:premises_id}", overview, name="premises"),
     Route("/", home, name="home"),
     Route("/healthz", healthz, name="healthz"),
     Route("/premises/{premises_id:premises_id}/ledger.csv", ledger_csv, name="ledger_csv"),
     Route("/premises/{premises_id:premises_id}/ledger", ledger_page, name="ledger"),
     Route("/premises/{premises_id:premises_id}/fees", fees_page, name="fees"),
     Route("/premises/{premises_id:premises_id}/allowances", allowances_page, name="allowances"),
-    Route("/premises/{premises_id:premises_id}", overview, name="premises"),
 ]
 
 # For create_app: Polish pages for 404 and 500 (and any other HTTP error a view raises).
