@@ -2,9 +2,10 @@
 
 The signed cookie (Starlette's SessionMiddleware) holds only the account id, its auth version,
 the sign-in time and a last-seen time, plus the CSRF token. Starlette signs but cannot revoke a
-cookie, so every request compares them with the database in one indexed query: a password
-change or a disabled account bumps the version, a logout records the one ended session, and a
-copied cookie stops working in every case.
+cookie, so every request compares them with the database (one indexed query, its answer reused
+only while the database is unchanged and for a second at most: `Accounts.session_account`): a
+password change or a disabled account bumps the version, a logout records the one ended
+session, and a copied cookie stops working in every case, from the next request on.
 
 Idle expiry needs its own clock: the cookie is re-issued only when the session changes, so
 `seen` is refreshed at most once a minute, which keeps most responses free of Set-Cookie.
