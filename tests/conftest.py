@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from ebok.settings import Settings
 from etl.store import SnapshotStore
+
+
+@pytest.fixture(autouse=True)
+def _no_ebok_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `ebok` command reads EBOK_* variables; a developer's own must not leak into tests."""
+    for name in list(os.environ):
+        if name.startswith("EBOK_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture
@@ -47,11 +56,11 @@ def signed_in(app):
     """`signed_in("KW5/12", "G/3", login="jan")` -> a TestClient signed in as an account linked
     to those premises (created with SIGNED_IN_PASSWORD and no forced change if missing).
     Pass `client=` to sign an existing client in; `.account_id` holds the account's id."""
-    import re
 
     from starlette.testclient import TestClient
 
     from portal.passwords import hash_password
+    from tests.forms import csrf_token
 
     clients = []
 
@@ -78,7 +87,7 @@ def signed_in(app):
             client = TestClient(app)
             clients.append(client)
         page = client.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        token = csrf_token(page.text)
         response = client.post(
             "/login",
             data={"login": login, "password": password, "csrf_token": token},

@@ -13,16 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from ebok.cli import main
 from ebok.settings import Settings
 from etl.store import SnapshotStore
+from tests.cli import ebok
 from tests.etl.builders import minimal_tables, write_csv_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def ebok(settings: Settings, *args: str) -> int:
-    return main(["--data-dir", str(settings.data_dir), *args])
 
 
 def current(settings: Settings):

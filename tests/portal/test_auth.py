@@ -15,10 +15,11 @@ from portal.passwords import hash_password
 from portal.throttle import Throttle
 from tests.builders import make_document, publish_documents
 from tests.conftest import SIGNED_IN_PASSWORD
+from tests.forms import csrf_token
 
 
 def token(response) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', response.text).group(1)
+    return csrf_token(response.text)
 
 
 def login(client: TestClient, login: str, password: str):

@@ -3,18 +3,17 @@ elsewhere."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from starlette.testclient import TestClient
 
 from portal.app import SESSION_COOKIE
 from portal.passwords import hash_password
 from tests.conftest import SIGNED_IN_PASSWORD
+from tests.forms import csrf_token
 
 
 def token(response) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', response.text).group(1)
+    return csrf_token(response.text)
 
 
 @pytest.fixture

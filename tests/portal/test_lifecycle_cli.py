@@ -3,39 +3,22 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 import stat
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-import pytest
 from pypdf import PdfReader
 from starlette.testclient import TestClient
 
-from ebok.cli import main
 from portal.accounts import Accounts
 from portal.app import create_app
 from portal.mail import Mailer, compose
 from tests.builders import make_document, publish_documents
+from tests.cli import ebok, one_time_password
 
 COMMUNITY = "Wspólnota Mieszkaniowa Źródlana 7"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("EBOK_"):
-            monkeypatch.delenv(name)
-
-
-def ebok(settings, *args: str) -> int:
-    return main(["--data-dir", str(settings.data_dir), *args])
-
-
-def one_time_password(output: str) -> str:
-    return re.search(r"one-time password: (\S+)", output).group(1)
 
 
 def pdf_text(path: Path) -> str:

@@ -16,31 +16,17 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from ebok.cli import main
 from etl.store import RECHECK_SECONDS
 from portal.app import create_app, load_secret_key
 from tests.builders import make_document, publish_documents
+from tests.cli import ebok, one_time_password
+from tests.forms import csrf_token
 
 NEW_PASSWORD = "Zielony-kot-na-dachu"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("EBOK_"):
-            monkeypatch.delenv(name)
-
-
-def ebok(settings, *args: str) -> int:
-    return main(["--data-dir", str(settings.data_dir), *args])
-
-
-def one_time_password(output: str) -> str:
-    return re.search(r"one-time password: (\S+)", output).group(1)
-
-
 def token(response) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', response.text).group(1)
+    return csrf_token(response.text)
 
 
 def sign_in(app, login: str, password: str) -> tuple[TestClient, object]:
