@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from ebok.settings import Settings
 
-# Modules that expose `register(subparsers)`. Listed by name so that one area's missing optional
-# piece cannot break the others' commands.
+# Modules that expose `register(subparsers)`, imported only up to the one that owns the command
+# being run, so that `ebok import` does not pay for the portal's PDF stack at start-up.
 COMMAND_MODULES = (
     "etl.cli",
     "etl.demo",
@@ -30,13 +30,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
         if command is not None and command in sub.choices:
             break
     return parser

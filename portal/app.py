@@ -14,11 +14,9 @@ routes match the same path, so the order changes nothing else).
 
 from __future__ import annotations
 
-import importlib
 import os
 import secrets
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import urlsplit
 
 import itsdangerous
@@ -31,13 +29,12 @@ from starlette.types import ASGIApp
 
 from ebok.settings import Settings
 from etl.store import SnapshotStore
-from portal import auth, password_change, passwords
+from portal import auth, password_change, passwords, recovery, slip_views, views
 from portal.accounts import Accounts
 from portal.csrf import CSRFMiddleware
 from portal.security import SecurityHeadersMiddleware
 from portal.throttle import Throttle
 
-ROUTE_MODULES = ("portal.views", "portal.slip_views", "portal.recovery")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "ebok_session"
 # A browser-session cookie (no Max-Age), so closing the browser on a shared computer ends it;
@@ -121,17 +118,6 @@ class PortalApp(Starlette):
         return SecurityHeadersMiddleware(super().build_middleware_stack(), hsts=self.hsts)
 
 
-def _area_modules() -> list[ModuleType]:
-    modules = []
-    for name in ROUTE_MODULES:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return modules
-
-
 def create_app(settings: Settings) -> Starlette:
     https = urlsplit(settings.base_url).scheme == "https"
     accounts = Accounts(settings.accounts_db)
@@ -139,13 +125,14 @@ def create_app(settings: Settings) -> Starlette:
     accounts.prune_sign_ins()
     passwords.dummy_hash()  # made now, so the first unknown login takes no longer than others
 
-    modules = _area_modules()
-    routes: list[BaseRoute] = []
-    exception_handlers: dict = {}
-    for module in modules:
-        routes.extend(module.routes)
-        exception_handlers.update(getattr(module, "exception_handlers", {}))
-    routes += [*auth.routes, *password_change.routes]
+    # The premises areas come first: the overview is the hot path and the first route tried.
+    routes: list[BaseRoute] = [
+        *views.routes,
+        *slip_views.routes,
+        *recovery.routes,
+        *auth.routes,
+        *password_change.routes,
+    ]
     routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
 
     middleware = [
@@ -162,7 +149,9 @@ def create_app(settings: Settings) -> Starlette:
             auth.AuthMiddleware, accounts=accounts, idle_minutes=settings.session_idle_minutes
         ),
     ]
-    app = PortalApp(routes=routes, middleware=middleware, exception_handlers=exception_handlers)
+    app = PortalApp(
+        routes=routes, middleware=middleware, exception_handlers=views.exception_handlers
+    )
     app.hsts = https
     app.state.settings = settings
     app.state.store = SnapshotStore(settings.snapshots_dir)

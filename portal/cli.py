@@ -7,7 +7,6 @@ password to hand over (on paper or by phone); the first sign-in with it asks for
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 import tempfile
@@ -20,12 +19,11 @@ from ebok.settings import Settings
 from etl.store import SnapshotStore
 from portal import passwords
 from portal.accounts import ACTIVE, CLOSED, DISABLED, AccountError, AccountRecord, Accounts
+from portal.lifecycle_cli import register_account_commands
 
 DEMO_LOGIN = "demo"
 # So that the forgotten-password flow can be tried on the demo (example.com receives no mail).
 DEMO_EMAIL = "demo@example.com"
-# Modules that may add `ebok accounts` subcommands through `register_account_commands(sub)`.
-ACCOUNT_COMMAND_MODULES = ("portal.lifecycle_cli",)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,16 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--clear", action="store_true")
     set_email.set_defaults(func=cmd_set_email)
 
-    for module_name in ACCOUNT_COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        hook = getattr(module, "register_account_commands", None)
-        if hook is not None:
-            hook(sub)
+    register_account_commands(sub)
 
 
 # -- helpers ----------------------------------------------------------------------------------

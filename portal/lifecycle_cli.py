@@ -1,6 +1,6 @@
 """`ebok accounts reset | close | purge | mail-retry`, and the printed letter for `create`.
 
-Registered through portal.cli's `register_account_commands` hook. Besides its own commands the
+Registered by portal.cli, which calls `register_account_commands`. Besides its own commands the
 hook does three things to the commands portal.cli defines, so that the rules hold whichever
 command the manager types:
 - every `ebok accounts …` command first erases the personal data of accounts closed longer ago
