@@ -30,6 +30,22 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace(NBSP, " ")
 
 
+def decode_qr_codes(pdf: bytes, tmp_path: Path) -> str:
+    """Every QR code on the PDF's first page as a scanner reads it at 200 dpi. zbarimg needs
+    binary mode to keep UTF-8 (it guesses Shift-JIS otherwise); codes come back to back."""
+    path = tmp_path / "scanned.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "200", "-png", "-singlefile", str(path), str(tmp_path / "page")],
+        check=True,
+    )
+    return subprocess.run(
+        ["zbarimg", "--quiet", "--raw", "-Sbinary", str(tmp_path / "page.png")],
+        check=True,
+        capture_output=True,
+    ).stdout.decode("utf-8")
+
+
 def _pdf_text(pdf: bytes) -> str:
     return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
 
@@ -180,17 +196,7 @@ def test_pdftotext_shows_polish_letters_not_boxes(resident, tmp_path: Path) -> N
 def test_qr_on_the_printed_page_decodes_to_the_zbp_payload(resident, tmp_path: Path) -> None:
     title = "Opłaty za lokal 12, ul. Kwiatowa 5, 11/2026"
     response = resident.get(f"{BASE}/slip.pdf", params={"amount": "123,45", "title": title})
-    path = tmp_path / "slip.pdf"
-    path.write_bytes(response.content)
-    subprocess.run(
-        ["pdftoppm", "-r", "200", "-png", "-singlefile", str(path), str(tmp_path / "page")],
-        check=True,
-    )
-    out = subprocess.run(
-        ["zbarimg", "--quiet", "--raw", "-Sbinary", str(tmp_path / "page.png")],
-        check=True,
-        capture_output=True,
-    ).stdout.decode("utf-8")
+    out = decode_qr_codes(response.content, tmp_path)
     expected = qr_payload(
         nip="",
         account="61109010140000071219812874",
@@ -298,17 +304,7 @@ def test_browser_prints_the_slip_on_one_a4_page_with_a_readable_qr(
     pdf = base64.b64decode(driver.print_page())
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 1  # both copies on one sheet
-    path = tmp_path / "printed.pdf"
-    path.write_bytes(pdf)
-    subprocess.run(
-        ["pdftoppm", "-r", "200", "-png", "-singlefile", str(path), str(tmp_path / "page")],
-        check=True,
-    )
-    out = subprocess.run(
-        ["zbarimg", "--quiet", "--raw", "-Sbinary", str(tmp_path / "page.png")],
-        check=True,
-        capture_output=True,
-    ).stdout.decode("utf-8")
+    out = decode_qr_codes(pdf, tmp_path)
     expected = qr_payload(
         nip="",
         account="61109010140000071219812874",
