@@ -2,7 +2,7 @@
 
     python bench/import_bench.py [--premises 50000 --months 50] [--profile]
 
-The bundle comes from `ebok demo-data` (etl.demo), which writes a charge and a payment per
+The bundle comes from `ebok demo-data` (etl.demo.generate), which writes a charge and a payment per
 premises per month: --months 50 is ~100 ledger rows per premises, 5 million rows for 50,000
 premises. It is generated once into bench/out/ (git-ignored) and reused while the parameters
 stay the same.
@@ -36,8 +36,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from etl.demo import generate  # noqa: E402
-from etl.sheets import detect_encoding, detect_separator  # noqa: E402
+from etl.demo.generate import generate  # noqa: E402
+from etl.reader.sheets import detect_encoding, detect_separator  # noqa: E402
 
 TARGET_RATIO = 3.0
 TARGET_RSS_GB = 4.0

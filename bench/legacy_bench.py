@@ -1,4 +1,4 @@
-"""Legacy `#` export benchmark: `etl.legacy.read_legacy` against the floors of any reader of
+"""Legacy `#` export benchmark: `etl.legacy.reader.read_legacy` against the floors of any reader of
 the same files, side by side in one run on the same generated export.
 
 Floors:
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 
-from etl import legacy  # noqa: E402
+from etl.legacy import reader as legacy  # noqa: E402
 from tests.etl.legacy_builders import (  # noqa: E402
     CardSpec,
     Charge,

@@ -100,7 +100,7 @@ def _publish(data_dir: Path, premises: int) -> None:
     """A community of `premises` flats, each with five years of monthly charges and payments
     (~120 ledger rows), four fee components and an allowance: a realistic document."""
     from ebok.settings import Settings
-    from etl.store import SnapshotStore
+    from etl.snapshot.store import SnapshotStore
     from tests.builders import ledger_row, make_document, publish_documents
 
     settings = Settings.from_env({}, data_dir=data_dir, secret_key=SECRET)
@@ -143,8 +143,8 @@ def _publish(data_dir: Path, premises: int) -> None:
 
 
 def _create_account(data_dir: Path) -> None:
-    from portal import passwords
-    from portal.accounts import Accounts
+    from portal.accounts import passwords
+    from portal.accounts.service import Accounts
 
     accounts = Accounts(data_dir / "ebok.sqlite3")
     accounts.migrate()

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from portal.pdf import render_pdf  # noqa: E402
-from portal.slip import build_slip, default_title  # noqa: E402
-from portal.slip_views import pdf_cache, render_slip_pdf  # noqa: E402
+from portal.slips.form import build_slip, default_title  # noqa: E402
+from portal.slips.views import pdf_cache, render_slip_pdf  # noqa: E402
 from tests.builders import make_document  # noqa: E402
 
 REFERENCE_HTML = "<html><body><p>Zażółć gęślą jaźń</p></body></html>"
@@ -77,9 +77,9 @@ def bench_view(rounds: int) -> None:
     from starlette.testclient import TestClient
 
     from ebok.settings import Settings
-    from etl.store import SnapshotStore
+    from etl.snapshot.store import SnapshotStore
+    from portal.accounts.passwords import hash_password
     from portal.app import create_app
-    from portal.passwords import hash_password
     from tests.builders import publish_documents
 
     data = Path(tempfile.mkdtemp(prefix="slip-bench-")) / "data"

@@ -16,7 +16,7 @@ from ebok.settings import Settings
 # being run, so that `ebok import` does not pay for the portal's PDF stack at start-up.
 COMMAND_MODULES = (
     "etl.cli",
-    "etl.demo",
+    "etl.demo.generate",
     "portal.cli",
 )
 

@@ -17,7 +17,7 @@ from typing import Any
 from ebok.settings import Settings
 from etl.model import BundleRejected
 from etl.progress import ProgressLine
-from etl.store import SnapshotStore
+from etl.snapshot.store import SnapshotStore
 from etl.sync import DEFAULT_MIN_AGE, Busy, import_lock, import_path, summary_line, sync
 
 

@@ -1,8 +1,8 @@
 """The shapes that pass between reading a bundle and publishing it.
 
-Readers (`etl.read` for CSV/XLSX/ZIP bundles, `etl.legacy` for the `#`-delimited export) turn
-files into a `Bundle` of validated, normalised tables; `etl.publish` merges a `Bundle` with the
-current generation and writes the next one. Nothing here does I/O.
+Readers (`etl.reader.bundle` for CSV/XLSX/ZIP bundles, `etl.legacy.reader` for the `#`-delimited
+export) turn files into a `Bundle` of validated, normalised tables; `etl.publisher.publish`
+merges a `Bundle` with the current generation and writes the next one. Nothing here does I/O.
 
 Normalised table columns (pandas DataFrames; every table also has `_file` (source file name)
 and `_row` (row number as the spreadsheet shows it, header = 1) for traceability):

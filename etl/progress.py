@@ -14,7 +14,7 @@ WIDTH = 30
 
 
 class ProgressLine:
-    """Callable as `progress(done, total)` (what `etl.publish.publish` accepts)."""
+    """Callable as `progress(done, total)` (what `etl.publisher.publish.publish` accepts)."""
 
     def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
         self.stream = stream or sys.stderr

@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ebok.settings import Settings
+from etl.exports import read_export
 from etl.model import BundleRejected, Problem
 from etl.progress import ProgressLine
-from etl.publish import PublishResult, publish
-from etl.read import read_bundle
-from etl.store import SnapshotStore
+from etl.publisher.publish import PublishResult, publish
+from etl.snapshot.store import SnapshotStore
 
 LOCK_FILE = "import.lock"
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".filepart", ".crdownload", "~")
@@ -77,7 +77,7 @@ def import_path(
         progress.stage(f"reading {path.name}")
     started = time.perf_counter()
     try:
-        bundle = read_bundle(
+        bundle = read_export(
             path,
             aliases_file=_optional(settings.aliases_file),
             communities_file=_optional(settings.communities_file),

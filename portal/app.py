@@ -28,12 +28,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from ebok.settings import Settings
-from etl.store import SnapshotStore
-from portal import auth, password_change, passwords, recovery, slip_views, views
-from portal.accounts import Accounts
-from portal.csrf import CSRFMiddleware
-from portal.security import SecurityHeadersMiddleware
-from portal.throttle import Throttle
+from etl.snapshot.store import SnapshotStore
+from portal.accounts import auth, password_change, passwords, recovery
+from portal.accounts.service import Accounts
+from portal.accounts.throttle import Throttle
+from portal.premises import views
+from portal.slips import views as slip_views
+from portal.web.csrf import CSRFMiddleware
+from portal.web.security import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "ebok_session"

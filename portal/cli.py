@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ebok.settings import Settings
-from etl.store import SnapshotStore
-from portal import passwords
-from portal.accounts import ACTIVE, CLOSED, DISABLED, AccountError, AccountRecord, Accounts
-from portal.lifecycle_cli import register_account_commands
+from etl.snapshot.store import SnapshotStore
+from portal.accounts import passwords
+from portal.accounts.cli import register_account_commands
+from portal.accounts.service import ACTIVE, CLOSED, DISABLED, AccountError, AccountRecord, Accounts
 
 DEMO_LOGIN = "demo"
 # So that the forgotten-password flow can be tried on the demo (example.com receives no mail).
@@ -151,9 +151,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     if args.email is not None and not _valid_email(args.email):
         return _err(f"{args.email!r} is not an e-mail address")
-    letter = getattr(args, "letter", None)  # added by portal.lifecycle_cli
+    letter = getattr(args, "letter", None)  # added by portal.accounts.cli
     if letter:
-        from portal.lifecycle_cli import check_letter_path
+        from portal.accounts.cli import check_letter_path
 
         if problem := check_letter_path(letter):
             return _err(problem)
@@ -172,14 +172,14 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     _warn_unknown_premises(settings, args.premises)
     _print_password(record.login, password)
     if letter:
-        from portal.lifecycle_cli import write_letter_for
+        from portal.accounts.cli import write_letter_for
 
         return write_letter_for(settings, record, password, "activation", letter)
     return 0
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from portal.lifecycle import closure
+    from portal.accounts.lifecycle import closure
 
     accounts = Accounts(settings.accounts_db)
     print("login\tstatus\tpremises\temail\tlast sign-in")
@@ -296,7 +296,7 @@ def demo_premises(settings: Settings) -> list[str]:
 
 def _load_demo_data(settings: Settings) -> None:
     """Generate the small demo export and publish it exactly as `ebok import` would."""
-    from etl.demo import generate
+    from etl.demo.generate import generate
     from etl.sync import import_lock, import_path, summary_line
 
     store = SnapshotStore(settings.snapshots_dir)

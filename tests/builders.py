@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from etl.model import DOCUMENT_LEDGER_COLUMNS
-from etl.store import Generation, SnapshotStore
+from etl.snapshot.store import Generation, SnapshotStore
 
 LEDGER_COLUMNS = list(DOCUMENT_LEDGER_COLUMNS)
 

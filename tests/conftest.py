@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ebok.settings import Settings
-from etl.store import SnapshotStore
+from etl.snapshot.store import SnapshotStore
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +59,7 @@ def signed_in(app):
 
     from starlette.testclient import TestClient
 
-    from portal.passwords import hash_password
+    from portal.accounts.passwords import hash_password
     from tests.forms import csrf_token
 
     clients = []
@@ -107,8 +107,8 @@ def _cheap_password_hashing(monkeypatch):
     """Argon2 at production cost takes ~0.3 s a hash; tests check behaviour, not cost."""
     from argon2 import PasswordHasher
 
-    import portal.passwords
+    import portal.accounts.passwords
 
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(portal.passwords, "_hasher", cheap)
-    portal.passwords.dummy_hash.cache_clear()
+    monkeypatch.setattr(portal.accounts.passwords, "_hasher", cheap)
+    portal.accounts.passwords.dummy_hash.cache_clear()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ebok.settings import Settings
-from etl.store import SnapshotStore
+from etl.snapshot.store import SnapshotStore
 from tests.cli import ebok
 from tests.etl.builders import minimal_tables, write_csv_bundle
 

@@ -11,7 +11,7 @@ import pytest
 
 from ebok.cli import main
 from ebok.settings import Settings
-from etl.store import SnapshotStore
+from etl.snapshot.store import SnapshotStore
 from etl.sync import import_lock
 from tests.etl.builders import minimal_tables, write_csv, write_csv_bundle
 
@@ -119,14 +119,14 @@ def test_a_bundle_that_crashes_the_reader_is_parked_and_the_rest_still_imported(
 ) -> None:
     import etl.sync
 
-    real = etl.sync.read_bundle
+    real = etl.sync.read_export
 
     def flaky(path: Path, **kwargs):
         if path.name == "odd":
             raise RuntimeError("reader bug")
         return real(path, **kwargs)
 
-    monkeypatch.setattr(etl.sync, "read_bundle", flaky)
+    monkeypatch.setattr(etl.sync, "read_export", flaky)
     settings.inbox_dir.mkdir()
     settle(write_csv_bundle(settings.inbox_dir / "odd", minimal_tables()), 200)
     settle(write_csv_bundle(settings.inbox_dir / "good", minimal_tables()), 100)

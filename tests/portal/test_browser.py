@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal import passwords
+from portal.accounts import passwords
 from tests.builders import ledger_row, make_document, publish_documents
 from tests.portal.conftest import needs_chromium, wait_for_url
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from etl.store import RECHECK_SECONDS
+from etl.snapshot.store import RECHECK_SECONDS
 from portal.app import create_app, load_secret_key
 from tests.builders import make_document, publish_documents
 from tests.cli import ebok, one_time_password

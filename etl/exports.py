@@ -1,0 +1,25 @@
+"""Which reader an export needs: the legacy `#` export is recognised by its file names, every
+other export is read as the contract bundle (docs/import-format.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from etl.legacy import reader as legacy
+from etl.model import Bundle
+from etl.reader.bundle import read_bundle
+from etl.snapshot.store import Generation
+
+
+def read_export(
+    path: Path,
+    *,
+    aliases_file: Path | None = None,
+    communities_file: Path | None = None,
+    previous: Generation | None = None,
+) -> Bundle:
+    """Read and validate one export of either kind; raises BundleRejected listing every
+    problem found."""
+    if legacy.detect(path):
+        return legacy.read_legacy(path, communities_file=communities_file, previous=previous)
+    return read_bundle(path, aliases_file=aliases_file, previous=previous)

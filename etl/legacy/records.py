@@ -1,0 +1,455 @@
+"""Line parsers for the files of the legacy `#` export (docs/legacy-format.md).
+
+Each file becomes a list of small records; a bad line becomes a `Problem` naming the file, the
+line number, the premises code when it is known, and the field. Pure functions: text in,
+records and problems out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from etl.model import Problem
+from etl.reader import cells
+
+_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
+_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_PERIOD = re.compile(r"^(\d{4})(\d{2})$")
+_GROSZ = Decimal("0.01")
+
+
+def decode(data: bytes) -> str:
+    """ISO-8859-2 as documented; UTF-8 and Windows-1250 are recognised too, because a file
+    re-saved by an editor arrives in one of them. Bytes 0x80-0x9F are control codes in
+    ISO-8859-2 but Polish letters (ś, ź, Ś, Ź) in Windows-1250, which decides between the two."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if re.search(rb"[\x80-\x9f]", data):
+        return data.decode("cp1250", errors="replace")
+    return data.decode("iso-8859-2")
+
+
+def numbered_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, line) for the non-blank lines; LF or CRLF, a DOS end-of-file mark ignored.
+    Split on LF only: `str.splitlines` would also split on control characters inside a field."""
+    out = []
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r").replace("\x1a", "")
+        if line.strip():
+            out.append((number, line))
+    return out
+
+
+def split_fields(line: str, count: int, absorb: int | None = None) -> list[str] | None:
+    """Split on `#` into exactly `count` fields. The export does not quote, so a `#` inside the
+    free-text field at index `absorb` (an owner's name, a description) yields extra fields:
+    they are joined back into that field. None when the count cannot be made right."""
+    parts = line.split("#")
+    if len(parts) == count:
+        return parts
+    if absorb is not None and len(parts) > count:
+        extra = len(parts) - count
+        joined = "#".join(parts[absorb : absorb + extra + 1])
+        return parts[:absorb] + [joined] + parts[absorb + extra + 1 :]
+    return None
+
+
+def zl(grosze: int) -> str:
+    """A figure as the accountant reads it in the export and on the card: 1234,56."""
+    return f"{Decimal(grosze) / 100:.2f}".replace(".", ",")
+
+
+def format_decimal(value: Decimal) -> str:
+    """Plain decimal string without exponent or trailing zeros beyond the integer."""
+    text = format(value.normalize(), "f")
+    return text if "." not in text else text.rstrip("0").rstrip(".")
+
+
+class Fields:
+    """One split line whose parsers record a Problem instead of raising."""
+
+    def __init__(
+        self, file: str, table: str, line: int, values: list[str], problems: list[Problem]
+    ) -> None:
+        self.file, self.table, self.line, self.values = file, table, line, values
+        self.problems = problems
+        self.premises = ""
+        self.ok = True
+
+    def fail(self, column: str, value: str, reason: str) -> None:
+        if self.premises:
+            reason = f"{reason} (premises {self.premises})"
+        self.problems.append(Problem(self.file, self.table, self.line, column, value, reason))
+        self.ok = False
+
+    def text(self, i: int) -> str:
+        return self.values[i].strip()
+
+    def decimal(self, i: int, column: str, *, places: int | None = None) -> Decimal | None:
+        """The export writes plain numbers (`-12,50`, `3.456789`): those take a fast path, as
+        a community has hundreds of thousands of them; anything else goes through the
+        contract's parser (`1 234,56` and the like) and its reason."""
+        raw = self.values[i]
+        text = raw.strip()
+        try:
+            if _NUMBER.match(text):
+                value = Decimal(text.replace(",", "."))
+                point = max(text.rfind(","), text.rfind("."))
+                decimals = len(text) - point - 1 if point >= 0 else 0
+            else:
+                value = cells.parse_decimal(text)
+                decimals = -value.as_tuple().exponent  # type: ignore[operator]
+        except ValueError as exc:
+            self.fail(column, raw, str(exc))
+            return None
+        if places is not None and decimals > places:
+            if value != round(value, places):
+                self.fail(column, raw, f"more than {places} decimal places")
+                return None
+        return value
+
+    def money(self, i: int, column: str, *, empty_is_zero: bool = False) -> int | None:
+        if empty_is_zero and not self.values[i].strip():
+            return 0
+        value = self.decimal(i, column, places=2)
+        return None if value is None else int(value * 100)
+
+    def date(self, i: int, column: str) -> date | None:
+        raw = self.values[i].strip()
+        if not raw:
+            return None
+        m = _DATE.match(raw)
+        try:
+            if m:
+                return date(int(m[3]), int(m[2]), int(m[1]))
+        except ValueError:
+            pass
+        self.fail(column, self.values[i], "not a date dd/mm/yyyy")
+        return None
+
+    def period(self, i: int, column: str) -> tuple[int, int] | None:
+        raw = self.values[i].strip()
+        m = _PERIOD.match(raw)
+        if m and 1 <= int(m[2]) <= 12:
+            return int(m[1]), int(m[2])
+        self.fail(column, self.values[i], "not a period YYYYMM")
+        return None
+
+
+def _rows(
+    file: str, table: str, text: str, count: int, absorb: int | None, problems: list[Problem]
+) -> list[Fields]:
+    out = []
+    for number, line in numbered_lines(text):
+        values = split_fields(line, count, absorb)
+        if values is None:
+            n = len(line.split("#"))
+            problems.append(Problem(file, table, number, "", line, f"{n} fields, expected {count}"))
+            continue
+        out.append(Fields(file, table, number, values, problems))
+    return out
+
+
+@dataclass(frozen=True)
+class Person:
+    """An owner's line of lok.txt (persons whose id does not start with W are skipped)."""
+
+    line: int
+    person_id: str
+    name: str
+    premises: str
+    street: str
+    building: str
+    flat: str
+    postal_code: str
+    city: str
+    email: str
+    share: str  # decimal string or ""
+
+
+def parse_lok(
+    file: str, text: str, problems: list[Problem], codes: set[str] | None = None
+) -> list[Person]:
+    """The owners. Lines of other persons are skipped unread. `codes` collects the premises
+    codes of owners' lines even when a line is refused, so that the premises' cards and
+    charge lines are not reported again as belonging to no premises."""
+    people = []
+    owners = "\n".join(line if line.lstrip().startswith("W") else "" for line in text.split("\n"))
+    for f in _rows(file, "premises", owners, 14, 1, problems):
+        person_id = f.text(0)
+        f.premises = f.text(3)
+        if codes is not None and f.premises:
+            codes.add(f.premises)
+        if not f.premises:
+            f.fail("premises code", "", "owner without a premises code")
+        if not f.text(1):
+            f.fail("owner name", "", "owner without a name")
+        share = _share(f)
+        if f.ok:
+            people.append(
+                Person(
+                    f.line,
+                    person_id,
+                    " ".join(f.text(1).split()),
+                    f.premises,
+                    f.text(4),
+                    f.text(5),
+                    f.text(6),
+                    f.text(7),
+                    f.text(8),
+                    f.text(9),
+                    share,
+                )
+            )
+    return people
+
+
+def _share(f: Fields) -> str:
+    """numerator / denominator; both empty or both 0 means the export gives no share."""
+    num, den = f.text(12), f.text(13)
+    if not num.strip("0") and not den.strip("0"):
+        return ""
+    try:
+        if num.isdigit() and den.isdigit():
+            value = cells.parse_share(f"{num}/{den}")
+        else:
+            value = cells.parse_decimal(num) / cells.parse_decimal(den)
+            if not 0 < value <= 1:
+                raise ValueError("a share must be above 0 and at most 1")
+    except (ValueError, ArithmeticError) as exc:
+        reason = "division by zero in the share" if isinstance(exc, ArithmeticError) else exc
+        f.fail("share", f"{num}/{den}", str(reason))
+        return ""
+    return format_decimal(value)
+
+
+@dataclass(slots=True)  # not frozen: a community has 10^5 of them, and frozen init is slow
+class ChargeLine:
+    """One line of a month's charge (nal_czynsz.txt, or pow_czynsz.txt's schedule)."""
+
+    line: int
+    premises: str
+    period: tuple[int, int] | None  # None for the fee schedule
+    line_no: str
+    description: str
+    quantity: Decimal
+    unit: str
+    rate: Decimal
+    total: int  # grosze, as given
+
+    def detail(self) -> dict[str, object]:
+        return {
+            "description": self.description,
+            "quantity": format(self.quantity, "f"),
+            "unit": self.unit,
+            "rate": format(self.rate, "f"),
+            "amount": self.total,
+        }
+
+
+def _charge_line(
+    f: Fields, premises: int, period: int | None, first: int, warnings: list[str]
+) -> ChargeLine | None:
+    """Fields from `first` on: line no, description, quantity, unit, unit price, total."""
+    f.premises = f.text(premises)
+    if not f.premises:
+        f.fail("premises code", "", "line without a premises code")
+    when = f.period(period, "period") if period is not None else None
+    quantity = f.decimal(first + 2, "quantity", places=6)
+    rate = f.decimal(first + 4, "unit price")
+    total = f.money(first + 5, "total")
+    if not f.ok or quantity is None or rate is None or total is None:
+        return None
+    expected = quantity * rate
+    if abs(expected * 100 - total) > 1:
+        warnings.append(
+            f"{f.file}, line {f.line}, premises {f.premises}: total {zl(total)} differs from "
+            f"quantity × price {zl(int(expected.quantize(_GROSZ, ROUND_HALF_UP) * 100))}; "
+            "the total is used as given"
+        )
+    return ChargeLine(
+        f.line,
+        f.premises,
+        when,
+        f.text(first),
+        " ".join(f.text(first + 1).split()),
+        quantity,
+        f.text(first + 3),
+        rate,
+        total,
+    )
+
+
+_MONEY = re.compile(r"^([+-]?)(\d+)(?:[.,](\d{0,2}))?$")
+_QUANTITY = re.compile(r"^[+-]?\d+(?:[.,]\d{0,6})?$")
+
+
+def _plain_charge(file: str, number: int, line: str, warnings: list[str]) -> ChargeLine | None:
+    """The common, well-formed nal_czynsz line, without the per-field bookkeeping of `Fields`
+    (a community has 10^5 of them). None sends the line through the checking path."""
+    p = line.split("#")
+    if len(p) != 11:
+        return None
+    premises, period = p[1].strip(), p[4].strip()
+    quantity, rate, total = p[7].strip(), p[9].strip(), p[10].strip()
+    money = _MONEY.match(total)
+    if not (
+        premises
+        and len(period) == 6
+        and period.isdigit()
+        and "01" <= period[4:] <= "12"
+        and money
+        and _QUANTITY.match(quantity)
+        and _NUMBER.match(rate)
+    ):
+        return None
+    sign, whole, cents = money.groups()
+    grosze = int(whole) * 100 + int((cents or "").ljust(2, "0"))
+    grosze = -grosze if sign == "-" else grosze
+    q, r = Decimal(quantity.replace(",", ".")), Decimal(rate.replace(",", "."))
+    if abs(q * r * 100 - grosze) > 1:
+        expected = int((q * r).quantize(_GROSZ, ROUND_HALF_UP) * 100)
+        warnings.append(
+            f"{file}, line {number}, premises {premises}: total {zl(grosze)} differs from "
+            f"quantity × price {zl(expected)}; the total is used as given"
+        )
+    return ChargeLine(
+        number, premises, (int(period[:4]), int(period[4:])), p[5].strip(),
+        " ".join(p[6].split()), q, p[8].strip(), r, grosze,
+    )  # fmt: skip
+
+
+def parse_nal(
+    file: str, text: str, problems: list[Problem], warnings: list[str]
+) -> list[ChargeLine]:
+    out = []
+    for number, line in numbered_lines(text):
+        charge = _plain_charge(file, number, line, warnings)
+        if charge is None:
+            values = split_fields(line, 11, 6)
+            if values is None:
+                n = len(line.split("#"))
+                problems.append(
+                    Problem(file, "ledger", number, "", line, f"{n} fields, expected 11")
+                )
+                continue
+            charge = _charge_line(
+                Fields(file, "ledger", number, values, problems), 1, 4, 5, warnings
+            )
+        if charge is not None:
+            out.append(charge)
+    return out
+
+
+@dataclass(frozen=True)
+class FeeSchedule:
+    header: str
+    footer: str
+    lines: list[ChargeLine]
+
+
+def parse_pow(file: str, text: str, problems: list[Problem], warnings: list[str]) -> FeeSchedule:
+    """Header lines, a line holding only `#`, footer lines, a second `#`, then data lines."""
+    raw = [line.rstrip("\r").replace("\x1a", "") for line in text.split("\n")]
+    marks = [i for i, line in enumerate(raw) if line.strip() == "#"]
+    if len(marks) < 2:
+        problems.append(
+            Problem(
+                file,
+                "fees",
+                None,
+                "",
+                "",
+                "expected header, a line '#', footer, a line "
+                f"'#', then the fee lines; found {len(marks)} line(s) holding only '#'",
+            )
+        )
+        return FeeSchedule("", "", [])
+    first, second = marks[0], marks[1]
+    header = "\n".join(raw[:first]).strip()
+    footer = "\n".join(raw[first + 1 : second]).strip()
+    body = "\n" * (second + 1) + "\n".join(raw[second + 1 :])  # keep the line numbers
+    rows = _rows(file, "fees", body, 8, 3, problems)
+    lines = [c for f in rows if (c := _charge_line(f, 1, None, 2, warnings)) is not None]
+    return FeeSchedule(header, footer, lines)
+
+
+@dataclass(frozen=True)
+class Card:
+    """One yearly account card of wplaty.txt. Money in grosze; closing > 0 means overpaid."""
+
+    line: int
+    owner_id: str
+    premises: str
+    year: int
+    date_from: date
+    date_to: date
+    opening_debt: int
+    opening_surplus: int
+    charges: tuple[int, ...]  # January..December
+    payments: tuple[int, ...]
+    closing: int
+
+    @property
+    def opening(self) -> int:
+        return self.opening_surplus - self.opening_debt
+
+
+def parse_wplaty(file: str, text: str, problems: list[Problem]) -> list[Card]:
+    cards = []
+    for f in _rows(file, "ledger", text, 34, None, problems):
+        f.premises = f.text(1)
+        if not f.premises:
+            f.fail("premises code", "", "card without a premises code")
+        year_text = f.text(2)
+        year = int(year_text) if re.fullmatch(r"\d{4}", year_text) else None
+        if year is None:
+            f.fail("year", f.values[2], "not a year YYYY")
+        start, end = f.date(3, "date from"), f.date(4, "date to")
+        debt = f.money(5, "opening debt", empty_is_zero=True)
+        surplus = f.money(6, "opening surplus", empty_is_zero=True)
+        charges, payments = [], []
+        for month in range(12):
+            charges.append(f.money(9 + 2 * month, f"charges {month + 1:02d}", empty_is_zero=True))
+            payments.append(
+                f.money(10 + 2 * month, f"payments {month + 1:02d}", empty_is_zero=True)
+            )
+        closing = f.money(33, "closing balance", empty_is_zero=True)
+        if not f.ok or year is None:
+            continue
+        cards.append(
+            Card(
+                f.line,
+                f.text(0),
+                f.premises,
+                year,
+                start or date(year, 1, 1),
+                end or date(year, 12, 31),
+                debt,
+                surplus,
+                tuple(charges),
+                tuple(payments),
+                closing,
+            )  # type: ignore[arg-type]
+        )
+    return cards
+
+
+def parse_as_of(file: str, text: str, problems: list[Problem]) -> date | None:
+    lines = numbered_lines(text)
+    raw = lines[0][1].strip() if lines else ""
+    m = re.fullmatch(r"(\d{4})(\d{2})(\d{2})", raw)
+    try:
+        if m:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        pass
+    problems.append(
+        Problem(file, "communities", 1, "as_of", raw, "not a date YYYYMMDD (the as-of date)")
+    )
+    return None

@@ -1,0 +1,139 @@
+"""Mapping the legacy export's records onto our normalised tables (docs/legacy-format.md,
+"Mapping onto the model"). Pure functions: records in, DataFrames out."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+import pandas as pd
+
+from etl.legacy.records import Card, ChargeLine, Person
+from etl.model import COLUMNS, SOURCE_COLUMNS, Problem
+
+ROUNDING = "Zaokrąglenie do salda karty"
+
+
+def premises_frame(
+    label: str, community_id: str, people: list[Person], problems: list[Problem]
+) -> pd.DataFrame:
+    """One premises per code among the owners (W persons); co-owners' names joined."""
+    by_code: dict[str, list[Person]] = {}
+    for person in people:
+        by_code.setdefault(person.premises, []).append(person)
+    rows = []
+    for code, owners in by_code.items():
+        first = owners[0]
+        names = list(dict.fromkeys(p.name for p in owners))
+        rows.append(
+            {
+                "premises_id": code,
+                "community_id": community_id,
+                "number": first.flat,
+                "street": " ".join(f"{first.street} {first.building}".split()),
+                "postal_code": first.postal_code,
+                "city": first.city,
+                "kind": "",
+                "area_m2": "",
+                "share": next((p.share for p in owners if p.share), ""),
+                "occupants": None,
+                "payer_name": ", ".join(names),
+                "payer_address": "",
+                "bank_account": "",
+                "email": next((p.email for p in owners if p.email), ""),
+                "_file": label,
+                "_row": first.line,
+            }
+        )
+        if not first.flat:
+            problems.append(
+                Problem(label, "premises", first.line, "flat no", "",
+                        f"premises {code} has no flat number")
+            )  # fmt: skip
+    columns = list(rows[0]) if rows else ["premises_id", "community_id", "_file", "_row"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _month_dates(card: Card, year: int, month: int, as_of: date) -> tuple[date, date]:
+    """Charge row: the month's first day (not before the card's start). Payment row: the
+    month's last day, but not after the as-of date or the card's end, nor before the charge."""
+    first = max(date(year, month, 1), card.date_from)
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    return first, max(first, min(last, as_of, card.date_to))
+
+
+def ledger_frame(
+    file: str, cards: list[Card], lines: list[ChargeLine], as_of: date
+) -> pd.DataFrame:
+    details: dict[tuple[str, int, int], list[ChargeLine]] = {}
+    for line in lines:
+        if line.period is not None:
+            details.setdefault((line.premises, *line.period), []).append(line)
+    rows = []
+
+    def row(card: Card, when: date, text: str, period: str, charge: int, payment: int, det=None):
+        rows.append(
+            {
+                "premises_id": card.premises,
+                "date": when.isoformat(),
+                "description": text,
+                "document": "",
+                "period": period,
+                "charge": charge,
+                "payment": payment,
+                "details": det,
+                "_file": file,
+                "_row": card.line,
+            }
+        )
+
+    running: dict[str, int] = {}  # balance shown so far, per premises
+    for card in sorted(cards, key=lambda c: (c.premises, c.year)):
+        if card.premises not in running:
+            running[card.premises] = card.opening
+            if card.opening:
+                opening = card.opening
+                row(card, card.date_from, "Bilans otwarcia", "", max(-opening, 0), max(opening, 0))
+        for month in range(1, 13):
+            charge, payment = card.charges[month - 1], card.payments[month - 1]
+            on, paid_on = _month_dates(card, card.year, month, as_of)
+            mm = f"{month:02d}/{card.year}"
+            if charge:
+                own = sorted(details.get((card.premises, card.year, month), []),
+                             key=lambda c: (c.line_no.zfill(9), c.line))  # fmt: skip
+                period = f"{card.year}-{month:02d}"
+                row(card, on, f"Naliczenie {mm}", period, charge, 0, [c.detail() for c in own])
+            if payment:
+                row(card, paid_on, f"Wpłaty {mm}", "", 0, payment)
+        # The checks let a card's sums miss its closing (or the year before's) by a grosz;
+        # residents must still see the card's closing balance, so the grosz gets its own row.
+        shown = running[card.premises] + sum(card.payments) - sum(card.charges)
+        if card.closing != shown:
+            fix = card.closing - shown
+            when = max(card.date_from, min(card.date_to, as_of))
+            row(card, when, ROUNDING, "", max(-fix, 0), max(fix, 0))
+        running[card.premises] = card.closing
+    frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else LEDGER_COLUMNS)
+    return frame.astype({"charge": "int64", "payment": "int64"})
+
+
+LEDGER_COLUMNS = [*COLUMNS["ledger"], *SOURCE_COLUMNS]
+FEES_COLUMNS = [*COLUMNS["fees"], *SOURCE_COLUMNS]
+
+
+def fees_frame(file: str, lines: list[ChargeLine]) -> pd.DataFrame:
+    rows = [
+        {
+            "premises_id": c.premises,
+            "component": c.description,
+            "basis": c.unit,
+            "quantity": c.detail()["quantity"],
+            "rate": c.detail()["rate"],
+            "amount": c.total,
+            "valid_from": "",
+            "_file": file,
+            "_row": c.line,
+        }
+        for c in lines
+    ]
+    return pd.DataFrame(rows, columns=FEES_COLUMNS).astype({"amount": "int64"})

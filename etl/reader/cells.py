@@ -1,0 +1,407 @@
+"""Parsers for the cells of an export: money, decimals, dates, account numbers, NIP, shares.
+
+Every cell arrives as text (CSV is read as strings, XLSX cells are turned into text by
+`etl.reader.bundle`) so that account numbers and leading zeros survive; these parsers are the only
+place that decides what a cell means. Each scalar parser raises ValueError with a reason an
+accountant can act on. The `*_column` variants do the same work over a whole pandas Series with
+pyarrow compute kernels, for tables with millions of rows; they only say which rows failed,
+and the caller asks the scalar parser why, row by row, for those few.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from stdnum.exceptions import ValidationError
+from stdnum.iso7064 import mod_97_10
+from stdnum.pl import nip as pl_nip
+
+# Thousands separators Polish spreadsheets write: space, no-break space, narrow no-break space.
+_SPACES = "[ \u00a0\u202f\u2009]"
+_CURRENCY = r"(?i)\s*(zł|zl|pln)\.?$"
+_PLAIN = r"^([+-]?)(\d+)(?:[.,](\d*))?$"
+# `1.234.567` or `1.234,56`: dots group thousands, a comma (if any) starts the decimals.
+_DOT_GROUPS = r"^[+-]?\d{1,3}(?:(?:\.\d{3}){2,}|(?:\.\d{3})+,\d*)$"
+# `1,234,567` or `1,234.56`: commas group thousands, a dot (if any) starts the decimals.
+_COMMA_GROUPS = r"^[+-]?\d{1,3}(?:(?:,\d{3}){2,}|(?:,\d{3})+\.\d*)$"
+_SPACE_GROUPS = rf"^[+-]?\d{{1,3}}(?:{_SPACES}\d{{3}})+(?:[.,]\d*)?$"
+
+
+def _canonical_number(text: str) -> str:
+    """`1 234,56 zł` -> `1234.56`; raises ValueError for anything that is not one number."""
+    s = re.sub(_CURRENCY, "", text.strip())
+    if re.match(_SPACE_GROUPS, s):
+        s = re.sub(_SPACES, "", s)
+    elif re.search(_SPACES, s) and re.match(_PLAIN, re.sub(_SPACES, "", s)):
+        raise ValueError("spaces inside the number do not group thousands (groups of 3 digits)")
+    if re.match(_DOT_GROUPS, s):
+        s = s.replace(".", "")
+    elif re.match(_COMMA_GROUPS, s):
+        s = s.replace(",", "")
+    m = re.match(_PLAIN, s)
+    if not m:
+        raise ValueError("not a number (expected e.g. 1234,56 or 1 234,56 or -12,00)")
+    sign, whole, frac = m.groups()
+    return f"{'-' if sign == '-' else ''}{whole}{'.' + frac if frac else ''}"
+
+
+def parse_decimal(text: str) -> Decimal:
+    """A decimal number in any of the Polish or English notations the contract lists."""
+    return Decimal(_canonical_number(text))
+
+
+def parse_money(text: str, *, from_number_cell: bool = False) -> int:
+    """Money as integer grosze. More than two decimals is an error, because a ledger amount
+    that is not a whole number of grosze means the column is not what we think; the exception
+    is an XLSX number cell, whose binary float is rounded half-up as Excel shows it."""
+    if not text.strip():
+        raise ValueError("empty amount")
+    value = parse_decimal(text)
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+        if not from_number_cell:
+            raise ValueError("more than 2 decimal places: not an amount in złoty and grosze")
+        value = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    grosze = int(value * 100)
+    if abs(grosze) >= 10**17:  # more than 15 digits of złoty
+        raise ValueError("amount too large")
+    return grosze
+
+
+def money_from_decimal(value: Decimal) -> int:
+    """Round half-up to whole grosze (quantity × rate of a fee)."""
+    return int(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) * 100)
+
+
+_DATE_FORMATS = (
+    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), (0, 1, 2)),
+    (re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$"), (2, 1, 0)),
+    (re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})$"), (2, 1, 0)),
+)
+
+
+def parse_date(text: str) -> date:
+    """DD.MM.YYYY, YYYY-MM-DD or DD-MM-YYYY (XLSX date cells arrive as YYYY-MM-DD)."""
+    s = text.strip()
+    if not s:
+        raise ValueError("empty date")
+    for pattern, (y, m, d) in _DATE_FORMATS:
+        found = pattern.match(s)
+        if found:
+            parts = found.groups()
+            try:
+                return date(int(parts[y]), int(parts[m]), int(parts[d]))
+            except ValueError:
+                raise ValueError("no such day in the calendar") from None
+    raise ValueError("not a date (expected DD.MM.YYYY, YYYY-MM-DD or DD-MM-YYYY)")
+
+
+_PERIOD_FORMATS = (
+    (re.compile(r"^(\d{4})[-./](\d{1,2})$"), (0, 1)),
+    (re.compile(r"^(\d{1,2})[-./](\d{4})$"), (1, 0)),
+    (re.compile(r"^(\d{4})-(\d{2})-\d{2}$"), (0, 1)),  # an XLSX date cell: its month
+)
+
+
+def parse_period(text: str) -> str:
+    """The month a charge is for, as YYYY-MM; `2026-01`, `01/2026`, `01.2026` are accepted."""
+    s = text.strip()
+    for pattern, (y, m) in _PERIOD_FORMATS:
+        found = pattern.match(s)
+        if found:
+            year, month = int(found.group(y + 1)), int(found.group(m + 1))
+            if 1 <= month <= 12:
+                return f"{year:04d}-{month:02d}"
+            raise ValueError("month outside 1-12")
+    raise ValueError("not a month (expected YYYY-MM, e.g. 2026-01)")
+
+
+def parse_nrb(text: str) -> str:
+    """A Polish bank account (NRB) as 26 digits; spaces, dashes and a leading PL allowed."""
+    s = re.sub(r"[\s\u00a0\-]", "", text).upper()
+    if re.fullmatch(r"[0-9.]+E\+?\d+", s):
+        raise ValueError(
+            "the account number was stored as a number and lost digits; format the column as text"
+        )
+    if s.startswith("PL"):
+        s = s[2:]
+    if not s.isdigit() or not s.isascii():
+        raise ValueError("an account number has only digits (26, optionally after PL)")
+    if len(s) != 26:
+        raise ValueError(f"an account number has 26 digits, this one has {len(s)}")
+    # The IBAN check (ISO 7064 mod 97-10) over the BBAN, country code, check digits; the PL
+    # IBAN format itself is just these 26 digits. iban.validate() would do the same at 3x cost.
+    if not mod_97_10.is_valid(s[2:] + "2521" + s[:2]):
+        raise ValueError("wrong account number: the check digits do not match")
+    return s
+
+
+def parse_nip(text: str) -> str:
+    """NIP as 10 digits; dashes, spaces and a leading PL allowed."""
+    s = re.sub(r"[\s\u00a0\-]", "", text).upper()
+    if s.startswith("PL"):
+        s = s[2:]
+    if not (s.isdigit() and len(s) == 10):
+        raise ValueError("a NIP has 10 digits")
+    try:
+        return pl_nip.validate(s)
+    except ValidationError:
+        raise ValueError("wrong NIP: the check digit does not match") from None
+
+
+def parse_share(text: str) -> Decimal:
+    """A share in the common property: `0,0523` or `523/10000`; 0 < share <= 1."""
+    s = text.strip()
+    if "/" in s:
+        num_text, _, den_text = s.partition("/")
+        try:
+            num, den = int(num_text.strip()), int(den_text.strip())
+        except ValueError:
+            raise ValueError("a fraction share is two whole numbers, e.g. 523/10000") from None
+        if den == 0:
+            raise ValueError("division by zero in the share")
+        with localcontext() as ctx:
+            ctx.prec = 28
+            value = Decimal(num) / Decimal(den)
+            if value.as_tuple().exponent < -12:  # type: ignore[operator]
+                value = value.quantize(Decimal("1e-12"), rounding=ROUND_HALF_UP)
+        value = value.normalize()
+    else:
+        value = parse_decimal(s)
+    if not (0 < value <= 1):
+        raise ValueError("a share must be above 0 and at most 1")
+    return value
+
+
+def parse_int(text: str) -> int:
+    """A whole number such as a count of occupants (`3`, or `3,0` from a spreadsheet)."""
+    try:
+        value = parse_decimal(text)
+    except ValueError:
+        raise ValueError("not a whole number") from None
+    if value != value.to_integral_value():
+        raise ValueError("not a whole number")
+    return int(value)
+
+
+def decimal_text(value: Decimal) -> str:
+    """A decimal as the normalised tables hold it: plain notation, dot, no exponent."""
+    text = format(value, "f")
+    return "0" if text in ("-0", "") else text
+
+
+def decimal_text_or_error(text: str) -> str:
+    try:
+        return decimal_text(parse_decimal(text))
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+
+
+# --- vectorised variants ----------------------------------------------------------------------
+#
+# A column is dictionary-encoded first: a ledger of millions of rows has a few thousand distinct
+# dates and far fewer distinct amounts than rows, so the regular expressions run over the
+# distinct values only and the results are spread back by index.
+
+
+@dataclass
+class Parsed:
+    """A parsed column: `values` (meaningful where neither empty nor bad), and masks."""
+
+    values: np.ndarray | pd.Series
+    empty: np.ndarray
+    bad: np.ndarray
+
+
+_T = pa.large_string()
+
+
+def _s(text: str) -> pa.Scalar:
+    return pa.scalar(text, _T)
+
+
+def _arrow(series: pd.Series, *, combine: bool = True) -> pa.Array | pa.ChunkedArray:
+    arr = pa.array(series.array if hasattr(series, "array") else series)
+    if combine and isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != _T:
+        arr = arr.cast(_T)
+    return pc.fill_null(arr, _s(""))
+
+
+def _unscaled(decimals: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The integers a decimal128 array stores (value × 10**scale), read from its buffers:
+    Arrow keeps each value as a little-endian two's-complement int128, so for values that fit
+    in int64 the low word is the integer itself. Slots under nulls are undefined."""
+    chunks = decimals.chunks if isinstance(decimals, pa.ChunkedArray) else [decimals]
+    parts = [np.zeros(0, dtype=np.int64)]
+    for chunk in chunks:
+        buffer = chunk.buffers()[1]
+        if buffer is None or len(chunk) == 0:
+            parts.append(np.zeros(len(chunk), dtype=np.int64))
+            continue
+        words = np.frombuffer(buffer, dtype="<i8")
+        parts.append(words[2 * chunk.offset : 2 * (chunk.offset + len(chunk)) : 2])
+    return np.concatenate(parts).astype(np.int64)
+
+
+def distinct(series: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """(index of each row's value in the distinct values, the distinct values, trimmed)."""
+    encoded = pc.dictionary_encode(_arrow(series))
+    indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return indices, pc.utf8_trim_whitespace(encoded.dictionary)
+
+
+def _mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.array(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _texts(arr: pa.Array, indices: np.ndarray, index: pd.Index) -> pd.Series:
+    out = pc.take(arr, pa.array(indices)).to_pandas()
+    out.index = index
+    return out
+
+
+def _canonical_column(arr: pa.Array) -> pa.Array:
+    """Vectorised `_canonical_number` for the cells that are not already plain."""
+    arr = pc.replace_substring_regex(arr, r"(?i)\s*(zł|zl|pln)\.?$", "")
+    spaced = pc.match_substring_regex(arr, _SPACE_GROUPS)
+    arr = pc.if_else(spaced, pc.replace_substring_regex(arr, _SPACES, ""), arr)
+    dots = pc.match_substring_regex(arr, _DOT_GROUPS)
+    arr = pc.if_else(dots, pc.replace_substring(arr, ".", ""), arr)
+    commas = pc.match_substring_regex(arr, _COMMA_GROUPS)
+    return pc.if_else(commas, pc.replace_substring(arr, ",", ""), arr)
+
+
+def _split_number(arr: pa.Array, max_decimals: int | None) -> tuple[pa.Array, pa.Array]:
+    """(plain-number mask, struct of sign/whole/frac) for the canonical texts."""
+    frac = r"\d*" if max_decimals is None else rf"\d{{0,{max_decimals}}}"
+    pattern = rf"^(?P<sign>[+-]?)(?P<whole>\d{{1,15}})(?:[.,](?P<frac>{frac}))?$"
+    parts = pc.extract_regex(arr, pattern)
+    ok = pc.is_valid(parts)
+    if not pc.all(pc.or_(ok, pc.equal(arr, ""))).as_py():
+        arr = pc.if_else(ok, arr, _canonical_column(arr))
+        parts = pc.extract_regex(arr, pattern)
+        ok = pc.is_valid(parts)
+    return ok, parts
+
+
+def _field(parts: pa.Array, name: str) -> pa.Array:
+    return pc.fill_null(pc.struct_field(parts, name), _s(""))
+
+
+_PLAIN_MONEY = r"^[+-]?\d{1,15}(?:[.,]\d{1,2})?$"
+
+
+def _money_distinct(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grosze, empty, bad) for texts in any accepted notation, worked out per distinct value."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    encoded = pc.dictionary_encode(arr)
+    indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    texts = pc.utf8_trim_whitespace(encoded.dictionary)
+    empty = _mask(pc.equal(texts, _s("")))
+    ok, parts = _split_number(texts, 2)
+    whole = pc.cast(pc.if_else(ok, _field(parts, "whole"), _s("0")), pa.int64())
+    frac = pc.cast(pc.utf8_rpad(_field(parts, "frac"), 2, "0"), pa.int64())
+    grosze = pc.add(pc.multiply(whole, 100), frac)
+    grosze = pc.if_else(pc.equal(_field(parts, "sign"), _s("-")), pc.negate(grosze), grosze)
+    okay = _mask(ok)
+    values = np.asarray(pc.fill_null(grosze, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    values = np.where(okay, values, 0)
+    return values[indices], empty[indices], (~okay & ~empty)[indices]
+
+
+def money_column(series: pd.Series) -> Parsed:
+    """Integer grosze for a column of money texts; bad where `parse_money` would raise.
+
+    Cells already in plain notation (`-1234,56`, `12.5`, `7`) are converted in one pass
+    through an exact decimal; only the others (`1 234,56 zł`, `1.234,56`) take the slower
+    road through the regular expressions."""
+    arr = _arrow(series, combine=False)
+    plain_cells = pc.match_substring_regex(arr, _PLAIN_MONEY)
+    plain = _mask(plain_cells)
+    empty = _mask(pc.equal(arr, _s("")))
+    values = np.zeros(len(arr), dtype=np.int64)
+    if plain.any():
+        texts = pc.replace_substring(pc.if_else(plain_cells, arr, pa.scalar(None, _T)), ",", ".")
+        # decimal128(17, 2) holds 15 digits before the point; its unscaled integer is grosze.
+        values = np.where(plain, _unscaled(pc.cast(texts, pa.decimal128(17, 2))), 0)
+    bad = np.zeros(len(arr), dtype=bool)
+    rest = np.flatnonzero(~plain & ~empty)
+    if len(rest):
+        sub_values, sub_empty, sub_bad = _money_distinct(arr.take(pa.array(rest)))
+        values[rest] = sub_values
+        empty[rest] = sub_empty
+        bad[rest] = sub_bad
+    return Parsed(values, empty, bad)
+
+
+def decimal_column(series: pd.Series) -> Parsed:
+    """Normalised decimal texts (`1 234,50` -> `1234.50`); bad where not a number."""
+    indices, arr = distinct(series)
+    empty = _mask(pc.equal(arr, _s("")))
+    ok, parts = _split_number(arr, None)
+    sign = pc.if_else(pc.equal(_field(parts, "sign"), _s("-")), _s("-"), _s(""))
+    frac = _field(parts, "frac")
+    frac = pc.if_else(
+        pc.equal(frac, _s("")), _s(""), pc.binary_join_element_wise(_s("."), frac, _s(""))
+    )
+    text = pc.binary_join_element_wise(sign, _field(parts, "whole"), frac, _s(""))
+    text = pc.fill_null(pc.if_else(ok, text, _s("")), _s(""))
+    okay = _mask(ok)
+    return Parsed(_texts(text, indices, series.index), empty[indices], (~okay & ~empty)[indices])
+
+
+_ISO = r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"
+_DMY_DOTS = r"^(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})$"
+_DMY_DASHES = r"^(?P<d>\d{1,2})-(?P<m>\d{1,2})-(?P<y>\d{4})$"
+
+
+def date_column(series: pd.Series) -> Parsed:
+    """ISO date texts for a column of dates in the accepted formats."""
+    indices, arr = distinct(series)
+    empty = pc.equal(arr, _s(""))
+    iso = None
+    for pattern in (_ISO, _DMY_DOTS, _DMY_DASHES):
+        found = pc.extract_regex(arr, pattern)
+        joined = pc.binary_join_element_wise(
+            _field(found, "y"),
+            pc.utf8_lpad(_field(found, "m"), 2, "0"),
+            pc.utf8_lpad(_field(found, "d"), 2, "0"),
+            _s("-"),
+        )
+        joined = pc.if_else(pc.is_valid(found), joined, pa.scalar(None, _T))
+        iso = joined if iso is None else pc.coalesce(iso, joined)
+    iso = pc.fill_null(iso, _s(""))
+    # A real calendar day? strptime rolls 31.02 over into March, so compare the round trip.
+    when = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
+    ok = _mask(pc.equal(pc.cast(pc.strftime(when, format="%Y-%m-%d"), _T), iso))
+    empty_np = _mask(empty)
+    text = pc.if_else(pa.array(ok), iso, _s(""))
+    return Parsed(
+        _texts(text, indices, series.index), empty_np[indices], (~ok & ~empty_np)[indices]
+    )
+
+
+def period_column(series: pd.Series) -> Parsed:
+    """YYYY-MM texts, through `parse_period` once per distinct value."""
+    indices, arr = distinct(series)
+    texts = arr.to_pylist()
+    out = []
+    bad = np.zeros(len(texts), dtype=bool)
+    for i, text in enumerate(texts):
+        try:
+            out.append(parse_period(text) if text else "")
+        except ValueError:
+            out.append("")
+            bad[i] = True
+    empty = np.array([t == "" for t in texts], dtype=bool)
+    result = pa.array(out, _T)
+    return Parsed(_texts(result, indices, series.index), empty[indices], bad[indices])

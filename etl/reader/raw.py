@@ -1,0 +1,61 @@
+"""A table as read from one file, before validation, and the problems found in it.
+
+Shared by the bundle reader (which builds RawTables), validation and the reference checks
+(which report Problems about them), so none of those has to import another to name them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from etl.model import MAX_PROBLEMS, Problem
+
+
+@dataclass
+class RawTable:
+    """One table as read: canonical columns of stripped text, `_row` as the spreadsheet numbers
+    rows, and for XLSX which cells were numbers (money there is rounded, not rejected)."""
+
+    table: str
+    file: str
+    frame: pd.DataFrame
+    number_cells: pd.DataFrame | None = None
+
+
+def column_of(raw: RawTable, name: str) -> pd.Series:
+    """A column of text, or empty strings where the file lacks it."""
+    if name in raw.frame.columns:
+        return raw.frame[name]
+    return pd.Series([""] * len(raw.frame), index=raw.frame.index, dtype="str")
+
+
+class Problems:
+    """Collects problems up to the cap and counts the rest."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+        self.total = 0
+
+    def add(self, problem: Problem) -> None:
+        self.total += 1
+        if len(self.items) < MAX_PROBLEMS:
+            self.items.append(problem)
+
+    def rows(
+        self, raw: RawTable, positions: np.ndarray, column: str, reason: Callable[[str], str]
+    ) -> None:
+        """A problem for each row at `positions`; `reason(value)` is asked only while under
+        the cap."""
+        shown = positions[: max(0, MAX_PROBLEMS - len(self.items))]
+        values = column_of(raw, column).iloc[shown].tolist() if len(shown) else []
+        row_numbers = raw.frame["_row"].to_numpy()
+        for i, value in zip(shown, values, strict=True):
+            value = str(value)
+            self.items.append(
+                Problem(raw.file, raw.table, int(row_numbers[i]), column, value, reason(value))
+            )
+        self.total += len(positions)

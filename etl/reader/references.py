@@ -1,0 +1,72 @@
+"""Reference checks: every row points at a community or premises that will exist.
+
+What is known is this bundle plus what is already published and not replaced by it: a bundle's
+premises rows for a community replace that community's published premises, so rows of other
+tables may refer to the published premises of the communities the bundle has no premises for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from etl.reader import cells
+from etl.reader.raw import Problems, RawTable
+from etl.snapshot.store import Generation
+
+
+def _isin(series: pd.Series, values: set[str]) -> np.ndarray:
+    """Membership per row, looked up once per distinct value."""
+    indices, distinct = cells.distinct(series)
+    member = np.array([v in values for v in distinct.to_pylist()], dtype=bool)
+    return member[indices] if len(member) else np.zeros(len(series), dtype=bool)
+
+
+def check(
+    tables: dict[str, pd.DataFrame],
+    raws: dict[str, RawTable],
+    previous: Generation | None,
+    problems: Problems,
+) -> None:
+    """Add a problem for every unknown community or premises and every premises id that
+    would move from a community this bundle does not replace."""
+    prev_owner: dict[str, str] = previous.premises_communities() if previous else {}
+    known_communities = set(previous.community_ids()) if previous else set()
+    if "communities" in tables:
+        known_communities |= set(tables["communities"]["community_id"])
+    bundle_premises = tables.get("premises")
+    replaced = set(bundle_premises["community_id"]) if bundle_premises is not None else set()
+    if bundle_premises is not None:
+        raw = raws["premises"]
+        community = bundle_premises["community_id"]
+        unknown = np.flatnonzero(~_isin(community, known_communities | {""}))
+        problems.rows(
+            raw,
+            unknown,
+            "community_id",
+            lambda v: f"unknown community {v}: not in communities nor published",
+        )
+        ids = bundle_premises["premises_id"]
+        owners = ids.map(lambda p: prev_owner.get(p, ""))
+        taken = (owners != "") & ~owners.isin(replaced)
+        taken_at = np.flatnonzero(taken.to_numpy(dtype=bool))
+        problems.rows(
+            raw,
+            taken_at,
+            "premises_id",
+            lambda v: f"premises id {v} already belongs to community {prev_owner[v]}",
+        )
+    known = {p for p, c in prev_owner.items() if c not in replaced}
+    if bundle_premises is not None:
+        known |= set(bundle_premises["premises_id"])
+    known.add("")  # an empty id is reported as empty, not as unknown
+    for table in ("ledger", "fees", "allowances"):
+        if table not in tables:
+            continue
+        unknown = np.flatnonzero(~_isin(tables[table]["premises_id"], known))
+        problems.rows(
+            raws[table],
+            unknown,
+            "premises_id",
+            lambda v: f"unknown premises {v}: not in premises nor published",
+        )

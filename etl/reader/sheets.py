@@ -1,0 +1,294 @@
+"""CSV and XLSX files turned into frames of text, with the header row kept aside.
+
+Cells stay text here so that account numbers and leading zeros survive; `etl.reader.validate`
+decides what they mean. Big CSV files go through pyarrow's multi-threaded reader; anything
+irregular (blank lines, ragged rows) falls back to the stdlib csv module, which numbers rows
+exactly as a spreadsheet does. The encoding is detected, not configured: UTF-8 (with or
+without BOM), Windows-1250 or ISO-8859-2, told apart by which one yields Polish letters.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from datetime import date, datetime, time
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from etl.reader import headers
+from etl.reader.archive import refuse
+
+SEPARATORS = (";", "\t", ",")
+# Bytes that are a Polish letter in one 8-bit code page and a rarely used symbol in the other.
+_CP1250_LETTERS = bytes([0xB9, 0x9C, 0x9F, 0xA5, 0x8C, 0x8F])  # ą ś ź Ą Ś Ź
+_ISO8859_2_LETTERS = bytes([0xB1, 0xB6, 0xBC, 0xA1, 0xA6, 0xAC])  # ą ś ź Ą Ś Ź
+_ASCII = bytes(range(128))
+
+
+# --- encodings and CSV -----------------------------------------------------------------------
+
+
+def detect_encoding(data: bytes, name: str, *, complete: bool = True) -> str:
+    """utf-8-sig, utf-8, cp1250 or iso-8859-2, decided by which one yields Polish letters.
+
+    `complete=False` when `data` is only the head of a file, which may end inside a character.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    head = data[:65536]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        raise refuse(
+            name,
+            "the file is not text in UTF-8, Windows-1250 or ISO-8859-2 "
+            "(it looks like UTF-16 or a binary file); save it as CSV UTF-8",
+        )
+    high = data.translate(None, _ASCII)
+    if not high:
+        return "utf-8"
+    try:
+        # A lone 8-bit letter (ó is 0xF3 in both code pages) looks like the start of a UTF-8
+        # sequence: only a head of a file may end inside a character.
+        codecs.getincrementaldecoder("utf-8")().decode(high, final=complete)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    lenient = high.decode("utf-8", errors="replace")
+    broken = lenient.count("\ufffd")
+    if len(lenient) - broken >= 3 * broken:
+        # Mostly well-formed UTF-8 with a few stray bytes: decoding it all as an 8-bit code
+        # page would garble every Polish letter, so say where the bad bytes are instead.
+        at = data.decode("utf-8", errors="replace").index("\ufffd")
+        line = data[:at].count(b"\n") + 1 if at < len(data) else "?"
+        raise refuse(
+            name,
+            f"the file is UTF-8 but has invalid bytes (first near line {line}); "
+            "save it again as CSV UTF-8",
+        )
+    try:
+        high.decode("cp1250")
+        cp1250_ok = True
+    except UnicodeDecodeError:
+        cp1250_ok = False
+    c1 = high.translate(None, bytes(range(0xA0, 0x100)))  # bytes 0x80-0x9F: C1 in ISO-8859-2
+    if not cp1250_ok:
+        if c1:
+            raise refuse(
+                name,
+                "unknown text encoding (not UTF-8, Windows-1250 or ISO-8859-2); "
+                "save the file as CSV UTF-8",
+            )
+        return "iso-8859-2"
+    if c1:
+        return "cp1250"
+    cp = sum(high.count(b) for b in _CP1250_LETTERS)
+    iso = sum(high.count(b) for b in _ISO8859_2_LETTERS)
+    return "iso-8859-2" if iso > cp else "cp1250"
+
+
+def _header_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line
+    return ""
+
+
+def detect_separator(header_line: str) -> str:
+    counts = {sep: header_line.count(sep) for sep in SEPARATORS}
+    best = max(SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] else ";"
+
+
+def _csv_with_stdlib(text: str, sep: str) -> tuple[list[str], pd.DataFrame, np.ndarray]:
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
+    first = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
+    if first is None:
+        return [], pd.DataFrame(), np.zeros(0, dtype=np.int64)
+    header = rows[first]
+    body = rows[first + 1 :]
+    width = max([len(header), *(len(r) for r in body)])
+    header = header + [""] * (width - len(header))
+    body = [r + [""] * (width - len(r)) for r in body]
+    frame = pd.DataFrame(body, columns=[f"c{i}" for i in range(width)], dtype="str")
+    if frame.empty:
+        frame = pd.DataFrame({f"c{i}": pd.Series([], dtype="str") for i in range(width)})
+    numbers = np.arange(first + 2, first + 2 + len(body), dtype=np.int64)
+    return header, frame, numbers
+
+
+def _content_span(data: bytes, encoding: str) -> tuple[int, int]:
+    """Where the rows are: after a BOM, before the line breaks that end the file."""
+    start = 3 if encoding == "utf-8-sig" else 0
+    end = len(data)
+    while end > start and data[end - 1] in b"\r\n":
+        end -= 1
+    return start, end
+
+
+def _csv_with_arrow(
+    data: bytes, encoding: str, sep: str, header: list[str], *, skip_blank_lines: bool
+) -> pd.DataFrame:
+    def stop(_row: object) -> str:
+        return "error"  # a ragged row: let the stdlib reader number it
+
+    start, end = _content_span(data, encoding)
+    names = [f"c{i}" for i in range(len(header))]
+    table = pacsv.read_csv(
+        pa.py_buffer(data)[start:end],
+        read_options=pacsv.ReadOptions(
+            encoding="utf8" if encoding.startswith("utf-8") else encoding,
+            column_names=names,
+            skip_rows=1,
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=sep,
+            newlines_in_values=b'"' in data,
+            ignore_empty_lines=skip_blank_lines,
+            invalid_row_handler=stop,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.large_string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        ),
+    )
+    return table.to_pandas()
+
+
+def _nonblank_lines(data: bytes, encoding: str) -> np.ndarray:
+    """1-based numbers of the lines that are not empty (for a file without quotes, where a
+    line is a row)."""
+    start, end = _content_span(data, encoding)
+    buf = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
+    breaks = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [len(buf)]))
+    length = ends - starts
+    has = length > 0
+    length[has] -= buf[ends[has] - 1] == 13
+    return np.flatnonzero(length > 0) + 1
+
+
+def read_csv_bytes(name: str, data: bytes) -> tuple[list[str], pd.DataFrame, np.ndarray]:
+    """(header, positional frame c0..cN of strings, spreadsheet row numbers of its rows)."""
+    encoding = detect_encoding(data, name)
+    head_text = data[:65536].decode(encoding, errors="replace")
+    first_line = head_text.splitlines()[0] if head_text else ""
+    sep = detect_separator(_header_line(head_text))
+    if first_line.strip():
+        header = next(csv.reader([first_line.lstrip("\ufeff")], delimiter=sep))
+        attempts = [False] if b'"' in data else [False, True]
+        for skip_blank_lines in attempts:
+            try:
+                frame = _csv_with_arrow(
+                    data, encoding, sep, header, skip_blank_lines=skip_blank_lines
+                )
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                if "UTF8" in str(exc) or isinstance(exc, UnicodeDecodeError):
+                    raise refuse(name, "the file is not valid UTF-8 text") from None
+                continue
+            if not skip_blank_lines:
+                return header, frame, np.arange(2, len(frame) + 2, dtype=np.int64)
+            numbers = _nonblank_lines(data, encoding)[1:]  # the first is the header
+            if len(numbers) == len(frame):
+                return header, frame, numbers.astype(np.int64)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        raise refuse(name, f"the file is not valid {encoding} text") from None
+    return _csv_with_stdlib(text.lstrip("\ufeff"), sep)
+
+
+# --- XLSX -------------------------------------------------------------------------------------
+
+
+def cell_text(value: object) -> tuple[str, bool]:
+    """(text, was a number). A float becomes its 15-significant-digit text, as Excel shows it,
+    so money is rounded from what the accountant saw, never computed with the binary float."""
+    if value is None:
+        return "", False
+    if isinstance(value, bool):
+        return ("PRAWDA" if value else "FAŁSZ"), False
+    if isinstance(value, int):
+        return str(value), True
+    if isinstance(value, float):
+        return f"{value:.15g}", True
+    if isinstance(value, datetime):
+        return value.date().isoformat(), False
+    if isinstance(value, date):
+        return value.isoformat(), False
+    if isinstance(value, time):
+        return value.isoformat(), False
+    return str(value), False
+
+
+def _sheet_rows(ws) -> tuple[list[str], pd.DataFrame, np.ndarray, pd.DataFrame]:
+    header: list[str] | None = None
+    body: list[list[str]] = []
+    numbers: list[list[bool]] = []
+    row_numbers: list[int] = []
+    ws.reset_dimensions()  # exporters often write a wrong sheet size; read every row there is
+    for index, row in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
+        cells = [cell_text(v) for v in row]
+        if header is None:
+            if any(t.strip() for t, _ in cells):
+                header = [t for t, _ in cells]
+            continue
+        body.append([t for t, _ in cells])
+        numbers.append([n for _, n in cells])
+        row_numbers.append(index)
+    if header is None:
+        return [], pd.DataFrame(), np.zeros(0, dtype=np.int64), pd.DataFrame()
+    width = max([len(header), *(len(r) for r in body)])
+    header += [""] * (width - len(header))
+    names = [f"c{i}" for i in range(width)]
+    body = [r + [""] * (width - len(r)) for r in body]
+    numbers = [r + [False] * (width - len(r)) for r in numbers]
+    frame = pd.DataFrame(body, columns=names, dtype="str") if body else empty_frame(names)
+    mask = pd.DataFrame(numbers, columns=names, dtype=bool) if body else pd.DataFrame(columns=names)
+    return header, frame, np.array(row_numbers, dtype=np.int64), mask
+
+
+def empty_frame(names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
+
+
+def read_workbook(
+    name: str, data: bytes, table_hint: str | None
+) -> tuple[list[tuple[str, str, list[str], pd.DataFrame, np.ndarray, pd.DataFrame]], list[str]]:
+    """Sheets named by a table; or, in a workbook named by a table, its first sheet."""
+    import openpyxl  # noqa: PLC0415 - only XLSX bundles pay for importing it
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds for a damaged file
+        raise refuse(
+            name, "not a readable XLSX workbook (damaged, or an old .xls renamed)"
+        ) from None
+    warnings: list[str] = []
+    try:
+        named = [(headers.table_for(ws.title), ws) for ws in wb.worksheets]
+        chosen = [(t, ws) for t, ws in named if t]
+        if not chosen and table_hint:
+            chosen = [(table_hint, wb.worksheets[0])]
+        for t, ws in named:
+            if not t and (table_hint is None or ws is not wb.worksheets[0]):
+                warnings.append(f"{name}: sheet {ws.title!r} is not a table name; ignored")
+        if not chosen:
+            raise refuse(
+                name,
+                "no sheet is named by a table (communities/wspolnoty, "
+                "premises/lokale, ledger/obroty, fees/oplaty, "
+                "allowances/dodatki)",
+            )
+        out = []
+        for table, ws in chosen:
+            header, frame, rows, mask = _sheet_rows(ws)
+            out.append((table, f"{name}[{ws.title}]", header, frame, rows, mask))
+        return out, warnings
+    finally:
+        wb.close()

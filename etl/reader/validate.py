@@ -1,0 +1,343 @@
+"""Validation: raw tables of text become the normalised frames of etl.model, or problems.
+
+Every rule of docs/import-format.md is checked here, and every failure becomes a Problem that
+names the file, row and column. The big tables (ledger) are checked column-at-a-time with the
+vectorised parsers of etl.reader.cells; only rows that failed are revisited one by one to say why.
+Problems beyond the cap are counted, not built.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from etl.model import COLUMNS, Problem
+from etl.reader import cells, references
+from etl.reader.raw import Problems, RawTable, column_of
+from etl.snapshot.store import Generation
+
+_POSTAL = re.compile(r"^(\d{2})-?(\d{3})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _why(parser: Callable[[str], object]) -> Callable[[str], str]:
+    def reason(value: str) -> str:
+        try:
+            parser(value)
+        except ValueError as exc:
+            return str(exc)
+        return "invalid value"
+
+    return reason
+
+
+def _required(raw: RawTable, names: Iterable[str], problems: Problems) -> None:
+    for name in names:
+        empty = np.flatnonzero((column_of(raw, name) == "").to_numpy(dtype=bool))
+        problems.rows(raw, empty, name, lambda _v, n=name: f"{n} must not be empty")
+
+
+def _duplicates(raw: RawTable, column: str, problems: Problems) -> None:
+    series = column_of(raw, column)
+    dup = series.duplicated(keep="first").to_numpy(dtype=bool) & (series != "").to_numpy(bool)
+    if dup.any():
+        first: dict[str, int] = {}
+        for value, row in zip(series, raw.frame["_row"], strict=True):
+            first.setdefault(value, int(row))
+        problems.rows(
+            raw,
+            np.flatnonzero(dup),
+            column,
+            lambda v: f"duplicate {column}: already in row {first[v]}",
+        )
+
+
+def _money(raw: RawTable, name: str, problems: Problems) -> cells.Parsed:
+    parsed = cells.money_column(column_of(raw, name))
+    bad = np.flatnonzero(parsed.bad)
+    if len(bad) and raw.number_cells is not None and name in raw.number_cells.columns:
+        # An XLSX number cell with more than two decimals: round it as Excel shows it.
+        numbers = raw.number_cells[name].to_numpy(dtype=bool)
+        texts = column_of(raw, name).to_numpy(dtype=object)
+        still = []
+        for i in bad:
+            if numbers[i]:
+                try:
+                    parsed.values[i] = cells.parse_money(texts[i], from_number_cell=True)
+                    parsed.bad[i] = False
+                    continue
+                except ValueError:
+                    pass
+            still.append(i)
+        bad = np.array(still, dtype=np.int64)
+    problems.rows(raw, bad, name, _why(cells.parse_money))
+    return parsed
+
+
+def _dates(raw: RawTable, name: str, problems: Problems, *, required: bool) -> pd.Series:
+    parsed = cells.date_column(column_of(raw, name))
+    problems.rows(raw, np.flatnonzero(parsed.bad), name, _why(cells.parse_date))
+    if required:
+        problems.rows(raw, np.flatnonzero(parsed.empty), name, lambda _v: "empty date")
+    return parsed.values
+
+
+def _decimals(raw: RawTable, name: str, problems: Problems) -> pd.Series:
+    parsed = cells.decimal_column(column_of(raw, name))
+    problems.rows(raw, np.flatnonzero(parsed.bad), name, _why(cells.parse_decimal))
+    return parsed.values
+
+
+def _per_value(
+    raw: RawTable, name: str, parser: Callable[[str], object], problems: Problems
+) -> pd.Series:
+    """Parse each distinct non-empty value once (few distinct values, or small tables)."""
+    series = column_of(raw, name)
+    parsed: dict[str, object] = {"": ""}
+    failed: dict[str, str] = {}
+    for value in series.unique():
+        if value in parsed:
+            continue
+        if not value.strip():
+            parsed[value] = ""
+            continue
+        try:
+            parsed[value] = parser(value)
+        except ValueError as exc:
+            failed[value] = str(exc)
+    if failed:
+        bad = np.flatnonzero(series.isin(list(failed)).to_numpy(dtype=bool))
+        problems.rows(raw, bad, name, lambda v: failed[v])
+    return series.map(lambda v: parsed.get(v, ""))
+
+
+def _frame(raw: RawTable, table: str, columns: dict[str, object]) -> pd.DataFrame:
+    out = pd.DataFrame(columns, index=raw.frame.index)[list(COLUMNS[table])]
+    out["_file"] = raw.file
+    out["_row"] = raw.frame["_row"].to_numpy()
+    return out.reset_index(drop=True)
+
+
+def _postal(text: str) -> str:
+    found = _POSTAL.match(text)
+    if not found:
+        raise ValueError("a postal code is NN-NNN")
+    return f"{found.group(1)}-{found.group(2)}"
+
+
+def _email(text: str) -> str:
+    if not _EMAIL.match(text):
+        raise ValueError("not an e-mail address")
+    return text
+
+
+def communities(raw: RawTable, problems: Problems) -> pd.DataFrame:
+    _required(raw, ["community_id", "name", "street", "postal_code", "city"], problems)
+    _duplicates(raw, "community_id", problems)
+    account = column_of(raw, "bank_account")
+    empty = np.flatnonzero((account == "").to_numpy(dtype=bool))
+    problems.rows(raw, empty, "bank_account", lambda _v: "the community's account is required")
+    as_of = _dates(raw, "as_of", problems, required=True)
+    return _frame(
+        raw,
+        "communities",
+        {
+            **{c: column_of(raw, c) for c in ("community_id", "name", "street", "city")},
+            "postal_code": _per_value(raw, "postal_code", _postal, problems),
+            "bank_account": _per_value(raw, "bank_account", cells.parse_nrb, problems),
+            "nip": _per_value(raw, "nip", cells.parse_nip, problems),
+            "as_of": as_of,
+            "fee_notes": [None] * len(raw.frame),
+        },
+    )
+
+
+def premises(
+    raw: RawTable, problems: Problems, community_places: dict[str, tuple[str, str]]
+) -> pd.DataFrame:
+    _required(raw, ["premises_id", "community_id", "number", "street", "payer_name"], problems)
+    _duplicates(raw, "premises_id", problems)
+    area = _decimals(raw, "area_m2", problems)
+    negative = np.flatnonzero(area.str.startswith("-").to_numpy(dtype=bool))
+    problems.rows(raw, negative, "area_m2", lambda _v: "an area cannot be negative")
+    shares = _per_value(raw, "share", lambda v: cells.decimal_text(cells.parse_share(v)), problems)
+
+    def occupants_of(text: str) -> int:
+        value = cells.parse_int(text)
+        if value < 0:
+            raise ValueError("the number of occupants cannot be negative")
+        return value
+
+    occupants = _per_value(raw, "occupants", occupants_of, problems)
+    occupants = pd.Series(
+        [None if v == "" else int(v) for v in occupants], dtype=object, index=raw.frame.index
+    )
+    community = column_of(raw, "community_id")
+    postal = _per_value(raw, "postal_code", _postal, problems)
+    default_postal = community.map(lambda c: community_places.get(c, ("", ""))[0])
+    default_city = community.map(lambda c: community_places.get(c, ("", ""))[1])
+    postal = postal.where(postal != "", default_postal)
+    city = column_of(raw, "city")
+    city = city.where(city != "", default_city)
+    street, number = column_of(raw, "street"), column_of(raw, "number")
+    place = (postal + " " + city).str.strip()
+    address = street + "/" + number + (", " + place).where(place != "", "")
+    payer_address = column_of(raw, "payer_address")
+    payer_address = payer_address.where(payer_address != "", address)
+    return _frame(
+        raw,
+        "premises",
+        {
+            **{c: column_of(raw, c) for c in ("premises_id", "community_id", "kind", "payer_name")},
+            "number": number,
+            "street": street,
+            "postal_code": postal,
+            "city": city,
+            "area_m2": area,
+            "share": shares,
+            "occupants": occupants,
+            "payer_address": payer_address,
+            "bank_account": _per_value(raw, "bank_account", cells.parse_nrb, problems),
+            "email": _per_value(raw, "email", _email, problems),
+        },
+    )
+
+
+def ledger(raw: RawTable, problems: Problems) -> pd.DataFrame:
+    _required(raw, ["premises_id"], problems)
+    dates = _dates(raw, "date", problems, required=True)
+    period = cells.period_column(column_of(raw, "period"))
+    problems.rows(raw, np.flatnonzero(period.bad), "period", _why(cells.parse_period))
+    charge = _money(raw, "charge", problems)
+    payment = _money(raw, "payment", problems)
+    neither = np.flatnonzero(charge.empty & payment.empty)
+    problems.rows(
+        raw,
+        neither,
+        "charge",
+        lambda _v: "a ledger row needs a charge or a payment (both are empty)",
+    )
+    return _frame(
+        raw,
+        "ledger",
+        {
+            **{c: column_of(raw, c) for c in ("premises_id", "description", "document")},
+            "date": dates,
+            "period": period.values,
+            "charge": charge.values,
+            "payment": payment.values,
+            "details": None,
+        },
+    )
+
+
+def fees(raw: RawTable, problems: Problems) -> pd.DataFrame:
+    _required(raw, ["premises_id", "component"], problems)
+    quantity = _decimals(raw, "quantity", problems)
+    rate = _decimals(raw, "rate", problems)
+    amount = _money(raw, "amount", problems)
+    values = amount.values.copy()
+    missing = np.flatnonzero(amount.empty)
+    q, r = quantity.to_numpy(dtype=object), rate.to_numpy(dtype=object)
+    q_text = column_of(raw, "quantity").str.strip().to_numpy(dtype=object)
+    r_text = column_of(raw, "rate").str.strip().to_numpy(dtype=object)
+    cannot = []
+    for i in missing:
+        if (q_text[i] and not q[i]) or (r_text[i] and not r[i]):
+            continue  # already reported as not a number
+        if q[i] and r[i]:
+            values[i] = cells.money_from_decimal(Decimal(q[i]) * Decimal(r[i]))
+        else:
+            cannot.append(i)
+    problems.rows(
+        raw,
+        np.array(cannot, dtype=np.int64),
+        "amount",
+        lambda _v: "no amount, and no quantity and rate to compute it from",
+    )
+    return _frame(
+        raw,
+        "fees",
+        {
+            **{c: column_of(raw, c) for c in ("premises_id", "component", "basis")},
+            "quantity": quantity,
+            "rate": rate,
+            "amount": values,
+            "valid_from": _dates(raw, "valid_from", problems, required=False),
+        },
+    )
+
+
+def allowances(raw: RawTable, problems: Problems) -> pd.DataFrame:
+    _required(raw, ["premises_id"], problems)
+    start = _dates(raw, "valid_from", problems, required=True)
+    end = _dates(raw, "valid_to", problems, required=True)
+    amount = _money(raw, "monthly_amount", problems)
+    problems.rows(raw, np.flatnonzero(amount.empty), "monthly_amount", lambda _v: "empty amount")
+    backwards = np.flatnonzero(((start != "") & (end != "") & (end < start)).to_numpy(bool))
+    problems.rows(raw, backwards, "valid_to", lambda _v: "valid_to is before valid_from")
+    return _frame(
+        raw,
+        "allowances",
+        {
+            **{c: column_of(raw, c) for c in ("premises_id", "decision", "issuer")},
+            "valid_from": start,
+            "valid_to": end,
+            "monthly_amount": amount.values,
+        },
+    )
+
+
+def _community_places(
+    raws: dict[str, RawTable], previous: Generation | None
+) -> dict[str, tuple[str, str]]:
+    """(postal code, city) of every community a premises row may default to."""
+    places: dict[str, tuple[str, str]] = {}
+    if "communities" in raws:
+        for cid, postal, city in zip(
+            column_of(raws["communities"], "community_id"),
+            column_of(raws["communities"], "postal_code"),
+            column_of(raws["communities"], "city"),
+            strict=True,
+        ):
+            try:
+                postal = _postal(postal)
+            except ValueError:
+                pass
+            places.setdefault(cid, (postal, city))
+    if previous is not None and "premises" in raws:
+        wanted = set(column_of(raws["premises"], "community_id")) - set(places)
+        for cid in wanted & set(previous.community_ids()):
+            for doc in previous.documents([cid]):
+                c = doc.get("community", {})
+                places[cid] = (c.get("postal_code", ""), c.get("city", ""))
+                break
+    return places
+
+
+VALIDATORS = {
+    "communities": communities,
+    "ledger": ledger,
+    "fees": fees,
+    "allowances": allowances,
+}
+
+
+def validate(
+    raw_tables: list[RawTable], previous: Generation | None
+) -> tuple[dict[str, pd.DataFrame], list[Problem], int]:
+    """(normalised tables, the first problems, total number of problems)."""
+    problems = Problems()
+    raws = {raw.table: raw for raw in raw_tables}
+    tables: dict[str, pd.DataFrame] = {}
+    for table, raw in raws.items():
+        if table == "premises":
+            tables[table] = premises(raw, problems, _community_places(raws, previous))
+        else:
+            tables[table] = VALIDATORS[table](raw, problems)
+    references.check(tables, raws, previous, problems)
+    return tables, problems.items, problems.total

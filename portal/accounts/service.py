@@ -1,0 +1,460 @@
+"""Resident accounts in SQLite: the repository.
+
+One account may hold several premises (a flat and a garage); one premises may have several
+accounts (co-owners). Premises ids are only ever stored and compared, never resolved here: the
+published snapshot is the source of truth for what exists.
+
+The schema and its migrations live in portal.accounts.schema.
+
+Connections are opened once per thread (sqlite3 objects must not cross threads by default) and
+kept: the per-request session check is a single indexed query on an open connection, and its
+answer is reused while the database is unchanged (see `Accounts.session_account`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from portal.accounts import schema as accounts_schema
+
+ACTIVE, DISABLED, CLOSED = "active", "disabled", "closed"
+STATUSES = (ACTIVE, DISABLED, CLOSED)
+
+
+class AccountError(ValueError):
+    """A request the accounts cannot honour (duplicate login, unknown account...)."""
+
+
+MAX_LOGIN_LENGTH = 64
+# Sign-in attempts carry client addresses (personal data): kept a year, for the resident's and
+# the manager's questions about account use, then forgotten.
+SIGN_IN_RETENTION_DAYS = 365
+# The session check's answers are reused for at most this long (and only while the database is
+# unchanged); a bound on how long any revocation could take, documented in docs/benchmarks.md.
+SESSION_CACHE_SECONDS = 1.0
+SESSION_CACHE_SIZE = 4096
+
+
+def check_login(login: str) -> str:
+    """The login as stored: one word a resident can type, without spaces or control characters
+    (it is typed on the sign-in form and printed in letters)."""
+    login = login.strip()
+    if not login:
+        raise AccountError("login must not be empty")
+    if len(login) > MAX_LOGIN_LENGTH:
+        raise AccountError(f"login is longer than {MAX_LOGIN_LENGTH} characters")
+    if any(c.isspace() or not c.isprintable() for c in login):
+        raise AccountError(f"login {login!r} must not contain spaces or control characters")
+    return login
+
+
+def _check_premises_id(premises_id: str) -> str:
+    if not premises_id.strip():
+        raise AccountError("premises id must not be empty")
+    return premises_id
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """Fixed-width UTC text, so that stored timestamps sort and compare as strings."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text)  # 3.11+ reads the trailing Z as UTC
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the portal knows about the signed-in resident (`request.state.account`)."""
+
+    id: int
+    login: str
+    premises_ids: tuple[str, ...]
+    previous_login_at: datetime | None
+    must_change_password: bool
+    email: str | None
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """A full row, for administration and sign-in; carries the password hash."""
+
+    id: int
+    login: str
+    password_hash: str
+    email: str | None
+    status: str
+    must_change_password: bool
+    auth_version: int
+    created_at: datetime
+    premises_ids: tuple[str, ...]
+    last_login_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+
+_RECORD_SQL = """
+    SELECT a.id, a.login, a.password_hash, a.email, a.status, a.must_change_password,
+           a.auth_version, a.created_at,
+           (SELECT json_group_array(premises_id) FROM account_premises p
+             WHERE p.account_id = a.id),
+           (SELECT max(at) FROM sign_ins s WHERE s.account_id = a.id AND s.success = 1)
+      FROM accounts a
+"""
+
+_SESSION_SQL = """
+    SELECT a.login, a.email, a.must_change_password,
+           (SELECT json_group_array(premises_id) FROM account_premises p
+             WHERE p.account_id = a.id),
+           (SELECT max(at) FROM sign_ins s
+             WHERE s.account_id = a.id AND s.success = 1 AND s.at < :issued_at)
+      FROM accounts a
+     WHERE a.id = :id AND a.auth_version = :version AND a.status = 'active'
+       AND NOT EXISTS (SELECT 1 FROM ended_sessions e
+                        WHERE e.account_id = a.id AND e.issued_at = :issued_at)
+"""
+
+
+def _record(row: tuple) -> AccountRecord:
+    return AccountRecord(
+        id=row[0],
+        login=row[1],
+        password_hash=row[2],
+        email=row[3],
+        status=row[4],
+        must_change_password=bool(row[5]),
+        auth_version=row[6],
+        created_at=parse_iso(row[7]),  # type: ignore[arg-type]
+        premises_ids=tuple(sorted(json.loads(row[8]))),
+        last_login_at=parse_iso(row[9]),
+    )
+
+
+class Accounts:
+    """The accounts database. Safe to share between threads."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = path
+        self.clock = clock  # seconds, for the session cache; tests move it
+        self._local = threading.local()
+        self._migrate_lock = threading.Lock()
+        self._migrated = False
+
+    # -- connections and schema -------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # Password hashes and e-mail addresses: readable by the service user only. SQLite
+            # gives the -wal and -shm files the database file's mode.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 10000")
+        return conn
+
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if not self._migrated:
+                self.migrate()
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def migrate(self) -> int:
+        """Bring the schema up to date; returns the schema version."""
+        with self._migrate_lock:
+            conn = self._connect()
+            try:
+                version = accounts_schema.migrate(conn)
+            finally:
+                conn.close()
+            self._migrated = True
+            return version
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+            self._local.sessions = None  # its data_version stamp belonged to that connection
+
+    def _write(self, sql: str, params: Iterable | dict = ()) -> sqlite3.Cursor:
+        return self.db().execute(sql, params)
+
+    # -- reading ------------------------------------------------------------------------------
+    def get(self, account_id: int) -> AccountRecord | None:
+        row = self.db().execute(_RECORD_SQL + " WHERE a.id = ?", (account_id,)).fetchone()
+        return _record(row) if row else None
+
+    def by_login(self, login: str) -> AccountRecord | None:
+        row = self.db().execute(_RECORD_SQL + " WHERE a.login = ?", (login.strip(),)).fetchone()
+        return _record(row) if row else None
+
+    def require(self, login: str) -> AccountRecord:
+        record = self.by_login(login)
+        if record is None:
+            raise AccountError(f"no account with login {login!r}")
+        return record
+
+    def list(self) -> list[AccountRecord]:
+        rows = self.db().execute(_RECORD_SQL + " ORDER BY a.login").fetchall()
+        return [_record(r) for r in rows]
+
+    def by_premises(self, premises_id: str) -> list[AccountRecord]:
+        rows = (
+            self.db()
+            .execute(
+                _RECORD_SQL
+                + " WHERE a.id IN (SELECT account_id FROM account_premises WHERE premises_id = ?)"
+                " ORDER BY a.login",
+                (premises_id,),
+            )
+            .fetchall()
+        )
+        return [_record(r) for r in rows]
+
+    def session_account(self, account_id: int, version: int, issued_at: str) -> Account | None:
+        """The account behind a session cookie, or None when the session no longer counts
+        (password changed, account disabled or closed, this session logged out).
+
+        Asked on every request, so answers are kept per thread (per connection) and reused
+        only while nothing was written to the database since: SQLite's `data_version` moves
+        when any other connection commits (another thread, `ebok` in another process) and
+        `total_changes` when this one writes. A revocation therefore counts from the next
+        request wherever it was made; on top of that no answer is reused for longer than
+        SESSION_CACHE_SECONDS, whatever the database says. The check costs one PRAGMA (~6 µs)
+        instead of the lookup (~50 µs)."""
+        conn = self.db()
+        local = self._local
+        stamp = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+        cache: dict | None = getattr(local, "sessions", None)
+        if cache is None or local.sessions_stamp != stamp or len(cache) >= SESSION_CACHE_SIZE:
+            cache = local.sessions = {}
+            local.sessions_stamp = stamp
+        key = (account_id, version, issued_at)
+        now = self.clock()
+        hit = cache.get(key)
+        if hit is not None and 0 <= now - hit[0] < SESSION_CACHE_SECONDS:
+            return hit[1]
+        account = self._session_lookup(conn, account_id, version, issued_at)
+        cache[key] = (now, account)
+        return account
+
+    @staticmethod
+    def _session_lookup(
+        conn: sqlite3.Connection, account_id: int, version: int, issued_at: str
+    ) -> Account | None:
+        row = conn.execute(
+            _SESSION_SQL, {"id": account_id, "version": version, "issued_at": issued_at}
+        ).fetchone()
+        if row is None:
+            return None
+        return Account(
+            id=account_id,
+            login=row[0],
+            premises_ids=tuple(sorted(json.loads(row[3]))),
+            previous_login_at=parse_iso(row[4]),
+            must_change_password=bool(row[2]),
+            email=row[1],
+        )
+
+    def auth_version(self, account_id: int) -> int | None:
+        row = (
+            self.db()
+            .execute("SELECT auth_version FROM accounts WHERE id = ?", (account_id,))
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def password_hash(self, account_id: int) -> str | None:
+        row = (
+            self.db()
+            .execute("SELECT password_hash FROM accounts WHERE id = ?", (account_id,))
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def sign_in_history(self, account_id: int, limit: int = 20) -> list[dict]:
+        rows = self.db().execute(
+            "SELECT at, client, success, reason FROM sign_ins WHERE account_id = ?"
+            " ORDER BY at DESC LIMIT ?",
+            (account_id, limit),
+        )
+        return [
+            {"at": parse_iso(at), "client": client, "success": bool(ok), "reason": reason}
+            for at, client, ok, reason in rows
+        ]
+
+    # -- writing ------------------------------------------------------------------------------
+    def create(
+        self,
+        login: str,
+        password_hash: str,
+        premises_ids: Iterable[str] = (),
+        *,
+        email: str | None = None,
+        must_change_password: bool = True,
+    ) -> AccountRecord:
+        login = check_login(login)
+        premises_ids = [_check_premises_id(p) for p in premises_ids]
+        conn = self.db()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = conn.execute(
+                "INSERT INTO accounts (login, password_hash, email, must_change_password,"
+                " created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (login, password_hash, email, int(must_change_password), iso(utc_now()), None),
+            )
+            account_id = cur.lastrowid
+            conn.executemany(
+                "INSERT OR IGNORE INTO account_premises VALUES (?, ?)",
+                [(account_id, p) for p in premises_ids],
+            )
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK")
+            raise AccountError(f"login {login!r} is already taken") from exc
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        record = self.get(account_id)  # type: ignore[arg-type]
+        assert record is not None
+        return record
+
+    def set_password(
+        self, account_id: int, password_hash: str, *, must_change: bool = False
+    ) -> int:
+        """Store a new hash and bump the auth version, which ends every existing session of the
+        account. Returns the new version, for the one session the caller keeps alive."""
+        row = self._write(
+            "UPDATE accounts SET password_hash = ?, must_change_password = ?,"
+            " auth_version = auth_version + 1, password_changed_at = ?"
+            " WHERE id = ? RETURNING auth_version",
+            (password_hash, int(must_change), iso(utc_now()), account_id),
+        ).fetchone()
+        if row is None:
+            raise AccountError(f"no account with id {account_id}")
+        return row[0]
+
+    def rehash_password(self, account_id: int, password_hash: str) -> None:
+        """Replace the hash of an unchanged password (stronger parameters); sessions stay."""
+        self._write(
+            "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id)
+        )
+
+    def end_all_sessions(self, account_id: int) -> int:
+        row = self._write(
+            "UPDATE accounts SET auth_version = auth_version + 1 WHERE id = ?"
+            " RETURNING auth_version",
+            (account_id,),
+        ).fetchone()
+        if row is None:
+            raise AccountError(f"no account with id {account_id}")
+        return row[0]
+
+    def end_session(self, account_id: int, issued_at: str) -> None:
+        """Refuse from now on the one session issued at `issued_at` (logout), wherever its
+        cookie was copied to. Old entries are pruned: sessions cannot outlive a day."""
+        now = utc_now()
+        self._write(
+            "INSERT OR IGNORE INTO ended_sessions VALUES (?, ?, ?)",
+            (account_id, issued_at, iso(now)),
+        )
+        cutoff = iso(datetime.fromtimestamp(now.timestamp() - 2 * 86400, UTC))
+        self._write("DELETE FROM ended_sessions WHERE ended_at < ?", (cutoff,))
+
+    def set_status(self, account_id: int, status: str) -> None:
+        """Disabling or closing ends every session: the session check requires 'active'.
+        Closing is final (a returning resident gets a new account), and the time of the last
+        real change is kept: the retention of a closed account's data counts from it."""
+        if status not in STATUSES:
+            raise AccountError(f"unknown status {status!r}")
+        row = (
+            self.db().execute("SELECT status FROM accounts WHERE id = ?", (account_id,)).fetchone()
+        )
+        if row is None:
+            raise AccountError(f"no account with id {account_id}")
+        if row[0] == status:
+            return
+        if row[0] == CLOSED:
+            raise AccountError("a closed account cannot be reopened")
+        self._write(
+            "UPDATE accounts SET status = ?, status_changed_at = ?,"
+            " auth_version = auth_version + 1 WHERE id = ? AND status = ?",
+            (status, iso(utc_now()), account_id, row[0]),
+        )
+
+    def set_email(self, account_id: int, email: str | None) -> None:
+        cur = self._write("UPDATE accounts SET email = ? WHERE id = ?", (email, account_id))
+        if cur.rowcount == 0:
+            raise AccountError(f"no account with id {account_id}")
+
+    def link(self, account_id: int, premises_id: str) -> bool:
+        """True when the link is new."""
+        _check_premises_id(premises_id)
+        try:
+            cur = self._write(
+                "INSERT OR IGNORE INTO account_premises VALUES (?, ?)", (account_id, premises_id)
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AccountError(f"no account with id {account_id}") from exc
+        return cur.rowcount == 1
+
+    def unlink(self, account_id: int, premises_id: str) -> bool:
+        """True when there was such a link."""
+        cur = self._write(
+            "DELETE FROM account_premises WHERE account_id = ? AND premises_id = ?",
+            (account_id, premises_id),
+        )
+        return cur.rowcount == 1
+
+    def prune_sign_ins(self, keep_days: int = SIGN_IN_RETENTION_DAYS) -> int:
+        """Forget sign-in attempts (with their client addresses) older than `keep_days`, except
+        each account's last successful sign-in, which the resident is shown."""
+        cutoff = iso(datetime.fromtimestamp(utc_now().timestamp() - keep_days * 86400, UTC))
+        cur = self._write(
+            "DELETE FROM sign_ins WHERE at < ? AND id NOT IN ("
+            " SELECT max(id) FROM sign_ins WHERE success = 1 AND account_id IS NOT NULL"
+            " GROUP BY account_id)",
+            (cutoff,),
+        )
+        return cur.rowcount
+
+    def record_sign_in(
+        self,
+        login: str,
+        account_id: int | None,
+        *,
+        success: bool,
+        client: str | None = None,
+        reason: str | None = None,
+        at: datetime | None = None,
+    ) -> str:
+        """Log one sign-in attempt (never the password). Returns its timestamp text."""
+        stamp = iso(at or utc_now())
+        self._write(
+            "INSERT INTO sign_ins (account_id, login, client, at, success, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (account_id, login[:200], client, stamp, int(success), reason),
+        )
+        return stamp

@@ -1,0 +1,132 @@
+"""Loading a resident's premises document, with the access check in the same step so that no
+view can forget it.
+
+Parsed documents are kept in a small LRU keyed by (generation id, premises id): a published
+generation is immutable, so an entry can never go stale, and a new import simply brings new
+keys while the old ones age out. This is the hot path of every premises page.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from etl.snapshot.store import Generation, SnapshotStore
+
+T = TypeVar("T")
+CACHE_SIZE = 512
+
+
+class _Loaded:
+    """A parsed document and the values views derive from it (ledger rows, chart), computed
+    once per generation."""
+
+    __slots__ = ("document", "derived")
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.derived: dict[str, Any] = {}
+
+    def memo(self, name: str, compute: Callable[[dict], T]) -> T:
+        """`compute(document)`, once. The document is shared between requests: `compute`
+        must not modify it."""
+        try:
+            return self.derived[name]
+        except KeyError:
+            value = self.derived[name] = compute(self.document)
+            return value
+
+
+class DocumentCache:
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], _Loaded] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load(self, generation: Generation, premises_id: str) -> _Loaded | None:
+        # The generation's path rather than its bare id: ids are unique within one data dir,
+        # but one process may serve (or test) several.
+        key = (str(generation.path), premises_id)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        document = generation.document(premises_id)
+        if document is None:
+            return None
+        loaded = _Loaded(document)
+        with self._lock:
+            self._items[key] = loaded
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return loaded
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+cache = DocumentCache()
+
+
+def current_generation(request: Request) -> Generation:
+    """The published generation, or 503: before the first import there is nothing to show."""
+    store: SnapshotStore = request.app.state.store
+    generation = store.current()
+    if generation is None:
+        raise HTTPException(503, "Dane nie zostały jeszcze opublikowane.")
+    return generation
+
+
+def _account_ids(request: Request) -> tuple[str, ...]:
+    account = getattr(request.state, "account", None)
+    return tuple(account.premises_ids) if account is not None else ()
+
+
+def get_premises(request: Request, premises_id: str) -> tuple[Generation, dict[str, Any]]:
+    """The document of `premises_id` if the signed-in account holds it and the current
+    generation has it; otherwise 404 — the same answer for "not yours" and "no such premises",
+    so ids of other residents cannot be probed."""
+    generation, loaded = _load(request, premises_id)
+    return generation, loaded.document
+
+
+def _load(request: Request, premises_id: str) -> tuple[Generation, _Loaded]:
+    # One lookup per request, however many helpers ask (the generation pointer is stat()ed
+    # once, so a page never mixes two generations either).
+    memo = request.scope.setdefault("state", {}).setdefault("_ebok_premises", {})
+    hit = memo.get(premises_id)
+    if hit is not None:
+        return hit
+    if premises_id not in _account_ids(request):
+        raise HTTPException(404)
+    generation = current_generation(request)
+    loaded = cache.load(generation, premises_id)
+    if loaded is None:
+        raise HTTPException(404)
+    memo[premises_id] = (generation, loaded)
+    return generation, loaded
+
+
+def derived(request: Request, premises_id: str, name: str, compute: Callable[[dict], T]) -> T:
+    """`compute(document)`, memoised with the cached document (after the same access check).
+    The document is shared between requests: `compute` must not modify it."""
+    return _load(request, premises_id)[1].memo(name, compute)
+
+
+def account_premises(request: Request) -> tuple[Generation, list[dict[str, Any]]]:
+    """Documents of all the account's premises present in the current generation, in the
+    account's order (a premises missing from the import is simply not listed)."""
+    generation = current_generation(request)
+    docs = []
+    for pid in _account_ids(request):
+        loaded = cache.load(generation, pid)
+        if loaded is not None:
+            docs.append(loaded.document)
+    return generation, docs

@@ -1,0 +1,160 @@
+"""The account turnover a resident reads: ledger rows with a running balance, a year filter,
+pages, and the same rows as a CSV that Polish Excel opens without an import wizard.
+
+Pure functions over the published document (docs/snapshots.md); money stays integer grosze.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from babel.numbers import format_decimal
+
+from portal.web.format import date_pl
+
+PER_PAGE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    date: str
+    document: str
+    description: str
+    period: str
+    charge: int
+    payment: int
+    balance: int  # running: Σ payment − Σ charge up to and including this row
+    details: tuple[dict[str, Any], ...]
+    file: str
+    row: int
+
+    @property
+    def year(self) -> int:
+        return int(self.date[:4])
+
+
+def entries(document: dict[str, Any]) -> list[Entry]:
+    """Rows in published order (by date, then by source order) with the balance after each.
+    Columns are looked up by name, so a later schema may add columns without breaking this."""
+    ledger = document["ledger"]
+    col = {name: i for i, name in enumerate(ledger["columns"])}
+    i_date, i_doc, i_desc = col["date"], col["document"], col["description"]
+    i_period, i_charge, i_payment = col["period"], col["charge"], col["payment"]
+    i_file, i_row, i_details = col["file"], col["row"], col.get("details")
+    balance = 0
+    out: list[Entry] = []
+    for r in ledger["rows"]:
+        charge, payment = int(r[i_charge] or 0), int(r[i_payment] or 0)
+        balance += payment - charge
+        details = r[i_details] if i_details is not None else None
+        out.append(
+            Entry(
+                date=r[i_date],
+                document=r[i_doc] or "",
+                description=r[i_desc] or "",
+                period=r[i_period] or "",
+                charge=charge,
+                payment=payment,
+                balance=balance,
+                details=tuple(details or ()),
+                file=r[i_file],
+                row=r[i_row],
+            )
+        )
+    return out
+
+
+def years(rows: Sequence[Entry]) -> list[int]:
+    """Years that have rows, newest first (the order of the filter's options)."""
+    return sorted({e.year for e in rows}, reverse=True)
+
+
+def filter_year(rows: Sequence[Entry], year: int | None) -> list[Entry]:
+    if year is None:
+        return list(rows)
+    return [e for e in rows if e.year == year]
+
+
+def opening_balance(rows: Sequence[Entry], year: int | None) -> int:
+    """Balance carried into `year` (0 for the whole history): what the first shown row's
+    running balance starts from."""
+    if year is None:
+        return 0
+    carried = 0
+    for e in rows:
+        if e.year >= year:
+            break
+        carried = e.balance
+    return carried
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Entry]
+    number: int
+    pages: int
+    total: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def paginate(rows: Sequence[Entry], page: int, per_page: int = PER_PAGE) -> Page:
+    """Page `page` (1-based; out-of-range numbers are clamped, not errors: an old bookmark
+    after a re-import still shows something)."""
+    pages = max(1, math.ceil(len(rows) / per_page))
+    number = min(max(1, page), pages)
+    start = (number - 1) * per_page
+    return Page(list(rows[start : start + per_page]), number, pages, len(rows))
+
+
+def _csv_amount(grosze: int) -> str:
+    # No thousands separator: Excel would read "1 234,56" as text. Decimal comma for pl-PL.
+    return format_decimal(Decimal(grosze).scaleb(-2), format="0.00", locale="pl_PL")
+
+
+def _csv_text(value: str) -> str:
+    """Text cells that Excel would run as a formula get a leading apostrophe (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+CSV_HEADER = ("Data", "Dokument", "Opis", "Okres", "Obciążenie", "Wpłata", "Saldo")
+
+
+def to_csv(rows: Sequence[Entry]) -> bytes:
+    """UTF-8 with BOM (so Excel detects the encoding), `;` (the pl-PL list separator),
+    decimal comma, DD.MM.YYYY, CRLF line ends."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for e in rows:
+        writer.writerow(
+            (
+                date_pl(e.date),
+                _csv_text(e.document),
+                _csv_text(e.description),
+                _csv_text(e.period),
+                _csv_amount(e.charge),
+                _csv_amount(e.payment),
+                _csv_amount(e.balance),
+            )
+        )
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def csv_filename(premises_id: str, year: int | None) -> str:
+    """An ASCII name safe in a Content-Disposition header and on any file system."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", premises_id).strip("_") or "lokal"
+    return f"obroty-{safe}-{year}.csv" if year else f"obroty-{safe}.csv"

@@ -1,0 +1,37 @@
+from etl.snapshot.store import RECHECK_SECONDS, SnapshotStore
+from tests.builders import make_document, publish_documents
+
+
+def test_published_document_is_current_and_readable_by_id(store: SnapshotStore) -> None:
+    assert store.current() is None
+    gen = publish_documents(store, [make_document("KW5/12"), make_document("../../x")])
+    current = store.current()
+    assert current is not None and current.id == gen.id
+    assert current.document("KW5/12")["premises"]["payer_name"] == "Jan Kowalski"
+    assert current.document("../../x")["premises_id"] == "../../x"
+    assert current.document("nope") is None
+    assert sorted(p.name for p in store.root.iterdir()) == sorted(["CURRENT", gen.id])
+
+
+def test_new_generation_is_picked_up_and_prune_keeps_current(store: SnapshotStore) -> None:
+    first = publish_documents(store, [make_document(payer_name="Anna Nowak")])
+    assert store.current().id == first.id
+    second = publish_documents(store, [make_document(payer_name="Zofia Żak")])
+    assert store.current().document("KW5/12")["premises"]["payer_name"] == "Zofia Żak"
+    assert store.prune(keep=1) == [first.id]
+    assert store.generation_ids() == [second.id]
+
+
+def test_generation_published_by_another_process_is_seen_within_the_recheck_delay(store) -> None:
+    """The portal's store looks at the pointer at most every RECHECK_SECONDS (its own clock);
+    `ebok import` publishes through a store of its own, as another process would."""
+    clock = [1000.0]
+    portal_store = SnapshotStore(store.root, clock=lambda: clock[0])
+    first = publish_documents(store, [make_document(payer_name="Anna Nowak")])
+    assert portal_store.current().id == first.id
+    second = publish_documents(store, [make_document(payer_name="Zofia Żak")])
+    clock[0] += RECHECK_SECONDS / 2
+    assert portal_store.current().id == first.id  # not looked at again yet
+    clock[0] += RECHECK_SECONDS / 2
+    assert portal_store.current().id == second.id
+    assert portal_store.current().document("KW5/12")["premises"]["payer_name"] == "Zofia Żak"

@@ -1,0 +1,352 @@
+"""The accounts database and the password rules."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import threading
+import unicodedata
+
+import pytest
+from argon2 import PasswordHasher
+
+import portal.accounts.service
+from portal.accounts import schema as accounts_schema
+from portal.accounts.passwords import (
+    check_new_password,
+    generate_one_time_password,
+    hash_password,
+    verify_password,
+)
+from portal.accounts.service import ACTIVE, CLOSED, DISABLED, AccountError, Accounts
+
+
+@pytest.fixture
+def accounts(settings) -> Accounts:
+    return Accounts(settings.accounts_db)
+
+
+def new(accounts: Accounts, login: str = "jan", premises=("KW5/12",), **kw):
+    return accounts.create(login, hash_password("Zielony-kot-na-dachu"), premises, **kw)
+
+
+# -- schema -----------------------------------------------------------------------------------
+def test_schema_is_versioned_and_migrations_run_once(settings, accounts, monkeypatch):
+    assert accounts.migrate() == len(accounts_schema.MIGRATIONS)
+    new(accounts)
+    conn = sqlite3.connect(settings.accounts_db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+    # A later release appends a migration: it runs on the existing data, once.
+    extra = "ALTER TABLE accounts ADD COLUMN phone TEXT; UPDATE accounts SET phone = '-';"
+    monkeypatch.setattr(accounts_schema, "MIGRATIONS", [*accounts_schema.MIGRATIONS, extra])
+    upgraded = Accounts(settings.accounts_db)
+    assert upgraded.migrate() == 2
+    assert upgraded.migrate() == 2
+    row = upgraded.db().execute("SELECT login, phone FROM accounts").fetchall()
+    assert row == [("jan", "-")]
+
+
+def test_failed_migration_leaves_the_schema_as_it_was(settings, accounts, monkeypatch):
+    new(accounts)
+    broken = "ALTER TABLE accounts ADD COLUMN phone TEXT; THIS IS NOT SQL;"
+    monkeypatch.setattr(accounts_schema, "MIGRATIONS", [*accounts_schema.MIGRATIONS, broken])
+    with pytest.raises(sqlite3.OperationalError):
+        Accounts(settings.accounts_db).migrate()
+    conn = sqlite3.connect(settings.accounts_db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(accounts)")]
+    assert "phone" not in columns
+
+
+def test_database_file_is_private(settings, accounts):
+    new(accounts)
+    assert stat.S_IMODE(settings.accounts_db.stat().st_mode) == 0o600
+
+
+def test_each_thread_gets_its_own_connection(accounts):
+    new(accounts)
+    seen = []
+
+    def work():
+        seen.append((accounts.by_login("jan").login, id(accounts.db())))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [login for login, _ in seen] == ["jan"] * 3
+    assert len({conn for _, conn in seen} | {id(accounts.db())}) == 4
+
+
+# -- accounts and premises --------------------------------------------------------------------
+def test_logins_are_unique_ignoring_case(accounts):
+    new(accounts, "Jan")
+    with pytest.raises(AccountError, match="already taken"):
+        new(accounts, "jan")
+    assert accounts.by_login("JAN").login == "Jan"
+    with pytest.raises(AccountError):
+        new(accounts, "   ")
+
+
+@pytest.mark.parametrize("login", ["jan kowalski", "jan\tk", "x" * 65, "bell\x07"])
+def test_logins_are_one_typeable_word(accounts, login):
+    with pytest.raises(AccountError):
+        new(accounts, login)
+    assert accounts.list() == []
+
+
+def test_premises_ids_must_not_be_empty(accounts):
+    with pytest.raises(AccountError, match="premises id"):
+        new(accounts, "jan", ("KW5/12", " "))
+    assert accounts.list() == []
+    record = new(accounts, "jan", ("G 3",))
+    with pytest.raises(AccountError, match="premises id"):
+        accounts.link(record.id, "")
+
+
+def test_an_account_holds_several_premises_and_a_premises_several_accounts(accounts):
+    jan = new(accounts, "jan", ("KW5/12", "G 3"))
+    anna = new(accounts, "anna", ("KW5/12",))
+    assert jan.premises_ids == ("G 3", "KW5/12")
+    assert [a.login for a in accounts.by_premises("KW5/12")] == ["anna", "jan"]
+    assert accounts.link(anna.id, "G 3") is True
+    assert accounts.link(anna.id, "G 3") is False
+    assert accounts.unlink(jan.id, "KW5/12") is True
+    assert accounts.unlink(jan.id, "KW5/12") is False
+    assert accounts.get(jan.id).premises_ids == ("G 3",)
+    assert accounts.get(anna.id).premises_ids == ("G 3", "KW5/12")
+
+
+def test_new_accounts_must_change_their_password(accounts):
+    record = new(accounts)
+    assert record.must_change_password and record.status == ACTIVE
+    version = accounts.set_password(record.id, hash_password("Zielony-kot-na-dachu-2"))
+    after = accounts.get(record.id)
+    assert version == record.auth_version + 1 == after.auth_version
+    assert not after.must_change_password
+    assert verify_password(accounts.password_hash(record.id), "Zielony-kot-na-dachu-2")
+
+
+def test_session_lookup_refuses_stale_versions_inactive_accounts_and_ended_sessions(accounts):
+    record = new(accounts)
+    stamp = accounts.record_sign_in("jan", record.id, success=True)
+    account = accounts.session_account(record.id, record.auth_version, stamp)
+    assert account.login == "jan" and account.premises_ids == ("KW5/12",)
+    assert accounts.session_account(record.id, record.auth_version + 1, stamp) is None
+
+    accounts.set_status(record.id, DISABLED)
+    version = accounts.get(record.id).auth_version
+    assert accounts.session_account(record.id, version, stamp) is None
+    accounts.set_status(record.id, ACTIVE)
+    version = accounts.get(record.id).auth_version
+    assert accounts.session_account(record.id, version, stamp) is not None
+
+    accounts.end_session(record.id, stamp)
+    assert accounts.session_account(record.id, version, stamp) is None
+    other = accounts.record_sign_in("jan", record.id, success=True)
+    assert accounts.session_account(record.id, version, other) is not None
+
+
+class FrozenClock:
+    """The session cache's clock, moved only by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lookups(accounts: Accounts) -> list[str]:
+    """The session queries this thread's connection runs from now on."""
+    seen: list[str] = []
+    accounts.db().set_trace_callback(lambda sql: seen.append(sql) if "ended_sessions" in sql else 0)
+    return seen
+
+
+def test_revocations_in_this_process_count_at_once_despite_the_session_cache(settings):
+    clock = FrozenClock()
+    accounts = Accounts(settings.accounts_db, clock=clock)
+    record = new(accounts, premises=("KW5/12", "G/3"))
+    stamp = accounts.record_sign_in("jan", record.id, success=True)
+    version = record.auth_version
+    assert accounts.session_account(record.id, version, stamp) is not None
+
+    accounts.unlink(record.id, "G/3")  # the clock never moves in this test
+    assert accounts.session_account(record.id, version, stamp).premises_ids == ("KW5/12",)
+    accounts.end_session(record.id, stamp)
+    assert accounts.session_account(record.id, version, stamp) is None
+
+    stamp = accounts.record_sign_in("jan", record.id, success=True)
+    assert accounts.session_account(record.id, version, stamp) is not None
+    accounts.set_password(record.id, hash_password("Zielony-kot-na-dachu-2"))
+    assert accounts.session_account(record.id, version, stamp) is None
+
+    version = accounts.get(record.id).auth_version
+    assert accounts.session_account(record.id, version, stamp) is not None
+    accounts.set_status(record.id, DISABLED)
+    assert accounts.session_account(record.id, version, stamp) is None
+
+
+def test_revocations_by_another_process_count_at_once_despite_the_session_cache(settings):
+    """`ebok accounts disable` runs in another process with its own connection: the portal's
+    cached answer must not outlive the change, even with its clock standing still."""
+    clock = FrozenClock()
+    portal_side = Accounts(settings.accounts_db, clock=clock)
+    cli_side = Accounts(settings.accounts_db)
+    record = new(cli_side)
+    stamp = cli_side.record_sign_in("jan", record.id, success=True)
+    version = record.auth_version
+    assert portal_side.session_account(record.id, version, stamp) is not None
+    assert portal_side.session_account(record.id, version, stamp) is not None  # cached
+
+    cli_side.set_status(record.id, DISABLED)
+    assert portal_side.session_account(record.id, version, stamp) is None
+    cli_side.set_status(record.id, ACTIVE)
+    version = cli_side.get(record.id).auth_version
+    assert portal_side.session_account(record.id, version, stamp) is not None
+    cli_side.end_all_sessions(record.id)
+    assert portal_side.session_account(record.id, version, stamp) is None
+
+
+def test_a_cached_session_answer_is_reused_for_at_most_a_second(settings):
+    clock = FrozenClock()
+    accounts = Accounts(settings.accounts_db, clock=clock)
+    record = new(accounts)
+    stamp = accounts.record_sign_in("jan", record.id, success=True)
+    ran = lookups(accounts)
+    for _ in range(3):
+        assert accounts.session_account(record.id, record.auth_version, stamp) is not None
+    assert len(ran) == 1
+    clock.now += portal.accounts.service.SESSION_CACHE_SECONDS - 0.01
+    accounts.session_account(record.id, record.auth_version, stamp)
+    assert len(ran) == 1
+    clock.now += 0.01
+    accounts.session_account(record.id, record.auth_version, stamp)
+    assert len(ran) == 2
+
+
+def test_previous_sign_in_is_the_last_successful_one_before_this_session(accounts):
+    record = new(accounts)
+    first = accounts.record_sign_in("jan", record.id, success=True)
+    assert accounts.session_account(record.id, 1, first).previous_login_at is None
+    accounts.record_sign_in("jan", record.id, success=False, reason="wrong password")
+    second = accounts.record_sign_in("jan", record.id, success=True)
+    previous = accounts.session_account(record.id, 1, second).previous_login_at
+    assert previous is not None and previous.tzinfo is not None
+    assert portal.accounts.service.iso(previous) == first
+
+
+def test_closing_is_final_and_ends_sessions(accounts):
+    record = new(accounts)
+    stamp = accounts.record_sign_in("jan", record.id, success=True)
+    accounts.set_status(record.id, CLOSED)
+    closed = accounts.get(record.id)
+    assert accounts.session_account(record.id, closed.auth_version, stamp) is None
+    changed_at = accounts.db().execute("SELECT status_changed_at FROM accounts").fetchone()
+    accounts.set_status(record.id, CLOSED)  # closing again does not restart the retention
+    assert accounts.db().execute("SELECT status_changed_at FROM accounts").fetchone() == changed_at
+    for status in (ACTIVE, DISABLED):
+        with pytest.raises(AccountError, match="cannot be reopened"):
+            accounts.set_status(record.id, status)
+    assert accounts.get(record.id).status == CLOSED
+
+
+def test_old_sign_in_attempts_are_forgotten_but_the_last_sign_in_is_kept(accounts):
+    from datetime import timedelta
+
+    jan, anna = new(accounts, "jan"), new(accounts, "anna")
+    old = portal.accounts.service.utc_now() - timedelta(days=400)
+    for days in (0, 1, 2):
+        accounts.record_sign_in("jan", jan.id, success=True, at=old + timedelta(days=days))
+    accounts.record_sign_in("jan", jan.id, success=False, client="203.0.113.7", at=old)
+    accounts.record_sign_in("nobody", None, success=False, client="203.0.113.7", at=old)
+    accounts.record_sign_in("anna", anna.id, success=True, at=old)
+    recent = accounts.record_sign_in("anna", anna.id, success=True)
+
+    assert accounts.prune_sign_ins(keep_days=365) == 5
+    assert [h["at"] for h in accounts.sign_in_history(jan.id)] == [old + timedelta(days=2)]
+    anna_history = accounts.sign_in_history(anna.id)
+    assert [portal.accounts.service.iso(h["at"]) for h in anna_history] == [recent]
+    assert accounts.get(jan.id).last_login_at == old + timedelta(days=2)
+
+
+def test_email_and_status_changes_need_an_existing_account(accounts):
+    record = new(accounts, email="jan@example.com")
+    assert record.email == "jan@example.com"
+    accounts.set_email(record.id, None)
+    assert accounts.get(record.id).email is None
+    with pytest.raises(AccountError):
+        accounts.set_email(999, "x@example.com")
+    with pytest.raises(AccountError):
+        accounts.set_status(record.id, "frozen")
+    with pytest.raises(AccountError):
+        accounts.set_status(999, DISABLED)
+    with pytest.raises(AccountError):
+        accounts.link(999, "KW5/12")
+
+
+# -- passwords --------------------------------------------------------------------------------
+def test_hashes_are_argon2id_and_verify():
+    stored = hash_password("Zielony-kot-na-dachu")
+    assert stored.startswith("$argon2id$")
+    assert verify_password(stored, "Zielony-kot-na-dachu")
+    assert not verify_password(stored, "zielony-kot-na-dachu")
+    assert not verify_password("not a hash", "Zielony-kot-na-dachu")
+
+
+def test_the_same_letters_typed_differently_are_the_same_password():
+    composed = "Zażółć gęślą jaźń"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+    assert verify_password(hash_password(composed), decomposed)
+
+
+def test_weaker_hash_is_upgraded_at_sign_in(app, client):
+    import re
+
+    weak = PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
+    record = app.state.accounts.create(
+        "jan", weak.hash("Zielony-kot-na-dachu"), [], must_change_password=False
+    )
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    client.post(
+        "/login",
+        data={"login": "jan", "password": "Zielony-kot-na-dachu", "csrf_token": token},
+    )
+    upgraded = app.state.accounts.password_hash(record.id)
+    assert upgraded != record.password_hash and "m=256" not in upgraded
+    assert verify_password(upgraded, "Zielony-kot-na-dachu")
+    assert client.get("/password/change", follow_redirects=False).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("krotkie", "co najmniej 10 znaków"),
+        ("Jan.Kowalski", "takie samo jak login"),
+        ("password123", "zbyt popularne"),
+        ("1234567890", "zbyt popularne"),
+        ("ZAQ12WSXCDE", "zbyt popularne"),  # a Polish favourite, any case
+        ("x" * 300, "najwyżej"),
+    ],
+)
+def test_password_rules_name_the_problem_in_polish(password, problem):
+    problems = check_new_password("jan.kowalski", password)
+    assert any(problem in p for p in problems), problems
+
+
+def test_good_password_passes_the_rules():
+    assert check_new_password("jan.kowalski", "Zielony-kot-na-dachu") == []
+    assert check_new_password("jan.kowalski", "kot pies 1234") == []
+
+
+def test_one_time_passwords_pass_the_rules_and_differ():
+    generated = {generate_one_time_password() for _ in range(20)}
+    assert len(generated) == 20
+    assert all(check_new_password("jan", p) == [] for p in generated)
