@@ -10,13 +10,13 @@ import argparse
 import json
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ebok.settings import Settings
 from etl.model import BundleRejected
 from etl.progress import ProgressLine
+from etl.snapshot.money import decimal_text
 from etl.snapshot.store import SnapshotStore
 from etl.sync import DEFAULT_MIN_AGE, Busy, import_lock, import_path, summary_line, sync
 
@@ -122,11 +122,6 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if any(o.status == "rejected" for o in outcomes) else 0
 
 
-def zloty(grosze: int) -> str:
-    """Integer grosze as a decimal string: 123456 -> "1234.56", -5 -> "-0.05"."""
-    return str(Decimal(grosze).scaleb(-2))
-
-
 def money_as_decimal_strings(doc: dict[str, Any]) -> dict[str, Any]:
     """The published document with every amount in zł (decimal strings), for reading by eye."""
     out = json.loads(json.dumps(doc))
@@ -135,15 +130,15 @@ def money_as_decimal_strings(doc: dict[str, Any]) -> dict[str, Any]:
     details_col = columns.index("details")
     for row in out["ledger"]["rows"]:
         for i in money_cols:
-            row[i] = zloty(row[i])
+            row[i] = decimal_text(row[i])
         for item in row[details_col] or []:
             if isinstance(item.get("amount"), int):
-                item["amount"] = zloty(item["amount"])
+                item["amount"] = decimal_text(item["amount"])
     for fee in out["fees"]:
-        fee["amount"] = zloty(fee["amount"])
+        fee["amount"] = decimal_text(fee["amount"])
     for allowance in out["allowances"]:
-        allowance["monthly_amount"] = zloty(allowance["monthly_amount"])
-    out["totals"] = {k: zloty(v) for k, v in out["totals"].items()}
+        allowance["monthly_amount"] = decimal_text(allowance["monthly_amount"])
+    out["totals"] = {k: decimal_text(v) for k, v in out["totals"].items()}
     return out
 
 

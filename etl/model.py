@@ -30,35 +30,22 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-TABLES = ("communities", "premises", "ledger", "fees", "allowances")
+from etl.snapshot.document import ALLOWANCE_FIELDS, COMMUNITY_FIELDS, FEE_FIELDS, PREMISES_FIELDS
 
 # The normalised columns of each table, in order (documented above); every validated frame
-# also carries SOURCE_COLUMNS.
+# also carries SOURCE_COLUMNS. What a published document carries of each comes from the
+# snapshot contract, so the two cannot drift apart.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "communities": (
-        "community_id", "name", "street", "postal_code", "city", "bank_account", "nip",
-        "as_of", "fee_notes",
-    ),
-    "premises": (
-        "premises_id", "community_id", "number", "street", "postal_code", "city", "kind",
-        "area_m2", "share", "occupants", "payer_name", "payer_address", "bank_account",
-        "email",
-    ),
+    "communities": COMMUNITY_FIELDS,
+    "premises": ("premises_id", "community_id", *PREMISES_FIELDS),
     "ledger": (
         "premises_id", "date", "description", "document", "period", "charge", "payment",
         "details",
     ),
-    "fees": ("premises_id", "component", "basis", "quantity", "rate", "amount", "valid_from"),
-    "allowances": (
-        "premises_id", "decision", "issuer", "valid_from", "valid_to", "monthly_amount",
-    ),
+    "fees": ("premises_id", *FEE_FIELDS),
+    "allowances": ("premises_id", *ALLOWANCE_FIELDS),
 }  # fmt: skip
 SOURCE_COLUMNS = ("_file", "_row")
-
-# The column order of a published document's ledger rows (docs/snapshots.md).
-DOCUMENT_LEDGER_COLUMNS = (
-    "date", "document", "description", "period", "charge", "payment", "file", "row", "details",
-)  # fmt: skip
 
 MAX_PROBLEMS = 200
 
@@ -96,6 +83,12 @@ class BundleRejected(Exception):
         if self.total > len(self.problems):
             lines.append(f"  ... and {self.total - len(self.problems)} more")
         return "\n".join(lines)
+
+
+def unknown_premises(premises_id: str) -> str:
+    """Why a row naming a premises that neither this bundle nor the published data has is
+    refused: the one wording of that rule, wherever it is found."""
+    return f"unknown premises {premises_id}: not in this export's premises nor published"
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from etl.model import DOCUMENT_LEDGER_COLUMNS
+from etl.snapshot.document import LEDGER_COLUMNS
 from etl.snapshot.store import Generation, SnapshotStore
-
-LEDGER_COLUMNS = list(DOCUMENT_LEDGER_COLUMNS)
 
 
 def ledger_row(
@@ -105,7 +103,7 @@ def make_document(
             "fee_notes": None,
         },
         "premises": premises,
-        "ledger": {"columns": LEDGER_COLUMNS, "rows": ledger},
+        "ledger": {"columns": list(LEDGER_COLUMNS), "rows": ledger},
         "fees": fees,
         "allowances": allowances,
         "totals": {

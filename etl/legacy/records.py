@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from etl.model import Problem
 from etl.reader import cells
+from etl.snapshot.money import decimal_text
 
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 _DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -61,7 +62,7 @@ def split_fields(line: str, count: int, absorb: int | None = None) -> list[str] 
 
 def zl(grosze: int) -> str:
     """A figure as the accountant reads it in the export and on the card: 1234,56."""
-    return f"{Decimal(grosze) / 100:.2f}".replace(".", ",")
+    return decimal_text(grosze, ",")
 
 
 def format_decimal(value: Decimal) -> str:

@@ -29,16 +29,18 @@ from typing import Any
 
 import orjson
 
-from etl.model import COLUMNS, DOCUMENT_LEDGER_COLUMNS, Bundle, BundleRejected, Problem
+from etl.model import Bundle, BundleRejected, Problem, unknown_premises
 from etl.publisher.grouping import Groups, plain, values_of
+from etl.snapshot.document import (
+    ALLOWANCE_FIELDS,
+    COMMUNITY_FIELDS,
+    FEE_FIELDS,
+    FORMAT_VERSION,
+    LEDGER_COLUMNS,
+    PREMISES_FIELDS,
+)
 from etl.snapshot.store import Generation, GenerationWriter, SnapshotStore, body_digest
 
-SCHEMA = 1
-LEDGER_COLUMNS = list(DOCUMENT_LEDGER_COLUMNS)
-COMMUNITY_FIELDS = COLUMNS["communities"]
-PREMISES_FIELDS = COLUMNS["premises"][2:]  # without premises_id and community_id
-FEE_FIELDS = COLUMNS["fees"][1:]
-ALLOWANCE_FIELDS = COLUMNS["allowances"][1:]
 CHILD_TABLES = ("ledger", "fees", "allowances")
 CHUNK = 2000  # premises per batch written to SQLite; bounds the Python objects alive at once
 
@@ -87,9 +89,8 @@ def _premises_sections(bundle: Bundle) -> dict[str, tuple[str, dict[str, Any]]]:
 def _unknown_premises(bundle: Bundle, table: str, ids: set[str]) -> list[Problem]:
     frame = bundle.tables[table]
     frame = frame[frame["premises_id"].isin(ids).to_numpy()]
-    reason = "no such premises in this bundle or in the published data"
     return [
-        Problem(file, table, row, "premises_id", pid, reason)
+        Problem(file, table, row, "premises_id", pid, unknown_premises(pid))
         for pid, file, row in zip(
             frame["premises_id"].tolist(),
             values_of(frame, "_file"),
@@ -141,6 +142,8 @@ def _plan(bundle: Bundle, prev_owner: dict[str, str], premises: dict) -> _Plan:
     return _Plan(build=build, copy=copy, dropped=dropped)
 
 
+_CHARGE, _PAYMENT = LEDGER_COLUMNS.index("charge"), LEDGER_COLUMNS.index("payment")
+# Where each document column comes from in the normalised ledger, and its default.
 LEDGER_SOURCE = {
     "date": "",
     "document": "",
@@ -260,8 +263,8 @@ class _Builder:
                 charges, payments = charge_sums.get(pid, 0), payment_sums.get(pid, 0)
             else:
                 rows = prev_doc["ledger"]["rows"] if prev_doc else []
-                charges = sum(r[4] for r in rows)
-                payments = sum(r[5] for r in rows)
+                charges = sum(r[_CHARGE] for r in rows)
+                payments = sum(r[_PAYMENT] for r in rows)
             if self.fees is not None:
                 s, e = fees_at.get(pid, (0, 0))
                 fees = fee_rows[s:e]
@@ -273,11 +276,11 @@ class _Builder:
             else:
                 allowances = prev_doc["allowances"] if prev_doc else []
             doc = {
-                "schema": SCHEMA,
+                "schema": FORMAT_VERSION,
                 "premises_id": pid,
                 "community": self._community(cid, prev_doc),
                 "premises": premises,
-                "ledger": {"columns": LEDGER_COLUMNS, "rows": rows},
+                "ledger": {"columns": list(LEDGER_COLUMNS), "rows": rows},
                 "fees": fees,
                 "allowances": allowances,
                 "totals": {

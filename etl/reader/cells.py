@@ -13,15 +13,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from stdnum.exceptions import ValidationError
-from stdnum.iso7064 import mod_97_10
 from stdnum.pl import nip as pl_nip
+
+from etl.snapshot.accounts import nrb_digits, nrb_problem
 
 # Thousands separators Polish spreadsheets write: space, no-break space, narrow no-break space.
 _SPACES = "[ \u00a0\u202f\u2009]"
@@ -74,11 +75,6 @@ def parse_money(text: str, *, from_number_cell: bool = False) -> int:
     return grosze
 
 
-def money_from_decimal(value: Decimal) -> int:
-    """Round half-up to whole grosze (quantity × rate of a fee)."""
-    return int(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) * 100)
-
-
 _DATE_FORMATS = (
     (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), (0, 1, 2)),
     (re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$"), (2, 1, 0)),
@@ -124,22 +120,10 @@ def parse_period(text: str) -> str:
 
 def parse_nrb(text: str) -> str:
     """A Polish bank account (NRB) as 26 digits; spaces, dashes and a leading PL allowed."""
-    s = re.sub(r"[\s\u00a0\-]", "", text).upper()
-    if re.fullmatch(r"[0-9.]+E\+?\d+", s):
-        raise ValueError(
-            "the account number was stored as a number and lost digits; format the column as text"
-        )
-    if s.startswith("PL"):
-        s = s[2:]
-    if not s.isdigit() or not s.isascii():
-        raise ValueError("an account number has only digits (26, optionally after PL)")
-    if len(s) != 26:
-        raise ValueError(f"an account number has 26 digits, this one has {len(s)}")
-    # The IBAN check (ISO 7064 mod 97-10) over the BBAN, country code, check digits; the PL
-    # IBAN format itself is just these 26 digits. iban.validate() would do the same at 3x cost.
-    if not mod_97_10.is_valid(s[2:] + "2521" + s[:2]):
-        raise ValueError("wrong account number: the check digits do not match")
-    return s
+    problem = nrb_problem(text)
+    if problem is not None:
+        raise ValueError(problem)
+    return nrb_digits(text)
 
 
 def parse_nip(text: str) -> str:
@@ -194,13 +178,6 @@ def decimal_text(value: Decimal) -> str:
     """A decimal as the normalised tables hold it: plain notation, dot, no exponent."""
     text = format(value, "f")
     return "0" if text in ("-0", "") else text
-
-
-def decimal_text_or_error(text: str) -> str:
-    try:
-        return decimal_text(parse_decimal(text))
-    except InvalidOperation:
-        raise ValueError("not a number") from None
 
 
 # --- vectorised variants ----------------------------------------------------------------------

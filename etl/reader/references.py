@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from etl.model import unknown_premises
 from etl.reader import cells
 from etl.reader.raw import Problems, RawTable
 from etl.snapshot.store import Generation
@@ -68,5 +69,5 @@ def check(
             raws[table],
             unknown,
             "premises_id",
-            lambda v: f"unknown premises {v}: not in premises nor published",
+            unknown_premises,
         )

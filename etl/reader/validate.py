@@ -18,6 +18,7 @@ import pandas as pd
 from etl.model import COLUMNS, Problem
 from etl.reader import cells, references
 from etl.reader.raw import Problems, RawTable, column_of
+from etl.snapshot import money
 from etl.snapshot.store import Generation
 
 _POSTAL = re.compile(r"^(\d{2})-?(\d{3})$")
@@ -250,7 +251,7 @@ def fees(raw: RawTable, problems: Problems) -> pd.DataFrame:
         if (q_text[i] and not q[i]) or (r_text[i] and not r[i]):
             continue  # already reported as not a number
         if q[i] and r[i]:
-            values[i] = cells.money_from_decimal(Decimal(q[i]) * Decimal(r[i]))
+            values[i] = money.from_decimal(Decimal(q[i]) * Decimal(r[i]))
         else:
             cannot.append(i)
     problems.rows(

@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SCHEMA = 1
+from etl.snapshot.document import FORMAT_VERSION, Document
+
 DOCUMENTS_FILE = "premises.sqlite3"
 MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "CURRENT"
@@ -93,7 +94,7 @@ class Generation:
         )
         return row[0] if row else None
 
-    def document(self, premises_id: str) -> dict[str, Any] | None:
+    def document(self, premises_id: str) -> Document | None:
         body = self.document_json(premises_id)
         return json.loads(body) if body is not None else None
 
@@ -107,7 +108,7 @@ class Generation:
             )
         return [r[0] for r in rows]
 
-    def documents(self, community_ids: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+    def documents(self, community_ids: Iterable[str] | None = None) -> Iterator[Document]:
         """All documents, or those of the given communities, parsed."""
         if community_ids is None:
             rows = self._db().execute("SELECT body FROM documents")
@@ -215,7 +216,7 @@ class GenerationWriter:
     def commit(self, manifest: dict[str, Any]) -> Generation:
         self.db.commit()
         self.db.close()
-        manifest = {"schema": SCHEMA, "generation": self.id, **manifest}
+        manifest = {"schema": FORMAT_VERSION, "generation": self.id, **manifest}
         (self.tmp / MANIFEST_FILE).write_text(
             json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8"
         )

@@ -12,11 +12,10 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from babel.numbers import format_decimal
-
+from etl.snapshot.document import Document, ledger_rows
+from etl.snapshot.money import decimal_text
 from portal.web.format import date_pl
 
 PER_PAGE = 50
@@ -40,32 +39,25 @@ class Entry:
         return int(self.date[:4])
 
 
-def entries(document: dict[str, Any]) -> list[Entry]:
-    """Rows in published order (by date, then by source order) with the balance after each.
-    Columns are looked up by name, so a later schema may add columns without breaking this."""
-    ledger = document["ledger"]
-    col = {name: i for i, name in enumerate(ledger["columns"])}
-    i_date, i_doc, i_desc = col["date"], col["document"], col["description"]
-    i_period, i_charge, i_payment = col["period"], col["charge"], col["payment"]
-    i_file, i_row, i_details = col["file"], col["row"], col.get("details")
+def entries(document: Document) -> list[Entry]:
+    """Rows in published order (by date, then by source order) with the balance after each."""
     balance = 0
     out: list[Entry] = []
-    for r in ledger["rows"]:
-        charge, payment = int(r[i_charge] or 0), int(r[i_payment] or 0)
+    for r in ledger_rows(document):
+        charge, payment = int(r.charge or 0), int(r.payment or 0)
         balance += payment - charge
-        details = r[i_details] if i_details is not None else None
         out.append(
             Entry(
-                date=r[i_date],
-                document=r[i_doc] or "",
-                description=r[i_desc] or "",
-                period=r[i_period] or "",
+                date=r.date,
+                document=r.document or "",
+                description=r.description or "",
+                period=r.period or "",
                 charge=charge,
                 payment=payment,
                 balance=balance,
-                details=tuple(details or ()),
-                file=r[i_file],
-                row=r[i_row],
+                details=tuple(r.details or ()),
+                file=r.file,
+                row=r.row,
             )
         )
     return out
@@ -122,7 +114,7 @@ def paginate(rows: Sequence[Entry], page: int, per_page: int = PER_PAGE) -> Page
 
 def _csv_amount(grosze: int) -> str:
     # No thousands separator: Excel would read "1 234,56" as text. Decimal comma for pl-PL.
-    return format_decimal(Decimal(grosze).scaleb(-2), format="0.00", locale="pl_PL")
+    return decimal_text(grosze, ",")
 
 
 def _csv_text(value: str) -> str:

@@ -2,7 +2,7 @@
 ledger (with CSV), fee components and housing allowances; plus /healthz.
 
 Premises ids contain `/` and spaces (`KW5/12`, `G 3`). Links quote them as one path segment
-(`quote(id, safe="")`), but the server sees the decoded path, so routes take the rest of the
+(`etl.snapshot.ids`), but the server sees the decoded path, so routes take the rest of the
 path with a convertor that stops before a known sub-page name.
 """
 
@@ -12,7 +12,6 @@ import functools
 from collections.abc import Callable
 from datetime import date
 from typing import Any
-from urllib.parse import quote
 
 from markupsafe import Markup
 from starlette.convertors import Convertor, register_url_convertor
@@ -21,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from etl.snapshot.document import Document
+from etl.snapshot.ids import quote_premises_id
 from portal.premises import chart, ledger
 from portal.premises.documents import account_premises, derived, get_premises
 from portal.web.csrf import csrf_token
@@ -39,14 +40,14 @@ class PremisesIdConvertor(Convertor[str]):
         return value
 
     def to_string(self, value: str) -> str:
-        return quote(value, safe="")
+        return quote_premises_id(value)
 
 
 register_url_convertor("premises_id", PremisesIdConvertor())
 
 
 def premises_url(premises_id: str, page: str = "") -> str:
-    url = "/premises/" + quote(premises_id, safe="")
+    url = "/premises/" + quote_premises_id(premises_id)
     return f"{url}/{page}" if page else url
 
 
@@ -59,7 +60,7 @@ def _verdict(balance: int) -> tuple[str, str]:
     return "rozliczone", "settled"
 
 
-def _document_context(document: dict[str, Any]) -> dict[str, Any]:
+def document_context(document: Document) -> dict[str, Any]:
     """What every premises page shows from the document alone (no request in it), computed
     once per generation and premises."""
     premises_id = document["premises_id"]
@@ -82,7 +83,7 @@ def _document_context(document: dict[str, Any]) -> dict[str, Any]:
 
 def _nav(tab: str) -> Callable[[dict[str, Any]], Markup]:
     def render(document: dict[str, Any]) -> Markup:
-        context = {**_document_context(document), "tab": tab}
+        context = {**document_context(document), "tab": tab}
         return Markup(templates.get_template("premises_nav.html").render(context))
 
     return render
@@ -92,7 +93,7 @@ def _context(request: Request, premises_id: str, tab: str, **extra: Any) -> dict
     """The template context of a premises page. What depends only on the document (links,
     the address header with its tabs) is built once per generation; per request there is
     only the account's header and the page's own content."""
-    base = derived(request, premises_id, "context", _document_context)
+    base = derived(request, premises_id, "context", document_context)
     nav = derived(request, premises_id, f"nav:{tab}", _nav(tab))
     return {**base, "request": request, "tab": tab, "nav": nav, **extra}
 
@@ -126,7 +127,7 @@ def _overview_body(document: dict[str, Any]) -> Markup:
     points = chart.daily_balances(ledger.entries(document))
     balance = document["totals"]["balance"]
     context = {
-        **_document_context(document),
+        **document_context(document),
         "balance": balance,
         "verdict": _verdict(balance),
         "chart": {
@@ -148,7 +149,7 @@ def _overview_shell(document: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
     where the signed-in account's header and the "password changed" notice go. The page is
     the portal's hot path; per request only the account header is rendered (a macro)."""
     context = {
-        **_document_context(document),
+        **document_context(document),
         "tab": "overview",
         "nav": _nav("overview")(document),
         "body": _overview_body(document),

@@ -12,10 +12,12 @@ import textwrap
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import slownie
-from stdnum import iban
+
+from etl.snapshot.accounts import group_nrb, nrb_digits
+from etl.snapshot.document import Document
+from etl.snapshot.money import decimal_text
 
 MAX_GROSZE = 9_999_999_999  # 99 999 999,99 zł: the widest amount the form's boxes hold
 QR_MAX_GROSZE = 999_999  # the QR amount field has 6 digits; above it the payer types the amount
@@ -77,7 +79,7 @@ def parse_amount(text: str) -> int:
 
 def amount_plain(grosze: int) -> str:
     """`12345` → `123,45`: the figure for the form's boxes and for the form field."""
-    return f"{grosze // 100},{grosze % 100:02d}"
+    return decimal_text(grosze, ",")
 
 
 def amount_in_words(grosze: int) -> str:
@@ -87,21 +89,6 @@ def amount_in_words(grosze: int) -> str:
     amounts exact.
     """
     return f"{slownie.slownie_zl(grosze // 100)} {grosze % 100:02d}/100"
-
-
-def account_digits(value: str | None) -> str:
-    """The 26 digits of an NRB, from any spacing or an IBAN with `PL`; '' when not valid."""
-    digits = re.sub(r"[\s-]", "", value or "").upper()
-    if digits.startswith("PL"):
-        digits = digits[2:]
-    if not re.fullmatch(r"[0-9]{26}", digits) or not iban.is_valid("PL" + digits):
-        return ""
-    return digits
-
-
-def group_nrb(digits: str) -> str:
-    """`61109010140000071219812874` → `61 1090 1014 0000 0712 1981 2874`."""
-    return " ".join([digits[:2]] + [digits[i : i + 4] for i in range(2, len(digits), 4)])
 
 
 def clean_text(value: str | None) -> str:
@@ -122,7 +109,7 @@ def clean_title(value: str | None) -> str:
     return title
 
 
-def default_title(doc: dict[str, Any]) -> str:
+def default_title(doc: Document) -> str:
     """`Opłaty za lokal 12, ul. Kwiatowa 5, 11/2026`: the month is the data's as-of date.
 
     Shortened step by step so it always fits the form's two title lines.
@@ -201,13 +188,13 @@ class Slip:
     title_lines: list[str]
 
 
-def payee_account(doc: dict[str, Any]) -> str:
+def payee_account(doc: Document) -> str:
     """The premises' individual account when it has a valid one, otherwise the community's."""
-    own = account_digits(doc["premises"].get("bank_account"))
-    return own or account_digits(doc["community"].get("bank_account"))
+    own = nrb_digits(doc["premises"].get("bank_account"))
+    return own or nrb_digits(doc["community"].get("bank_account"))
 
 
-def build_slip(doc: dict[str, Any], grosze: int, title: str) -> Slip:
+def build_slip(doc: Document, grosze: int, title: str) -> Slip:
     """Everything the form shows, from a premises document and checked input."""
     account = payee_account(doc)
     if not account:
@@ -247,12 +234,12 @@ def build_slip(doc: dict[str, Any], grosze: int, title: str) -> Slip:
     )
 
 
-def default_amount(doc: dict[str, Any]) -> int:
+def default_amount(doc: Document) -> int:
     """The monthly charge; 0 when the data lists no fees (the form then asks for an amount)."""
     return max(0, int(doc["totals"].get("monthly_fees") or 0))
 
 
-def arrears(doc: dict[str, Any]) -> int:
+def arrears(doc: Document) -> int:
     """What the resident owes now (−balance when the balance is negative), else 0."""
     balance = int(doc["totals"].get("balance") or 0)
     return -balance if balance < 0 else 0

@@ -17,6 +17,8 @@ from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import format_decimal, parse_pattern
 
+from etl.snapshot.money import to_decimal as grosze_to_decimal
+
 LOCALE = "pl_PL"
 # Residents read times in the community's local time, whatever the server's zone.
 LOCAL_ZONE = ZoneInfo("Europe/Warsaw")
@@ -32,15 +34,11 @@ _MEMO = 8192
 
 def to_decimal(amount: int | Decimal | str) -> Decimal:
     """Grosze (int) to złote; a Decimal or a decimal string is taken as złote already."""
-    if isinstance(amount, bool):
-        raise TypeError("money must be grosze or Decimal, not bool")
-    if isinstance(amount, int):
-        return Decimal(amount).scaleb(-2)
     if isinstance(amount, Decimal):
         return amount
     if isinstance(amount, str):
         return Decimal(amount)
-    raise TypeError(f"money must be grosze (int) or Decimal, not {type(amount).__name__}")
+    return grosze_to_decimal(amount)
 
 
 @lru_cache(maxsize=_MEMO, typed=True)

@@ -63,11 +63,6 @@ def test_money_from_an_xlsx_number_cell_rounds_half_up_as_excel_shows_it() -> No
         cells.parse_money(text)
 
 
-def test_fee_rounding_is_decimal_half_up() -> None:
-    assert cells.money_from_decimal(Decimal("54.30") * Decimal("3.15")) == 17105
-    assert cells.money_from_decimal(Decimal("-0.005")) == -1
-
-
 def test_money_column_agrees_with_scalar_parser() -> None:
     texts = [
         "1234,56",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from etl.snapshot.accounts import group_nrb
 from portal.slips.form import (
     QR_MAX_LENGTH,
     TITLE_MAX,
@@ -22,7 +23,6 @@ from portal.slips.form import (
     clean_title,
     default_amount,
     default_title,
-    group_nrb,
     parse_amount,
     payee_account,
     qr_payload,
