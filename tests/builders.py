@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from etl.snapshot.document import LEDGER_COLUMNS
-from etl.snapshot.store import Generation, SnapshotStore
+from etl.snapshot.store import Generation, SnapshotStore, body_digest
 
 
 def ledger_row(
@@ -118,9 +118,12 @@ def make_document(
 def publish_documents(store: SnapshotStore, docs: list[dict[str, Any]]) -> Generation:
     """Publish `docs` as a new current generation."""
     writer = store.start()
-    writer.add_many(
-        (d["premises_id"], d["community"]["community_id"], json.dumps(d, ensure_ascii=False))
-        for d in docs
+    bodies = [(d, json.dumps(d, ensure_ascii=False)) for d in docs]
+    writer.add_digested(
+        [
+            (d["premises_id"], d["community"]["community_id"], body_digest(body), body)
+            for d, body in bodies
+        ]
     )
     communities = {}
     for d in docs:

@@ -154,14 +154,6 @@ class GenerationWriter:
             """
         )
 
-    def add_many(self, docs: Iterable[tuple[str, str, str | bytes]]) -> None:
-        """Add (premises_id, community_id, body JSON) triples. A body may be UTF-8 bytes (as a
-        fast encoder writes them); it is stored as TEXT all the same."""
-        self.db.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, CAST(? AS TEXT))",
-            ((pid, cid, body_digest(body), body) for pid, cid, body in docs),
-        )
-
     def add_digested(self, rows: list[tuple[str, str, str, str | bytes]]) -> None:
         """Add (premises_id, community_id, body_digest(body), body) rows, many per statement:
         SQLite then works for long stretches without Python's GIL, so a writer thread really
@@ -209,9 +201,6 @@ class GenerationWriter:
         ):
             h.update(f"{pid}\0{digest}\n".encode())
         return h.hexdigest()
-
-    def count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
 
     def commit(self, manifest: dict[str, Any]) -> Generation:
         self.db.commit()

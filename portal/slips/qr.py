@@ -43,10 +43,3 @@ def qr_svg(payload: str, *, title: str = "Kod QR do płatności") -> str:
         dark="#000",
         light="#fff",
     )
-
-
-def qr_svg_data_uri(payload: str) -> str:
-    """A vector QR for the PDF: sharp at any printer resolution."""
-    svg = _code(payload).svg_inline(scale=1, border=4, dark="#000", light="#fff")
-    svg = svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
