@@ -6,16 +6,20 @@ Middleware, outermost first:
     CSRFMiddleware             origin check + token on every unsafe request
     AuthMiddleware             request.state.account; signed-out visitors go to /login
 
-Each area's routes live in its own module, listed by name so that a missing optional area
-cannot break the rest (the same pattern as ebok.cli). The areas' routes come before sign-in's:
-Starlette tries routes in order, and the resident's pages are what is asked for most (no two
-routes match the same path, so the order changes nothing else).
+Each area's routes live in its own module. The areas' routes come before sign-in's: Starlette
+tries routes in order, and the resident's pages are what is asked for most (no two routes match
+the same path, so the order changes nothing else).
+
+The app owns its state: everything that lives longer than a request (the accounts database, the
+snapshot store, caches, throttles, the reset-token signer, the mailer) is made here and kept on
+`app.state`, so two apps in one process (tests, a second data dir) share nothing. What stays
+module-level holds no per-app state: the Jinja2 environment, memoised formatting and QR codes,
+the argon2 hasher.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
+import atexit
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +27,8 @@ import itsdangerous
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
@@ -30,12 +36,17 @@ from starlette.types import ASGIApp
 from ebok.settings import Settings
 from etl.snapshot.store import SnapshotStore
 from portal.accounts import auth, password_change, passwords, recovery
+from portal.accounts.mail import Mailer
 from portal.accounts.service import Accounts
 from portal.accounts.throttle import Throttle
 from portal.premises import views
+from portal.premises.documents import DocumentCache
+from portal.secret_key import load_secret_key
 from portal.slips import views as slip_views
+from portal.slips.views import PdfCache
 from portal.web.csrf import CSRFMiddleware
 from portal.web.security import SecurityHeadersMiddleware
+from portal.web.templating import templates
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "ebok_session"
@@ -44,35 +55,11 @@ SESSION_COOKIE = "ebok_session"
 COOKIE_MAX_AGE = None
 
 
-def load_secret_key(settings: Settings) -> str:
-    """EBOK_SECRET_KEY, or a key generated on first start and kept (mode 0600) in the data dir,
-    so that sessions survive a restart without anyone having to invent a secret."""
-    if settings.secret_key:
-        return settings.secret_key
-    path = settings.secret_key_file
-    try:
-        key = path.read_text("utf-8").strip()
-        if key:
-            return key
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, key.encode() + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        # link() fails if another process won the race; then its key is the one to use.
-        os.link(tmp, path)
-    except FileExistsError:
-        key = path.read_text("utf-8").strip()
-    finally:
-        tmp.unlink(missing_ok=True)
-    return key
+def csrf_refusal(request: Request, problem: str) -> Response:
+    """The CSRF middleware's 403: a Polish page that says what happened and what to do."""
+    return templates.TemplateResponse(
+        request, "csrf_failed.html", {"problem": problem}, status_code=403
+    )
 
 
 class _VerifiedCookies(itsdangerous.TimestampSigner):
@@ -122,6 +109,7 @@ class PortalApp(Starlette):
 
 def create_app(settings: Settings) -> Starlette:
     https = urlsplit(settings.base_url).scheme == "https"
+    secret_key = load_secret_key(settings)
     accounts = Accounts(settings.accounts_db)
     accounts.migrate()
     accounts.prune_sign_ins()
@@ -140,13 +128,13 @@ def create_app(settings: Settings) -> Starlette:
     middleware = [
         Middleware(
             _SessionMiddleware,
-            secret_key=load_secret_key(settings),
+            secret_key=secret_key,
             session_cookie=SESSION_COOKIE,
             max_age=COOKIE_MAX_AGE,
             same_site="lax",
             https_only=https,
         ),
-        Middleware(CSRFMiddleware, trusted_origins=(settings.base_url,)),
+        Middleware(CSRFMiddleware, trusted_origins=(settings.base_url,), refusal=csrf_refusal),
         Middleware(
             auth.AuthMiddleware, accounts=accounts, idle_minutes=settings.session_idle_minutes
         ),
@@ -155,8 +143,17 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes, middleware=middleware, exception_handlers=views.exception_handlers
     )
     app.hsts = https
-    app.state.settings = settings
-    app.state.store = SnapshotStore(settings.snapshots_dir)
-    app.state.accounts = accounts
-    app.state.throttle = Throttle()
+    state = app.state
+    state.settings = settings
+    state.store = SnapshotStore(settings.snapshots_dir)
+    state.accounts = accounts
+    state.documents = DocumentCache()
+    state.slip_pdfs = PdfCache()
+    state.throttle = Throttle()
+    state.recovery_throttle = recovery.new_throttle()
+    state.reset_tokens = recovery.ResetTokens(secret_key)
+    # Delivers from a thread started on the first message; at exit, whatever is still queued
+    # is kept in DATA/outbox/failed/ for `ebok accounts mail-retry`.
+    state.mailer = Mailer(settings)
+    atexit.register(state.mailer.spill)
     return app

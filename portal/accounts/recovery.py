@@ -98,27 +98,23 @@ class ResetTokens:
         return record
 
 
-# -- app state, created on first use so that create_app need not know about recovery ---------
+# -- app state, all of it made by create_app ----------------------------------------------------
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def reset_tokens(state: Any, settings: Settings) -> ResetTokens:
-    tokens = getattr(state, "reset_tokens", None)
-    if tokens is None:
-        from portal.app import load_secret_key
+def reset_tokens(state: Any) -> ResetTokens:
+    """The app's signer, made by create_app from the app's secret key."""
+    return state.reset_tokens
 
-        tokens = ResetTokens(load_secret_key(settings))
-        state.reset_tokens = tokens
-    return tokens
+
+def new_throttle() -> Throttle:
+    """The throttle of reset requests; create_app keeps one as `app.state.recovery_throttle`."""
+    return Throttle(login_policy=LOGIN_POLICY, address_policy=ADDRESS_POLICY)
 
 
 def _throttle(state: Any) -> Throttle:
-    throttle = getattr(state, "recovery_throttle", None)
-    if throttle is None:
-        throttle = Throttle(login_policy=LOGIN_POLICY, address_policy=ADDRESS_POLICY)
-        state.recovery_throttle = throttle
-    return throttle
+    return state.recovery_throttle
 
 
 def _mailer(request: Request) -> Mailer:
@@ -167,7 +163,7 @@ async def forgot_submit(request: Request) -> Response:
     record = accounts.by_login(login)
     target = record if can_recover(record) else None
     # The same work whether or not a message goes out (see the module docstring).
-    token = reset_tokens(request.app.state, settings).issue(
+    token = reset_tokens(request.app.state).issue(
         target.id if target else 0,
         target.password_hash if target else _DUMMY_HASH,
     )
@@ -225,7 +221,7 @@ def _reset_page(
 
 
 async def reset_page(request: Request) -> Response:
-    tokens = reset_tokens(request.app.state, _settings(request))
+    tokens = reset_tokens(request.app.state)
     record = tokens.check(request.path_params["token"], request.app.state.accounts)
     return _reset_page(request, record)
 
@@ -233,7 +229,7 @@ async def reset_page(request: Request) -> Response:
 async def reset_submit(request: Request) -> Response:
     settings = _settings(request)
     accounts: Accounts = request.app.state.accounts
-    tokens = reset_tokens(request.app.state, settings)
+    tokens = reset_tokens(request.app.state)
     token = request.path_params["token"]
     record = tokens.check(token, accounts)
     if record is None:

@@ -1,18 +1,20 @@
 """Loading a resident's premises document, with the access check in the same step so that no
 view can forget it.
 
-Parsed documents are kept in a small LRU keyed by (generation id, premises id): a published
+Parsed documents are kept in a small LRU keyed by (generation path, premises id): a published
 generation is immutable, so an entry can never go stale, and a new import simply brings new
-keys while the old ones age out. This is the hot path of every premises page.
+keys while the old ones age out. This is the hot path of every premises page. The cache belongs
+to the app (`app.state.documents`, made by `create_app`), so two apps in one process never see
+each other's documents.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from cachetools import LRUCache
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
@@ -43,36 +45,41 @@ class _Loaded:
 
 
 class DocumentCache:
+    """Parsed documents by (generation path, premises id), least recently used out first."""
+
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[str, str], _Loaded] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LRUCache[tuple[str, str], _Loaded] = LRUCache(maxsize=size)
+        self._lock = threading.Lock()  # cachetools caches are not thread-safe
 
     def load(self, generation: Generation, premises_id: str) -> _Loaded | None:
         # The generation's path rather than its bare id: ids are unique within one data dir,
-        # but one process may serve (or test) several.
+        # and the path says which data dir too.
         key = (str(generation.path), premises_id)
         with self._lock:
             hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                return hit
+        if hit is not None:
+            return hit
+        # Read and parsed outside the lock: two requests may both parse a new document, and
+        # the second simply replaces the first with an equal one.
         document = generation.document(premises_id)
         if document is None:
             return None
         loaded = _Loaded(document)
         with self._lock:
             self._items[key] = loaded
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
         return loaded
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
 
 
-cache = DocumentCache()
+def _cache(request: Request) -> DocumentCache:
+    return request.app.state.documents
 
 
 def current_generation(request: Request) -> Generation:
@@ -107,7 +114,7 @@ def _load(request: Request, premises_id: str) -> tuple[Generation, _Loaded]:
     if premises_id not in _account_ids(request):
         raise HTTPException(404)
     generation = current_generation(request)
-    loaded = cache.load(generation, premises_id)
+    loaded = _cache(request).load(generation, premises_id)
     if loaded is None:
         raise HTTPException(404)
     memo[premises_id] = (generation, loaded)
@@ -124,6 +131,7 @@ def account_premises(request: Request) -> tuple[Generation, list[dict[str, Any]]
     """Documents of all the account's premises present in the current generation, in the
     account's order (a premises missing from the import is simply not listed)."""
     generation = current_generation(request)
+    cache = _cache(request)
     docs = []
     for pid in _account_ids(request):
         loaded = cache.load(generation, pid)

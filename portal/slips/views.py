@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
+from cachetools import LRUCache
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -48,33 +48,28 @@ PDF_CACHE_SIZE = 64
 class PdfCache:
     """Rendered slips, keyed by (generation, premises, grosze, title): a published generation
     never changes, so an entry cannot go stale. A resident printing the same slip twice, or a
-    browser asking for the PDF again, costs nothing the second time."""
+    browser asking for the PDF again, costs nothing the second time. One per app
+    (`app.state.slip_pdfs`, made by `create_app`)."""
 
     def __init__(self, size: int = PDF_CACHE_SIZE) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[str, str, int, str], bytes] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LRUCache[tuple[str, str, int, str], bytes] = LRUCache(maxsize=size)
+        self._lock = threading.Lock()  # cachetools caches are not thread-safe
 
     def get(self, key: tuple[str, str, int, str]) -> bytes | None:
         with self._lock:
-            pdf = self._items.get(key)
-            if pdf is not None:
-                self._items.move_to_end(key)
-            return pdf
+            return self._items.get(key)
 
     def put(self, key: tuple[str, str, int, str], pdf: bytes) -> None:
         with self._lock:
             self._items[key] = pdf
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-
-
-pdf_cache = PdfCache()
 
 
 def render_slip_pdf(slip: Slip, *, as_of: str) -> bytes:
@@ -229,6 +224,7 @@ async def slip_pdf(request: Request) -> Response:
     if slip is None:
         return form  # type: ignore[return-value]
     key = (str(generation.path), document["premises_id"], slip.grosze, slip.title)
+    pdf_cache: PdfCache = request.app.state.slip_pdfs
     pdf = pdf_cache.get(key)
     if pdf is None:
         as_of = document["community"]["as_of"]

@@ -9,17 +9,20 @@ starlette-csrf reads headers only):
    so the login form is covered; signing in starts a fresh session with a fresh token, so a token
    planted before sign-in is worthless afterwards.
 
-The middleware must sit inside SessionMiddleware (it reads `scope["session"]`).
+The middleware must sit inside SessionMiddleware (it reads `scope["session"]`). How a refusal
+looks is the app's business: the app factory passes a `refusal(request, problem)` that renders
+the Polish page, so this module needs no templates (and templating can import `csrf_token`).
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SESSION_KEY = "csrf"
@@ -62,12 +65,27 @@ def _extract_token(content_type: str, body: bytes) -> str | None:
     return None
 
 
-class CSRFMiddleware:
-    """Refuses (403) unsafe requests that fail the origin check or carry a wrong token."""
+Refusal = Callable[[Request, str], Response]
 
-    def __init__(self, app: ASGIApp, trusted_origins: tuple[str, ...] = ()) -> None:
+
+def plain_refusal(request: Request, problem: str) -> Response:
+    """The refusal when the app gives no page of its own: a plain-text 403."""
+    return PlainTextResponse(f"Odmowa: {problem}", status_code=403)
+
+
+class CSRFMiddleware:
+    """Refuses (403) unsafe requests that fail the origin check or carry a wrong token.
+    `refusal(request, problem)` makes the 403 response; `problem` is a Polish sentence."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        trusted_origins: tuple[str, ...] = (),
+        refusal: Refusal = plain_refusal,
+    ) -> None:
         self.app = app
         self.trusted_origins = frozenset(_origin(o) for o in trusted_origins)
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
@@ -82,7 +100,7 @@ class CSRFMiddleware:
             else:
                 problem = await self._token_problem(scope, request, body)
         if problem is not None:
-            await _refusal(scope, problem)(scope, receive, send)
+            await self.refusal(request, problem)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -110,15 +128,6 @@ class CSRFMiddleware:
         if not given or not hmac.compare_digest(given.encode(), expected.encode()):
             return "nieprawidłowy token formularza."
         return None
-
-
-def _refusal(scope: Scope, problem: str) -> Response:
-    """A Polish page that says what happened and what to do."""
-    from portal.web.templating import templates  # templating imports this module
-
-    return templates.TemplateResponse(
-        Request(scope), "csrf_failed.html", {"problem": problem}, status_code=403
-    )
 
 
 async def _buffer_body(receive: Receive) -> tuple[bytes | None, Receive]:

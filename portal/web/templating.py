@@ -1,25 +1,34 @@
 """The one Jinja2 environment of the portal: compiled templates are cached for the life of the
-process, and the Polish formats are filters so that templates never format by hand."""
+process, and the Polish formats are filters so that templates never format by hand.
+
+The environment holds no per-app state (templates, filters and the `csrf_token` global read
+everything from the request), so one per process serves every app.
+
+Templates live in the top-level `templates/` of the source tree; an installed wheel carries
+them as `portal/templates` (see pyproject.toml). `TEMPLATES_DIR` is whichever exists.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from urllib.parse import quote
 
-from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from portal.web import format as fmt
+from portal.web.csrf import csrf_token
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+_PORTAL_DIR = Path(__file__).resolve().parents[1]
 
 
-def csrf_token(request: Request) -> str:
-    """Delegates to portal.web.csrf, imported on first use so that templating stays importable on
-    its own (tests of pure pages, tools)."""
-    from portal.web.csrf import csrf_token as _token
+def _templates_dir() -> Path:
+    installed = _PORTAL_DIR / "templates"  # inside an installed wheel
+    if installed.is_dir():
+        return installed
+    return _PORTAL_DIR.parent / "templates"  # the source tree (and an editable install)
 
-    return _token(request)
+
+TEMPLATES_DIR = _templates_dir()
 
 
 def quote_id(value: str) -> str:

@@ -14,7 +14,6 @@ import pytest
 from pypdf import PdfReader
 
 from portal.slips.form import qr_payload
-from portal.slips.views import pdf_cache
 from tests.builders import make_document, publish_documents
 from tests.portal.conftest import CHROMIUM, needs_chromium, wait_for_url
 
@@ -48,13 +47,6 @@ def decode_qr_codes(pdf: bytes, tmp_path: Path) -> str:
 
 def _pdf_text(pdf: bytes) -> str:
     return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    pdf_cache.clear()
-    yield
-    pdf_cache.clear()
 
 
 @pytest.fixture
@@ -161,14 +153,14 @@ def test_pdf_uses_the_premises_individual_account(store, signed_in) -> None:
     assert "61 1090 1014" not in text
 
 
-def test_repeated_pdf_comes_from_the_cache(resident) -> None:
+def test_repeated_pdf_comes_from_the_cache(app, resident) -> None:
     params = {"amount": "10,00", "title": "Opłaty"}
     first = resident.get(f"{BASE}/slip.pdf", params=params).content
-    assert len(pdf_cache._items) == 1
+    assert len(app.state.slip_pdfs) == 1
     # "10" and "10,00" are the same amount: the same cache entry, the same bytes.
     again = resident.get(f"{BASE}/slip.pdf", params={"amount": "10", "title": "Opłaty"}).content
     assert again == first
-    assert len(pdf_cache._items) == 1
+    assert len(app.state.slip_pdfs) == 1
 
 
 @pytest.mark.skipif(

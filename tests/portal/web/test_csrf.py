@@ -132,3 +132,45 @@ def test_session_cookie_is_signed(client, jan):
     client.cookies.set(SESSION_COOKIE, "eyJhaWQiOiAxfQ==.forged.signature")
     response = client.get("/", follow_redirects=False)
     assert response.headers["location"] == "/login"
+
+
+def test_refusal_is_the_portals_polish_page(client, jan):
+    client.get("/login")
+    response = client.post("/login", data=credentials(csrf_token="forged"))
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Formularz wygasł" in response.text
+    assert "Odmowa: nieprawidłowy token formularza." in response.text
+    assert 'href="/login"' in response.text
+
+
+def test_middleware_works_without_the_portals_templates():
+    """The middleware knows nothing of templates: an app that gives it no refusal page still
+    gets the checks and a plain 403."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.sessions import SessionMiddleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from portal.web.csrf import CSRFMiddleware, csrf_token
+
+    async def form(request):
+        return PlainTextResponse(csrf_token(request))
+
+    async def submit(request):
+        return PlainTextResponse("przyjęto")
+
+    bare = Starlette(
+        routes=[Route("/", form), Route("/", submit, methods=["POST"])],
+        middleware=[
+            Middleware(SessionMiddleware, secret_key="another-app-0123456789abcdef"),
+            Middleware(CSRFMiddleware),
+        ],
+    )
+    with TestClient(bare) as visitor:
+        value = visitor.get("/").text
+        refused = visitor.post("/", data={"csrf_token": "forged"})
+        assert refused.status_code == 403
+        assert refused.text == "Odmowa: nieprawidłowy token formularza."
+        assert visitor.post("/", data={"csrf_token": value}).text == "przyjęto"
