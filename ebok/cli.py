@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "etl.cli",
     "etl.demo.generate",
     "portal.cli",
+    "ebok.settings_cli",
 )
 
 

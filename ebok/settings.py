@@ -1,5 +1,9 @@
 """The one place configuration comes from: environment variables, overridden by CLI flags.
 
+Each setting is declared once, in SETTINGS: its Settings field, environment variable, default,
+how the variable's text is read, and what it means. `Settings.from_env` reads them, `ebok
+settings` prints them, and a test keeps README.md's configuration table equal to them.
+
 Every path the application touches is derived here from the data dir, so code elsewhere never
 joins a path from imported data by itself.
 """
@@ -7,57 +11,158 @@ joins a path from imported data by itself.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+def _bool(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _url(text: str) -> str:
+    return text.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # the Settings field
+    env: str  # the environment variable
+    default: Any
+    parse: Callable[[str], Any]  # the variable's text (unset or empty: the default) to a value
+    help: str
+    shown_default: str | None = None  # how to show a default that is not a plain value
+    flag: str | None = None  # the command-line flag that overrides the variable
+    secret: bool = False  # never printed, nor in repr()
+
+    @property
+    def default_text(self) -> str:
+        if self.shown_default is not None:
+            return self.shown_default
+        return show(self.default)
+
+
+def show(value: object) -> str:
+    """A setting's value as `ebok settings` and README.md show it."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "data_dir",
+        "EBOK_DATA_DIR",
+        Path("data"),
+        Path,
+        "runtime data directory",
+        shown_default="./data",
+        flag="--data-dir",
+    ),
+    Setting(
+        "secret_key",
+        "EBOK_SECRET_KEY",
+        None,
+        str,
+        "session and token signing key",
+        shown_default="generated once into DATA/secret_key (0600)",
+        secret=True,
+    ),
+    Setting(
+        "base_url",
+        "EBOK_BASE_URL",
+        "http://127.0.0.1:8000",
+        _url,
+        "the portal's public address, for e-mail links and letters",
+    ),
+    Setting(
+        "host",
+        "EBOK_HOST",
+        "127.0.0.1",
+        str,
+        "address `ebok serve` listens on",
+        flag="serve --host",
+    ),
+    Setting("port", "EBOK_PORT", 8000, int, "port `ebok serve` listens on", flag="serve --port"),
+    Setting("keep_generations", "EBOK_KEEP_GENERATIONS", 10, int, "published generations kept"),
+    Setting(
+        "session_idle_minutes",
+        "EBOK_SESSION_IDLE_MINUTES",
+        30,
+        int,
+        "minutes without a request before a resident is signed out",
+    ),
+    Setting(
+        "closed_account_retention_days",
+        "EBOK_CLOSED_RETENTION_DAYS",
+        30,
+        int,
+        "days before a closed account's personal data is erased",
+    ),
+    Setting(
+        "smtp_host",
+        "EBOK_SMTP_HOST",
+        None,
+        str,
+        "outgoing mail server; unset: messages are written to DATA/outbox/*.eml",
+    ),
+    Setting("smtp_port", "EBOK_SMTP_PORT", 25, int, "mail server port"),
+    Setting("smtp_user", "EBOK_SMTP_USER", None, str, "mail server login, when it wants one"),
+    Setting(
+        "smtp_password", "EBOK_SMTP_PASSWORD", None, str, "mail server password", secret=True
+    ),
+    Setting(
+        "smtp_starttls",
+        "EBOK_SMTP_STARTTLS",
+        False,
+        _bool,
+        "1 (or true, yes, on) to upgrade the mail connection with STARTTLS (certificate verified)",
+    ),
+    Setting(
+        "mail_from", "EBOK_MAIL_FROM", "EBOK <ebok@localhost>", str, "the From header of mail"
+    ),
+)
+
+_DECLARED = {s.name: s for s in SETTINGS}
+
+
+def _declared(name: str) -> Any:
+    """A Settings field with its declared default; secrets stay out of repr()."""
+    setting = _DECLARED[name]
+    return field(default=setting.default, repr=not setting.secret)
 
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = Path("data")
-    secret_key: str | None = None
-    base_url: str = "http://127.0.0.1:8000"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    keep_generations: int = 10
-    session_idle_minutes: int = 30
-    closed_account_retention_days: int = 30
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_user: str | None = None
-    smtp_password: str | None = field(default=None, repr=False)
-    smtp_starttls: bool = False
-    mail_from: str = "EBOK <ebok@localhost>"
+    """The effective configuration. Fields are those of SETTINGS, in the same order."""
+
+    data_dir: Path = _declared("data_dir")
+    secret_key: str | None = _declared("secret_key")
+    base_url: str = _declared("base_url")
+    host: str = _declared("host")
+    port: int = _declared("port")
+    keep_generations: int = _declared("keep_generations")
+    session_idle_minutes: int = _declared("session_idle_minutes")
+    closed_account_retention_days: int = _declared("closed_account_retention_days")
+    smtp_host: str | None = _declared("smtp_host")
+    smtp_port: int = _declared("smtp_port")
+    smtp_user: str | None = _declared("smtp_user")
+    smtp_password: str | None = _declared("smtp_password")
+    smtp_starttls: bool = _declared("smtp_starttls")
+    mail_from: str = _declared("mail_from")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Each declared variable (unset or empty: the default), then the overrides that are
+        not None (command-line flags). The data dir is made absolute."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {
-            "data_dir": Path(env.get("EBOK_DATA_DIR") or "data"),
-            "secret_key": env.get("EBOK_SECRET_KEY") or None,
-            "base_url": (env.get("EBOK_BASE_URL") or cls.base_url).rstrip("/"),
-            "host": env.get("EBOK_HOST") or cls.host,
-            "port": int(env.get("EBOK_PORT") or cls.port),
-            "keep_generations": int(env.get("EBOK_KEEP_GENERATIONS") or cls.keep_generations),
-            "session_idle_minutes": int(
-                env.get("EBOK_SESSION_IDLE_MINUTES") or cls.session_idle_minutes
-            ),
-            "closed_account_retention_days": int(
-                env.get("EBOK_CLOSED_RETENTION_DAYS") or cls.closed_account_retention_days
-            ),
-            "smtp_host": env.get("EBOK_SMTP_HOST") or None,
-            "smtp_port": int(env.get("EBOK_SMTP_PORT") or cls.smtp_port),
-            "smtp_user": env.get("EBOK_SMTP_USER") or None,
-            "smtp_password": env.get("EBOK_SMTP_PASSWORD") or None,
-            "smtp_starttls": _bool(env.get("EBOK_SMTP_STARTTLS"), False),
-            "mail_from": env.get("EBOK_MAIL_FROM") or cls.mail_from,
-        }
+        values: dict[str, object] = {}
+        for setting in SETTINGS:
+            text = env.get(setting.env)
+            values[setting.name] = setting.parse(text) if text else setting.default
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"]).resolve()  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
