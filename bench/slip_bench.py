@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from portal.pdf import render_pdf  # noqa: E402
 from portal.slips.form import build_slip, default_title  # noqa: E402
-from portal.slips.views import pdf_cache, render_slip_pdf  # noqa: E402
+from portal.slips.views import render_slip_pdf  # noqa: E402
 from tests.builders import make_document  # noqa: E402
 
 REFERENCE_HTML = "<html><body><p>Zażółć gęślą jaźń</p></body></html>"
@@ -99,7 +99,7 @@ def bench_view(rounds: int) -> None:
         url = "/premises/KW5%2F12/slip.pdf"
         first, repeat = [], []
         for i in range(rounds):
-            pdf_cache.clear()
+            app.state.slip_pdfs.clear()
             params = {"amount": f"{100 + i},00", "title": "Opłaty 11/2026"}
             w, _ = _timed(lambda p=params: client.get(url, params=p).raise_for_status())
             first.append(w)

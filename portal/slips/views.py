@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from portal.pdf import render_pdf
 from portal.premises.documents import get_premises
-from portal.premises.views import premises_url
+from portal.premises.views import document_context, premises_url
 from portal.slips.form import (
     TITLE_MAX,
     AmountError,
@@ -92,23 +92,10 @@ def _choices(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _base_context(request: Request, document: dict[str, Any]) -> dict[str, Any]:
-    premises_id = document["premises_id"]
     return {
+        **document_context(document),
         "request": request,
-        "doc": document,
-        "community": document["community"],
-        "premises": document["premises"],
-        "premises_id": premises_id,
-        "as_of": document["community"]["as_of"],
         "tab": "slip",
-        "urls": {
-            "overview": premises_url(premises_id),
-            "ledger": premises_url(premises_id, "ledger"),
-            "ledger_csv": premises_url(premises_id, "ledger.csv"),
-            "fees": premises_url(premises_id, "fees"),
-            "allowances": premises_url(premises_id, "allowances"),
-            "slip": premises_url(premises_id, "slip"),
-        },
         "title_max": TITLE_MAX,
     }
 
