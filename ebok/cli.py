@@ -10,15 +10,19 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from ebok.console import note
 from ebok.settings import Settings
 
-# Modules that expose `register(subparsers)`, imported only up to the one that owns the command
-# being run, so that `ebok import` does not pay for the portal's PDF stack at start-up.
+# Modules that expose `register(subparsers)`, in the order `ebok --help` lists their commands.
+# Each registers only its own commands and never changes another's. They are imported only up to
+# the one that owns the command being run, so that `ebok import` does not pay for the portal.
 COMMAND_MODULES = (
-    "etl.cli",
-    "etl.demo.generate",
-    "portal.cli",
-    "ebok.settings_cli",
+    "etl.cli",  # import, sync, show, generations, rollback
+    "etl.demo.generate",  # demo-data
+    "portal.cli",  # serve
+    "portal.accounts.cli",  # accounts …
+    "ebok.demo_setup",  # demo-setup
+    "ebok.settings_cli",  # settings
 )
 
 
@@ -54,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        note("interrupted")
         return 130
 
 

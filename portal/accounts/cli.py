@@ -1,101 +1,158 @@
-"""`ebok accounts reset | close | purge | mail-retry`, and the printed letter for `create`.
+"""`ebok accounts …`: opening, changing, resetting and closing resident accounts; mail retry.
 
-Registered by portal.cli, which calls `register_account_commands`. Besides its own commands the
-hook does three things to the commands portal.cli defines, so that the rules hold whichever
-command the manager types:
-- every `ebok accounts …` command first erases the personal data of accounts closed longer ago
-  than the retention period (idempotent and cheap; see portal.accounts.lifecycle);
-- `reset-password --login X` is the same as `reset X` (letter, notice, closed accounts refused);
-- `enable` refuses a closed account: a resident who returns signs a new application.
+Accounts are opened by the manager on an application signed at the office, never by
+self-registration: `create` prints a one-time password to hand over (on paper with `--letter`,
+or by phone); the first sign-in with it asks for a new one.
+
+Every action but `purge` first erases the personal data of accounts closed longer ago than the
+retention period (idempotent and cheap; see portal.accounts.closing), so that erasure happens on
+time whichever command the manager types. The rules themselves (a closed account is never reset
+or enabled again, what an e-mail address looks like…) are the account service's; this module
+parses, prints and writes letters.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ebok.console import fail, note, warn
 from ebok.settings import Settings
 from etl.snapshot.store import SnapshotStore
-from portal.accounts.letters import Kind, Letter, describe_premises, write_letter
-from portal.accounts.lifecycle import close_account, closure, notify_password_changed, office_reset
-from portal.accounts.lifecycle import purge_for as purge_expired
+from portal.accounts.lifecycle import notify_password_changed
 from portal.accounts.mail import Mailer
-from portal.accounts.service import CLOSED, AccountError, AccountRecord, Accounts
+from portal.accounts.service import ACTIVE, DISABLED, AccountError, AccountRecord, Accounts
 
-Handler = Callable[[argparse.Namespace, Settings], int]
+if TYPE_CHECKING:
+    from portal.accounts.letters import Kind
+
+# An action takes the parsed arguments, the settings and the open account service.
+Action = Callable[[argparse.Namespace, Settings, Accounts], int]
+
 # The command line waits for delivery: a short retry, then the message waits in outbox/failed/.
 CLI_RETRY_DELAYS = (2.0,)
-
-
-def _err(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
-
-
-def register_account_commands(sub: argparse._SubParsersAction) -> None:
-    for name, parser in sub.choices.items():
-        if name == "create":
-            parser.add_argument("--letter", metavar="FILE.pdf", help=LETTER_HELP)
-        if name == "reset-password":
-            parser.add_argument("--letter", metavar="FILE.pdf", help=LETTER_HELP)
-            parser.set_defaults(func=cmd_reset)
-        if name == "enable":
-            parser.set_defaults(func=_refusing_closed(parser.get_default("func")))
-
-    reset = sub.add_parser(
-        "reset",
-        help="office reset: new one-time password, forced change, every session ends",
-    )
-    reset.add_argument("login")
-    reset.add_argument("--letter", metavar="FILE.pdf", help=LETTER_HELP)
-    reset.set_defaults(func=cmd_reset)
-
-    close = sub.add_parser(
-        "close",
-        help="resignation: no more sign-in or reset, sessions end, personal data erased after"
-        " the retention period",
-    )
-    close.add_argument("login")
-    close.set_defaults(func=cmd_close)
-
-    purge = sub.add_parser(
-        "purge", help="erase personal data of accounts closed longer than the retention period"
-    )
-    purge.set_defaults(func=cmd_purge)
-
-    retry = sub.add_parser("mail-retry", help="retry delivery of messages in DATA/outbox/failed/")
-    retry.set_defaults(func=cmd_mail_retry)
-
-    for parser in sub.choices.values():
-        func = parser.get_default("func")
-        if func is not None and func is not cmd_purge:
-            parser.set_defaults(func=_purging_first(func))
-
 
 LETTER_HELP = "also write the printable letter with the login and one-time password (PDF)"
 
 
-def _purging_first(func: Handler) -> Handler:
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        for login in purge_expired(settings, Accounts(settings.accounts_db)):
-            print(
-                f"{login}: closed account's personal data erased (retention over)", file=sys.stderr
+def register(subparsers: argparse._SubParsersAction) -> None:
+    accounts = subparsers.add_parser(
+        "accounts",
+        help="manage resident accounts",
+        description="Open, change, reset and close resident accounts (docs/accounts.md).",
+    )
+    accounts.set_defaults(func=run)
+    sub = accounts.add_subparsers(dest="accounts_command", metavar="ACTION", required=True)
+
+    def action(name: str, func: Action, text: str) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=text)
+        parser.set_defaults(accounts_action=func)
+        return parser
+
+    create = action("create", cmd_create, "open an account; prints a one-time password")
+    create.add_argument("--login", required=True)
+    create.add_argument("--premises", action="append", required=True, metavar="ID")
+    create.add_argument("--email")
+    create.add_argument("--letter", metavar="FILE.pdf", help=LETTER_HELP)
+
+    action("list", cmd_list, "list accounts")
+
+    for name, func, text in (
+        ("disable", cmd_disable, "block sign-in and end every session of the account"),
+        ("enable", cmd_enable, "allow sign-in again (never for a closed account)"),
+    ):
+        action(name, func, text).add_argument("--login", required=True)
+
+    for name, func, text in (
+        ("link", cmd_link, "give the account access to a premises"),
+        ("unlink", cmd_unlink, "take a premises away from the account"),
+    ):
+        parser = action(name, func, text)
+        parser.add_argument("--login", required=True)
+        parser.add_argument("--premises", action="append", required=True, metavar="ID")
+
+    set_email = action("set-email", cmd_set_email, "set (or with --clear remove) the e-mail")
+    set_email.add_argument("--login", required=True)
+    group = set_email.add_mutually_exclusive_group(required=True)
+    group.add_argument("--email")
+    group.add_argument("--clear", action="store_true")
+
+    reset = action(
+        "reset", cmd_reset, "office reset: new one-time password, forced change, sessions end"
+    )
+    reset.add_argument("login")
+    reset.add_argument("--letter", metavar="FILE.pdf", help=LETTER_HELP)
+    # The older spelling, still in docs/accounts.md: the same action.
+    reset_password = action("reset-password", cmd_reset, "the same as `reset LOGIN`")
+    reset_password.add_argument("--login", required=True)
+    reset_password.add_argument("--letter", metavar="FILE.pdf", help=LETTER_HELP)
+
+    close = action(
+        "close",
+        cmd_close,
+        "resignation: no more sign-in or reset, sessions end, personal data erased after"
+        " the retention period",
+    )
+    close.add_argument("login")
+
+    action(
+        "purge",
+        cmd_purge,
+        "erase personal data of accounts closed longer than the retention period",
+    )
+    action("mail-retry", cmd_mail_retry, "retry delivery of messages in DATA/outbox/failed/")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Every `ebok accounts` action: erasure first (but for `purge` itself), then the action;
+    a rule the service refuses (AccountError) is the command's error message."""
+    accounts = Accounts(settings.accounts_db)
+    try:
+        if args.accounts_action is not cmd_purge:
+            for login in accounts.purge_closed(settings.closed_account_retention_days):
+                note(f"{login}: closed account's personal data erased (retention over)")
+        return args.accounts_action(args, settings, accounts)
+    except AccountError as exc:
+        return fail(str(exc))
+    finally:
+        accounts.close()
+
+
+# -- output -----------------------------------------------------------------------------------
+def print_password(login: str, password: str) -> None:
+    print(f"login: {login}")
+    print(f"one-time password: {password}")
+
+
+def _describe(record: AccountRecord, closed: str = "") -> str:
+    last = record.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if record.last_login_at else "-"
+    flags = " (must change password)" if record.must_change_password else ""
+    flags = f" ({closed})" if closed else flags
+    return "\t".join(
+        (
+            record.login,
+            record.status + flags,
+            ",".join(record.premises_ids) or "-",
+            record.email or "-",
+            last,
+        )
+    )
+
+
+def _warn_unknown_premises(settings: Settings, premises_ids: Iterable[str]) -> None:
+    """Linking ahead of an import is legitimate (a new flat), so only warn."""
+    generation = SnapshotStore(settings.snapshots_dir).current()
+    if generation is None:
+        warn("no data published yet; premises ids not checked")
+        return
+    for pid in premises_ids:
+        if generation.document_json(pid) is None:
+            warn(
+                f"premises {pid!r} is not in the current data (generation {generation.id});"
+                " the resident will not see it until it is"
             )
-        return func(args, settings)
-
-    return run
-
-
-def _refusing_closed(func: Handler) -> Handler:
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        record = Accounts(settings.accounts_db).by_login(args.login)
-        if record is not None and record.status == CLOSED:
-            return _err(f"account {record.login!r} is closed; a returning resident needs a new one")
-        return func(args, settings)
-
-    return run
 
 
 # -- letters ----------------------------------------------------------------------------------
@@ -114,6 +171,9 @@ def check_letter_path(path: str | None) -> str | None:
 def write_letter_for(
     settings: Settings, record: AccountRecord, password: str, kind: Kind, path: str
 ) -> int:
+    # The PDF stack is imported only when a letter is asked for.
+    from portal.accounts.letters import Letter, describe_premises, write_letter
+
     community, places = describe_premises(
         SnapshotStore(settings.snapshots_dir), record.premises_ids
     )
@@ -129,28 +189,88 @@ def write_letter_for(
     try:
         write_letter(Path(path), letter)
     except OSError as exc:
-        return _err(f"could not write the letter to {path}: {exc.strerror or exc}")
+        return fail(f"could not write the letter to {path}: {exc.strerror or exc}")
     print(f"letter written to {path} (print it and hand it over; then delete the file)")
     return 0
 
 
-# -- commands ---------------------------------------------------------------------------------
-def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
-    problem = check_letter_path(args.letter)
-    if problem:
-        return _err(problem)
-    accounts = Accounts(settings.accounts_db)
-    try:
-        record, password = office_reset(accounts, args.login)
-    except AccountError as exc:
-        return _err(str(exc))
-    print(f"login: {record.login}")
-    print(f"one-time password: {password}")
+# -- actions ----------------------------------------------------------------------------------
+def cmd_create(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
+    if problem := check_letter_path(args.letter):
+        return fail(problem)
+    record, password = accounts.open_account(args.login, args.premises, email=args.email)
+    _warn_unknown_premises(settings, args.premises)
+    print_password(record.login, password)
+    print("The first sign-in with it asks the resident to set a password of their own.")
+    if args.letter:
+        return write_letter_for(settings, record, password, "activation", args.letter)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
+    print("login\tstatus\tpremises\temail\tlast sign-in")
+    for record in accounts.list():
+        info = accounts.closure(record, settings.closed_account_retention_days)
+        closed = ""
+        if info is not None:
+            erase = info.erase_after.strftime("%Y-%m-%d") if info.erase_after else "?"
+            closed = "personal data erased" if info.erased else f"data erased after {erase}"
+        print(_describe(record, closed))
+    return 0
+
+
+def cmd_disable(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
+    record = accounts.require(args.login)
+    accounts.set_status(record.id, DISABLED)
+    print(f"{record.login}: disabled; every session ended")
+    return 0
+
+
+def cmd_enable(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
+    record = accounts.require(args.login)
+    accounts.set_status(record.id, ACTIVE)
+    print(f"{record.login}: enabled")
+    return 0
+
+
+def cmd_link(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
+    record = accounts.require(args.login)
+    for pid in args.premises:
+        new = accounts.link(record.id, pid)
+        print(f"{record.login}: {'linked' if new else 'already linked'} {pid}")
+    _warn_unknown_premises(settings, args.premises)
+    return 0
+
+
+def cmd_unlink(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
+    record = accounts.require(args.login)
+    status = 0
+    for pid in args.premises:
+        if accounts.unlink(record.id, pid):
+            print(f"{record.login}: unlinked {pid}")
+        else:
+            status = fail(f"{record.login} is not linked to {pid!r}")
+    return status
+
+
+def cmd_set_email(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
+    record = accounts.require(args.login)
+    accounts.set_email(record.id, None if args.clear else args.email)
+    email = accounts.get(record.id).email  # as stored: stripped
+    print(f"{record.login}: e-mail {'removed' if email is None else 'set to ' + email}")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
+    if problem := check_letter_path(args.letter):
+        return fail(problem)
+    record, password = accounts.office_reset(args.login)
+    print_password(record.login, password)
     print("Every session of the account has ended; the next sign-in asks for a new password.")
     if record.email:
         mailer = Mailer(settings, retry_delays=CLI_RETRY_DELAYS)
         if not notify_password_changed(mailer, settings, record, "office"):
-            print("warning: the password-changed notice could not be queued", file=sys.stderr)
+            warn("the password-changed notice could not be queued")
         mailer.flush(60)
         mailer.close()
     if args.letter:
@@ -158,21 +278,17 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_close(args: argparse.Namespace, settings: Settings) -> int:
-    accounts = Accounts(settings.accounts_db)
-    try:
-        record = close_account(accounts, args.login)
-    except AccountError as exc:
-        return _err(str(exc))
-    info = closure(accounts, record, settings.closed_account_retention_days)
+def cmd_close(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
+    record = accounts.close_account(args.login)
+    info = accounts.closure(record, settings.closed_account_retention_days)
     when = info.erase_after.strftime("%Y-%m-%d") if info and info.erase_after else "-"
     print(f"{record.login}: closed; sign-in and password reset refused, every session ended")
     print(f"personal data (e-mail, sign-in history) will be erased after {when}")
     return 0
 
 
-def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    logins = purge_expired(settings, Accounts(settings.accounts_db))
+def cmd_purge(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
+    logins = accounts.purge_closed(settings.closed_account_retention_days)
     for login in logins:
         print(f"{login}: personal data erased")
     if not logins:
@@ -180,7 +296,7 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_mail_retry(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_mail_retry(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
     mailer = Mailer(settings, retry_delays=CLI_RETRY_DELAYS)
     delivered, failed = mailer.retry_failed()
     print(f"delivered {delivered}, still failed {failed}")

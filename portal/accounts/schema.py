@@ -1,4 +1,5 @@
-"""The accounts database schema, as an ordered list of migrations.
+"""The accounts database file: how a connection to it is opened, and its schema as an ordered
+list of migrations.
 
 `PRAGMA user_version` counts how many migrations ran. Append new ones at the end, never edit one
 that has shipped. Each migration runs in one transaction with its version bump, so a failing one
@@ -7,7 +8,25 @@ leaves the schema as it was (executescript would commit behind our back, hence t
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL journal, foreign keys
+    on. A new database file is created readable by the service user only: it holds password
+    hashes and e-mail addresses, and SQLite gives the -wal and -shm files the file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
 
 MIGRATIONS: list[str] = [
     # 1: accounts, their premises, the sign-in history and sessions ended by logout.

@@ -1,10 +1,15 @@
-"""Resident accounts in SQLite: the repository.
+"""The account service: every rule about resident accounts and all of their SQL.
 
 One account may hold several premises (a flat and a garage); one premises may have several
 accounts (co-owners). Premises ids are only ever stored and compared, never resolved here: the
 published snapshot is the source of truth for what exists.
 
-The schema and its migrations live in portal.accounts.schema.
+`Accounts` is the one object the portal and the `ebok accounts` commands use. Its parts:
+- this module: opening, reading and changing accounts, their premises, passwords (including the
+  office reset), statuses, sessions and sign-in history;
+- portal.accounts.closing: closing an account and erasing its data after the retention period;
+- portal.accounts.schema: opening the database file and its migrations;
+- portal.accounts.model: statuses, the login rule, timestamps and the records returned.
 
 Connections are opened once per thread (sqlite3 objects must not cross threads by default) and
 kept: the per-request session check is a single indexed query on an open connection, and its
@@ -14,26 +19,40 @@ answer is reused while the database is unchanged (see `Accounts.session_account`
 from __future__ import annotations
 
 import json
-import os
+import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from portal.accounts import passwords
 from portal.accounts import schema as accounts_schema
+from portal.accounts.closing import Closing
+from portal.accounts.model import (
+    ACTIVE,
+    CLOSED,
+    DISABLED,
+    STATUSES,
+    Account,
+    AccountError,
+    AccountRecord,
+    Closure,
+    check_email,
+    check_login,
+    check_premises_id,
+    iso,
+    parse_iso,
+    utc_now,
+)
 
-ACTIVE, DISABLED, CLOSED = "active", "disabled", "closed"
-STATUSES = (ACTIVE, DISABLED, CLOSED)
+# The names callers import from here: the service and what it takes and returns.
+__all__ = ["ACTIVE", "CLOSED", "DISABLED", "STATUSES", "Account", "AccountError", "AccountRecord"]
+__all__ += ["Accounts", "Closure", "check_email", "check_login", "iso", "parse_iso", "utc_now"]
 
+log = logging.getLogger("ebok.accounts")
 
-class AccountError(ValueError):
-    """A request the accounts cannot honour (duplicate login, unknown account...)."""
-
-
-MAX_LOGIN_LENGTH = 64
 # Sign-in attempts carry client addresses (personal data): kept a year, for the resident's and
 # the manager's questions about account use, then forgotten.
 SIGN_IN_RETENTION_DAYS = 365
@@ -41,72 +60,6 @@ SIGN_IN_RETENTION_DAYS = 365
 # unchanged); a bound on how long any revocation could take, documented in docs/benchmarks.md.
 SESSION_CACHE_SECONDS = 1.0
 SESSION_CACHE_SIZE = 4096
-
-
-def check_login(login: str) -> str:
-    """The login as stored: one word a resident can type, without spaces or control characters
-    (it is typed on the sign-in form and printed in letters)."""
-    login = login.strip()
-    if not login:
-        raise AccountError("login must not be empty")
-    if len(login) > MAX_LOGIN_LENGTH:
-        raise AccountError(f"login is longer than {MAX_LOGIN_LENGTH} characters")
-    if any(c.isspace() or not c.isprintable() for c in login):
-        raise AccountError(f"login {login!r} must not contain spaces or control characters")
-    return login
-
-
-def _check_premises_id(premises_id: str) -> str:
-    if not premises_id.strip():
-        raise AccountError("premises id must not be empty")
-    return premises_id
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """Fixed-width UTC text, so that stored timestamps sort and compare as strings."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text)  # 3.11+ reads the trailing Z as UTC
-
-
-@dataclass(frozen=True)
-class Account:
-    """What the portal knows about the signed-in resident (`request.state.account`)."""
-
-    id: int
-    login: str
-    premises_ids: tuple[str, ...]
-    previous_login_at: datetime | None
-    must_change_password: bool
-    email: str | None
-
-
-@dataclass(frozen=True)
-class AccountRecord:
-    """A full row, for administration and sign-in; carries the password hash."""
-
-    id: int
-    login: str
-    password_hash: str
-    email: str | None
-    status: str
-    must_change_password: bool
-    auth_version: int
-    created_at: datetime
-    premises_ids: tuple[str, ...]
-    last_login_at: datetime | None
-
-    @property
-    def active(self) -> bool:
-        return self.status == ACTIVE
 
 
 _RECORD_SQL = """
@@ -146,8 +99,8 @@ def _record(row: tuple) -> AccountRecord:
     )
 
 
-class Accounts:
-    """The accounts database. Safe to share between threads."""
+class Accounts(Closing):
+    """The accounts database and its rules. Safe to share between threads."""
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
@@ -157,32 +110,19 @@ class Accounts:
         self._migrated = False
 
     # -- connections and schema -------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            # Password hashes and e-mail addresses: readable by the service user only. SQLite
-            # gives the -wal and -shm files the database file's mode.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 10000")
-        return conn
-
     def db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if not self._migrated:
                 self.migrate()
-            conn = self._connect()
+            conn = accounts_schema.connect(self.path)
             self._local.conn = conn
         return conn
 
     def migrate(self) -> int:
         """Bring the schema up to date; returns the schema version."""
         with self._migrate_lock:
-            conn = self._connect()
+            conn = accounts_schema.connect(self.path)
             try:
                 version = accounts_schema.migrate(conn)
             finally:
@@ -316,7 +256,8 @@ class Accounts:
         must_change_password: bool = True,
     ) -> AccountRecord:
         login = check_login(login)
-        premises_ids = [_check_premises_id(p) for p in premises_ids]
+        email = check_email(email)
+        premises_ids = [check_premises_id(p) for p in premises_ids]
         conn = self.db()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -341,6 +282,19 @@ class Accounts:
         assert record is not None
         return record
 
+    def open_account(
+        self, login: str, premises_ids: Iterable[str], *, email: str | None = None
+    ) -> tuple[AccountRecord, str]:
+        """A new account, opened by the manager on a signed application, with a one-time
+        password that the first sign-in must replace. Returns the account and the password (to
+        hand over; it is stored only as a hash)."""
+        password = passwords.generate_one_time_password()
+        record = self.create(
+            login, passwords.hash_password(password), premises_ids, email=email
+        )
+        log.info("account %s opened", record.login)
+        return record, password
+
     def set_password(
         self, account_id: int, password_hash: str, *, must_change: bool = False
     ) -> int:
@@ -355,6 +309,22 @@ class Accounts:
         if row is None:
             raise AccountError(f"no account with id {account_id}")
         return row[0]
+
+    def office_reset(self, login: str) -> tuple[AccountRecord, str]:
+        """A new one-time password for a resident at the office: the old password stops working,
+        every session ends and the next sign-in must set a password of the resident's own.
+        Returns the account and the password (to print; it is stored only as a hash)."""
+        record = self.require(login)
+        if record.status == CLOSED:
+            raise AccountError(
+                f"account {record.login!r} is closed; a resident who returns needs a new account"
+            )
+        password = passwords.generate_one_time_password()
+        self.set_password(record.id, passwords.hash_password(password), must_change=True)
+        log.info("account %s: one-time password issued at the office", record.login)
+        updated = self.get(record.id)
+        assert updated is not None
+        return updated, password
 
     def rehash_password(self, account_id: int, password_hash: str) -> None:
         """Replace the hash of an unchanged password (stronger parameters); sessions stay."""
@@ -390,28 +360,36 @@ class Accounts:
         if status not in STATUSES:
             raise AccountError(f"unknown status {status!r}")
         row = (
-            self.db().execute("SELECT status FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            self.db()
+            .execute("SELECT login, status FROM accounts WHERE id = ?", (account_id,))
+            .fetchone()
         )
         if row is None:
             raise AccountError(f"no account with id {account_id}")
-        if row[0] == status:
+        login, current = row
+        if current == status:
             return
-        if row[0] == CLOSED:
-            raise AccountError("a closed account cannot be reopened")
+        if current == CLOSED:
+            raise AccountError(
+                f"account {login!r} is closed: a closed account cannot be reopened;"
+                " a returning resident signs a new application for a new account"
+            )
         self._write(
             "UPDATE accounts SET status = ?, status_changed_at = ?,"
             " auth_version = auth_version + 1 WHERE id = ? AND status = ?",
-            (status, iso(utc_now()), account_id, row[0]),
+            (status, iso(utc_now()), account_id, current),
         )
 
     def set_email(self, account_id: int, email: str | None) -> None:
+        """Set the address (checked and stripped), or remove it with None."""
+        email = check_email(email)
         cur = self._write("UPDATE accounts SET email = ? WHERE id = ?", (email, account_id))
         if cur.rowcount == 0:
             raise AccountError(f"no account with id {account_id}")
 
     def link(self, account_id: int, premises_id: str) -> bool:
         """True when the link is new."""
-        _check_premises_id(premises_id)
+        check_premises_id(premises_id)
         try:
             cur = self._write(
                 "INSERT OR IGNORE INTO account_premises VALUES (?, ?)", (account_id, premises_id)

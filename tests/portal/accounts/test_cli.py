@@ -1,22 +1,20 @@
-"""`ebok accounts create --letter | reset | close | purge | mail-retry`."""
+"""`ebok accounts …`: every action, as the manager types it."""
 
 from __future__ import annotations
 
 import io
-import re
 import stat
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 from pypdf import PdfReader
-from starlette.testclient import TestClient
 
 from portal.accounts.mail import Mailer, compose
 from portal.accounts.service import Accounts
 from portal.app import create_app
 from tests.builders import make_document, publish_documents
-from tests.cli import ebok, one_time_password
+from tests.cli import NEW_PASSWORD, change_password, ebok, one_time_password, sign_in
 
 COMMUNITY = "Wspólnota Mieszkaniowa Źródlana 7"
 
@@ -26,14 +24,7 @@ def pdf_text(path: Path) -> str:
 
 
 def sign_in_status(settings, login: str, password: str) -> int:
-    client = TestClient(create_app(settings))
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    return client.post(
-        "/login",
-        data={"login": login, "password": password, "csrf_token": csrf},
-        follow_redirects=False,
-    ).status_code
+    return sign_in(create_app(settings), login, password)[1].status_code
 
 
 def create(settings, capsys, login="łucja", *extra: str) -> str:
@@ -43,6 +34,118 @@ def create(settings, capsys, login="łucja", *extra: str) -> str:
     return one_time_password(capsys.readouterr().out)
 
 
+def test_create_prints_a_one_time_password_that_works_once(settings, app, capsys):
+    assert ebok(settings, "accounts", "create", "--login", "jan", "--premises", "KW5/12") == 0
+    password = one_time_password(capsys.readouterr().out)
+    client, response = sign_in(app, "jan", password)
+    assert response.headers["location"] == "/password/change"
+    assert change_password(client, password, NEW_PASSWORD).status_code == 303
+    assert sign_in(app, "jan", password)[1].status_code == 400
+    assert sign_in(app, "jan", NEW_PASSWORD)[1].headers["location"] == "/"
+
+
+def test_create_refuses_a_taken_login_and_a_bad_email(settings, capsys):
+    assert ebok(settings, "accounts", "create", "--login", "jan", "--premises", "A") == 0
+    assert ebok(settings, "accounts", "create", "--login", "JAN", "--premises", "B") == 1
+    assert "already taken" in capsys.readouterr().err
+    args = ("accounts", "create", "--login", "ewa", "--premises", "A", "--email", "ewa at home")
+    assert ebok(settings, *args) == 1
+    assert "not an e-mail address" in capsys.readouterr().err
+
+
+def test_linking_a_premises_not_in_the_data_warns_but_links(settings, store, capsys):
+    publish_documents(store, [make_document("KW5/12")])
+    args = ("accounts", "create", "--login", "jan", "--premises", "KW5/12")
+    assert ebok(settings, *args, "--premises", "KW5/99") == 0
+    err = capsys.readouterr().err
+    assert "KW5/99" in err and "KW5/12" not in err
+    assert ebok(settings, "accounts", "list") == 0
+    assert "KW5/12,KW5/99" in capsys.readouterr().out
+
+
+def test_list_shows_every_account(settings, capsys):
+    ebok(
+        settings,
+        "accounts",
+        "create",
+        "--login",
+        "jan",
+        "--premises",
+        "KW5/12",
+        "--premises",
+        "G 3",
+        "--email",
+        "jan@example.com",
+    )
+    ebok(settings, "accounts", "create", "--login", "anna", "--premises", "KW5/12")
+    capsys.readouterr()
+    assert ebok(settings, "accounts", "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("login")
+    assert lines[1].split("\t")[:4] == ["anna", "active (must change password)", "KW5/12", "-"]
+    assert lines[2].split("\t")[:4] == [
+        "jan",
+        "active (must change password)",
+        "G 3,KW5/12",
+        "jan@example.com",
+    ]
+
+
+def test_disable_ends_sessions_and_enable_allows_sign_in_again(settings, app, capsys):
+    ebok(settings, "accounts", "create", "--login", "jan", "--premises", "KW5/12")
+    password = one_time_password(capsys.readouterr().out)
+    client, _ = sign_in(app, "jan", password)
+    change_password(client, password, NEW_PASSWORD)
+    assert client.get("/password/change", follow_redirects=False).status_code == 200
+
+    assert ebok(settings, "accounts", "disable", "--login", "jan") == 0
+    assert client.get("/password/change", follow_redirects=False).status_code == 303
+    assert sign_in(app, "jan", NEW_PASSWORD)[1].status_code == 403
+
+    assert ebok(settings, "accounts", "enable", "--login", "jan") == 0
+    assert sign_in(app, "jan", NEW_PASSWORD)[1].headers["location"] == "/"
+    assert ebok(settings, "accounts", "disable", "--login", "nobody") == 1
+
+
+def test_link_and_unlink_change_what_the_resident_can_open(settings, store, app, capsys):
+    publish_documents(store, [make_document("KW5/12"), make_document("KW5/13", number="13")])
+    ebok(settings, "accounts", "create", "--login", "jan", "--premises", "KW5/12")
+    password = one_time_password(capsys.readouterr().out)
+    client, _ = sign_in(app, "jan", password)
+    change_password(client, password, NEW_PASSWORD)
+    assert client.get("/premises/KW5%2F13").status_code == 404
+
+    assert ebok(settings, "accounts", "link", "--login", "jan", "--premises", "KW5/13") == 0
+    assert client.get("/premises/KW5%2F13").status_code == 200
+    assert ebok(settings, "accounts", "unlink", "--login", "jan", "--premises", "KW5/12") == 0
+    assert client.get("/premises/KW5%2F12").status_code == 404
+    assert ebok(settings, "accounts", "unlink", "--login", "jan", "--premises", "KW5/12") == 1
+    assert "not linked" in capsys.readouterr().err
+
+
+def test_set_email(settings, app, capsys):
+    ebok(settings, "accounts", "create", "--login", "jan", "--premises", "KW5/12")
+    assert ebok(settings, "accounts", "set-email", "--login", "jan", "--email", "j@example.pl") == 0
+    assert app.state.accounts.by_login("jan").email == "j@example.pl"
+    assert ebok(settings, "accounts", "set-email", "--login", "jan", "--email", "nope") == 1
+    assert app.state.accounts.by_login("jan").email == "j@example.pl"
+    assert ebok(settings, "accounts", "set-email", "--login", "jan", "--clear") == 0
+    assert app.state.accounts.by_login("jan").email is None
+
+
+def test_reset_password_hands_out_a_new_one_time_password(settings, app, capsys):
+    ebok(settings, "accounts", "create", "--login", "jan", "--premises", "KW5/12")
+    first = one_time_password(capsys.readouterr().out)
+    client, _ = sign_in(app, "jan", first)
+    change_password(client, first, NEW_PASSWORD)
+    assert ebok(settings, "accounts", "reset-password", "--login", "jan") == 0
+    second = one_time_password(capsys.readouterr().out)
+    assert client.get("/password/change", follow_redirects=False).status_code == 303
+    assert sign_in(app, "jan", NEW_PASSWORD)[1].status_code == 400
+    assert sign_in(app, "jan", second)[1].headers["location"] == "/password/change"
+
+
+# -- letters, reset, close, purge, mail ---------------------------------------------------------
 def test_create_with_letter_prints_credentials_and_premises(settings, store, tmp_path, capsys):
     publish_documents(store, [make_document("ZR7/12", community_name=COMMUNITY, number="12")])
     letter = tmp_path / "list-łucja.pdf"

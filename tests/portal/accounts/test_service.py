@@ -1,4 +1,5 @@
-"""The accounts database and the password rules."""
+"""The account service (opening, reading and changing accounts, sessions, sign-ins, one-time
+passwords), its schema, and the password rules."""
 
 from __future__ import annotations
 
@@ -288,6 +289,48 @@ def test_email_and_status_changes_need_an_existing_account(accounts):
         accounts.set_status(999, DISABLED)
     with pytest.raises(AccountError):
         accounts.link(999, "KW5/12")
+
+
+def test_email_addresses_are_checked_and_stored_stripped(accounts):
+    record = new(accounts, email=" jan@example.com ")
+    assert record.email == "jan@example.com"
+    for bad in ("", "jan", "jan@localhost", "jan @example.com", "@example.com"):
+        with pytest.raises(AccountError, match="not an e-mail address"):
+            accounts.set_email(record.id, bad)
+        with pytest.raises(AccountError, match="not an e-mail address"):
+            new(accounts, "ewa", email=bad)
+    assert accounts.get(record.id).email == "jan@example.com"
+    assert accounts.by_login("ewa") is None
+
+
+def test_only_an_active_account_with_an_address_can_recover_its_password(accounts):
+    assert new(accounts, "jan", email="jan@example.com").can_recover
+    assert not new(accounts, "ewa").can_recover
+    anna = new(accounts, "anna", email="anna@example.com")
+    accounts.set_status(anna.id, DISABLED)
+    assert not accounts.get(anna.id).can_recover
+
+
+# -- one-time passwords: opening an account, the office reset ---------------------------------
+def test_open_account_hands_out_a_one_time_password(accounts):
+    record, password = accounts.open_account("jan", ["KW5/12"], email="jan@example.com")
+    assert record.must_change_password and record.status == ACTIVE
+    assert verify_password(record.password_hash, password)
+    assert check_new_password("jan", password) == []
+    with pytest.raises(AccountError, match="already taken"):
+        accounts.open_account("JAN", ["KW5/13"])
+
+
+def test_office_reset_issues_one_time_password_and_ends_sessions(accounts):
+    before = new(accounts, "anna", must_change_password=False)
+    record, password = accounts.office_reset("anna")
+    assert verify_password(record.password_hash, password)
+    assert not verify_password(record.password_hash, "Zielony-kot-na-dachu")
+    assert record.must_change_password
+    assert record.auth_version > before.auth_version  # old session cookies stop counting
+    assert accounts.session_account(before.id, before.auth_version, "x") is None
+    with pytest.raises(AccountError, match="no account"):
+        accounts.office_reset("nobody")
 
 
 # -- passwords --------------------------------------------------------------------------------

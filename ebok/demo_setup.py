@@ -1,0 +1,119 @@
+"""`ebok demo-setup`: demo data and a `demo` account to try the portal with (`scripts/server`).
+
+It joins both halves (the importer publishes generated demo data exactly as `ebok import`
+would; the account service opens the account), which is why it lives here and not in either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from ebok.console import fail
+from ebok.settings import Settings
+from etl.snapshot.store import SnapshotStore
+from portal.accounts.service import ACTIVE, AccountError, Accounts
+from portal.cli import add_listen_arguments, cmd_serve
+
+DEMO_LOGIN = "demo"
+# So that the forgotten-password flow can be tried on the demo (example.com receives no mail).
+DEMO_EMAIL = "demo@example.com"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    demo = subparsers.add_parser(
+        "demo-setup", help="load demo data if none is published; create the 'demo' account"
+    )
+    demo.add_argument("--serve", action="store_true", help="then serve the portal")
+    add_listen_arguments(demo)
+    demo.set_defaults(func=cmd_demo_setup)
+
+
+def demo_premises(settings: Settings) -> list[str]:
+    """What the demo account holds: two premises of one payer if the data has such, else a flat
+    and a garage (or other non-flat) of one community, else the first premises."""
+    generation = SnapshotStore(settings.snapshots_dir).current()
+    if generation is None:
+        return []
+    by_payer: dict[tuple[str, str], list[str]] = defaultdict(list)
+    by_community: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for doc in generation.documents():
+        pid, cid = doc["premises_id"], doc["community"]["community_id"]
+        premises = doc.get("premises", {})
+        if premises.get("payer_name"):
+            by_payer[(cid, premises["payer_name"])].append(pid)
+        flat = premises.get("kind") in ("mieszkalny", "lokal mieszkalny")
+        by_community[cid]["flats" if flat else "others"].append(pid)
+    shared = sorted(sorted(ids) for ids in by_payer.values() if len(ids) >= 2)
+    if shared:
+        return shared[0][:2]
+    for cid in sorted(by_community):
+        kinds = by_community[cid]
+        if kinds["flats"] and kinds["others"]:
+            return [min(kinds["flats"]), min(kinds["others"])]
+    every = sorted(p for kinds in by_community.values() for ids in kinds.values() for p in ids)
+    return every[:1]
+
+
+def _load_demo_data(settings: Settings) -> None:
+    """Generate the small demo export and publish it exactly as `ebok import` would."""
+    from etl.demo.generate import generate
+    from etl.sync import import_lock, import_path, summary_line
+
+    store = SnapshotStore(settings.snapshots_dir)
+    with tempfile.TemporaryDirectory(prefix="ebok-demo-") as tmp:
+        out = Path(tmp) / "export"
+        out.mkdir()
+        print("No data published yet: generating and importing demo data ...", flush=True)
+        generate(out, communities=3, premises=60, months=24)
+        started = time.perf_counter()
+        with import_lock(settings, wait=True):
+            result = import_path(out, settings, store)
+    print(summary_line("demo data", result, time.perf_counter() - started))
+
+
+def cmd_demo_setup(args: argparse.Namespace, settings: Settings) -> int:
+    from portal.accounts.cli import print_password
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if SnapshotStore(settings.snapshots_dir).current() is None:
+        try:
+            _load_demo_data(settings)
+        except Exception as exc:  # a rejected bundle, a full disk: say what, not a traceback
+            report = getattr(exc, "report", None)
+            return fail(f"loading the demo data failed: {report() if report else exc}")
+    accounts = Accounts(settings.accounts_db)
+    try:
+        record = accounts.by_login(DEMO_LOGIN)
+        if record is None:
+            premises = demo_premises(settings)
+            if not premises:
+                return fail("no published premises to link the demo account to")
+            record, password = accounts.open_account(DEMO_LOGIN, premises, email=DEMO_EMAIL)
+        else:
+            # A fresh one-time password each time; the service refuses a closed account.
+            record, password = accounts.office_reset(DEMO_LOGIN)
+            if record.status != ACTIVE:
+                accounts.set_status(record.id, ACTIVE)
+            if not record.email:
+                accounts.set_email(record.id, DEMO_EMAIL)
+    except AccountError as exc:
+        return fail(str(exc))
+    finally:
+        accounts.close()
+    print()
+    print(f"Demo account, premises: {', '.join(record.premises_ids)}")
+    print_password(DEMO_LOGIN, password)
+    print("The first sign-in with it asks the resident to set a password of their own.")
+    if not settings.smtp_host:
+        print(
+            f"Mail (e.g. 'Nie pamiętam hasła' for {DEMO_LOGIN}) is written to "
+            f"{settings.outbox_dir}/ as .eml files; set EBOK_SMTP_HOST to send it."
+        )
+    if args.serve:
+        print()
+        return cmd_serve(args, settings)
+    return 0
