@@ -11,7 +11,6 @@ them as `portal/templates` (see pyproject.toml). `TEMPLATES_DIR` is whichever ex
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 
 from starlette.templating import Jinja2Templates
 
@@ -31,11 +30,6 @@ def _templates_dir() -> Path:
 TEMPLATES_DIR = _templates_dir()
 
 
-def quote_id(value: str) -> str:
-    """A premises id as one URL path segment: ids contain `/` and spaces."""
-    return quote(str(value), safe="")
-
-
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 _env = templates.env
 _env.autoescape = True
@@ -50,6 +44,5 @@ _env.filters.update(
     number=fmt.number,
     date=fmt.date_pl,
     datetime=fmt.datetime_pl,
-    quote_id=quote_id,
 )
 _env.globals.update(csrf_token=csrf_token)
