@@ -13,7 +13,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from etl.model import Problem
-from etl.reader import cells
+from etl.reader import cells, encoding
 from etl.snapshot.money import decimal_text
 
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
@@ -22,17 +22,11 @@ _PERIOD = re.compile(r"^(\d{4})(\d{2})$")
 _GROSZ = Decimal("0.01")
 
 
-def decode(data: bytes) -> str:
+def decode(data: bytes, name: str = "") -> str:
     """ISO-8859-2 as documented; UTF-8 and Windows-1250 are recognised too, because a file
-    re-saved by an editor arrives in one of them. Bytes 0x80-0x9F are control codes in
-    ISO-8859-2 but Polish letters (ś, ź, Ś, Ź) in Windows-1250, which decides between the two."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    if re.search(rb"[\x80-\x9f]", data):
-        return data.decode("cp1250", errors="replace")
-    return data.decode("iso-8859-2")
+    re-saved by an editor arrives in one of them. `etl.reader.encoding` decides by which
+    decoding yields Polish text and raises EncodingRefused (naming `name`) rather than guess."""
+    return encoding.decode(data, name)
 
 
 def numbered_lines(text: str) -> list[tuple[int, str]]:

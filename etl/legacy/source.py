@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from etl.legacy.records import decode
 from etl.model import BundleRejected, Problem, SourceFile
+from etl.reader.encoding import EncodingRefused
 
 MARKER_FILES = ("lok.txt", "wplaty.txt")  # their presence marks an export
 KNOWN_FILES = ("lok.txt", "nal_czynsz.txt", "pow_czynsz.txt", "wplaty.txt")
@@ -92,8 +93,14 @@ class Export:
         return f"{self.community_id}/{name}"
 
     def text(self, name: str) -> str | None:
+        """The file's text; a file whose encoding cannot be told rejects the export."""
         entry = self.files.get(name)
-        return decode(entry[1]) if entry else None
+        if entry is None:
+            return None
+        try:
+            return decode(entry[1], self.label(name))
+        except EncodingRefused as exc:
+            raise _refuse(exc.name, exc.reason) from None
 
     def sources(self) -> list[SourceFile]:
         return [

@@ -9,7 +9,6 @@ without BOM), Windows-1250 or ISO-8859-2, told apart by which one yields Polish 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 from datetime import date, datetime, time
@@ -21,72 +20,24 @@ import pyarrow.csv as pacsv
 
 from etl.reader import headers
 from etl.reader.archive import refuse
+from etl.reader.encoding import EncodingRefused, choose_encoding
 
 SEPARATORS = (";", "\t", ",")
-# Bytes that are a Polish letter in one 8-bit code page and a rarely used symbol in the other.
-_CP1250_LETTERS = bytes([0xB9, 0x9C, 0x9F, 0xA5, 0x8C, 0x8F])  # ą ś ź Ą Ś Ź
-_ISO8859_2_LETTERS = bytes([0xB1, 0xB6, 0xBC, 0xA1, 0xA6, 0xAC])  # ą ś ź Ą Ś Ź
-_ASCII = bytes(range(128))
 
 
 # --- encodings and CSV -----------------------------------------------------------------------
 
 
 def detect_encoding(data: bytes, name: str, *, complete: bool = True) -> str:
-    """utf-8-sig, utf-8, cp1250 or iso-8859-2, decided by which one yields Polish letters.
+    """utf-8-sig, utf-8, cp1250 or iso-8859-2, decided over all of `data` by
+    `etl.reader.encoding.choose_encoding`; a file it refuses becomes a Rejected naming it.
 
     `complete=False` when `data` is only the head of a file, which may end inside a character.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    head = data[:65536]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
-        raise refuse(
-            name,
-            "the file is not text in UTF-8, Windows-1250 or ISO-8859-2 "
-            "(it looks like UTF-16 or a binary file); save it as CSV UTF-8",
-        )
-    high = data.translate(None, _ASCII)
-    if not high:
-        return "utf-8"
     try:
-        # A lone 8-bit letter (ó is 0xF3 in both code pages) looks like the start of a UTF-8
-        # sequence: only a head of a file may end inside a character.
-        codecs.getincrementaldecoder("utf-8")().decode(high, final=complete)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    lenient = high.decode("utf-8", errors="replace")
-    broken = lenient.count("\ufffd")
-    if len(lenient) - broken >= 3 * broken:
-        # Mostly well-formed UTF-8 with a few stray bytes: decoding it all as an 8-bit code
-        # page would garble every Polish letter, so say where the bad bytes are instead.
-        at = data.decode("utf-8", errors="replace").index("\ufffd")
-        line = data[:at].count(b"\n") + 1 if at < len(data) else "?"
-        raise refuse(
-            name,
-            f"the file is UTF-8 but has invalid bytes (first near line {line}); "
-            "save it again as CSV UTF-8",
-        )
-    try:
-        high.decode("cp1250")
-        cp1250_ok = True
-    except UnicodeDecodeError:
-        cp1250_ok = False
-    c1 = high.translate(None, bytes(range(0xA0, 0x100)))  # bytes 0x80-0x9F: C1 in ISO-8859-2
-    if not cp1250_ok:
-        if c1:
-            raise refuse(
-                name,
-                "unknown text encoding (not UTF-8, Windows-1250 or ISO-8859-2); "
-                "save the file as CSV UTF-8",
-            )
-        return "iso-8859-2"
-    if c1:
-        return "cp1250"
-    cp = sum(high.count(b) for b in _CP1250_LETTERS)
-    iso = sum(high.count(b) for b in _ISO8859_2_LETTERS)
-    return "iso-8859-2" if iso > cp else "cp1250"
+        return choose_encoding(data, name, complete=complete)
+    except EncodingRefused as exc:
+        raise refuse(name, exc.reason) from None
 
 
 def _header_line(text: str) -> str:
