@@ -10,7 +10,7 @@ from typing import Protocol
 
 from ebok.settings import Settings
 from portal.accounts.mail import Mailer, compose
-from portal.accounts.service import AccountRecord, Accounts, utc_now
+from portal.accounts.service import utc_now
 from portal.web.format import datetime_pl
 
 log = logging.getLogger("ebok.accounts")
@@ -23,21 +23,6 @@ HOW_CHANGED = {
     "reset-link": "odnośnik z wiadomości „Nie pamiętam hasła”",
     "office": "nowe hasło jednorazowe wydane w biurze zarządcy",
 }
-
-
-# Kept for portal/accounts/recovery.py and tests/portal/accounts/test_recovery.py, which import
-# them from here; the rules themselves are the account service's (Accounts.office_reset,
-# Accounts.close_account, AccountRecord.can_recover). Remove once those import the service instead.
-def office_reset(accounts: Accounts, login: str) -> tuple[AccountRecord, str]:
-    return accounts.office_reset(login)
-
-
-def close_account(accounts: Accounts, login: str) -> AccountRecord:
-    return accounts.close_account(login)
-
-
-def can_recover(record: AccountRecord | None) -> bool:
-    return record is not None and record.can_recover
 
 
 class HasLoginAndEmail(Protocol):

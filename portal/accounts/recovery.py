@@ -35,7 +35,7 @@ from starlette.routing import Route
 from ebok.settings import Settings
 from portal.accounts import passwords
 from portal.accounts.auth import client_address
-from portal.accounts.lifecycle import can_recover, notify_password_changed
+from portal.accounts.lifecycle import notify_password_changed
 from portal.accounts.mail import Mailer, compose, mailer_for
 from portal.accounts.service import ACTIVE, AccountRecord, Accounts
 from portal.accounts.throttle import Policy, Throttle
@@ -161,7 +161,7 @@ async def forgot_submit(request: Request) -> Response:
     throttle.failed(login, client)  # every request counts, whatever its outcome
 
     record = accounts.by_login(login)
-    target = record if can_recover(record) else None
+    target = record if record is not None and record.can_recover else None
     # The same work whether or not a message goes out (see the module docstring).
     token = reset_tokens(request.app.state).issue(
         target.id if target else 0,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
 import subprocess
 import sys
@@ -119,25 +118,3 @@ def test_only_the_modules_up_to_the_command_are_imported(command, not_imported):
     ).stdout.split()
     for name in not_imported:
         assert not [m for m in out if m == name or m.startswith(name + ".")], name
-
-
-def imported_modules(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-    return names
-
-
-def test_only_ebok_joins_the_importer_and_the_portal():
-    """The portal reads published data through etl.snapshot only; the importer never imports
-    the portal. Commands that need both (demo-setup) live in ebok/."""
-    for path in sorted((ROOT / "portal").rglob("*.py")):
-        for name in imported_modules(path):
-            if name == "etl" or name.startswith("etl."):
-                assert name.startswith("etl.snapshot"), f"{path.relative_to(ROOT)}: {name}"
-    for path in sorted((ROOT / "etl").rglob("*.py")):
-        for name in imported_modules(path):
-            assert name.split(".")[0] != "portal", f"{path.relative_to(ROOT)}: {name}"

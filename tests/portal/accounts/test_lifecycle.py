@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ebok.settings import Settings
-from portal.accounts import lifecycle
 from portal.accounts.lifecycle import notify_password_changed
 from portal.accounts.mail import Mailer
 from portal.accounts.passwords import hash_password
-from portal.accounts.service import CLOSED, Accounts
+from portal.accounts.service import Accounts
 
 
 @pytest.fixture
@@ -35,12 +34,3 @@ def test_password_changed_notice_goes_to_linked_address(settings: Settings, acco
     body = files[0].read_bytes()
     assert b"anna@example.com" in body
     mailer.close()
-
-
-def test_the_kept_names_are_the_service_rules(accounts: Accounts) -> None:
-    anna = make_account(accounts)
-    assert lifecycle.can_recover(anna) and not lifecycle.can_recover(None)
-    record, password = lifecycle.office_reset(accounts, "anna")
-    assert record.must_change_password and password
-    assert lifecycle.close_account(accounts, "anna").status == CLOSED
-    assert not lifecycle.can_recover(accounts.get(anna.id))

@@ -16,7 +16,6 @@ from starlette.testclient import TestClient
 
 from ebok.settings import Settings
 from portal.accounts import passwords, recovery
-from portal.accounts.lifecycle import close_account, office_reset
 from portal.accounts.mail import Mailer
 from portal.accounts.recovery import RedactResetTokens, ResetTokens
 from portal.accounts.throttle import Policy, Throttle
@@ -164,7 +163,7 @@ def test_link_dies_when_password_changes_otherwise(app, client, inbox) -> None:
     add_account(app)
     ask_reset(client, "anna")
     path = _path(_link(delivered(app, inbox)[0]))
-    office_reset(app.state.accounts, "anna")
+    app.state.accounts.office_reset("anna")
     assert client.get(path).status_code == 400
 
 
@@ -247,7 +246,7 @@ def test_closed_account_cannot_reset_or_sign_in(app, client, inbox) -> None:
     add_account(app)
     ask_reset(client, "anna")
     path = _path(_link(delivered(app, inbox)[0]))
-    close_account(app.state.accounts, "anna")
+    app.state.accounts.close_account("anna")
     assert client.get(path).status_code == 400  # a link sent before closing dies
     assert set_password(client, path).status_code == 400
     assert SENT in ask_reset(client, "anna").text  # same answer as ever …
