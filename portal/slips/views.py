@@ -40,6 +40,7 @@ from portal.slips.form import (
 from portal.slips.qr import qr_svg
 from portal.slips.sheet import pdf_context
 from portal.web import format as fmt
+from portal.web.downloads import file_response
 from portal.web.templating import templates
 
 PDF_CACHE_SIZE = 64
@@ -217,14 +218,7 @@ async def slip_pdf(request: Request) -> Response:
         as_of = document["community"]["as_of"]
         pdf = await run_in_threadpool(render_slip_pdf, slip, as_of=as_of)
         pdf_cache.put(key, pdf)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "content-disposition": f'inline; filename="{_filename(document["premises_id"])}"',
-            "cache-control": "private, no-store",
-        },
-    )
+    return file_response(pdf, "application/pdf", _filename(document["premises_id"]), inline=True)
 
 
 async def slip_print(request: Request) -> Response:
