@@ -7,16 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from ebok.settings import Settings
 from portal.accounts.passwords import hash_password
 from portal.accounts.service import CLOSED, AccountError, Accounts, utc_now
-
-
-@pytest.fixture
-def accounts(settings: Settings) -> Accounts:
-    accounts = Accounts(settings.accounts_db)
-    yield accounts
-    accounts.close()
 
 
 def make_account(accounts: Accounts, login: str = "anna", email: str | None = "anna@example.com"):

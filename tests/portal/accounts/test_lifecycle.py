@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from ebok.settings import Settings
 from portal.accounts.lifecycle import notify_password_changed
 from portal.accounts.mail import Mailer
 from portal.accounts.passwords import hash_password
 from portal.accounts.service import Accounts
-
-
-@pytest.fixture
-def accounts(settings: Settings) -> Accounts:
-    accounts = Accounts(settings.accounts_db)
-    yield accounts
-    accounts.close()
 
 
 def make_account(accounts: Accounts, login: str = "anna", email: str | None = "anna@example.com"):
