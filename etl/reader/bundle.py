@@ -8,10 +8,10 @@ legacy `#` export goes to `etl.legacy.reader` instead."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -20,6 +20,7 @@ from etl.reader import headers, validate
 from etl.reader.archive import CSV_SUFFIXES, XLSX_SUFFIXES, ZIP_SUFFIXES, Rejected, members, refuse
 from etl.reader.raw import RawTable
 from etl.reader.sheets import (
+    Sheet,
     detect_encoding,
     detect_separator,
     empty_frame,
@@ -30,6 +31,8 @@ from etl.snapshot.store import Generation
 
 # The bundle reader's public names (the import benchmark uses the dialect detection too).
 __all__ = ["RawTable", "detect_encoding", "detect_separator", "read_bundle", "read_tables"]
+
+MAX_FORMULA_PROBLEMS = 10  # per sheet: one cause (never saved in Excel), a few addresses
 
 PARSED_COLUMNS = {
     "date",
@@ -52,27 +55,52 @@ PARSED_COLUMNS = {
 def _raw(
     table: str,
     file: str,
-    header: list[str],
-    frame: pd.DataFrame,
-    rows: np.ndarray,
-    mask: pd.DataFrame | None,
+    sheet: Sheet,
     aliases: headers.Aliases,
     problems: list[Problem],
     warnings: list[str],
 ) -> RawTable | None:
-    matched = aliases.match(table, header)
+    """The sheet's columns named by the contract; None (with the problems said) when the table
+    cannot be read as a whole: a required column missing, a column given twice, or formula
+    cells without a saved value. Its rows are then not checked one by one, nor is anything
+    that refers to them (one cause, one problem)."""
+    before = len(problems)
+    matched = aliases.match(table, sheet.header)
     if matched.unknown:
         warnings.append(f"{file}: unknown column(s) ignored: {', '.join(matched.unknown)}")
     for head, canonical in matched.duplicates:
+        first = matched.written[canonical]
         problems.append(
-            Problem(file, table, 1, head, head, f"a second column for {canonical}; keep only one")
-        )
+            Problem(
+                file, table, 1, head, head,
+                f"„{head}” is a second column for {canonical} (besides „{first}”); keep only one",
+            )
+        )  # fmt: skip
     for canonical in matched.missing:
+        label = matched.label(table, canonical)
+        named = canonical if label == canonical else f"„{label}” ({canonical})"
+        problems.append(Problem(file, table, 1, label, "", f"required column {named} is missing"))
+    unsaved = [u for u in sheet.unsaved if u[1] in matched.columns]  # others are ignored
+    for position, column, cell in unsaved[:MAX_FORMULA_PROBLEMS]:
         problems.append(
-            Problem(file, table, 1, canonical, "", f"required column {canonical} is missing")
-        )
-    if matched.duplicates or matched.missing:
+            Problem(
+                file, table, int(sheet.rows[position]), sheet.header[column], cell.formula,
+                f"formula without a saved value in cell {cell.address}; "
+                "open and save the file in Excel",
+            )
+        )  # fmt: skip
+    if len(unsaved) > MAX_FORMULA_PROBLEMS:
+        more = len(unsaved) - MAX_FORMULA_PROBLEMS
+        problems.append(
+            Problem(
+                file, table, None, "", "",
+                f"{more} more formula cell(s) without a saved value; "
+                "open and save the file in Excel",
+            )
+        )  # fmt: skip
+    if matched.duplicates or matched.missing or len(problems) > before:
         return None
+    frame, rows, mask = sheet.frame, sheet.rows, sheet.number_cells
     picked = {f"c{pos}": canonical for pos, canonical in matched.columns.items()}
     out = (
         frame[list(picked)].rename(columns=picked)
@@ -94,7 +122,7 @@ def _raw(
     out = out.reset_index(drop=True)
     if number_cells is not None:
         number_cells = number_cells.reset_index(drop=True)
-    return RawTable(table, file, out, number_cells)
+    return RawTable(table, file, out, number_cells, matched.written, matched.polish)
 
 
 def read_tables(
@@ -124,7 +152,8 @@ def read_tables(
                 warnings += sheet_warnings
             elif suffix in CSV_SUFFIXES and hint:
                 header, frame, rows = read_csv_bytes(label, data)
-                sheets = [(hint, label, header, frame, rows, None)]
+                sheets = [(hint, label, Sheet(header, frame, rows, None))]
+                frame = None  # type: ignore[assignment]  # the Sheet holds it
             elif hint or not collection:
                 what = (
                     "file name does not name a table"
@@ -140,15 +169,18 @@ def read_tables(
                 warnings.append(f"{label}: not a table file; ignored")
                 continue
         except Rejected as exc:
-            problems.append(exc.problem)
+            problem = exc.problem
+            if hint and not problem.table:
+                problem = replace(problem, table=hint)  # e.g. lokale.csv in no known encoding
+            problems.append(problem)
             continue
         sources.append(SourceFile(label, hashlib.sha256(data).hexdigest(), len(data)))
         del data
-        for table, file, header, frame, rows, mask in sheets:
-            raw = _raw(table, file, header, frame, rows, mask, aliases, problems, warnings)
+        for table, file, sheet in sheets:
+            raw = _raw(table, file, sheet, aliases, problems, warnings)
             if raw is not None:
                 raws.append(raw)
-        sheets = frame = None  # type: ignore[assignment]  # let the positional frames go
+        sheets = sheet = None  # type: ignore[assignment]  # let the positional frames go
     seen: dict[str, str] = {}
     for raw in raws:
         if raw.table in seen:
@@ -185,7 +217,9 @@ def read_bundle(
         name = aliases_file.name if aliases_file else ""
         raise BundleRejected([Problem(name, "", None, "", "", str(exc))]) from None
     raws, sources, problems, warnings = read_tables(path, aliases)
-    tables, more, total_more = validate.validate(raws, previous)
+    # Tables the bundle has but that could not be read: what refers to them is not checked.
+    unreadable = {p.table for p in problems if p.table} - {raw.table for raw in raws}
+    tables, more, total_more = validate.validate(raws, previous, unreadable=unreadable)
     problems += more
     if problems:
         raise BundleRejected(problems, total=len(problems) - len(more) + total_more)

@@ -97,6 +97,40 @@ TABLE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Words of the aliases above as an accountant writes them, for naming a column in a message.
+_DIACRITICS = {
+    "ilosc": "ilość",
+    "miejscowosc": "miejscowość",
+    "obciazenie": "obciążenie",
+    "obowiazuje": "obowiązuje",
+    "osob": "osób",
+    "platnik": "płatnik",
+    "platnika": "płatnika",
+    "skladnik": "składnik",
+    "tresc": "treść",
+    "tytul": "tytuł",
+    "udzial": "udział",
+    "wlasciciel": "właściciel",
+    "wplata": "wpłata",
+    "wspolnota": "wspólnota",
+    "wspolnoty": "wspólnoty",
+    "wydajacy": "wydający",
+    "miesieczna": "miesięczna",
+}
+
+
+def polish_label(table: str, column: str) -> str:
+    """How a Polish export most likely heads `column`: its first Polish alias, with spaces and
+    diacritics (`payer_name` -> `Płatnik`, `premises_id` -> `Id lokalu`); the contract name
+    when it has no alias."""
+    aliases = COLUMNS[table][column]
+    if not aliases:
+        return column
+    words = [_DIACRITICS.get(w, w) for w in aliases[0].split("_")]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
 def key(name: str) -> str:
     """`  Nr_Lokalu ` and `nr lokalu` and `Nr-lokalu` all give `nrlokalu`; `Płatnik` gives
     `platnik`."""
@@ -126,6 +160,15 @@ class HeaderMap:
     unknown: list[str] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (header, canonical)
     missing: list[str] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)  # canonical -> header as in the file
+    polish: bool = False  # more headers are Polish aliases than contract (English) names
+
+    def label(self, table: str, column: str) -> str:
+        """A column named the way this file names it: the header as written, or for a column
+        the file lacks, the spelling of the file's language (`Płatnik` or `payer_name`)."""
+        if column in self.written:
+            return self.written[column]
+        return polish_label(table, column) if self.polish else column
 
 
 class Aliases:
@@ -178,16 +221,24 @@ class Aliases:
         lookup = self._lookup[table]
         result = HeaderMap()
         seen: dict[str, str] = {}
+        english = polish = 0
         for position, header in enumerate(headers):
             if not header.strip():
                 continue
             canonical = lookup.get(key(header))
             if canonical is None:
                 result.unknown.append(header)
-            elif canonical in seen:
+                continue
+            if key(header) == key(canonical):
+                english += 1
+            else:
+                polish += 1
+            if canonical in seen:
                 result.duplicates.append((header, canonical))
             else:
-                seen[canonical] = header
+                seen[canonical] = header.strip()
                 result.columns[position] = canonical
         result.missing = [c for c in REQUIRED[table] if c not in seen]
+        result.written = seen
+        result.polish = polish > english
         return result

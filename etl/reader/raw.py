@@ -7,23 +7,42 @@ Shared by the bundle reader (which builds RawTables), validation and the referen
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from etl.model import MAX_PROBLEMS, Problem
+from etl.reader.headers import key, polish_label
 
 
 @dataclass
 class RawTable:
     """One table as read: canonical columns of stripped text, `_row` as the spreadsheet numbers
-    rows, and for XLSX which cells were numbers (money there is rounded, not rejected)."""
+    rows, and for XLSX which cells were numbers (money there is rounded, not rejected).
+
+    `headers` keeps each column's header as the file writes it, and `polish` whether the file
+    heads its columns with Polish aliases, so that problems name columns the accountant's way."""
 
     table: str
     file: str
     frame: pd.DataFrame
     number_cells: pd.DataFrame | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    polish: bool = False
+
+    def header(self, column: str) -> str:
+        """The column as the file heads it; for a column the file lacks, its name in the
+        file's language (`Wpłata` or `payment`)."""
+        if column in self.headers:
+            return self.headers[column]
+        return polish_label(self.table, column) if self.polish else column
+
+    def name(self, column: str) -> str:
+        """The column for a message: `„Winien” (charge)`, or just `charge` when the file calls
+        it that."""
+        header = self.header(column)
+        return column if key(header) == key(column) else f"„{header}” ({column})"
 
 
 def column_of(raw: RawTable, name: str) -> pd.Series:
@@ -46,16 +65,28 @@ class Problems:
             self.items.append(problem)
 
     def rows(
-        self, raw: RawTable, positions: np.ndarray, column: str, reason: Callable[[str], str]
+        self,
+        raw: RawTable,
+        positions: np.ndarray,
+        column: str,
+        reason: Callable[[str], str],
+        *,
+        named: bool = False,
     ) -> None:
         """A problem for each row at `positions`; `reason(value)` is asked only while under
-        the cap."""
+        the cap. The problem's column is the header as the file writes it, and the reason starts
+        with the column's two names (`„Winien” (charge): …`) when they differ, unless the
+        reason already names it (`named`)."""
         shown = positions[: max(0, MAX_PROBLEMS - len(self.items))]
         values = column_of(raw, column).iloc[shown].tolist() if len(shown) else []
         row_numbers = raw.frame["_row"].to_numpy()
+        header = raw.header(column)
+        prefix = "" if named or raw.name(column) == column else f"{raw.name(column)}: "
         for i, value in zip(shown, values, strict=True):
             value = str(value)
             self.items.append(
-                Problem(raw.file, raw.table, int(row_numbers[i]), column, value, reason(value))
+                Problem(
+                    raw.file, raw.table, int(row_numbers[i]), header, value, prefix + reason(value)
+                )
             )
         self.total += len(positions)

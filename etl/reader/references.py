@@ -28,9 +28,15 @@ def check(
     raws: dict[str, RawTable],
     previous: Generation | None,
     problems: Problems,
+    *,
+    unreadable: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Add a problem for every unknown community or premises and every premises id that
-    would move from a community this bundle does not replace."""
+    would move from a community this bundle does not replace.
+
+    A table in `unreadable` is in the bundle but could not be read (a required column missing,
+    an encoding that cannot be told…): what refers to it is not checked, since every row would
+    be "unknown" for that one cause."""
     prev_owner: dict[str, str] = previous.premises_communities() if previous else {}
     known_communities = set(previous.community_ids()) if previous else set()
     if "communities" in tables:
@@ -41,6 +47,8 @@ def check(
         raw = raws["premises"]
         community = bundle_premises["community_id"]
         unknown = np.flatnonzero(~_isin(community, known_communities | {""}))
+        if "communities" in unreadable:
+            unknown = unknown[:0]
         problems.rows(
             raw,
             unknown,
@@ -62,7 +70,7 @@ def check(
         known |= set(bundle_premises["premises_id"])
     known.add("")  # an empty id is reported as empty, not as unknown
     for table in ("ledger", "fees", "allowances"):
-        if table not in tables:
+        if table not in tables or "premises" in unreadable:
             continue
         unknown = np.flatnonzero(~_isin(tables[table]["premises_id"], known))
         problems.rows(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 import numpy as np
@@ -174,26 +176,91 @@ def cell_text(value: object) -> tuple[str, bool]:
         return value.isoformat(), False
     if isinstance(value, time):
         return value.isoformat(), False
+    if isinstance(value, UnsavedFormula):
+        return value.formula, False
     return str(value), False
 
 
-def _sheet_rows(ws) -> tuple[list[str], pd.DataFrame, np.ndarray, pd.DataFrame]:
+@dataclass(frozen=True)
+class UnsavedFormula:
+    """A formula cell with no value saved with it: the workbook was written by a program (a
+    script, openpyxl) and never opened and saved in Excel, so nothing computed the value."""
+
+    address: str  # E5
+    formula: str  # =B5*C5
+
+
+def _values_by_row(ws) -> Iterator[tuple[int, list[object]]]:
+    """(row number, cell values) of every row the sheet holds, whatever size it declares; like
+    `ws.iter_rows(values_only=True)` but a formula cell without a saved value comes as an
+    UnsavedFormula instead of an empty cell (openpyxl's data_only reading gives None)."""
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415 - only XLSX bundles import it
+    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser  # noqa: PLC0415
+
+    class Parser(WorkSheetParser):
+        def parse_cell(self, element):
+            cell = super().parse_cell(element)
+            # A saved empty text result (t="str", <v></v>) is a value; an empty number is not.
+            if cell["value"] is None and cell["data_type"] not in ("s", "str", "inlineStr"):
+                formula = element.find(FORMULA_TAG)
+                if formula is not None:
+                    column = get_column_letter(cell["column"])
+                    address = element.get("r") or f"{column}{cell['row']}"
+                    text = f"={formula.text}" if formula.text else "(a shared formula)"
+                    cell["value"] = UnsavedFormula(address, text)
+            return cell
+
+    # What openpyxl's ReadOnlyWorksheet._cells_by_row does (openpyxl 3.1), with the parser above.
+    wb = ws.parent
+    with ws._get_source() as src:
+        parser = Parser(
+            src,
+            ws._shared_strings,
+            data_only=True,
+            epoch=wb.epoch,
+            date_formats=wb._date_formats,
+            timedelta_formats=wb._timedelta_formats,
+        )
+        for index, cells in parser.parse():
+            values: list[object] = [None] * (cells[-1]["column"] if cells else 0)
+            for cell in cells:
+                values[cell["column"] - 1] = cell["value"]
+            yield index, values
+
+
+@dataclass
+class Sheet:
+    """One sheet read as text: header, positional frame c0..cN, spreadsheet row numbers, which
+    cells were numbers, and the formula cells without a saved value as (position in `rows`,
+    column position, cell)."""
+
+    header: list[str]
+    frame: pd.DataFrame
+    rows: np.ndarray
+    number_cells: pd.DataFrame | None
+    unsaved: list[tuple[int, int, UnsavedFormula]] = field(default_factory=list)
+
+
+def _sheet_rows(ws) -> Sheet:
     header: list[str] | None = None
     body: list[list[str]] = []
     numbers: list[list[bool]] = []
     row_numbers: list[int] = []
-    ws.reset_dimensions()  # exporters often write a wrong sheet size; read every row there is
-    for index, row in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
+    unsaved: list[tuple[int, int, UnsavedFormula]] = []
+    for index, row in _values_by_row(ws):
         cells = [cell_text(v) for v in row]
         if header is None:
             if any(t.strip() for t, _ in cells):
                 header = [t for t, _ in cells]
             continue
+        for position, value in enumerate(row):
+            if isinstance(value, UnsavedFormula):
+                unsaved.append((len(body), position, value))
         body.append([t for t, _ in cells])
         numbers.append([n for _, n in cells])
         row_numbers.append(index)
     if header is None:
-        return [], pd.DataFrame(), np.zeros(0, dtype=np.int64), pd.DataFrame()
+        return Sheet([], pd.DataFrame(), np.zeros(0, dtype=np.int64), pd.DataFrame())
     width = max([len(header), *(len(r) for r in body)])
     header += [""] * (width - len(header))
     names = [f"c{i}" for i in range(width)]
@@ -201,7 +268,7 @@ def _sheet_rows(ws) -> tuple[list[str], pd.DataFrame, np.ndarray, pd.DataFrame]:
     numbers = [r + [False] * (width - len(r)) for r in numbers]
     frame = pd.DataFrame(body, columns=names, dtype="str") if body else empty_frame(names)
     mask = pd.DataFrame(numbers, columns=names, dtype=bool) if body else pd.DataFrame(columns=names)
-    return header, frame, np.array(row_numbers, dtype=np.int64), mask
+    return Sheet(header, frame, np.array(row_numbers, dtype=np.int64), mask, unsaved)
 
 
 def empty_frame(names: list[str]) -> pd.DataFrame:
@@ -210,8 +277,9 @@ def empty_frame(names: list[str]) -> pd.DataFrame:
 
 def read_workbook(
     name: str, data: bytes, table_hint: str | None
-) -> tuple[list[tuple[str, str, list[str], pd.DataFrame, np.ndarray, pd.DataFrame]], list[str]]:
-    """Sheets named by a table; or, in a workbook named by a table, its first sheet."""
+) -> tuple[list[tuple[str, str, Sheet]], list[str]]:
+    """(table, label, sheet) of the sheets named by a table, or, in a workbook named by a
+    table, of its first sheet; and warnings about the sheets ignored."""
     import openpyxl  # noqa: PLC0415 - only XLSX bundles pay for importing it
 
     try:
@@ -238,8 +306,7 @@ def read_workbook(
             )
         out = []
         for table, ws in chosen:
-            header, frame, rows, mask = _sheet_rows(ws)
-            out.append((table, f"{name}[{ws.title}]", header, frame, rows, mask))
+            out.append((table, f"{name}[{ws.title}]", _sheet_rows(ws)))
         return out, warnings
     finally:
         wb.close()

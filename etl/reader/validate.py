@@ -39,7 +39,8 @@ def _why(parser: Callable[[str], object]) -> Callable[[str], str]:
 def _required(raw: RawTable, names: Iterable[str], problems: Problems) -> None:
     for name in names:
         empty = np.flatnonzero((column_of(raw, name) == "").to_numpy(dtype=bool))
-        problems.rows(raw, empty, name, lambda _v, n=name: f"{n} must not be empty")
+        why = f"{raw.name(name)} must not be empty"
+        problems.rows(raw, empty, name, lambda _v, why=why: why, named=True)
 
 
 def _duplicates(raw: RawTable, column: str, problems: Problems) -> None:
@@ -49,11 +50,13 @@ def _duplicates(raw: RawTable, column: str, problems: Problems) -> None:
         first: dict[str, int] = {}
         for value, row in zip(series, raw.frame["_row"], strict=True):
             first.setdefault(value, int(row))
+        label = raw.name(column)
         problems.rows(
             raw,
             np.flatnonzero(dup),
             column,
-            lambda v: f"duplicate {column}: already in row {first[v]}",
+            lambda v: f"duplicate {label}: already in row {first[v]}",
+            named=True,
         )
 
 
@@ -216,11 +219,13 @@ def ledger(raw: RawTable, problems: Problems) -> pd.DataFrame:
     charge = _money(raw, "charge", problems)
     payment = _money(raw, "payment", problems)
     neither = np.flatnonzero(charge.empty & payment.empty)
+    both = f"a {raw.name('charge')} or a {raw.name('payment')}"
     problems.rows(
         raw,
         neither,
         "charge",
-        lambda _v: "a ledger row needs a charge or a payment (both are empty)",
+        lambda _v: f"a ledger row needs {both} (both are empty)",
+        named=True,
     )
     return _frame(
         raw,
@@ -280,7 +285,8 @@ def allowances(raw: RawTable, problems: Problems) -> pd.DataFrame:
     amount = _money(raw, "monthly_amount", problems)
     problems.rows(raw, np.flatnonzero(amount.empty), "monthly_amount", lambda _v: "empty amount")
     backwards = np.flatnonzero(((start != "") & (end != "") & (end < start)).to_numpy(bool))
-    problems.rows(raw, backwards, "valid_to", lambda _v: "valid_to is before valid_from")
+    order = f"{raw.name('valid_to')} is before {raw.name('valid_from')}"
+    problems.rows(raw, backwards, "valid_to", lambda _v: order, named=True)
     return _frame(
         raw,
         "allowances",
@@ -329,9 +335,14 @@ VALIDATORS = {
 
 
 def validate(
-    raw_tables: list[RawTable], previous: Generation | None
+    raw_tables: list[RawTable],
+    previous: Generation | None,
+    *,
+    unreadable: Iterable[str] = (),
 ) -> tuple[dict[str, pd.DataFrame], list[Problem], int]:
-    """(normalised tables, the first problems, total number of problems)."""
+    """(normalised tables, the first problems, total number of problems). `unreadable` names
+    tables the bundle has but that could not be read (their problem is already said): rows of
+    other tables are not checked against them, lest one cause give a problem per row."""
     problems = Problems()
     raws = {raw.table: raw for raw in raw_tables}
     tables: dict[str, pd.DataFrame] = {}
@@ -340,5 +351,5 @@ def validate(
             tables[table] = premises(raw, problems, _community_places(raws, previous))
         else:
             tables[table] = VALIDATORS[table](raw, problems)
-    references.check(tables, raws, previous, problems)
+    references.check(tables, raws, previous, problems, unreadable=set(unreadable))
     return tables, problems.items, problems.total
