@@ -16,6 +16,7 @@ from typing import Any
 from ebok.settings import Settings
 from etl.model import BundleRejected
 from etl.progress import ProgressLine
+from etl.publisher.shrink import SHRINK_LIMITS
 from etl.snapshot.money import decimal_text
 from etl.snapshot.store import SnapshotStore
 from etl.sync import DEFAULT_MIN_AGE, Busy, import_lock, import_path, summary_line, sync
@@ -31,6 +32,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "rejected).",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="publish even if the bundle removes premises, or more than "
+        f"{SHRINK_LIMITS['ledger']:.0%} of a community's published ledger rows or "
+        f"{SHRINK_LIMITS['fees']:.0%} of its fee lines (refused otherwise, as a cut-short "
+        "export)",
+    )
+    p.add_argument(
+        "--replace-history",
+        action="store_true",
+        help="the bundle holds the whole history: its ledger replaces the published one, "
+        "dropping published years before its first date (kept otherwise, and its opening "
+        "balance must continue them)",
+    )
     p.set_defaults(func=cmd_import)
 
     p = subparsers.add_parser(
@@ -83,7 +99,14 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         for path in args.paths:
             started = time.perf_counter()
             try:
-                result = import_path(path, settings, store, progress)
+                result = import_path(
+                    path,
+                    settings,
+                    store,
+                    progress,
+                    allow_shrink=args.allow_shrink,
+                    replace_history=args.replace_history,
+                )
             except BundleRejected as exc:
                 progress.clear()
                 _err(f"{path}: rejected, nothing was published.")

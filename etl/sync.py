@@ -68,9 +68,18 @@ def import_path(
     settings: Settings,
     store: SnapshotStore,
     progress: ProgressLine | None = None,
+    *,
+    allow_shrink: bool = False,
+    replace_history: bool = False,
 ) -> PublishResult:
     """Read, validate and publish one bundle (the caller holds the lock). Raises
-    BundleRejected for any invalid input, including a missing or unreadable path."""
+    BundleRejected for any invalid input, including a missing or unreadable path, an opening
+    balance that contradicts the published history and an export that would remove too much
+    of what is published (etl.publisher.history, etl.publisher.shrink).
+
+    `allow_shrink` publishes an export that removes more than the shrink guard allows;
+    `replace_history` lets the export's ledger replace the published one whole (the older
+    years are dropped): both for an export the accountant says is complete."""
     if not path.exists():
         raise BundleRejected([Problem(path.name, "", None, "", "", "no such file or directory")])
     if progress is not None:
@@ -89,7 +98,14 @@ def import_path(
     read = time.perf_counter() - started
     if progress is not None:
         progress.stage(f"publishing {path.name}")
-    result = publish(bundle, store, keep=settings.keep_generations, progress=progress)
+    result = publish(
+        bundle,
+        store,
+        keep=settings.keep_generations,
+        progress=progress,
+        allow_shrink=allow_shrink,
+        replace_history=replace_history,
+    )
     result.seconds = {"read": read, "publish": time.perf_counter() - started - read}
     return result
 
@@ -186,14 +202,18 @@ def _accepted_report(result: PublishResult, seconds: float) -> list[str]:
 
 
 def _rejected_report(exc: BundleRejected) -> list[str]:
-    return [
+    hint = getattr(exc, "hint", "")  # refusals of a valid export say how to publish it anyway
+    lines = [
         "Result: REJECTED. Nothing of this bundle was published; residents keep seeing the",
         "previously published data. Fix the problems below and drop the corrected export",
         "into the inbox again.",
         "",
         "Problems (file, table, row, column, value: reason):",
-        *exc.report().splitlines()[1:],
+        *(f"  {p}" for p in exc.problems),
     ]
+    if exc.total > len(exc.problems):
+        lines.append(f"  ... and {exc.total - len(exc.problems)} more")
+    return lines + (["", hint] if hint else [])
 
 
 def _process(entry: Path, settings: Settings, store: SnapshotStore) -> Outcome:

@@ -9,7 +9,12 @@ Merge rules (docs/import-format.md):
   refreshes only the ledger of the premises it lists);
 - communities the bundle does not touch are copied from the current generation unchanged, by a
   SQL copy rather than a rebuild;
-- identical content (same content digest as the current generation) publishes nothing.
+- identical content (same content digest as the current generation) publishes nothing;
+- a premises' ledger keeps its published rows from before the export's first date, and the
+  export's opening balance must continue them (etl.publisher.history), unless
+  `replace_history`;
+- an import that would remove much of a community's published data is refused unless
+  `allow_shrink` (etl.publisher.shrink).
 
 Documents are built column-wise: each table is sorted once and cut into per-premises slices
 (etl.publisher.grouping), and each document becomes JSON through orjson, so 5 million ledger
@@ -19,18 +24,22 @@ from __future__ import annotations
 
 import gc
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import PurePosixPath
 from typing import Any
 
 import orjson
 
 from etl.model import Bundle, BundleRejected, Problem, unknown_premises
+from etl.publisher import history, shrink
 from etl.publisher.grouping import Groups, plain, values_of
+from etl.reader.headers import table_for
 from etl.snapshot.document import (
     ALLOWANCE_FIELDS,
     COMMUNITY_FIELDS,
@@ -39,7 +48,13 @@ from etl.snapshot.document import (
     LEDGER_COLUMNS,
     PREMISES_FIELDS,
 )
-from etl.snapshot.store import Generation, GenerationWriter, SnapshotStore, body_digest
+from etl.snapshot.store import (
+    DOCUMENTS_FILE,
+    Generation,
+    GenerationWriter,
+    SnapshotStore,
+    body_digest,
+)
 
 CHILD_TABLES = ("ledger", "fees", "allowances")
 CHUNK = 2000  # premises per batch written to SQLite; bounds the Python objects alive at once
@@ -176,11 +191,69 @@ def _json_default(value: Any) -> Any:
     return plain_value
 
 
+def _table_file(bundle: Bundle, table: str) -> str:
+    """The file a table came from, for a problem that has no row of its own."""
+    frame = bundle.tables.get(table)
+    if frame is not None and len(frame) and "_file" in frame.columns:
+        return str(frame["_file"].iloc[0])
+    for source in bundle.sources:
+        if table_for(PurePosixPath(source.name).stem) == table:
+            return source.name
+    return bundle.sources[0].name if len(bundle.sources) == 1 else ""
+
+
+def _read_only(generation: Generation) -> sqlite3.Connection:
+    """A connection of this thread's own to a generation's documents (never written)."""
+    uri = f"file:{generation.path / DOCUMENTS_FILE}?mode=ro&immutable=1"
+    return sqlite3.connect(uri, uri=True)
+
+
+class _PublishedLedgers:
+    """The previous generation's ledgers, for keeping history: which premises have published
+    rows before a date is answered in SQL (no document is parsed in Python unless rows are
+    kept), so re-importing a whole-history export costs little."""
+
+    def __init__(self, previous: Generation) -> None:
+        self.db = _read_only(previous)
+
+    def first_dates(self, premises_ids: list[str]) -> dict[str, str]:
+        """premises id -> the date of its first published ledger row (premises with rows).
+        A document whose first column is not the date gets "" (always looked at)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(premises_ids), 500):
+            chunk = premises_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for pid, first, column in self.db.execute(
+                "SELECT premises_id, json_extract(body, '$.ledger.rows[0][0]'),"
+                " json_extract(body, '$.ledger.columns[0]') FROM documents"
+                f" WHERE premises_id IN ({marks})"
+                " AND json_array_length(body, '$.ledger.rows') > 0",
+                chunk,
+            ):
+                found[pid] = first if column == "date" and isinstance(first, str) else ""
+        return found
+
+    def rows(self, premises_id: str) -> list[list[Any]]:
+        (body,) = self.db.execute(
+            "SELECT body FROM documents WHERE premises_id = ?", (premises_id,)
+        ).fetchone()
+        return history.published_rows(orjson.loads(body))
+
+    def close(self) -> None:
+        self.db.close()
+
+
 class _Builder:
     """Builds the documents of one plan, in premises batches."""
 
     def __init__(
-        self, bundle: Bundle, previous: Generation | None, plan: _Plan, premises: dict
+        self,
+        bundle: Bundle,
+        previous: Generation | None,
+        plan: _Plan,
+        premises: dict,
+        *,
+        replace_history: bool = False,
     ) -> None:
         self.previous = previous
         self.plan = plan
@@ -201,6 +274,15 @@ class _Builder:
             else None
         )
         self.complete = all(t in tables for t in ("communities", "premises", *CHILD_TABLES))
+        # Keeping history needs a previous generation (a first import costs nothing here).
+        self.published = (
+            _PublishedLedgers(previous)
+            if previous is not None and self.ledger is not None and not replace_history
+            else None
+        )
+        self.allowed = history.tolerance(bundle.kind)
+        self.ledger_file = _table_file(bundle, "ledger") if self.published else ""
+        self.problems: list[Problem] = []  # openings that contradict the published history
         self._prev_community: dict[str, dict[str, Any]] = {}
         # Per community: [premises, ledger rows, fees, allowances] in the built documents.
         self.counts: dict[str, list[int]] = {}
@@ -237,6 +319,7 @@ class _Builder:
             ledger_rows = list(zip(*cols, strict=True))
             sums = self.ledger.sums
             charge_sums, payment_sums = sums.get("charge", {}), sums.get("payment", {})
+            firsts = self.published.first_dates(ids) if self.published is not None else {}
         if self.fees is not None:
             fees_at, cols = self.fees.take(ids)
             fee_sums = self.fees.sums.get("amount", {})
@@ -261,6 +344,20 @@ class _Builder:
                 s, e = ledger_at.get(pid, (0, 0))
                 rows: list[Any] = ledger_rows[s:e]
                 charges, payments = charge_sums.get(pid, 0), payment_sums.get(pid, 0)
+                first = firsts.get(pid)
+                if first is not None and (not rows or first < rows[0][0]):
+                    # Published rows before this export's first date: keep them.
+                    rows, charges, payments, problem = history.merge(
+                        pid,
+                        self.published.rows(pid),  # type: ignore[union-attr]
+                        rows,
+                        charges,
+                        payments,
+                        allowed=self.allowed,
+                        ledger_file=self.ledger_file,
+                    )
+                    if problem is not None:
+                        self.problems.append(problem)
             else:
                 rows = prev_doc["ledger"]["rows"] if prev_doc else []
                 charges = sum(r[_CHARGE] for r in rows)
@@ -349,12 +446,17 @@ def publish(
     *,
     keep: int = 10,
     progress: Progress | None = None,
+    allow_shrink: bool = False,
+    replace_history: bool = False,
 ) -> PublishResult:
     """Write the generation `bundle` leads to and make it current, unless it equals the current
-    one. Raises BundleRejected when the bundle refers to premises that exist nowhere; then (as
-    on any error) the current generation stays as it was."""
+    one. Raises BundleRejected when the bundle refers to premises that exist nowhere,
+    HistoryMismatch when an opening balance contradicts the published history it continues
+    (not with `replace_history`: the export's ledger replaces the published one whole), and
+    ShrinkRefused when it would remove more of a community than shrink.SHRINK_LIMITS allow
+    (not with `allow_shrink`); then (as on any error) the current generation stays as it was."""
     with _no_cyclic_gc():
-        return _publish(bundle, store, keep, progress)
+        return _publish(bundle, store, keep, progress, allow_shrink, replace_history)
 
 
 @contextmanager
@@ -371,14 +473,43 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _published_counts(
+    previous: Generation, cids: set[str], manifest_entries: dict[str, Any]
+) -> dict[str, dict[str, int]]:
+    """What the current generation publishes for these communities: premises, ledger rows,
+    fee lines (from its manifest, or counted when an older manifest lacks them)."""
+    keys = ("premises", "ledger", "fees")
+    figures: dict[str, dict[str, int]] = {}
+    db = None
+    try:
+        for cid in sorted(cids):
+            entry = manifest_entries.get(cid, {})
+            if all(k in entry for k in keys):
+                figures[cid] = {k: entry[k] for k in keys}
+                continue
+            db = db or _read_only(previous)
+            counted = _previous_counts(previous, db, cid)
+            if counted["premises"]:
+                figures[cid] = {k: counted[k] for k in keys}
+    finally:
+        if db is not None:
+            db.close()
+    return figures
+
+
 def _publish(
-    bundle: Bundle, store: SnapshotStore, keep: int, progress: Progress | None
+    bundle: Bundle,
+    store: SnapshotStore,
+    keep: int,
+    progress: Progress | None,
+    allow_shrink: bool = False,
+    replace_history: bool = False,
 ) -> PublishResult:
     previous = store.current()
     prev_owner = previous.premises_communities() if previous is not None else {}
     premises = _premises_sections(bundle)
     plan = _plan(bundle, prev_owner, premises)
-    builder = _Builder(bundle, previous, plan, premises)
+    builder = _Builder(bundle, previous, plan, premises, replace_history=replace_history)
     warnings = list(bundle.warnings)
     for cid, gone in sorted(plan.dropped.items()):
         shown = ", ".join(sorted(gone)[:10]) + (" ..." if len(gone) > 10 else "")
@@ -391,7 +522,13 @@ def _publish(
         copied = writer.copy_from(previous, plan.copy) if previous is not None else 0
         if copied:
             writer.discard(plan.build)
-        _write_behind(writer, builder.batches(progress))
+        try:
+            _write_behind(writer, builder.batches(progress))
+        finally:
+            if builder.published is not None:
+                builder.published.close()
+        if builder.problems:
+            raise history.HistoryMismatch(builder.problems)
         digest = writer.content_digest()
         if previous is not None and previous.manifest.get("content_digest") == digest:
             writer.abort()
@@ -423,6 +560,19 @@ def _publish(
             k: sum(e[k] for e in communities.values())
             for k in ("premises", "ledger", "fees", "allowances")
         }
+        if previous is not None and not allow_shrink:
+            # Copied communities are unchanged: only those this import rebuilt can shrink.
+            changed = (set(builder.counts) | set(plan.dropped) | bundle.communities()) & set(
+                prev_owner.values()
+            )
+            problems = shrink.shrink_problems(
+                _published_counts(previous, changed, prev_communities),
+                communities,
+                plan.dropped,
+                {t: _table_file(bundle, t) for t in shrink.SHRINK_LIMITS},
+            )
+            if problems:
+                raise shrink.ShrinkRefused(problems)
         manifest = {
             "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "sources": [

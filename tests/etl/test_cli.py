@@ -226,3 +226,129 @@ def test_import_killed_while_writing_leaves_the_previous_generation(
     assert ebok(settings, "import", str(write_csv_bundle(tmp_path / "next", tables))) == 0
     assert not list(snapshots.glob(".tmp-*"))
     assert current(settings).document("KW5/1")["premises"]["payer_name"] == "Anna Nowak"
+
+
+def _year_2027(kw5_1_opening: str = "334,56") -> dict:
+    """The next year's export of the minimal data set: KW5/1 owed 334,56 at the end of 2026,
+    KW5/G-3 was 12,00 in credit."""
+    tables = minimal_tables()
+    tables["communities"][0]["as_of"] = "20.01.2027"
+    row = {"document": "", "period": "", "charge": "", "payment": ""}
+    tables["ledger"] = [
+        {**row, "premises_id": "KW5/1", "date": "01.01.2027", "description": "Bilans otwarcia",
+         "charge": kw5_1_opening},
+        {**row, "premises_id": "KW5/1", "date": "10.01.2027", "description": "Naliczenie 01/2027",
+         "charge": "500,00"},
+        {**row, "premises_id": "KW5/1", "date": "15.01.2027", "description": "Wpłata",
+         "payment": "834,56"},
+        {**row, "premises_id": "KW5/G-3", "date": "01.01.2027", "description": "BO",
+         "payment": "12,00"},
+        {**row, "premises_id": "KW5/G-3", "date": "10.01.2027", "description": "Naliczenie",
+         "charge": "12,00"},
+    ]  # fmt: skip
+    return tables
+
+
+def _show(settings: Settings, capsys: pytest.CaptureFixture, premises_id: str) -> dict:
+    capsys.readouterr()
+    assert ebok(settings, "show", premises_id) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_import_of_the_next_year_keeps_the_published_years(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert ebok(settings, "import", str(write_csv_bundle(tmp_path / "y26", minimal_tables()))) == 0
+    assert ebok(settings, "import", str(write_csv_bundle(tmp_path / "y27", _year_2027()))) == 0
+    doc = _show(settings, capsys, "KW5/1")
+    assert [(r[0], r[2]) for r in doc["ledger"]["rows"]] == [
+        ("2026-01-01", "Bilans otwarcia"),
+        ("2026-01-10", "Naliczenie 01/2026"),
+        ("2026-01-15", "Wpłata"),
+        ("2027-01-10", "Naliczenie 01/2027"),
+        ("2027-01-15", "Wpłata"),
+    ]
+    assert doc["totals"]["charges"] == "1834.56" and doc["totals"]["payments"] == "1834.56"
+    assert doc["totals"]["balance"] == "0.00"
+    garage = _show(settings, capsys, "KW5/G-3")
+    assert [r[2] for r in garage["ledger"]["rows"]] == ["Wyrównanie zaliczek", "Naliczenie"]
+    assert garage["totals"]["balance"] == "0.00"
+
+
+def test_a_wrong_opening_balance_is_refused_unless_the_history_is_replaced(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert ebok(settings, "import", str(write_csv_bundle(tmp_path / "y26", minimal_tables()))) == 0
+    before = current(settings).id
+    wrong = write_csv_bundle(tmp_path / "y27", _year_2027("300,00"))
+    capsys.readouterr()
+    assert ebok(settings, "import", str(wrong)) == 1
+    err = capsys.readouterr().err
+    assert "rejected, nothing was published" in err
+    assert (
+        "ledger.csv, ledger, row 2, charge, '300,00': opening balance -300,00 differs from the "
+        "published balance -334,56 on 2026-12-31 for premises KW5/1"
+    ) in err
+    assert "ebok import --replace-history" in err
+    assert current(settings).id == before
+
+    assert ebok(settings, "import", "--replace-history", str(wrong)) == 0
+    doc = _show(settings, capsys, "KW5/1")
+    assert [r[2] for r in doc["ledger"]["rows"]] == [
+        "Bilans otwarcia", "Naliczenie 01/2027", "Wpłata"
+    ]  # fmt: skip
+    assert doc["totals"]["balance"] == "34.56"
+
+
+def test_a_cut_short_export_is_refused_unless_shrinking_is_allowed(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert ebok(settings, "import", str(write_csv_bundle(tmp_path / "ok", minimal_tables()))) == 0
+    before = current(settings).id
+    tables = minimal_tables()
+    tables["premises"] = tables["premises"][:1]
+    for table in ("ledger", "fees", "allowances"):
+        tables[table] = [r for r in tables[table] if r["premises_id"] == "KW5/1"]
+    cut = write_csv_bundle(tmp_path / "cut", tables)
+    capsys.readouterr()
+    assert ebok(settings, "import", str(cut)) == 1
+    err = capsys.readouterr().err
+    assert "rejected, nothing was published" in err
+    assert (
+        "premises.csv, premises, -, premises, '2 -> 1': community WM-KW5: this export would "
+        "remove 1 of the 2 published premises (KW5/G-3) (50%; none may be removed): "
+        "published 2, this export 1"
+    ) in err
+    assert "ledger.csv, ledger, -, ledger rows, '4 -> 3'" in err
+    assert "ebok import --allow-shrink" in err
+    assert current(settings).id == before
+
+    assert ebok(settings, "import", "--allow-shrink", str(cut)) == 0
+    assert "1 premises, 3 ledger rows" in capsys.readouterr().out
+    assert current(settings).premises_ids() == ["KW5/1"]
+
+
+def test_a_ledger_file_with_only_its_header_changes_no_balance(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert ebok(settings, "import", str(write_csv_bundle(tmp_path / "ok", minimal_tables()))) == 0
+    before = current(settings).id
+    tables = minimal_tables()
+    header = list(tables["ledger"][0])
+    bundle = write_csv_bundle(tmp_path / "cut", tables)
+    (bundle / "ledger.csv").write_text(";".join(header) + "\r\n", "utf-8")
+    capsys.readouterr()
+    assert ebok(settings, "import", str(bundle)) == 1
+    err = capsys.readouterr().err
+    assert (
+        "no ledger rows for premises KW5/1 in this export, so its balance would be 0,00, but "
+        "the published balance on 2026-01-15 is -334,56"
+    ) in err
+    assert "premises KW5/G-3" in err
+    assert current(settings).id == before
+    # Told the export is the whole history, it would still wipe every row: the shrink guard.
+    assert ebok(settings, "import", "--replace-history", str(bundle)) == 1
+    assert "ledger.csv, ledger, -, ledger rows, '4 -> 0'" in capsys.readouterr().err
+    assert current(settings).id == before
+    assert ebok(settings, "import", "--replace-history", "--allow-shrink", str(bundle)) == 0
+    assert current(settings).document("KW5/1")["totals"]["balance"] == 0

@@ -70,16 +70,16 @@ def test_bundles_are_archived_or_rejected_with_a_report(
 def test_inbox_is_imported_oldest_first(settings: Settings) -> None:
     settings.inbox_dir.mkdir()
     # The lone ledger refers to premises only the older full bundle creates: in the wrong order
-    # it would be rejected.
-    ledger = [
-        {"premises_id": "KW5/1", "date": "2026-02-01", "description": "Wpłata", "payment": "5,00"}
-    ]
+    # it would be rejected. It restates KW5/1's ledger from the same first date, with a new
+    # payment.
+    ledger = [dict(r) for r in minimal_tables()["ledger"] if r["premises_id"] == "KW5/1"]
+    ledger[-1].update(date="2026-02-01", payment="5,00")
     settle(write_csv(settings.inbox_dir / "ledger.csv", ledger), 100)
     settle(write_csv_bundle(settings.inbox_dir / "full", minimal_tables()), 200)
 
     assert sync(settings) == 0
     doc = SnapshotStore(settings.snapshots_dir).current().document("KW5/1")
-    assert [(r[2], r[5]) for r in doc["ledger"]["rows"]] == [("Wpłata", 500)]
+    assert [(r[2], r[5]) for r in doc["ledger"]["rows"]][-1] == ("Wpłata", 500)
     assert doc["fees"] and doc["premises"]["payer_name"] == "Jan Kowalski"
     assert len(list(settings.archive_dir.glob("*.report.txt"))) == 2
 
@@ -136,3 +136,50 @@ def test_a_bundle_that_crashes_the_reader_is_parked_and_the_rest_still_imported(
     assert "RuntimeError: reader bug" in report.read_text("utf-8")
     assert SnapshotStore(settings.snapshots_dir).current().document("KW5/1") is not None
     assert list(settings.inbox_dir.iterdir()) == []
+
+
+def test_an_export_that_would_remove_published_data_is_rejected_with_a_report(
+    settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    settings.inbox_dir.mkdir()
+    settle(write_csv_bundle(settings.inbox_dir / "full", minimal_tables()), 200)
+    tables = minimal_tables()
+    tables["fees"] = []  # the fees file came without its rows
+    write_csv_bundle(settings.inbox_dir / "cut", tables)
+    write_csv(settings.inbox_dir / "cut" / "fees.csv", [], header=["premises_id", "component"])
+    settle(settings.inbox_dir / "cut", 100)
+
+    assert sync(settings) == 1
+    assert "cut: rejected (1 problem(s))" in capsys.readouterr().out
+    (rejected,) = [p for p in settings.rejected_dir.iterdir() if p.is_dir()]
+    assert rejected.name.endswith("-cut") and (rejected / "fees.csv").exists()
+    report = (settings.rejected_dir / f"{rejected.name}.report.txt").read_text("utf-8")
+    assert "REJECTED" in report
+    assert (
+        "fees.csv, fees, -, fee lines, '2 -> 0': community WM-KW5: this export would remove 2 "
+        "of the 2 published fee lines (100%; at most 20%): published 2, this export 0"
+    ) in report
+    assert "ebok import --allow-shrink" in report
+    doc = SnapshotStore(settings.snapshots_dir).current().document("KW5/1")
+    assert doc["totals"]["monthly_fees"] == 29105
+
+
+def test_an_opening_balance_against_the_published_one_is_rejected_with_a_report(
+    settings: Settings,
+) -> None:
+    settings.inbox_dir.mkdir()
+    settle(write_csv_bundle(settings.inbox_dir / "y2026", minimal_tables()), 200)
+    tables = minimal_tables()
+    tables["ledger"] = [
+        {"premises_id": "KW5/1", "date": "01.01.2027", "description": "Saldo początkowe",
+         "payment": "10,00"},
+    ]  # fmt: skip
+    settle(write_csv_bundle(settings.inbox_dir / "y2027", tables), 100)
+    assert sync(settings) == 1
+    (report,) = settings.rejected_dir.glob("*-y2027.report.txt")
+    text = report.read_text("utf-8")
+    assert (
+        "ledger.csv, ledger, row 2, payment, '10,00': opening balance 10,00 differs from the "
+        "published balance -334,56 on 2026-12-31 for premises KW5/1"
+    ) in text
+    assert "ebok import --replace-history" in text
