@@ -1,5 +1,6 @@
 """The account turnover a resident reads: ledger rows with a running balance, a year filter,
-pages, and the same rows as a CSV that Polish Excel opens without an import wizard.
+a summary per year, pages, and the same rows as a CSV that Polish Excel opens without an
+import wizard.
 
 Pure functions over the published document (docs/snapshots.md); money stays integer grosze.
 """
@@ -87,6 +88,37 @@ def opening_balance(rows: Sequence[Entry], year: int | None) -> int:
     return carried
 
 
+@dataclass(frozen=True, slots=True)
+class YearSummary:
+    """One year of the account: the balance carried in, its turnover, the balance carried out
+    (closing = opening + payments − charges; the next year's opening)."""
+
+    year: int
+    opening: int
+    charges: int
+    payments: int
+    closing: int
+
+
+def year_summaries(rows: Sequence[Entry]) -> list[YearSummary]:
+    """A summary per year that has rows, oldest first. An opening-balance row is a row like
+    any other here: the first year opens at 0 and the row counts among its charges or
+    payments (what the import kept of earlier years is in the years before)."""
+    turnover: dict[int, list[int]] = {}
+    for e in rows:
+        sums = turnover.setdefault(e.year, [0, 0])
+        sums[0] += e.charge
+        sums[1] += e.payment
+    out: list[YearSummary] = []
+    carried = 0
+    for year in sorted(turnover):
+        charges, payments = turnover[year]
+        closing = carried + payments - charges
+        out.append(YearSummary(year, carried, charges, payments, closing))
+        carried = closing
+    return out
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[Entry]
@@ -123,14 +155,18 @@ def _csv_text(value: str) -> str:
 
 
 CSV_HEADER = ("Data", "Dokument", "Opis", "Okres", "Obciążenie", "Wpłata", "Saldo")
+CSV_OPENING = "Saldo otwarcia"
 
 
-def to_csv(rows: Sequence[Entry]) -> bytes:
+def to_csv(rows: Sequence[Entry], year: int | None = None, opening: int = 0) -> bytes:
     """UTF-8 with BOM (so Excel detects the encoding), `;` (the pl-PL list separator),
-    decimal comma, DD.MM.YYYY, CRLF line ends."""
+    decimal comma, DD.MM.YYYY, CRLF line ends. For one `year`, the rows begin with its
+    opening-balance line: `opening`, the balance carried from before it, dated 1 January."""
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
+    if year is not None:
+        writer.writerow((f"01.01.{year}", "", CSV_OPENING, "", "", "", _csv_amount(opening)))
     for e in rows:
         writer.writerow(
             (

@@ -208,6 +208,7 @@ async def ledger_page(request: Request) -> Response:
         year=year,
         page=page,
         opening=ledger.opening_balance(rows, year),
+        summaries=derived(request, premises_id, "years", lambda _: ledger.year_summaries(rows)),
         shown_charges=sum(e.charge for e in shown),
         shown_payments=sum(e.payment for e in shown),
     )
@@ -221,7 +222,8 @@ async def ledger_csv(request: Request) -> Response:
     year = _int_param(request, "year")
     if year not in ledger.years(rows):
         year = None
-    body = ledger.to_csv(ledger.filter_year(rows, year))
+    opening = ledger.opening_balance(rows, year)
+    body = ledger.to_csv(ledger.filter_year(rows, year), year, opening)
     filename = ledger.csv_filename(premises_id, year)
     return Response(
         body,

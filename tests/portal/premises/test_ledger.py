@@ -88,3 +88,44 @@ def test_csv_filename_is_safe():
     assert ledger.csv_filename("KW5/12", 2026) == "obroty-KW5_12-2026.csv"
     assert ledger.csv_filename('../"a b"\r\n', None) == "obroty-a_b.csv"
     assert ledger.csv_filename("ąę", None) == "obroty-lokal.csv"
+
+
+def test_year_summaries_carry_each_closing_into_the_next_year():
+    rows = ledger.entries(
+        _doc(
+            [
+                ledger_row("2024-01-01", "Bilans otwarcia", charge=5000, row=2),
+                ledger_row("2024-06-01", "Naliczenie", charge=123456, row=3),
+                ledger_row("2024-06-15", "Wpłata", payment=100000, row=4),
+                ledger_row("2026-01-10", "Naliczenie", charge=1000, row=5),
+                ledger_row("2026-01-20", "Wpłata", payment=30000, row=6),
+                ledger_row("2026-02-01", "Korekta", charge=-456, row=7),
+            ]
+        )
+    )
+    summaries = ledger.year_summaries(rows)
+    assert [(s.year, s.opening, s.charges, s.payments, s.closing) for s in summaries] == [
+        (2024, 0, 128456, 100000, -28456),
+        (2026, -28456, 544, 30000, 1000),
+    ]
+    assert summaries[-1].closing == rows[-1].balance
+    assert summaries[1].opening == ledger.opening_balance(rows, 2026)
+    assert ledger.year_summaries([]) == []
+
+
+def test_csv_of_one_year_begins_with_the_balance_carried_into_it():
+    rows = ledger.entries(
+        _doc(
+            [
+                ledger_row("2025-03-01", "Naliczenie", charge=123456, row=2),
+                ledger_row("2026-01-10", "Wpłata", payment=100000, row=3),
+            ]
+        )
+    )
+    text = ledger.to_csv(ledger.filter_year(rows, 2026), 2026, ledger.opening_balance(rows, 2026))
+    parsed = list(csv.reader(io.StringIO(text.decode("utf-8-sig")), delimiter=";"))
+    assert parsed[1] == ["01.01.2026", "", "Saldo otwarcia", "", "", "", "-1234,56"]
+    assert parsed[2] == ["10.01.2026", "", "Wpłata", "", "0,00", "1000,00", "-234,56"]
+    # The whole history starts from nothing: no opening line.
+    whole = list(csv.reader(io.StringIO(ledger.to_csv(rows).decode("utf-8-sig")), delimiter=";"))
+    assert [r[2] for r in whole[1:]] == ["Naliczenie", "Wpłata"]

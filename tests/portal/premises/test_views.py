@@ -163,8 +163,10 @@ def test_ledger_csv_download(store, signed_in):
     )
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0][0] == "Data" and len(rows) == 3
-    assert rows[2] == ["15.01.2026", "WB/1", "Wpłata", "", "0,00", "1234,56", "684,56"]
+    assert rows[0][0] == "Data" and len(rows) == 4
+    # One year's rows begin with the balance carried from before it (the 2025 opening debt).
+    assert rows[1] == ["01.01.2026", "", "Saldo otwarcia", "", "", "", "-100,00"]
+    assert rows[3] == ["15.01.2026", "WB/1", "Wpłata", "", "0,00", "1234,56", "684,56"]
 
 
 def test_fees_with_community_notes(store, signed_in):
@@ -329,3 +331,61 @@ def test_co_owners_share_the_premises_but_each_sees_only_their_own_header(store,
     token = re.compile(r'name="csrf_token" value="([^"]+)"')
     assert token.search(page_anna).group(1) != token.search(page_jan).group(1)
     assert "684,56 zł" in _text(page_anna) and "684,56 zł" in _text(page_jan)
+
+
+def test_ledger_page_sums_up_each_year_above_the_rows(store, signed_in):
+    doc = make_document(
+        ledger=[
+            ledger_row("2025-01-01", "Bilans otwarcia", charge=5000, row=2),
+            ledger_row("2025-06-01", "Naliczenie 06/2025", charge=123456, row=3),
+            ledger_row("2025-06-15", "Wpłata", payment=100000, row=4),
+            ledger_row("2026-02-01", "Naliczenie 02/2026", charge=45000, row=5),
+            ledger_row("2026-02-10", "Wpłata", payment=200000, row=6),
+        ]
+    )
+    publish_documents(store, [doc])
+    page = signed_in("KW5/12").get("/premises/KW5%2F12/ledger?year=2026")
+    text = _text(page.text)
+    assert "Rok Saldo otwarcia Obciążenia Wpłaty Saldo zamknięcia" in text
+    assert "2025 0,00 zł 1 284,56 zł 1 000,00 zł -284,56 zł" in text
+    assert "2026 -284,56 zł 450,00 zł 2 000,00 zł 1 265,44 zł" in text
+    # The summary comes before the rows, and links each year's rows.
+    assert text.index("Saldo zamknięcia") < text.index("Naliczenie 02/2026")
+    assert 'href="/premises/KW5%2F12/ledger?year=2025"' in page.text
+    assert '<tr class="current">' in page.text
+
+
+def test_two_yearly_imports_show_both_years_with_one_running_balance(
+    settings, store, signed_in, tmp_path
+):
+    from etl.sync import import_path
+    from tests.etl.builders import minimal_tables, write_csv_bundle
+
+    import_path(write_csv_bundle(tmp_path / "y2026", minimal_tables()), settings, store)
+    tables = minimal_tables()
+    tables["ledger"] = [
+        {"premises_id": "KW5/1", "date": "01.01.2027", "description": "Bilans otwarcia",
+         "charge": "334,56", "payment": ""},
+        {"premises_id": "KW5/1", "date": "10.01.2027", "description": "Naliczenie 01/2027",
+         "charge": "500,00", "payment": ""},
+        {"premises_id": "KW5/G-3", "date": "01.01.2027", "description": "Saldo początkowe",
+         "charge": "", "payment": "12,00"},
+    ]  # fmt: skip
+    import_path(write_csv_bundle(tmp_path / "y2027", tables), settings, store)
+
+    client = signed_in("KW5/1")
+    overview = _text(client.get("/premises/KW5%2F1").text)
+    assert "-834,56 zł" in overview and "zaległość" in overview
+    every = _text(client.get("/premises/KW5%2F1/ledger?year=all").text)
+    assert "2026 0,00 zł 1 334,56 zł 1 000,00 zł -334,56 zł" in every
+    assert "2027 -334,56 zł 500,00 zł 0,00 zł -834,56 zł" in every
+    # 2026 as first imported, then 2027 without its opening row: the balance runs on.
+    assert "Naliczenie 01/2026" in every and "Naliczenie 01/2027" in every
+    assert every.count("Bilans otwarcia") == 1
+    assert "10.01.2027 Naliczenie 01/2027 500,00 zł -834,56 zł" in every
+    year = _text(client.get("/premises/KW5%2F1/ledger?year=2027").text)
+    assert "Saldo na początek 2027 r.: -334,56 zł" in year
+    response = client.get("/premises/KW5%2F1/ledger.csv?year=2027")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[1] == ["01.01.2027", "", "Saldo otwarcia", "", "", "", "-334,56"]
+    assert rows[2][2:] == ["Naliczenie 01/2027", "", "500,00", "0,00", "-834,56"]
