@@ -156,6 +156,7 @@ def communities(raw: RawTable, problems: Problems) -> pd.DataFrame:
             "nip": _per_value(raw, "nip", cells.parse_nip, problems),
             "as_of": as_of,
             "fee_notes": [None] * len(raw.frame),
+            "as_of_parts": [None] * len(raw.frame),
         },
     )
 

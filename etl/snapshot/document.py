@@ -29,6 +29,10 @@ class Community(TypedDict):
     nip: str  # "" or 10 digits
     as_of: str  # the date the ledger state is valid for
     fee_notes: FeeNotes | None  # only the legacy export fills it
+    # Legacy export only (None for contract bundles): the as-of date of each part of the data,
+    # ISO, under "premises", "ledger", "fees" (its `.wmb` files may differ; `as_of` is the
+    # newest); {} when it had none and `as_of` is the account cards' end date.
+    as_of_parts: dict[str, str] | None
 
 
 class Premises(TypedDict):
