@@ -60,6 +60,28 @@ def _verdict(balance: int) -> tuple[str, str]:
     return "rozliczone", "settled"
 
 
+class _CardEndDate(str):
+    """An as-of date that is the account cards' end date (a legacy export without date files):
+    premises_base.html words it "Dane według karty kontowej do …", so it is false for
+    base.html's generic "Dane według stanu na …" line, and a date everywhere else."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def _as_of_context(community: dict[str, Any]) -> dict[str, Any]:
+    """as_of for every page; as_of_card when that date is the cards' end date; as_of_parts:
+    the premises / ledger / fees dates of a legacy export, when they differ (each page shows
+    its own part's date)."""
+    as_of = community["as_of"]
+    parts = community.get("as_of_parts")
+    if parts == {}:
+        return {"as_of": _CardEndDate(as_of), "as_of_card": as_of, "as_of_parts": {}}
+    parts = parts or {}
+    shown = parts if len(set(parts.values())) > 1 else {}
+    return {"as_of": as_of, "as_of_card": None, "as_of_parts": shown}
+
+
 def document_context(document: Document) -> dict[str, Any]:
     """What every premises page shows from the document alone (no request in it), computed
     once per generation and premises."""
@@ -69,7 +91,7 @@ def document_context(document: Document) -> dict[str, Any]:
         "community": document["community"],
         "premises": document["premises"],
         "premises_id": premises_id,
-        "as_of": document["community"]["as_of"],
+        **_as_of_context(dict(document["community"])),
         "urls": {
             "overview": premises_url(premises_id),
             "ledger": premises_url(premises_id, "ledger"),
