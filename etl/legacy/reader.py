@@ -21,14 +21,17 @@ from etl.legacy.records import (
     Card,
     ChargeLine,
     FeeSchedule,
+    Person,
     parse_as_of,
     parse_lok,
     parse_nal,
+    parse_others,
     parse_pow,
     parse_wplaty,
+    zl,
 )
 from etl.legacy.source import AS_OF_SUFFIX, Export, detect, load_exports
-from etl.legacy.tables import fees_frame, ledger_frame, premises_frame
+from etl.legacy.tables import fees_frame, ledger_frame, not_yet_due, premises_frame
 from etl.model import Bundle, BundleRejected, Problem
 from etl.snapshot.store import Generation
 
@@ -90,56 +93,71 @@ def _read_one(
 
     lok, wpl, nal = (export.label(n) for n in ("lok.txt", "wplaty.txt", "nal_czynsz.txt"))
     codes: set[str] = set()
-    people = parse_lok(lok, need("lok.txt", "premises"), problems, codes)
+    lok_text = need("lok.txt", "premises")
+    people = parse_lok(lok, lok_text, problems, codes)
     cards = parse_wplaty(wpl, need("wplaty.txt", "ledger"), problems)
-    charge_lines = parse_nal(nal, need("nal_czynsz.txt", "ledger"), problems, warnings)
+    nal_text = export.text("nal_czynsz.txt")
+    charge_lines: list[ChargeLine] | None = None
+    if nal_text is None:
+        warnings.append(
+            f"{nal}: missing; the ledger shows the cards' monthly charges without a breakdown"
+        )
+    else:
+        charge_lines = parse_nal(nal, nal_text, problems, warnings)
     pow_text = export.text("pow_czynsz.txt")
     if pow_text is None:
         warnings.append(f"{export.label('pow_czynsz.txt')}: missing, no fee schedule shown")
         schedule = FeeSchedule("", "", [])
     else:
         schedule = parse_pow(export.label("pow_czynsz.txt"), pow_text, problems, warnings)
-    as_of = _as_of(export, problems)
+    as_of, parts = _as_of(export, cards, problems, warnings)
 
-    premises = premises_frame(export.label("lok.txt"), export.community_id, people, problems)
-    known = set(premises["premises_id"]) | codes
-    for label, table, items in (
+    owners: dict[str, set[str]] = {}
+    for person in people:
+        owners.setdefault(person.premises, set()).add(person.person_id)
+    items = (
         (wpl, "ledger", cards),
-        (nal, "ledger", charge_lines),
+        (nal, "ledger", charge_lines or []),
         (export.label("pow_czynsz.txt"), "fees", schedule.lines),
-    ):
-        for item in items:
+    )
+    wanted = {item.premises for _, _, group in items for item in group} - set(owners) - codes
+    people = people + _ownerless(lok, lok_text, wanted, cards, warnings)
+    premises = premises_frame(lok, export.community_id, people, problems)
+    known = set(premises["premises_id"]) | codes
+    for label, table, group in items:
+        for item in group:
             if item.premises not in known:
                 problems.append(
                     Problem(label, table, item.line, "premises code", item.premises,
-                            f"premises {item.premises} is not among the owners' premises "
-                            "in lok.txt")
+                            f"premises {item.premises} is not among the premises in lok.txt")
                 )  # fmt: skip
 
-    def previous_closing(premises_id: str) -> tuple[int, int] | None:
+    def previous_closing(premises_id: str) -> checks.Published | None:
         if previous is None:
             return None
         return checks.published_closing(previous.document(premises_id))
 
-    totals = checks.month_totals(charge_lines)
+    totals = None if charge_lines is None else checks.month_totals(charge_lines)
+    cards = checks.read_months(wpl, cards, totals, problems, warnings)
     problems += checks.check_duplicates(wpl, cards)
     problems += checks.check_closing(wpl, cards)
-    problems += checks.check_months(wpl, "nal_czynsz.txt", cards, totals)
-    problems += checks.check_openings(wpl, cards, previous_closing)
-    _warn_uncovered(nal, cards, charge_lines, warnings)
-    owners: dict[str, set[str]] = {}
-    for person in people:
-        owners.setdefault(person.premises, set()).add(person.person_id)
+    if totals is not None:
+        problems += checks.check_months(wpl, "nal_czynsz.txt", cards, totals)
+        _warn_uncovered(nal, cards, charge_lines or [], warnings)
+    problems += checks.check_openings(wpl, cards, previous_closing, warnings)
     warnings += checks.owner_warnings(wpl, cards, owners)
 
     community = community_settings(
         export.community_id, communities_file, previous, people, problems, warnings
     )
-    if len(problems) > before:
+    if len(problems) > before or as_of is None:
         return {"premises": premises}
+    charges_to = date.fromisoformat(parts["ledger"]) if "ledger" in parts else None
+    _warn_not_yet_due(wpl, cards, charges_to, warnings)
     community.update(
-        as_of=as_of.isoformat(),  # type: ignore[union-attr]
+        as_of=as_of.isoformat(),
         fee_notes={"header": schedule.header, "footer": schedule.footer},
+        as_of_parts=parts,
     )
     premises["community_id"] = export.community_id
     for column in ("postal_code", "city"):
@@ -157,38 +175,131 @@ def _read_one(
     return {
         "communities": pd.DataFrame([community]),
         "premises": premises,
-        "ledger": ledger_frame(wpl, cards, charge_lines, as_of),  # type: ignore[arg-type]
+        "ledger": ledger_frame(wpl, cards, charge_lines, as_of, charges_to),
         "fees": fees_frame(export.label("pow_czynsz.txt"), schedule.lines),
     }
 
 
-def _as_of(export: Export, problems: list[Problem]) -> date | None:
+def _ownerless(
+    file: str, text: str, codes: set[str], cards: list[Card], warnings: list[str]
+) -> list[Person]:
+    """Payers for premises that have a card, charge or fee lines but no owner (`W…`) in
+    lok.txt: a council-owned flat lists only its tenant. The premises takes its address from
+    the persons lok.txt lists for it, and its payer is the person the card is kept for when
+    listed, else those persons. A code lok.txt does not list at all stays refused."""
+    if not codes:
+        return []
+    listed: dict[str, list[Person]] = {}
+    for person in parse_others(text):
+        if person.premises in codes:
+            listed.setdefault(person.premises, []).append(person)
+    holders = {(c.premises, c.owner_id) for c in cards}
+    out = []
+    for code, persons in listed.items():
+        payers = [p for p in persons if (code, p.person_id) in holders] or persons
+        out += payers
+        names = ", ".join(dict.fromkeys(p.name for p in payers))
+        warnings.append(
+            f"{file}, line {payers[0].line}: premises {code} has no owner (W…) in lok.txt "
+            f"(e.g. a council-owned flat); shown with payer {names}"
+        )
+    return out
+
+
+def _as_of(
+    export: Export, cards: list[Card], problems: list[Problem], warnings: list[str]
+) -> tuple[date | None, dict[str, str]]:
+    """The as-of date of the data and of each part.
+
+    `lokal_ost_wys.wmb`, `nalicz_ost_wys.wmb` and `pow_czynsz_ost_wys.wmb` date the premises,
+    the charges and the fee schedule, and may differ; any other `*_ost_wys.wmb` dates every
+    part without its own file. The data's as-of date is the newest. Without any such file the
+    data run to the account cards' end date: that is the as-of date, and the parts are
+    empty (`{}`), which the portal words as "według karty kontowej do …"."""
     names = sorted(n for n in export.files if n.endswith(AS_OF_SUFFIX))
     if not names:
-        problems.append(
-            Problem(export.label("*" + AS_OF_SUFFIX), "communities", None, "as_of", "",
-                    "file missing: it holds the date the data is valid for (YYYYMMDD)")
-        )  # fmt: skip
-        return None
-    dates = {parse_as_of(export.label(n), export.text(n) or "", problems) for n in names}
-    if len(dates) > 1 and None not in dates:
-        problems.append(
-            Problem(export.label(names[0]), "communities", 1, "as_of", "",
-                    f"{len(names)} as-of files with different dates")
-        )  # fmt: skip
-    return max((d for d in dates if d), default=None)
+        end = max((c.date_to for c in cards), default=None)
+        if end is None:
+            problems.append(
+                Problem(export.label("*" + AS_OF_SUFFIX), "communities", None, "as_of", "",
+                        "file missing, and no account card in wplaty.txt to date the data "
+                        "by: it holds the date the data is valid for (YYYYMMDD)")
+            )  # fmt: skip
+            return None, {}
+        warnings.append(
+            f"{export.label('*' + AS_OF_SUFFIX)}: missing; the data are shown as of the "
+            f"account cards' end date {end:%d/%m/%Y}"
+        )
+        return end, {}
+    dated: dict[str, list[tuple[str, date | None]]] = {}
+    for name in names:
+        part = AS_OF_PARTS.get(name[: -len(AS_OF_SUFFIX)], "")
+        when = parse_as_of(export.label(name), export.text(name) or "", problems)
+        dated.setdefault(part, []).append((name, when))
+    parts: dict[str, date] = {}
+    for part, found in dated.items():
+        dates = {when for _, when in found if when}
+        if len(dates) > 1:
+            problems.append(
+                Problem(export.label(found[0][0]), "communities", 1, "as_of", "",
+                        f"{len(found)} as-of files with different dates, and nothing says "
+                        "which part of the data each dates")
+            )  # fmt: skip
+        if dates:
+            parts[part] = max(dates)
+    common = parts.pop("", None)
+    if common is not None:
+        for part in ("premises", "ledger", "fees"):
+            parts.setdefault(part, common)
+    if not parts:
+        return None, {}
+    ordered = {k: parts[k].isoformat() for k in ("premises", "ledger", "fees") if k in parts}
+    return max(parts.values()), ordered
+
+
+# The `.wmb` date files by the part of the data they date (the name before `_ost_wys.wmb`).
+AS_OF_PARTS = {
+    "lokal": "premises",
+    "lok": "premises",
+    "lokale": "premises",
+    "nalicz": "ledger",
+    "nal_czynsz": "ledger",
+    "naliczenia": "ledger",
+    "pow_czynsz": "fees",
+    "pow": "fees",
+}
+
+
+def _warn_not_yet_due(
+    file: str, cards: list[Card], charges_to: date | None, warnings: list[str]
+) -> None:
+    """Charges a card holds for periods after the charges date: not shown as due; say so."""
+    later = [(card, not_yet_due(card, charges_to)) for card in cards]
+    later = [(card, due) for card, due in later if due]
+    if not later or charges_to is None:
+        return
+    periods = sorted({f"{m:02d}/{y}" for _, due in later for y, m, _ in due})
+    total = sum(g for _, due in later for _, _, g in due)
+    warnings.append(
+        f"{file}: {len(later)} card(s) hold charges for {', '.join(periods)}, after the "
+        f"charges date {charges_to:%d/%m/%Y}; not shown as due (together {zl(total)})"
+    )
 
 
 def _warn_uncovered(
     file: str, cards: list[Card], lines: list[ChargeLine], warnings: list[str]
 ) -> None:
     """Charge lines for a month no card covers are not shown; say so rather than drop them."""
-    covered = {(c.premises, c.year) for c in cards}
+    covered = {(c.premises, *month) for c in cards for month in c.months}
     missing = sorted(
-        {(c.premises, c.period[0]) for c in lines if c.period} - covered,
+        {
+            (c.premises, c.period[0])
+            for c in lines
+            if c.period and (c.premises, *c.period) not in covered
+        }
     )
     for premises, year in missing:
         warnings.append(
-            f"{file}: premises {premises} has charge lines for {year} but no account card "
-            "for that year in wplaty.txt; they are not shown"
+            f"{file}: premises {premises} has charge lines for {year} that no account card in "
+            "wplaty.txt covers; they are not shown"
         )

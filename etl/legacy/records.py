@@ -204,6 +204,24 @@ def parse_lok(
     return people
 
 
+def parse_others(text: str) -> list[Person]:
+    """Persons who are not owners (tenants, contacts), read leniently: they only give a premises
+    that has no owner at all in lok.txt (a council-owned flat) its address and payer. These
+    lines are not checked, so a line that does not read is skipped, not refused."""
+    out = []
+    for number, line in numbered_lines(text):
+        if line.lstrip().startswith("W"):
+            continue
+        values = split_fields(line, 14, 1)
+        if values is None:
+            continue
+        v = [value.strip() for value in values]
+        if v[3] and v[1]:
+            name = " ".join(v[1].split())
+            out.append(Person(number, v[0], name, *v[3:10], ""))  # type: ignore[arg-type]
+    return out
+
+
 def _share(f: Fields) -> str:
     """numerator / denominator; both empty or both 0 means the export gives no share."""
     num, den = f.text(12), f.text(13)
@@ -349,26 +367,34 @@ class FeeSchedule:
 
 
 def parse_pow(file: str, text: str, problems: list[Problem], warnings: list[str]) -> FeeSchedule:
-    """Header lines, a line holding only `#`, footer lines, a second `#`, then data lines."""
+    """Header lines, a line holding only `#`, footer lines, a second `#`, then data lines.
+
+    Exports also come with a single `#` line: header, `#`, then the fee lines, no footer block.
+    There, lines after the `#` that hold no `#` at all cannot be fee lines: they are notes for
+    residents, kept as the footer. An empty file is an empty schedule."""
     raw = [line.rstrip("\r").replace("\x1a", "") for line in text.split("\n")]
     marks = [i for i, line in enumerate(raw) if line.strip() == "#"]
-    if len(marks) < 2:
-        problems.append(
-            Problem(
-                file,
-                "fees",
-                None,
-                "",
-                "",
-                "expected header, a line '#', footer, a line "
-                f"'#', then the fee lines; found {len(marks)} line(s) holding only '#'",
-            )
-        )
+    if not marks:
+        if any(line.strip() for line in raw):
+            problems.append(
+                Problem(file, "fees", None, "", "",
+                        "expected header, a line '#', then the fee lines (optionally footer "
+                        "lines and a second line '#' before them); found no line holding "
+                        "only '#'")
+            )  # fmt: skip
         return FeeSchedule("", "", [])
-    first, second = marks[0], marks[1]
+    first = marks[0]
     header = "\n".join(raw[:first]).strip()
-    footer = "\n".join(raw[first + 1 : second]).strip()
-    body = "\n" * (second + 1) + "\n".join(raw[second + 1 :])  # keep the line numbers
+    if len(marks) >= 2:
+        second = marks[1]
+        footer = "\n".join(raw[first + 1 : second]).strip()
+        data = raw[second + 1 :]
+    else:
+        second = first
+        rest = raw[first + 1 :]
+        footer = "\n".join(line.strip() for line in rest if line.strip() and "#" not in line)
+        data = [line if "#" in line else "" for line in rest]
+    body = "\n" * (second + 1) + "\n".join(data)  # keep the line numbers
     rows = _rows(file, "fees", body, 8, 3, problems)
     lines = [c for f in rows if (c := _charge_line(f, 1, None, 2, warnings)) is not None]
     return FeeSchedule(header, footer, lines)
@@ -386,9 +412,12 @@ class Card:
     date_to: date
     opening_debt: int
     opening_surplus: int
-    charges: tuple[int, ...]  # January..December
+    charges: tuple[int, ...]  # the 12 monthly columns, in file order
     payments: tuple[int, ...]
     closing: int
+    # (year, month) each column stands for: January..December of `year` as written; a card
+    # that starts later in the year may be read from its start month (checks.read_months).
+    months: tuple[tuple[int, int], ...] = ()
 
     @property
     def opening(self) -> int:
@@ -430,6 +459,7 @@ def parse_wplaty(file: str, text: str, problems: list[Problem]) -> list[Card]:
                 tuple(charges),
                 tuple(payments),
                 closing,
+                tuple((year, month) for month in range(1, 13)),
             )  # type: ignore[arg-type]
         )
     return cards

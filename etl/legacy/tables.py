@@ -55,18 +55,40 @@ def premises_frame(
 
 
 def _month_dates(card: Card, year: int, month: int, as_of: date) -> tuple[date, date]:
-    """Charge row: the month's first day (not before the card's start). Payment row: the
-    month's last day, but not after the as-of date or the card's end, nor before the charge."""
-    first = max(date(year, month, 1), card.date_from)
+    """Charge row: the month's first day (the card's start day in its first month). Payment
+    row: the month's last day, but not after the as-of date or the card's end, nor before the
+    charge. Each month in its own month, whichever months the card's columns stand for."""
+    first = date(year, month, 1)
+    if (card.date_from.year, card.date_from.month) == (year, month):
+        first = card.date_from
     last = date(year, month, calendar.monthrange(year, month)[1])
     return first, max(first, min(last, as_of, card.date_to))
 
 
+def not_yet_due(card: Card, charges_to: date | None) -> list[tuple[int, int, int]]:
+    """(year, month, grosze) of the card's charges for periods that begin after the charges
+    date (`nalicz_ost_wys.wmb`): booked ahead on the card, but not due at the data's date."""
+    if charges_to is None:
+        return []
+    return [
+        (year, month, charge)
+        for charge, (year, month) in zip(card.charges, card.months, strict=True)
+        if charge and date(year, month, 1) > charges_to
+    ]
+
+
 def ledger_frame(
-    file: str, cards: list[Card], lines: list[ChargeLine], as_of: date
+    file: str,
+    cards: list[Card],
+    lines: list[ChargeLine] | None,
+    as_of: date,
+    charges_to: date | None = None,
 ) -> pd.DataFrame:
+    """The ledger rows of the cards (docs/legacy-format.md, "Ledger rows from the cards").
+    `lines` None: the export has no nal_czynsz.txt, so charges carry no breakdown.
+    `charges_to`: charges for periods after it are not shown (`not_yet_due`)."""
     details: dict[tuple[str, int, int], list[ChargeLine]] = {}
-    for line in lines:
+    for line in lines or ():
         if line.period is not None:
             details.setdefault((line.premises, *line.period), []).append(line)
     rows = []
@@ -87,29 +109,34 @@ def ledger_frame(
             }
         )
 
-    running: dict[str, int] = {}  # balance shown so far, per premises
+    running: dict[str, int] = {}  # the cards' balance so far, per premises
     for card in sorted(cards, key=lambda c: (c.premises, c.year)):
         if card.premises not in running:
             running[card.premises] = card.opening
             if card.opening:
                 opening = card.opening
                 row(card, card.date_from, "Bilans otwarcia", "", max(-opening, 0), max(opening, 0))
-        for month in range(1, 13):
-            charge, payment = card.charges[month - 1], card.payments[month - 1]
-            on, paid_on = _month_dates(card, card.year, month, as_of)
-            mm = f"{month:02d}/{card.year}"
-            if charge:
-                own = sorted(details.get((card.premises, card.year, month), []),
-                             key=lambda c: (c.line_no.zfill(9), c.line))  # fmt: skip
-                period = f"{card.year}-{month:02d}"
-                row(card, on, f"Naliczenie {mm}", period, charge, 0, [c.detail() for c in own])
+        later = {(y, m) for y, m, _ in not_yet_due(card, charges_to)}
+        for charge, payment, (year, month) in zip(
+            card.charges, card.payments, card.months, strict=True
+        ):
+            on, paid_on = _month_dates(card, year, month, as_of)
+            mm = f"{month:02d}/{year}"
+            if charge and (year, month) not in later:
+                breakdown = None
+                if lines is not None:
+                    own = sorted(details.get((card.premises, year, month), []),
+                                 key=lambda c: (c.line_no.zfill(9), c.line))  # fmt: skip
+                    breakdown = [c.detail() for c in own]
+                period = f"{year}-{month:02d}"
+                row(card, on, f"Naliczenie {mm}", period, charge, 0, breakdown)
             if payment:
                 row(card, paid_on, f"Wpłaty {mm}", "", 0, payment)
         # The checks let a card's sums miss its closing (or the year before's) by a grosz;
         # residents must still see the card's closing balance, so the grosz gets its own row.
-        shown = running[card.premises] + sum(card.payments) - sum(card.charges)
-        if card.closing != shown:
-            fix = card.closing - shown
+        computed = running[card.premises] + sum(card.payments) - sum(card.charges)
+        if card.closing != computed:
+            fix = card.closing - computed
             when = max(card.date_from, min(card.date_to, as_of))
             row(card, when, ROUNDING, "", max(-fix, 0), max(fix, 0))
         running[card.premises] = card.closing

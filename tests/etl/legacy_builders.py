@@ -88,46 +88,63 @@ class Charge:
 @dataclass
 class CardSpec:
     """A yearly card. Monthly charges default to the charge lines' sums; closing to the
-    card's own arithmetic. Override either to make a check fail."""
+    card's own arithmetic. Override either to make a check fail.
+
+    `payments` and `charges` are keyed by column (1..12). Column 1 stands for January of
+    `year`, or for `first_month` (e.g. (2025, 7): columns July 2025 .. June 2026, the way a
+    card starting 01/07/2025 may be written); the charge lines' sums are placed accordingly."""
 
     premises: str
     year: int
     owner: str = "W000001"
     opening_debt: int = 0
     opening_surplus: int = 0
-    payments: dict[int, int] = field(default_factory=dict)  # month -> grosze
-    charges: dict[int, int] | None = None  # month -> grosze; None: from the charge lines
+    payments: dict[int, int] = field(default_factory=dict)  # column -> grosze
+    charges: dict[int, int] | None = None  # column -> grosze; None: from the charge lines
     closing: int | None = None
+    date_from: str = ""  # dd/mm/yyyy; default 01/01/<year>
+    date_to: str = ""  # default 31/12/<year>
+    first_month: tuple[int, int] | None = None
+
+    def months(self) -> list[tuple[int, int]]:
+        year, month = self.first_month or (self.year, 1)
+        first = year * 12 + month - 1
+        return [(n // 12, n % 12 + 1) for n in range(first, first + 12)]
 
 
 @dataclass
 class LegacyExport:
     community_id: str = "KLO11"
-    as_of: str = "20261120"
+    as_of: str | None = "20261120"
     owners: list[Owner] = field(default_factory=list)
     others: list[str] = field(default_factory=list)  # raw lok.txt lines of non-owners
     charges: list[Charge] = field(default_factory=list)
     fees: list[Charge] = field(default_factory=list)
     cards: list[CardSpec] = field(default_factory=list)
     header: str = "Szanowni Państwo,\nod 1 stycznia zmieniają się stawki."
-    footer: str = "Wpłaty prosimy kierować na rachunek wspólnoty."
+    # None: pow_czynsz.txt as some exports write it, header, one `#` line, the fee lines
+    footer: str | None = "Wpłaty prosimy kierować na rachunek wspólnoty."
     crlf: bool = True
     extra_files: dict[str, bytes] = field(default_factory=dict)
     omit: tuple[str, ...] = ()
+    # The `.wmb` date files by name (`nalicz_ost_wys.wmb`: "20251130"); None: one file
+    # `<id>_ost_wys.wmb` holding `as_of` (no file at all when `as_of` is None too).
+    wmb: dict[str, str] | None = None
 
-    def _sums(self) -> dict[tuple[str, int], list[int]]:
-        sums: dict[tuple[str, int], list[int]] = {}
+    def _sums(self) -> dict[tuple[str, int, int], int]:
+        sums: dict[tuple[str, int, int], int] = {}
         for c in self.charges:
-            months = sums.setdefault((c.premises, int(c.period[:4])), [0] * 12)
-            months[int(c.period[4:]) - 1] += c.amount
+            key = (c.premises, int(c.period[:4]), int(c.period[4:]))
+            sums[key] = sums.get(key, 0) + c.amount
         return sums
 
     def month_charges(self, premises: str, year: int) -> list[int]:
-        return self._sums().get((premises, year), [0] * 12)
+        sums = self._sums()
+        return [sums.get((premises, year, m), 0) for m in range(1, 13)]
 
     def card_line(self, card: CardSpec, sums: dict | None = None) -> str:
         sums = self._sums() if sums is None else sums
-        charges = sums.get((card.premises, card.year), [0] * 12)
+        charges = [sums.get((card.premises, *month), 0) for month in card.months()]
         if card.charges is not None:
             charges = [card.charges.get(m, 0) for m in range(1, 13)]
         payments = [card.payments.get(m, 0) for m in range(1, 13)]
@@ -137,9 +154,9 @@ class LegacyExport:
         months = [zl(v) for pair in zip(charges, payments, strict=True) for v in pair]
         return "#".join(
             [
-                card.owner, card.premises, str(card.year), f"01/01/{card.year}",
-                f"31/12/{card.year}", zl(card.opening_debt), zl(card.opening_surplus), "", "",
-                *months, zl(closing),
+                card.owner, card.premises, str(card.year), card.date_from or f"01/01/{card.year}",
+                card.date_to or f"31/12/{card.year}", zl(card.opening_debt),
+                zl(card.opening_surplus), "", "", *months, zl(closing),
             ]
         )  # fmt: skip
 
@@ -162,15 +179,21 @@ class LegacyExport:
             "pow_czynsz.txt": encode(
                 self.header.split("\n")
                 + ["#"]
-                + self.footer.split("\n")
-                + ["#"]
+                + ([] if self.footer is None else [*self.footer.split("\n"), "#"])
                 + [f.pow_line() for f in self.fees]
             ),  # fmt: skip
             "wplaty.txt": encode([self.card_line(c, sums) for c in self.cards]),
-            f"{self.community_id.lower()}_ost_wys.wmb": encode([self.as_of]),
+            **{name: encode([when]) for name, when in self.wmb_files().items()},
             **self.extra_files,
         }
         return {k: v for k, v in out.items() if k not in self.omit}
+
+    def wmb_files(self) -> dict[str, str]:
+        if self.wmb is not None:
+            return dict(self.wmb)
+        if self.as_of is None:
+            return {}
+        return {f"{self.community_id.lower()}_ost_wys.wmb": self.as_of}
 
     def write(self, parent: Path) -> Path:
         """The community folder, named by its id, inside `parent`."""

@@ -434,12 +434,16 @@ def test_bank_account_falls_back_to_the_published_community(tmp_path, store):
     assert any("no bank_account" in w for w in bundle.warnings)
 
 
-def test_missing_files_and_as_of(tmp_path, toml):
+def test_only_lok_and_wplaty_are_required(tmp_path, toml):
     export = klonowa()
-    export.omit = ("nal_czynsz.txt", "klo11_ost_wys.wmb")
-    error = rejected(tmp_path, export, toml)
-    files = {p.file for p in error.problems if "missing" in p.reason}
-    assert files == {"KLO11/nal_czynsz.txt", "KLO11/*_ost_wys.wmb"}
+    export.omit = ("nal_czynsz.txt", "pow_czynsz.txt", "klo11_ost_wys.wmb")
+    bundle = read(tmp_path, export, toml)
+    missing = {w.split(":")[0] for w in bundle.warnings if "missing" in w}
+    assert missing == {"KLO11/nal_czynsz.txt", "KLO11/pow_czynsz.txt", "KLO11/*_ost_wys.wmb"}
+    (community,) = bundle.tables["communities"].to_dict("records")
+    assert (community["as_of"], community["as_of_parts"]) == ("2026-12-31", {})
+    for premises_id in (P1, P2, P3):
+        assert balance(bundle, premises_id) == export.closing(premises_id)
 
 
 def test_zip_bomb_is_refused(tmp_path, toml):
