@@ -9,7 +9,8 @@ and `_row` (row number as the spreadsheet shows it, header = 1) for traceability
 
 - communities: community_id, name, street, postal_code, city, bank_account (26 digits), nip
   ("" or 10 digits), as_of (ISO date "YYYY-MM-DD"), fee_notes (object: None or
-  {"header": str, "footer": str}; only the legacy export fills it)
+  {"header": str, "footer": str}) and as_of_parts (object: None or {"premises"|"ledger"|"fees":
+  ISO date}); only the legacy export fills the last two
 - premises: premises_id, community_id, number, street, postal_code, city, kind, area_m2 (decimal
   string or ""), share (decimal string or ""), occupants (int or None), payer_name,
   payer_address, bank_account ("" or 26 digits), email ("" unless the export carries one)

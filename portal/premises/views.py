@@ -25,6 +25,7 @@ from etl.snapshot.ids import quote_premises_id
 from portal.premises import chart, ledger
 from portal.premises.documents import account_premises, derived, get_premises
 from portal.web.csrf import csrf_token
+from portal.web.downloads import file_response
 from portal.web.templating import templates
 
 # Sub-pages of a premises, including those other modules add (`slip`: the payment slip).
@@ -60,23 +61,15 @@ def _verdict(balance: int) -> tuple[str, str]:
     return "rozliczone", "settled"
 
 
-class _CardEndDate(str):
-    """An as-of date that is the account cards' end date (a legacy export without date files):
-    premises_base.html words it "Dane według karty kontowej do …", so it is false for
-    base.html's generic "Dane według stanu na …" line, and a date everywhere else."""
-
-    def __bool__(self) -> bool:
-        return False
-
-
 def _as_of_context(community: dict[str, Any]) -> dict[str, Any]:
-    """as_of for every page; as_of_card when that date is the cards' end date; as_of_parts:
+    """as_of for every page; as_of_card when that date is the cards' end date (a legacy export
+    without date files: not a "stan na" date, base.html words it apart); as_of_parts:
     the premises / ledger / fees dates of a legacy export, when they differ (each page shows
     its own part's date)."""
     as_of = community["as_of"]
     parts = community.get("as_of_parts")
     if parts == {}:
-        return {"as_of": _CardEndDate(as_of), "as_of_card": as_of, "as_of_parts": {}}
+        return {"as_of": as_of, "as_of_card": as_of, "as_of_parts": {}}
     parts = parts or {}
     shown = parts if len(set(parts.values())) > 1 else {}
     return {"as_of": as_of, "as_of_card": None, "as_of_parts": shown}
@@ -247,14 +240,7 @@ async def ledger_csv(request: Request) -> Response:
     opening = ledger.opening_balance(rows, year)
     body = ledger.to_csv(ledger.filter_year(rows, year), year, opening)
     filename = ledger.csv_filename(premises_id, year)
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return file_response(body, "text/csv; charset=utf-8", filename)
 
 
 async def fees_page(request: Request) -> Response:
