@@ -187,7 +187,9 @@ async def slip_form(request: Request) -> Response:
 def _slip_or_form(request: Request) -> tuple[Any, dict[str, Any], Slip | None, Response | None]:
     generation, document = get_premises(request, request.path_params["premises_id"])
     amount = request.query_params.get("amount", "")
-    title = request.query_params.get("title", "")
+    # A link without a title (typed by hand, or from an older bookmark) gets the title the form
+    # suggests rather than a refusal: the resident asked for a slip, not for a form to fill.
+    title = request.query_params.get("title", "").strip() or default_title(document)
     slip, errors = _checked(amount, title, document)
     if slip is None:
         form = _form(

@@ -115,6 +115,16 @@ def test_missing_title_is_a_form_error(resident) -> None:
     assert "Podaj tytuł przelewu." in _text(page.text)
 
 
+def test_a_pdf_link_without_a_title_prints_the_suggested_title(resident) -> None:
+    form = resident.get(f"{BASE}/slip").text  # the title field's value
+    suggested = "Opłaty za lokal 12, ul. Kwiatowa 5, 11/2026"
+    assert suggested in form
+    for params in ({"amount": "10,00"}, {"amount": "10,00", "title": "  "}):
+        response = resident.get(f"{BASE}/slip.pdf", params=params)
+        assert response.status_code == 200
+        assert suggested in _pdf_text(response.content)
+
+
 def test_another_residents_premises_is_404(resident) -> None:
     other = "/premises/" + quote(OTHER_PID, safe="")
     for path in ("/slip", "/slip.pdf?amount=10&title=x", "/slip/print?amount=10&title=x"):
