@@ -66,21 +66,25 @@ class Closing:
         self: Accounts, retention_days: int, now: datetime | None = None
     ) -> list[str]:
         """Erase the e-mail address and sign-in history of accounts closed more than
-        `retention_days` ago. Returns the logins that had something erased."""
+        `retention_days` ago, and their login and address from the panel's audit log.
+        Returns the logins that had something erased."""
         cutoff = iso((now or utc_now()) - timedelta(days=retention_days))
         conn = self.db()
         conn.execute("BEGIN IMMEDIATE")
         try:
             rows = conn.execute(
-                "SELECT id, login FROM accounts a WHERE status = ? AND status_changed_at <= ?"
+                "SELECT id, login, email FROM accounts a"
+                " WHERE status = ? AND status_changed_at <= ?"
                 " AND (email IS NOT NULL"
                 "      OR EXISTS (SELECT 1 FROM sign_ins s WHERE s.account_id = a.id)"
                 "      OR EXISTS (SELECT 1 FROM sign_ins s WHERE s.account_id IS NULL"
-                "                 AND s.login = a.login COLLATE NOCASE))"
+                "                 AND s.login = a.login COLLATE NOCASE)"
+                "      OR EXISTS (SELECT 1 FROM audit_log l WHERE l.account_id = a.id))"
                 " ORDER BY login",
                 (CLOSED, cutoff),
             ).fetchall()
-            for account_id, login in rows:
+            for account_id, login, email in rows:
+                _erase_from_audit_log(conn, account_id, login, email)
                 conn.execute("UPDATE accounts SET email = NULL WHERE id = ?", (account_id,))
                 conn.execute(
                     "DELETE FROM sign_ins WHERE account_id = ?"
@@ -92,7 +96,22 @@ class Closing:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        for _, login in rows:
+        for _, login, _ in rows:
             log.info("account %s: personal data erased after the retention period", login)
-        return [login for _, login in rows]
+        return [login for _, login, _ in rows]
 
+
+def _erase_from_audit_log(conn, account_id: int, login: str, email: str | None) -> None:
+    """The panel's audit log (portal.panel.audit) keeps the events about the account but not
+    its login or e-mail address: in the entries about the account (`account_id`), an account
+    target and the login or address in the details become `konto #<id> (usunięte)`, and the
+    entries are no longer linked to it."""
+    erased = f"konto #{account_id} (usunięte)"
+    conn.execute(
+        "UPDATE audit_log SET account_id = NULL,"
+        " target = CASE WHEN target_kind = 'account' OR target = :login COLLATE NOCASE"
+        "          THEN :erased ELSE target END,"
+        " details = replace(replace(details, :login, :erased), :email, :erased)"
+        " WHERE account_id = :id",
+        {"id": account_id, "login": login, "email": email or login, "erased": erased},
+    )

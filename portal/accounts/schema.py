@@ -67,6 +67,52 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (account_id, issued_at)
     ) WITHOUT ROWID;
     """,
+    # 2: the manager's staff (portal.panel.staff) and the panel's audit log (portal.panel.audit).
+    # The log is append-only: deleting a row or rewriting who, when, from where or what is
+    # refused by the database itself; only the target and details may change, which is how a
+    # closed account's personal data is erased from it (portal.accounts.closing).
+    """
+    CREATE TABLE staff (
+        id INTEGER PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        email TEXT,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'office', 'accountant')),
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+        must_change_password INTEGER NOT NULL DEFAULT 1,
+        auth_version INTEGER NOT NULL DEFAULT 1,
+        totp_secret TEXT,
+        totp_pending_secret TEXT,
+        totp_last_step INTEGER,
+        created_at TEXT NOT NULL,
+        password_changed_at TEXT,
+        status_changed_at TEXT,
+        last_login_at TEXT
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        staff_id INTEGER REFERENCES staff(id),
+        staff_login TEXT NOT NULL,
+        client TEXT,
+        action TEXT NOT NULL,
+        target_kind TEXT,
+        target TEXT,
+        account_id INTEGER REFERENCES accounts(id),
+        details TEXT
+    );
+    CREATE INDEX audit_log_by_at ON audit_log (at);
+    CREATE INDEX audit_log_by_account ON audit_log (account_id) WHERE account_id IS NOT NULL;
+    CREATE TRIGGER audit_log_append_only BEFORE DELETE ON audit_log
+    BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    CREATE TRIGGER audit_log_keeps_events
+    BEFORE UPDATE OF id, at, staff_id, staff_login, client, action, target_kind ON audit_log
+    BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    """,
 ]
 
 
