@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "etl.demo.generate",  # demo-data
     "portal.cli",  # serve
     "portal.accounts.cli",  # accounts …
+    "portal.panel.cli",  # staff …
     "ebok.demo_setup",  # demo-setup
     "ebok.settings_cli",  # settings
 )

@@ -103,6 +103,14 @@ SETTINGS: tuple[Setting, ...] = (
         "days before a closed account's personal data is erased",
     ),
     Setting(
+        "panel",
+        "EBOK_PANEL",
+        True,
+        _bool,
+        "the manager's office panel at /panel/; off (or 0, false, no) serves the residents'"
+        " portal alone (/panel/…: 404)",
+    ),
+    Setting(
         "smtp_host",
         "EBOK_SMTP_HOST",
         None,
@@ -147,6 +155,7 @@ class Settings:
     keep_generations: int = _declared("keep_generations")
     session_idle_minutes: int = _declared("session_idle_minutes")
     closed_account_retention_days: int = _declared("closed_account_retention_days")
+    panel: bool = _declared("panel")
     smtp_host: str | None = _declared("smtp_host")
     smtp_port: int = _declared("smtp_port")
     smtp_user: str | None = _declared("smtp_user")

@@ -5,6 +5,8 @@ Middleware, outermost first:
     SessionMiddleware          the signed cookie
     CSRFMiddleware             origin check + token on every unsafe request
     AuthMiddleware             request.state.account; signed-out visitors go to /login
+/panel and /panel/… skip all but the first: they go to the manager's panel (portal.panel), an
+app with its own cookie, sign-in and CSRF check.
 
 Each area's routes live in its own module. The areas' routes come before sign-in's: Starlette
 tries routes in order, and the resident's pages are what is asked for most (no two routes match
@@ -39,6 +41,7 @@ from portal.accounts import auth, password_change, passwords, recovery
 from portal.accounts.mail import Mailer
 from portal.accounts.service import Accounts
 from portal.accounts.throttle import Throttle
+from portal.panel.app import PanelSplit, create_panel
 from portal.premises import views
 from portal.premises.documents import DocumentCache
 from portal.secret_key import load_secret_key
@@ -99,12 +102,18 @@ class _SessionMiddleware(SessionMiddleware):
 
 class PortalApp(Starlette):
     """Starlette with the security headers outside even its ServerErrorMiddleware, so that the
-    500 page carries them too."""
+    500 page carries them too; inside them, /panel requests go to the manager's panel, which
+    has its own session, sign-in and error pages (portal.panel.app), and never through the
+    residents' middleware."""
 
     hsts = False
+    panel: ASGIApp | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeadersMiddleware(super().build_middleware_stack(), hsts=self.hsts)
+        stack = super().build_middleware_stack()
+        if self.panel is not None:
+            stack = PanelSplit(self.panel, stack)
+        return SecurityHeadersMiddleware(stack, hsts=self.hsts)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -156,4 +165,15 @@ def create_app(settings: Settings) -> Starlette:
     # is kept in DATA/outbox/failed/ for `ebok accounts mail-retry`.
     state.mailer = Mailer(settings)
     atexit.register(state.mailer.spill)
+    # The manager's panel at /panel/ (or a 404 there with EBOK_PANEL=off); it adds its own
+    # state (staff, audit, panel_throttle, panel_sections).
+    app.panel = create_panel(
+        state,
+        settings,
+        secret_key=secret_key,
+        resident_cookie=SESSION_COOKIE,
+        https=https,
+        error_page=views.http_error,
+        csrf_refusal=csrf_refusal,
+    )
     return app

@@ -19,6 +19,7 @@ OWNERS = {
     "etl.demo.generate": {"demo-data"},
     "portal.cli": {"serve"},
     "portal.accounts.cli": {"accounts"},
+    "portal.panel.cli": {"staff"},
     "ebok.demo_setup": {"demo-setup"},
     "ebok.settings_cli": {"settings"},
 }
