@@ -1,4 +1,5 @@
-"""`ebok demo-setup`: demo data and a `demo` account to try the portal with (`scripts/server`).
+"""`ebok demo-setup`: demo data, a `demo` account to try the portal with and a `demo-admin`
+staff account for the manager's panel (`scripts/server`).
 
 It joins both halves (the importer publishes generated demo data exactly as `ebok import`
 would; the account service opens the account), which is why it lives here and not in either.
@@ -21,11 +22,14 @@ from portal.cli import add_listen_arguments, cmd_serve
 DEMO_LOGIN = "demo"
 # So that the forgotten-password flow can be tried on the demo (example.com receives no mail).
 DEMO_EMAIL = "demo@example.com"
+# The panel's demo administrator; its first sign-in sets a password and enrols a TOTP app.
+DEMO_STAFF_LOGIN = "demo-admin"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
-        "demo-setup", help="load demo data if none is published; create the 'demo' account"
+        "demo-setup",
+        help="load demo data if none is published; create the 'demo' and 'demo-admin' accounts",
     )
     demo.add_argument("--serve", action="store_true", help="then serve the portal")
     add_listen_arguments(demo)
@@ -108,6 +112,8 @@ def cmd_demo_setup(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Demo account, premises: {', '.join(record.premises_ids)}")
     print_password(DEMO_LOGIN, password)
     print("The first sign-in with it asks the resident to set a password of their own.")
+    if settings.panel:
+        _demo_staff(settings)
     if not settings.smtp_host:
         print(
             f"Mail (e.g. 'Nie pamiętam hasła' for {DEMO_LOGIN}) is written to "
@@ -117,3 +123,38 @@ def cmd_demo_setup(args: argparse.Namespace, settings: Settings) -> int:
         print()
         return cmd_serve(args, settings)
     return 0
+
+
+def _demo_staff(settings: Settings) -> None:
+    """Create the demo administrator if it is missing, or give it a fresh one-time password
+    while it still has one (the old one was printed only once); one that has been set up is
+    left alone."""
+    from portal.panel.audit import CLI, AuditLog
+    from portal.panel.cli import print_password as print_staff_password
+    from portal.panel.roles import ADMIN
+    from portal.panel.staff import Staff
+
+    accounts = Accounts(settings.accounts_db)
+    try:
+        staff, log = Staff(accounts.db), AuditLog(accounts.db)
+        member = staff.by_login(DEMO_STAFF_LOGIN)
+        print()
+        print(f"Manager's panel: {settings.base_url}/panel/login")
+        if member is not None and not member.must_change_password:
+            print(
+                f"Demo staff account {DEMO_STAFF_LOGIN} ({member.role}, {member.status}) is set"
+                f" up; `ebok staff reset {DEMO_STAFF_LOGIN}` issues a new one-time password."
+            )
+            return
+        if member is None:
+            member, password = staff.create(DEMO_STAFF_LOGIN, ADMIN)
+            action = "staff-created"
+        else:
+            member, password = staff.reset(DEMO_STAFF_LOGIN)
+            action = "staff-reset"
+        log.append(action, actor=CLI, target_kind="staff", target=member.login)
+        print(f"Demo staff account ({member.role}):")
+        print_staff_password(member, password)
+        print("Its first sign-in sets a password and adds an authenticator app (TOTP).")
+    finally:
+        accounts.close()
