@@ -113,6 +113,12 @@ MIGRATIONS: list[str] = [
         SELECT RAISE(ABORT, 'the audit log is append-only');
     END;
     """,
+    # 3: the signed application an account was opened on (its date and number), as the office
+    # records it in the panel (portal.panel.accounts_views); NULL for accounts opened before.
+    """
+    ALTER TABLE accounts ADD COLUMN application_date TEXT;
+    ALTER TABLE accounts ADD COLUMN application_number TEXT;
+    """,
 ]
 
 

@@ -5,8 +5,9 @@ accounts (co-owners). Premises ids are only ever stored and compared, never reso
 published snapshot is the source of truth for what exists.
 
 `Accounts` is the one object the portal and the `ebok accounts` commands use. Its parts:
-- this module: opening, reading and changing accounts, their premises, passwords (including the
-  office reset), statuses, sessions and sign-in history;
+- this module: opening, reading, finding and changing accounts, their premises, the signed
+  application an account was opened on, passwords (including the office reset), statuses,
+  sessions and sign-in history;
 - portal.accounts.closing: closing an account and erasing its data after the retention period;
 - portal.accounts.schema: opening the database file and its migrations;
 - portal.accounts.model: statuses, the login rule, timestamps and the records returned.
@@ -24,7 +25,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from portal.accounts import passwords
@@ -234,6 +235,41 @@ class Accounts(Closing):
         )
         return row[0] if row else None
 
+    def find(self, text: str, *, limit: int = 50) -> list[AccountRecord]:
+        """Accounts whose login, e-mail address, application number or a linked premises id
+        contains `text` (any case of ASCII letters), newest first; with no text, the newest
+        accounts. At most `limit`."""
+        text = text.strip()
+        if not text:
+            rows = self.db().execute(_RECORD_SQL + " ORDER BY a.id DESC LIMIT ?", (limit,))
+            return [_record(r) for r in rows]
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.db().execute(
+            _RECORD_SQL
+            + " WHERE a.login LIKE :like ESCAPE '\\' OR a.email LIKE :like ESCAPE '\\'"
+            " OR a.application_number LIKE :like ESCAPE '\\'"
+            " OR EXISTS (SELECT 1 FROM account_premises p WHERE p.account_id = a.id"
+            "            AND p.premises_id LIKE :like ESCAPE '\\')"
+            " ORDER BY a.login = :text COLLATE NOCASE DESC, a.id DESC LIMIT :limit",
+            {"like": f"%{escaped}%", "text": text, "limit": limit},
+        )
+        return [_record(r) for r in rows]
+
+    def application(self, account_id: int) -> tuple[date | None, str | None]:
+        """The date and number of the signed application the account was opened on (None for
+        what was not recorded)."""
+        row = (
+            self.db()
+            .execute(
+                "SELECT application_date, application_number FROM accounts WHERE id = ?",
+                (account_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise AccountError(f"no account with id {account_id}")
+        return (date.fromisoformat(row[0]) if row[0] else None), row[1]
+
     def sign_in_history(self, account_id: int, limit: int = 20) -> list[dict]:
         rows = self.db().execute(
             "SELECT at, client, success, reason FROM sign_ins WHERE account_id = ?"
@@ -254,6 +290,8 @@ class Accounts(Closing):
         *,
         email: str | None = None,
         must_change_password: bool = True,
+        application_date: date | None = None,
+        application_number: str | None = None,
     ) -> AccountRecord:
         login = check_login(login)
         email = check_email(email)
@@ -263,8 +301,18 @@ class Accounts(Closing):
         try:
             cur = conn.execute(
                 "INSERT INTO accounts (login, password_hash, email, must_change_password,"
-                " created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (login, password_hash, email, int(must_change_password), iso(utc_now()), None),
+                " created_at, password_changed_at, application_date, application_number)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    login,
+                    password_hash,
+                    email,
+                    int(must_change_password),
+                    iso(utc_now()),
+                    None,
+                    application_date.isoformat() if application_date else None,
+                    application_number,
+                ),
             )
             account_id = cur.lastrowid
             conn.executemany(
@@ -283,14 +331,25 @@ class Accounts(Closing):
         return record
 
     def open_account(
-        self, login: str, premises_ids: Iterable[str], *, email: str | None = None
+        self,
+        login: str,
+        premises_ids: Iterable[str],
+        *,
+        email: str | None = None,
+        application_date: date | None = None,
+        application_number: str | None = None,
     ) -> tuple[AccountRecord, str]:
-        """A new account, opened by the manager on a signed application, with a one-time
-        password that the first sign-in must replace. Returns the account and the password (to
-        hand over; it is stored only as a hash)."""
+        """A new account, opened by the manager on a signed application (its date and number
+        are kept when given), with a one-time password that the first sign-in must replace.
+        Returns the account and the password (to hand over; it is stored only as a hash)."""
         password = passwords.generate_one_time_password()
         record = self.create(
-            login, passwords.hash_password(password), premises_ids, email=email
+            login,
+            passwords.hash_password(password),
+            premises_ids,
+            email=email,
+            application_date=application_date,
+            application_number=application_number,
         )
         log.info("account %s opened", record.login)
         return record, password
