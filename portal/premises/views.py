@@ -4,12 +4,17 @@ ledger (with CSV), fee components and housing allowances; plus /healthz.
 Premises ids contain `/` and spaces (`KW5/12`, `G 3`). Links quote them as one path segment
 (`etl.snapshot.ids`), but the server sees the decoded path, so routes take the rest of the
 path with a convertor that stops before a known sub-page name.
+
+The same pages, read-only, are the office's "view as the resident" (portal.panel): a `Preview`
+says whose account is shown and where the links lead; `preview_page` and `preview_list` render
+them with no account header, no slip and no download, and a banner (premises_base.html).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -23,7 +28,12 @@ from starlette.routing import Route
 from etl.snapshot.document import Document
 from etl.snapshot.ids import quote_premises_id
 from portal.premises import chart, ledger
-from portal.premises.documents import account_premises, derived, get_premises
+from portal.premises.documents import (
+    account_premises,
+    current_generation,
+    derived,
+    get_premises,
+)
 from portal.web.csrf import csrf_token
 from portal.web.downloads import file_response
 from portal.web.templating import templates
@@ -47,9 +57,29 @@ class PremisesIdConvertor(Convertor[str]):
 register_url_convertor("premises_id", PremisesIdConvertor())
 
 
-def premises_url(premises_id: str, page: str = "") -> str:
-    url = "/premises/" + quote_premises_id(premises_id)
+RESIDENT_BASE = "/premises"
+
+
+def premises_url(premises_id: str, page: str = "", base: str = RESIDENT_BASE) -> str:
+    url = f"{base}/{quote_premises_id(premises_id)}"
     return f"{url}/{page}" if page else url
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A premises page shown to the office as the resident `login` sees it: links lead under
+    `base` (`<base>/<premises id>[/<page>]`), only `premises_ids` (the account's) can be
+    shown, `back` is the way back to the panel. The slip and the CSV download are left out."""
+
+    login: str
+    base: str
+    back: str
+    premises_ids: Collection[str]
+
+    @property
+    def home(self) -> str:
+        """The preview's list of the account's premises."""
+        return self.base.rsplit("/", 1)[0]
 
 
 def _verdict(balance: int) -> tuple[str, str]:
@@ -75,46 +105,84 @@ def _as_of_context(community: dict[str, Any]) -> dict[str, Any]:
     return {"as_of": as_of, "as_of_card": None, "as_of_parts": shown}
 
 
-def document_context(document: Document) -> dict[str, Any]:
+def document_context(document: Document, preview: Preview | None = None) -> dict[str, Any]:
     """What every premises page shows from the document alone (no request in it), computed
-    once per generation and premises."""
+    once per generation and premises (for a preview: per request)."""
     premises_id = document["premises_id"]
+    base = preview.base if preview is not None else RESIDENT_BASE
+    urls = {
+        "overview": premises_url(premises_id, base=base),
+        "ledger": premises_url(premises_id, "ledger", base),
+        "ledger_csv": premises_url(premises_id, "ledger.csv", base),
+        "fees": premises_url(premises_id, "fees", base),
+        "allowances": premises_url(premises_id, "allowances", base),
+        "slip": premises_url(premises_id, "slip", base),
+    }
+    if preview is not None:
+        urls["ledger_csv"] = urls["slip"] = None  # the resident's own: not in a preview
     return {
         "doc": document,
         "community": document["community"],
         "premises": document["premises"],
         "premises_id": premises_id,
         **_as_of_context(dict(document["community"])),
-        "urls": {
-            "overview": premises_url(premises_id),
-            "ledger": premises_url(premises_id, "ledger"),
-            "ledger_csv": premises_url(premises_id, "ledger.csv"),
-            "fees": premises_url(premises_id, "fees"),
-            "allowances": premises_url(premises_id, "allowances"),
-            "slip": premises_url(premises_id, "slip"),
-        },
+        "urls": urls,
+        "preview": preview,
     }
 
 
-def _nav(tab: str) -> Callable[[dict[str, Any]], Markup]:
+def _nav(tab: str, preview: Preview | None = None) -> Callable[[dict[str, Any]], Markup]:
     def render(document: dict[str, Any]) -> Markup:
-        context = {**document_context(document), "tab": tab}
+        context = {**document_context(document, preview), "tab": tab}
         return Markup(templates.get_template("premises_nav.html").render(context))
 
     return render
 
 
-def _context(request: Request, premises_id: str, tab: str, **extra: Any) -> dict:
-    """The template context of a premises page. What depends only on the document (links,
-    the address header with its tabs) is built once per generation; per request there is
-    only the account's header and the page's own content."""
-    base = derived(request, premises_id, "context", document_context)
-    nav = derived(request, premises_id, f"nav:{tab}", _nav(tab))
-    return {**base, "request": request, "tab": tab, "nav": nav, **extra}
+class _Page:
+    """What a premises page is built from: the request and the document. For the resident,
+    derived values are memoised with the cached document (after the access check: `resident`);
+    for a preview, the links and the header with its tabs are built per request (they lead
+    into the panel) and everything else is memoised with the cached document as well."""
 
+    __slots__ = ("request", "premises_id", "document", "preview", "_memo")
 
-def _entries(request: Request, premises_id: str) -> list[ledger.Entry]:
-    return derived(request, premises_id, "entries", ledger.entries)
+    def __init__(
+        self,
+        request: Request,
+        document: dict[str, Any],
+        memo: Callable[[str, Callable[[dict], Any]], Any],
+        preview: Preview | None = None,
+    ) -> None:
+        self.request = request
+        self.premises_id: str = document["premises_id"]
+        self.document = document
+        self.preview = preview
+        self._memo = memo
+
+    @classmethod
+    def resident(cls, request: Request) -> _Page:
+        premises_id = request.path_params["premises_id"]
+        _, document = get_premises(request, premises_id)
+        return cls(request, document, functools.partial(derived, request, premises_id))
+
+    def derived(self, name: str, compute: Callable[[dict], Any]) -> Any:
+        return self._memo(name, compute)
+
+    def context(self, tab: str, **extra: Any) -> dict:
+        """The template context of a premises page. What depends only on the document (links,
+        the address header with its tabs) is built once per generation; per request there is
+        only the account's header and the page's own content."""
+        if self.preview is None:
+            base = self.derived("context", document_context)
+            nav = self.derived(f"nav:{tab}", _nav(tab))
+        else:
+            base = document_context(self.document, self.preview)
+            nav = _nav(tab, self.preview)(self.document)
+        return {**base, "request": self.request, "tab": tab, "nav": nav, **extra}
+
+    def entries(self) -> list[ledger.Entry]:
+        return self.derived("entries", ledger.entries)
 
 
 async def home(request: Request) -> Response:
@@ -124,25 +192,35 @@ async def home(request: Request) -> Response:
         if request.query_params.get("password_changed"):
             url += "?password_changed=1"  # keep the confirmation across the redirect
         return RedirectResponse(url, status_code=303)
+    return _premises_list(request, documents)
+
+
+def _premises_list(
+    request: Request, documents: list[dict[str, Any]], preview: Preview | None = None
+) -> Response:
+    base = preview.base if preview is not None else RESIDENT_BASE
     rows = [
         {
             "doc": d,
-            "url": premises_url(d["premises_id"]),
+            "url": premises_url(d["premises_id"], base=base),
             "verdict": _verdict(d["totals"]["balance"]),
         }
         for d in documents
     ]
     as_of = max((d["community"]["as_of"] for d in documents), default=None)
-    return templates.TemplateResponse(request, "premises_list.html", {"rows": rows, "as_of": as_of})
+    context: dict[str, Any] = {"rows": rows, "as_of": as_of}
+    if preview is not None:
+        context["preview"] = preview
+    return templates.TemplateResponse(request, "premises_list.html", context)
 
 
-def _overview_body(document: dict[str, Any]) -> Markup:
+def _overview_body(document: dict[str, Any], preview: Preview | None = None) -> Markup:
     """The overview's main content, rendered once per generation and premises: nothing in it
     depends on who asks or when, and this page is the one residents open most."""
     points = chart.daily_balances(ledger.entries(document))
     balance = document["totals"]["balance"]
     context = {
-        **document_context(document),
+        **document_context(document, preview),
         "balance": balance,
         "verdict": _verdict(balance),
         "chart": {
@@ -201,10 +279,20 @@ def _int_param(request: Request, name: str) -> int | None:
     return int(raw) if raw.isdigit() and len(raw) <= 6 else None
 
 
+def _overview_preview(page: _Page) -> Response:
+    """The overview in a preview: rendered per request (its links lead into the panel)."""
+    body = _overview_body(page.document, page.preview)
+    context = page.context("overview", body=body)
+    return templates.TemplateResponse(page.request, "premises_overview.html", context)
+
+
 async def ledger_page(request: Request) -> Response:
-    premises_id = request.path_params["premises_id"]
-    _, document = get_premises(request, premises_id)
-    rows = _entries(request, premises_id)
+    return _ledger(_Page.resident(request))
+
+
+def _ledger(page: _Page) -> Response:
+    request = page.request
+    rows = page.entries()
     available = ledger.years(rows)
     # Without a choice, the newest year: what a resident checks is the latest bookings, and
     # the rows stay in date order so the running balance reads top to bottom. `year=all`
@@ -214,16 +302,13 @@ async def ledger_page(request: Request) -> Response:
         all_years = request.query_params.get("year") == "all"
         year = None if all_years or not available else available[0]
     shown = ledger.filter_year(rows, year)
-    page = ledger.paginate(shown, _int_param(request, "page") or 1)
-    context = _context(
-        request,
-        premises_id,
+    context = page.context(
         "ledger",
         years=available,
         year=year,
-        page=page,
+        page=ledger.paginate(shown, _int_param(request, "page") or 1),
         opening=ledger.opening_balance(rows, year),
-        summaries=derived(request, premises_id, "years", lambda _: ledger.year_summaries(rows)),
+        summaries=page.derived("years", lambda _: ledger.year_summaries(rows)),
         shown_charges=sum(e.charge for e in shown),
         shown_payments=sum(e.payment for e in shown),
     )
@@ -231,9 +316,9 @@ async def ledger_page(request: Request) -> Response:
 
 
 async def ledger_csv(request: Request) -> Response:
-    premises_id = request.path_params["premises_id"]
-    get_premises(request, premises_id)
-    rows = _entries(request, premises_id)
+    page = _Page.resident(request)
+    premises_id = page.premises_id
+    rows = page.entries()
     year = _int_param(request, "year")
     if year not in ledger.years(rows):
         year = None
@@ -244,13 +329,16 @@ async def ledger_csv(request: Request) -> Response:
 
 
 async def fees_page(request: Request) -> Response:
-    premises_id = request.path_params["premises_id"]
-    _, document = get_premises(request, premises_id)
+    return _fees(_Page.resident(request))
+
+
+def _fees(page: _Page) -> Response:
+    document = page.document
     notes = document["community"].get("fee_notes") or {}
     if not isinstance(notes, dict):
         notes = {"header": str(notes)}
-    context = _context(request, premises_id, "fees", fees=document["fees"], notes=notes)
-    return templates.TemplateResponse(request, "premises_fees.html", context)
+    context = page.context("fees", fees=document["fees"], notes=notes)
+    return templates.TemplateResponse(page.request, "premises_fees.html", context)
 
 
 def _is_current(allowance: dict[str, Any], as_of: date) -> bool:
@@ -260,8 +348,11 @@ def _is_current(allowance: dict[str, Any], as_of: date) -> bool:
 
 
 async def allowances_page(request: Request) -> Response:
-    premises_id = request.path_params["premises_id"]
-    _, document = get_premises(request, premises_id)
+    return _allowances(_Page.resident(request))
+
+
+def _allowances(page: _Page) -> Response:
+    document = page.document
     # "Current" is judged on the snapshot's as-of date, not on the wall clock: the page
     # describes the books as of that day, and an allowance that ended since then is still
     # the one those figures include.
@@ -270,8 +361,44 @@ async def allowances_page(request: Request) -> Response:
         {**a, "current": _is_current(a, as_of)}
         for a in sorted(document["allowances"], key=lambda a: a.get("valid_from") or "")
     ]
-    context = _context(request, premises_id, "allowances", allowances=allowances)
-    return templates.TemplateResponse(request, "premises_allowances.html", context)
+    context = page.context("allowances", allowances=allowances)
+    return templates.TemplateResponse(page.request, "premises_allowances.html", context)
+
+
+# -- the office's preview (portal.panel) -------------------------------------------------------
+_PREVIEW_PAGES: dict[str, Callable[[_Page], Response]] = {
+    "": _overview_preview,
+    "ledger": _ledger,
+    "fees": _fees,
+    "allowances": _allowances,
+}
+PREVIEW_PAGES = tuple(_PREVIEW_PAGES)
+
+
+def preview_page(request: Request, preview: Preview, premises_id: str, page: str = "") -> Response:
+    """One premises page (`page`: "" for the overview, or one of PREVIEW_PAGES) as the
+    resident of `preview` sees it; 404 for a premises the account does not hold or the
+    current generation lacks, as for the resident."""
+    render = _PREVIEW_PAGES.get(page)
+    if render is None or premises_id not in preview.premises_ids:
+        raise HTTPException(404)
+    loaded = request.app.state.documents.load(current_generation(request), premises_id)
+    if loaded is None:
+        raise HTTPException(404)
+    return render(_Page(request, loaded.document, loaded.memo, preview))
+
+
+def preview_list(request: Request, preview: Preview) -> Response:
+    """The resident's start page in a preview: the account's published premises (with one,
+    straight to its overview, as the resident goes)."""
+    generation = current_generation(request)
+    cache = request.app.state.documents
+    loaded = (cache.load(generation, pid) for pid in preview.premises_ids)
+    documents = [item.document for item in loaded if item is not None]
+    if len(documents) == 1:
+        url = premises_url(documents[0]["premises_id"], base=preview.base)
+        return RedirectResponse(url, status_code=303)
+    return _premises_list(request, documents, preview)
 
 
 async def healthz(request: Request) -> Response:
