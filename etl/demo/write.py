@@ -369,7 +369,7 @@ def xlsx_rows(chunks: Iterable[Table], layout: Layout) -> Iterator[list[object]]
 def write_xlsx(path: Path, tables: dict[str, list[Table]], stamp: str) -> None:
     """One sheet per table. openpyxl stamps the save time into the file; `stamp` (ISO time)
     and fixed member times replace it so that equal arguments give an equal file."""
-    from openpyxl import Workbook
+    from openpyxl import Workbook  # only XLSX demo data pays for importing openpyxl
 
     wb = Workbook(write_only=True)
     for name, chunks in tables.items():

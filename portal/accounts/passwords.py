@@ -46,6 +46,8 @@ _POLISH_COMMON = (
 
 @lru_cache(maxsize=1)
 def _common_passwords() -> frozenset[str]:
+    # Here, not at the top: the list is 30,000 words that only setting a password needs, and
+    # every command and server start would load it otherwise.
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
     return frozenset(FREQUENCY_LISTS["passwords"]) | frozenset(_POLISH_COMMON)
