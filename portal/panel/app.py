@@ -33,7 +33,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ebok.settings import Settings
 from portal.accounts.throttle import Throttle
-from portal.panel import audit_views, auth, session, staff_views, views
+from portal.panel import (
+    account_actions,
+    accounts_views,
+    audit_views,
+    auth,
+    preview_views,
+    session,
+    staff_views,
+    views,
+)
 from portal.panel.audit import AuditLog
 from portal.panel.pages import ErrorPage, error_handler
 from portal.panel.staff import Staff
@@ -41,7 +50,15 @@ from portal.web.csrf import CSRFMiddleware, Refusal
 
 # Each area: a module with `routes` (made with portal.panel.roles.route) and, optionally,
 # `sections` (links on the home page). Add new areas here.
-AREAS: tuple[ModuleType, ...] = (views, auth, staff_views, audit_views)
+AREAS: tuple[ModuleType, ...] = (
+    views,
+    auth,
+    staff_views,
+    audit_views,
+    accounts_views,
+    account_actions,
+    preview_views,
+)
 
 PREFIX = "/panel"
 

@@ -42,6 +42,16 @@ ACTIONS: dict[str, str] = {
     "staff-disabled": "Zablokowanie konta pracownika",
     "staff-enabled": "Odblokowanie konta pracownika",
     "staff-reset": "Nowe hasło jednorazowe pracownika",
+    "account-created": "Założenie konta mieszkańca",
+    "account-letter": "Pobranie listu z hasłem jednorazowym",
+    "account-linked": "Przypisanie lokali do konta",
+    "account-unlinked": "Odłączenie lokalu od konta",
+    "account-email": "Zmiana adresu e-mail konta",
+    "account-disabled": "Zablokowanie konta mieszkańca",
+    "account-enabled": "Odblokowanie konta mieszkańca",
+    "account-reset": "Nowe hasło jednorazowe mieszkańca",
+    "account-closed": "Zamknięcie konta mieszkańca (rezygnacja)",
+    "preview": "Podgląd jak mieszkaniec",
 }
 
 # target_kind -> label

@@ -13,7 +13,8 @@ import pytest
 from starlette.routing import Match, Route
 
 from portal.panel import auth
-from portal.panel.roles import ADMIN_ONLY, EVERYONE, ROLES
+from portal.panel.roles import ADMIN_ONLY, EVERYONE, OFFICE_WORK, ROLES
+from tests.builders import make_document, publish_documents
 from tests.forms import csrf_token
 
 ROUTES: list[tuple[str, str, frozenset[str]]] = [
@@ -30,6 +31,28 @@ ROUTES: list[tuple[str, str, frozenset[str]]] = [
     # audit log
     ("GET", "/panel/audit", ADMIN_ONLY),
     ("GET", "/panel/audit.csv", ADMIN_ONLY),
+    # resident accounts (the office); /panel/accounts/1 is the account `members` opens
+    ("GET", "/panel/accounts", OFFICE_WORK),
+    ("GET", "/panel/accounts/new", OFFICE_WORK),
+    ("POST", "/panel/accounts/new", OFFICE_WORK),
+    ("POST", "/panel/accounts/letter", OFFICE_WORK),
+    ("GET", "/panel/accounts/1", OFFICE_WORK),
+    ("POST", "/panel/accounts/1/link", OFFICE_WORK),
+    ("POST", "/panel/accounts/1/email", OFFICE_WORK),
+    ("POST", "/panel/accounts/1/enable", OFFICE_WORK),
+    ("GET", "/panel/accounts/1/unlink", OFFICE_WORK),
+    ("POST", "/panel/accounts/1/unlink", OFFICE_WORK),
+    ("GET", "/panel/accounts/1/disable", OFFICE_WORK),
+    ("POST", "/panel/accounts/1/disable", OFFICE_WORK),
+    ("GET", "/panel/accounts/1/reset", OFFICE_WORK),
+    ("POST", "/panel/accounts/1/reset", OFFICE_WORK),
+    ("GET", "/panel/accounts/1/close", OFFICE_WORK),
+    ("POST", "/panel/accounts/1/close", OFFICE_WORK),
+    ("GET", "/panel/accounts/1/preview", OFFICE_WORK),
+    ("GET", "/panel/accounts/1/preview/premises/KW5%2F12", OFFICE_WORK),
+    ("GET", "/panel/accounts/1/preview/premises/KW5%2F12/ledger", OFFICE_WORK),
+    ("GET", "/panel/accounts/1/preview/premises/KW5%2F12/fees", OFFICE_WORK),
+    ("GET", "/panel/accounts/1/preview/premises/KW5%2F12/allowances", OFFICE_WORK),
 ]
 
 # The sign-in pages: no role needed (they check the sign-in's stage instead).
@@ -41,6 +64,9 @@ def members(app, staff_client):
     """A signed-in client per role, and a member to act on."""
     clients = {role: staff_client(role) for role in ROLES}
     target, _ = app.state.staff.create("cel", "office")
+    # a resident account (id 1) on two published premises, for the office's rows
+    publish_documents(app.state.store, [make_document("KW5/12"), make_document("KW5/13")])
+    app.state.accounts.open_account("mieszkaniec", ["KW5/12", "KW5/13"])
     return clients, target
 
 
