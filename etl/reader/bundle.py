@@ -25,8 +25,8 @@ from etl.reader.sheets import (
     detect_separator,
     empty_frame,
     read_csv_bytes,
-    read_workbook,
 )
+from etl.reader.xlsx import read_workbook
 from etl.snapshot.store import Generation
 
 # The bundle reader's public names (the import benchmark uses the dialect detection too).

@@ -1,4 +1,5 @@
-"""CSV and XLSX files turned into frames of text, with the header row kept aside.
+"""CSV files turned into frames of text, with the header row kept aside; the Sheet that a CSV
+file or an XLSX sheet (`etl.reader.xlsx`) becomes.
 
 Cells stay text here so that account numbers and leading zeros survive; `etl.reader.validate`
 decides what they mean. Big CSV files go through pyarrow's multi-threaded reader; anything
@@ -11,16 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from etl.reader import headers
 from etl.reader.archive import refuse
 from etl.reader.encoding import EncodingRefused, choose_encoding
 
@@ -156,29 +154,7 @@ def read_csv_bytes(name: str, data: bytes) -> tuple[list[str], pd.DataFrame, np.
     return _csv_with_stdlib(text.lstrip("\ufeff"), sep)
 
 
-# --- XLSX -------------------------------------------------------------------------------------
-
-
-def cell_text(value: object) -> tuple[str, bool]:
-    """(text, was a number). A float becomes its 15-significant-digit text, as Excel shows it,
-    so money is rounded from what the accountant saw, never computed with the binary float."""
-    if value is None:
-        return "", False
-    if isinstance(value, bool):
-        return ("PRAWDA" if value else "FAŁSZ"), False
-    if isinstance(value, int):
-        return str(value), True
-    if isinstance(value, float):
-        return f"{value:.15g}", True
-    if isinstance(value, datetime):
-        return value.date().isoformat(), False
-    if isinstance(value, date):
-        return value.isoformat(), False
-    if isinstance(value, time):
-        return value.isoformat(), False
-    if isinstance(value, UnsavedFormula):
-        return value.formula, False
-    return str(value), False
+# --- what a sheet (CSV or XLSX) becomes ------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -188,44 +164,6 @@ class UnsavedFormula:
 
     address: str  # E5
     formula: str  # =B5*C5
-
-
-def _values_by_row(ws) -> Iterator[tuple[int, list[object]]]:
-    """(row number, cell values) of every row the sheet holds, whatever size it declares; like
-    `ws.iter_rows(values_only=True)` but a formula cell without a saved value comes as an
-    UnsavedFormula instead of an empty cell (openpyxl's data_only reading gives None)."""
-    from openpyxl.utils import get_column_letter  # noqa: PLC0415 - only XLSX bundles import it
-    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser  # noqa: PLC0415
-
-    class Parser(WorkSheetParser):
-        def parse_cell(self, element):
-            cell = super().parse_cell(element)
-            # A saved empty text result (t="str", <v></v>) is a value; an empty number is not.
-            if cell["value"] is None and cell["data_type"] not in ("s", "str", "inlineStr"):
-                formula = element.find(FORMULA_TAG)
-                if formula is not None:
-                    column = get_column_letter(cell["column"])
-                    address = element.get("r") or f"{column}{cell['row']}"
-                    text = f"={formula.text}" if formula.text else "(a shared formula)"
-                    cell["value"] = UnsavedFormula(address, text)
-            return cell
-
-    # What openpyxl's ReadOnlyWorksheet._cells_by_row does (openpyxl 3.1), with the parser above.
-    wb = ws.parent
-    with ws._get_source() as src:
-        parser = Parser(
-            src,
-            ws._shared_strings,
-            data_only=True,
-            epoch=wb.epoch,
-            date_formats=wb._date_formats,
-            timedelta_formats=wb._timedelta_formats,
-        )
-        for index, cells in parser.parse():
-            values: list[object] = [None] * (cells[-1]["column"] if cells else 0)
-            for cell in cells:
-                values[cell["column"] - 1] = cell["value"]
-            yield index, values
 
 
 @dataclass
@@ -241,72 +179,5 @@ class Sheet:
     unsaved: list[tuple[int, int, UnsavedFormula]] = field(default_factory=list)
 
 
-def _sheet_rows(ws) -> Sheet:
-    header: list[str] | None = None
-    body: list[list[str]] = []
-    numbers: list[list[bool]] = []
-    row_numbers: list[int] = []
-    unsaved: list[tuple[int, int, UnsavedFormula]] = []
-    for index, row in _values_by_row(ws):
-        cells = [cell_text(v) for v in row]
-        if header is None:
-            if any(t.strip() for t, _ in cells):
-                header = [t for t, _ in cells]
-            continue
-        for position, value in enumerate(row):
-            if isinstance(value, UnsavedFormula):
-                unsaved.append((len(body), position, value))
-        body.append([t for t, _ in cells])
-        numbers.append([n for _, n in cells])
-        row_numbers.append(index)
-    if header is None:
-        return Sheet([], pd.DataFrame(), np.zeros(0, dtype=np.int64), pd.DataFrame())
-    width = max([len(header), *(len(r) for r in body)])
-    header += [""] * (width - len(header))
-    names = [f"c{i}" for i in range(width)]
-    body = [r + [""] * (width - len(r)) for r in body]
-    numbers = [r + [False] * (width - len(r)) for r in numbers]
-    frame = pd.DataFrame(body, columns=names, dtype="str") if body else empty_frame(names)
-    mask = pd.DataFrame(numbers, columns=names, dtype=bool) if body else pd.DataFrame(columns=names)
-    return Sheet(header, frame, np.array(row_numbers, dtype=np.int64), mask, unsaved)
-
-
 def empty_frame(names: list[str]) -> pd.DataFrame:
     return pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
-
-
-def read_workbook(
-    name: str, data: bytes, table_hint: str | None
-) -> tuple[list[tuple[str, str, Sheet]], list[str]]:
-    """(table, label, sheet) of the sheets named by a table, or, in a workbook named by a
-    table, of its first sheet; and warnings about the sheets ignored."""
-    import openpyxl  # noqa: PLC0415 - only XLSX bundles pay for importing it
-
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a damaged file
-        raise refuse(
-            name, "not a readable XLSX workbook (damaged, or an old .xls renamed)"
-        ) from None
-    warnings: list[str] = []
-    try:
-        named = [(headers.table_for(ws.title), ws) for ws in wb.worksheets]
-        chosen = [(t, ws) for t, ws in named if t]
-        if not chosen and table_hint:
-            chosen = [(table_hint, wb.worksheets[0])]
-        for t, ws in named:
-            if not t and (table_hint is None or ws is not wb.worksheets[0]):
-                warnings.append(f"{name}: sheet {ws.title!r} is not a table name; ignored")
-        if not chosen:
-            raise refuse(
-                name,
-                "no sheet is named by a table (communities/wspolnoty, "
-                "premises/lokale, ledger/obroty, fees/oplaty, "
-                "allowances/dodatki)",
-            )
-        out = []
-        for table, ws in chosen:
-            out.append((table, f"{name}[{ws.title}]", _sheet_rows(ws)))
-        return out, warnings
-    finally:
-        wb.close()
