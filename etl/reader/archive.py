@@ -1,16 +1,21 @@
-"""The files of a bundle, read into memory: a folder, a ZIP, or one file.
+"""The files of a bundle: a folder, a ZIP, or one file.
 
-A ZIP member is never extracted to disk: its name is only a label, so a hostile name (`..`,
-an absolute path) cannot place a file anywhere, and such archives are refused outright. Member
-count, total size and compression ratio are limited before and while reading, so a zip bomb
-stops at the limit instead of filling memory.
+A file of a folder, or a lone file, is read only when asked for, its head first, so that a file
+that is not a table (2 GB of anything) is refused without being read into memory. A ZIP is read
+into memory whole, within the limits below. A ZIP member is never extracted to disk: its name is
+only a label, so a hostile name (`..`, an absolute path) cannot place a file anywhere, and such
+archives are refused outright. Member count, total size and compression ratio are limited before
+and while reading, so a zip bomb stops at the limit instead of filling memory.
 """
 
 from __future__ import annotations
 
+import io
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from etl.model import Problem
 
@@ -30,6 +35,33 @@ class Rejected(Exception):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem.reason)
         self.problem = problem
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of a bundle: its name inside the bundle, and its bytes on disk (a folder or a
+    lone file: read only when asked) or already in memory (a ZIP member)."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+
+    def open(self) -> BinaryIO:
+        return io.BytesIO(self.data) if self.data is not None else self._path().open("rb")
+
+    def head(self, size: int) -> bytes:
+        """The first `size` bytes, without reading the rest."""
+        if self.data is not None:
+            return self.data[:size]
+        with self._path().open("rb") as fh:
+            return fh.read(size)
+
+    def read(self) -> bytes:
+        return self.data if self.data is not None else self._path().read_bytes()
+
+    def _path(self) -> Path:
+        assert self.path is not None
+        return self.path
 
 
 def refuse(file: str, reason: str, *, table: str = "", value: str = "") -> Rejected:
@@ -72,7 +104,7 @@ def _read_member(
     return chunks, total
 
 
-def _zip_members(path: Path, label: str) -> list[tuple[str, bytes]]:
+def _zip_members(path: Path, label: str) -> list[Member]:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
@@ -104,7 +136,7 @@ def _zip_members(path: Path, label: str) -> list[tuple[str, bytes]]:
                     label, "compression ratio too high (a zip bomb?); refused", value=info.filename
                 )
             if not _readable(info.filename):
-                members.append((info.filename, b""))  # listed to be warned about, not read
+                members.append(Member(info.filename, data=b""))  # to be warned about
                 continue
             try:
                 chunks, total = _read_member(zf, info, total, label)
@@ -114,11 +146,11 @@ def _zip_members(path: Path, label: str) -> list[tuple[str, bytes]]:
                     "damaged ZIP member (its size or checksum does not match)",
                     value=info.filename,
                 ) from None
-            members.append((info.filename, b"".join(chunks)))
+            members.append(Member(info.filename, data=b"".join(chunks)))
         return members
 
 
-def _dir_members(path: Path) -> list[tuple[str, bytes]]:
+def _dir_members(path: Path) -> list[Member]:
     files = sorted(
         p
         for p in path.rglob("*")
@@ -129,11 +161,8 @@ def _dir_members(path: Path) -> list[tuple[str, bytes]]:
     wanted = [p for p in files if _readable(p.name)]
     if sum(p.stat().st_size for p in wanted) > MAX_TOTAL_BYTES:
         raise refuse(path.name, f"the folder holds more than {MAX_TOTAL_BYTES} bytes")
-    # Other files are listed (to be warned about) but never read.
-    return [
-        (p.relative_to(path).as_posix(), p.read_bytes() if _readable(p.name) else b"")
-        for p in files
-    ]
+    # Every file is listed (others to be warned about); none is read yet.
+    return [Member(p.relative_to(path).as_posix(), path=p) for p in files]
 
 
 def _readable(name: str) -> bool:
@@ -142,8 +171,9 @@ def _readable(name: str) -> bool:
     )
 
 
-def members(path: Path) -> tuple[list[tuple[str, bytes]], bool]:
-    """(files of the bundle, whether it is a collection rather than one file)."""
+def members(path: Path) -> tuple[list[Member], bool]:
+    """(files of the bundle, whether it is a collection rather than one file). A folder's files
+    and a lone file are not read here: `Member.head` and `Member.read` read them."""
     if path.is_dir():
         return _dir_members(path), True
     if not path.is_file():
@@ -154,5 +184,5 @@ def members(path: Path) -> tuple[list[tuple[str, bytes]], bool]:
     if suffix in CSV_SUFFIXES | XLSX_SUFFIXES:
         if path.stat().st_size > MAX_TOTAL_BYTES:
             raise refuse(path.name, f"the file is larger than {MAX_TOTAL_BYTES} bytes")
-        return [(path.name, path.read_bytes())], False
+        return [Member(path.name, path=path)], False
     raise refuse(path.name, "not a CSV, XLSX or ZIP file; export the tables as CSV or XLSX")

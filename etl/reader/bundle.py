@@ -8,6 +8,7 @@ legacy `#` export goes to `etl.legacy.reader` instead."""
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
@@ -20,13 +21,15 @@ from etl.reader import headers, validate
 from etl.reader.archive import CSV_SUFFIXES, XLSX_SUFFIXES, ZIP_SUFFIXES, Rejected, members, refuse
 from etl.reader.raw import RawTable
 from etl.reader.sheets import (
+    HEAD_BYTES,
     Sheet,
+    csv_headers,
     detect_encoding,
     detect_separator,
     empty_frame,
     read_csv_bytes,
 )
-from etl.reader.xlsx import read_workbook
+from etl.reader.xlsx import NOT_A_WORKBOOK, read_workbook
 from etl.snapshot.store import Generation
 
 # The bundle reader's public names (the import benchmark uses the dialect detection too).
@@ -52,6 +55,42 @@ PARSED_COLUMNS = {
 }
 
 
+def _header_problems(table: str, file: str, matched: headers.HeaderMap) -> list[Problem]:
+    """A column given twice, a required column missing: the table cannot be read as a whole."""
+    problems = []
+    for head, canonical in matched.duplicates:
+        first = matched.written[canonical]
+        problems.append(
+            Problem(
+                file, table, 1, head, head,
+                f"„{head}” is a second column for {canonical} (besides „{first}”); keep only one",
+            )
+        )  # fmt: skip
+    for canonical in matched.missing:
+        label = matched.label(table, canonical)
+        named = canonical if label == canonical else f"„{label}” ({canonical})"
+        problems.append(Problem(file, table, 1, label, "", f"required column {named} is missing"))
+    return problems
+
+
+def _refused_by_header(
+    table: str, file: str, head: bytes, aliases: headers.Aliases
+) -> list[Problem]:
+    """The problems of a CSV file whose first line already shows it is not this table (the
+    same problems reading it whole would give); [] when it may be. So a big file that is not a
+    table is refused from its head, without being read into memory. The head alone may not
+    decide the encoding: it is refused only when every header the file may have is refused
+    alike. (A file refused so is not read further, so an encoding that only its later lines
+    make undecidable is not reported: the missing columns are.)"""
+    verdicts = [
+        _header_problems(table, file, aliases.match(table, header))
+        for header in csv_headers(file, head)
+    ]
+    if verdicts and verdicts[0] and all(v == verdicts[0] for v in verdicts):
+        return verdicts[0]
+    return []
+
+
 def _raw(
     table: str,
     file: str,
@@ -68,18 +107,7 @@ def _raw(
     matched = aliases.match(table, sheet.header)
     if matched.unknown:
         warnings.append(f"{file}: unknown column(s) ignored: {', '.join(matched.unknown)}")
-    for head, canonical in matched.duplicates:
-        first = matched.written[canonical]
-        problems.append(
-            Problem(
-                file, table, 1, head, head,
-                f"„{head}” is a second column for {canonical} (besides „{first}”); keep only one",
-            )
-        )  # fmt: skip
-    for canonical in matched.missing:
-        label = matched.label(table, canonical)
-        named = canonical if label == canonical else f"„{label}” ({canonical})"
-        problems.append(Problem(file, table, 1, label, "", f"required column {named} is missing"))
+    problems += _header_problems(table, file, matched)
     unsaved = [u for u in sheet.unsaved if u[1] in matched.columns]  # others are ignored
     for position, column, cell in unsaved[:MAX_FORMULA_PROBLEMS]:
         problems.append(
@@ -139,18 +167,27 @@ def read_tables(
         return [], [], [exc.problem], []
     files.reverse()
     while files:
-        rel, data = files.pop()  # each file's bytes are dropped once it is read
-        member = PurePosixPath(rel.replace("\\", "/"))
+        entry = files.pop()  # read here, its bytes dropped once its tables are made
+        member = PurePosixPath(entry.name.replace("\\", "/"))
         suffix = member.suffix.lower()
         hint = headers.table_for(member.stem)
-        label = rel if collection else path.name
+        label = entry.name if collection else path.name
         try:
             if suffix in ZIP_SUFFIXES:
                 raise refuse(label, "a ZIP inside the bundle is not supported; unpack it")
             if suffix in XLSX_SUFFIXES:
+                with entry.open() as fh:
+                    if not zipfile.is_zipfile(fh):  # reads the end of the file only
+                        raise refuse(label, NOT_A_WORKBOOK)
+                data = entry.read()
                 sheets, sheet_warnings = read_workbook(label, data, hint)
                 warnings += sheet_warnings
             elif suffix in CSV_SUFFIXES and hint:
+                refused = _refused_by_header(hint, label, entry.head(HEAD_BYTES), aliases)
+                if refused:
+                    problems += refused
+                    continue
+                data = entry.read()
                 header, frame, rows = read_csv_bytes(label, data)
                 sheets = [(hint, label, Sheet(header, frame, rows, None))]
                 frame = None  # type: ignore[assignment]  # the Sheet holds it

@@ -10,8 +10,10 @@ without BOM), Windows-1250 or ISO-8859-2, told apart by which one yields Polish 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +25,8 @@ from etl.reader.archive import refuse
 from etl.reader.encoding import EncodingRefused, choose_encoding
 
 SEPARATORS = (";", "\t", ",")
+HEAD_BYTES = 65536  # a CSV file's header line and separator are found in its first 64 KiB
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 # --- encodings and CSV -----------------------------------------------------------------------
@@ -127,7 +131,7 @@ def _nonblank_lines(data: bytes, encoding: str) -> np.ndarray:
 def read_csv_bytes(name: str, data: bytes) -> tuple[list[str], pd.DataFrame, np.ndarray]:
     """(header, positional frame c0..cN of strings, spreadsheet row numbers of its rows)."""
     encoding = detect_encoding(data, name)
-    head_text = data[:65536].decode(encoding, errors="replace")
+    head_text = data[:HEAD_BYTES].decode(encoding, errors="replace")
     first_line = head_text.splitlines()[0] if head_text else ""
     sep = detect_separator(_header_line(head_text))
     if first_line.strip():
@@ -152,6 +156,46 @@ def read_csv_bytes(name: str, data: bytes) -> tuple[list[str], pd.DataFrame, np.
     except UnicodeDecodeError:
         raise refuse(name, f"the file is not valid {encoding} text") from None
     return _csv_with_stdlib(text.lstrip("\ufeff"), sep)
+
+
+def csv_headers(name: str, head: bytes) -> list[list[str]]:
+    """The header rows `read_csv_bytes` will take from a file that starts with `head`, one per
+    encoding the whole file may turn out to be in (the encoding is decided over the whole
+    file, the head may not decide it; a line of ASCII reads alike in all of them); [] when the
+    head cannot tell: a blank first line, a quote left open, a line break csv does not know, or
+    a head in no supported encoding. Raises Rejected, exactly as `read_csv_bytes` would, for a
+    file whose head shows it is not text (UTF-16, NUL bytes): nothing after the head is needed.
+    """
+    head = head[:HEAD_BYTES]
+    try:
+        chosen = choose_encoding(head, name, complete=False)
+    except EncodingRefused as exc:
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
+            raise refuse(name, exc.reason) from None  # decided by the first 64 KiB alone
+        return []
+    if chosen == "utf-8-sig":
+        candidates = ["utf-8-sig"]  # a BOM decides for the whole file
+    elif chosen == "utf-8":
+        candidates = ["utf-8", "cp1250", "iso-8859-2"]  # later bytes may not be UTF-8
+    else:
+        candidates = ["cp1250", "iso-8859-2"]  # not UTF-8 here, so nowhere
+    found: list[list[str]] = []
+    for encoding in candidates:
+        text = head.decode(encoding, errors="replace")
+        first_line = text.splitlines()[0] if text else ""
+        if (
+            not first_line.strip()
+            or _LINE_BREAK.split(text, maxsplit=1)[0] != first_line
+            or first_line.count('"') % 2
+        ):
+            return []  # read_csv_bytes may take its header from a later line
+        sep = detect_separator(_header_line(text))
+        header = next(csv.reader([first_line.lstrip("\ufeff")], delimiter=sep))
+        if not any(cell.strip() for cell in header):
+            return []  # the csv module's reading skips such a row
+        if header not in found:
+            found.append(header)
+    return found
 
 
 # --- what a sheet (CSV or XLSX) becomes ------------------------------------------------------
