@@ -193,6 +193,16 @@ class Settings:
         return self.data_dir / "rejected"
 
     @property
+    def uploads_dir(self) -> Path:
+        """Exports sent through the panel, each in a folder of its own until it is imported."""
+        return self.data_dir / "uploads"
+
+    @property
+    def imports_db(self) -> Path:
+        """The import history: every `ebok import`, `ebok sync` and panel upload (etl.imports)."""
+        return self.data_dir / "imports.sqlite3"
+
+    @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
 

@@ -7,6 +7,7 @@ says where and why, never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -14,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ebok.settings import Settings
+from etl.imports import record_command, sync_inbox
 from etl.model import BundleRejected
 from etl.progress import ProgressLine
 from etl.publisher.shrink import SHRINK_LIMITS
 from etl.snapshot.money import decimal_text
-from etl.snapshot.store import SnapshotStore
-from etl.sync import DEFAULT_MIN_AGE, Busy, import_lock, import_path, summary_line, sync
+from etl.snapshot.store import Generation, SnapshotStore
+from etl.sync import DEFAULT_MIN_AGE, Busy, Outcome, import_lock, import_path, summary_line
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -98,6 +100,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     with import_lock(settings, wait=True):
         for path in args.paths:
             started = time.perf_counter()
+            previous = store.current()
+            record = functools.partial(_record, settings, args, path, previous, started)
             try:
                 result = import_path(
                     path,
@@ -109,31 +113,55 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                 )
             except BundleRejected as exc:
                 progress.clear()
+                record(rejection=exc)
                 _err(f"{path}: rejected, nothing was published.")
                 _err(exc.report())
                 status = 1
                 continue
             except OSError as exc:  # writing the generation (disk full, permissions)
                 progress.clear()
+                record(error=repr(exc))
                 _err(f"{path}: not published: {exc}")
                 status = 1
                 continue
             except Exception as exc:  # a bug, not bad input: still no half-published data
                 progress.clear()
+                record(error=repr(exc))
                 _err(f"{path}: not published because of an internal error: {exc!r}")
                 _err("The published data is unchanged. Please report this with the bundle.")
                 status = 1
                 continue
             progress.clear()
+            record(result=result)
             for warning in result.warnings:
                 print(f"warning: {warning}")
             print(summary_line(str(path), result, time.perf_counter() - started))
     return status
 
 
+def _record(
+    settings: Settings,
+    args: argparse.Namespace,
+    path: Path,
+    previous: Generation | None,
+    started: float,
+    **what: Any,
+) -> None:
+    """One `ebok import` of `path` in the import history (etl.imports)."""
+    seconds = time.perf_counter() - started
+    outcome = Outcome(path.name, "", previous=previous, seconds=seconds, **what)
+    record_command(
+        settings,
+        path,
+        outcome,
+        allow_shrink=args.allow_shrink,
+        replace_history=args.replace_history,
+    )
+
+
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        outcomes = sync(settings, min_age=args.min_age)
+        outcomes = sync_inbox(settings, min_age=args.min_age)
     except Busy:
         print("another import is running; this sync run does nothing")
         return 0

@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ from etl.exports import read_export
 from etl.model import BundleRejected, Problem
 from etl.progress import ProgressLine
 from etl.publisher.publish import PublishResult, publish
-from etl.snapshot.store import SnapshotStore
+from etl.snapshot.store import Generation, SnapshotStore
 
 LOCK_FILE = "import.lock"
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".filepart", ".crdownload", "~")
@@ -156,6 +156,15 @@ class Outcome:
     status: str  # "published", "unchanged", "rejected", "skipped"
     moved_to: Path | None = None
     message: str = ""
+    # What the import did, for the import history (etl.imports): the result of an accepted
+    # bundle, the refusal of a rejected one or the internal error; the generation that was
+    # current before it; wall time; the report written beside `moved_to`.
+    result: PublishResult | None = None
+    rejection: BundleRejected | None = None
+    error: str = ""
+    previous: Generation | None = None
+    seconds: float = 0.0
+    report: Path | None = None
 
 
 def _destination(directory: Path, name: str) -> Path:
@@ -216,33 +225,75 @@ def _rejected_report(exc: BundleRejected) -> list[str]:
     return lines + (["", hint] if hint else [])
 
 
-def _process(entry: Path, settings: Settings, store: SnapshotStore) -> Outcome:
+def process(
+    entry: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    progress: ProgressLine | None = None,
+    *,
+    name: str | None = None,
+    allow_shrink: bool = False,
+    replace_history: bool = False,
+    check: Callable[[Path], None] | None = None,
+) -> Outcome:
+    """Import one bundle (the caller holds the lock) and move it to archive/ or rejected/ as
+    `<UTC time>-<name>` (default: its own name), with a `.report.txt` beside it. `check(entry)`
+    may refuse the entry before it is read, by raising BundleRejected."""
+    name = name or entry.name
+    previous = store.current()
     started = time.perf_counter()
+    result = rejection = None
+    error = ""
     try:
-        result = import_path(entry, settings, store)
+        if check is not None:
+            check(entry)
+        result = import_path(
+            entry,
+            settings,
+            store,
+            progress,
+            allow_shrink=allow_shrink,
+            replace_history=replace_history,
+        )
     except BundleRejected as exc:
-        dest = _destination(settings.rejected_dir, entry.name)
+        rejection = exc
+        dest = _destination(settings.rejected_dir, name)
         lines = _rejected_report(exc)
-        status, message = "rejected", f"{entry.name}: rejected ({exc.total} problem(s))"
+        status, message = "rejected", f"{name}: rejected ({exc.total} problem(s))"
     except Exception as exc:  # a bug must not wedge the inbox: park the bundle, say why
-        dest = _destination(settings.rejected_dir, entry.name)
+        error = repr(exc)
+        dest = _destination(settings.rejected_dir, name)
         lines = [
             "Result: NOT IMPORTED because of an internal error (nothing was published).",
             "Please pass this report to the EBOK administrator.",
             "",
             *traceback.format_exception(exc),
         ]
-        status, message = "rejected", f"{entry.name}: internal error: {exc!r}"
+        status, message = "rejected", f"{name}: internal error: {exc!r}"
     else:
-        seconds = time.perf_counter() - started
-        dest = _destination(settings.archive_dir, entry.name)
-        lines = _accepted_report(result, seconds)
+        elapsed = time.perf_counter() - started
+        dest = _destination(settings.archive_dir, name)
+        lines = _accepted_report(result, elapsed)
         status = "published" if result.changed else "unchanged"
-        message = summary_line(entry.name, result, seconds)
+        message = summary_line(name, result, elapsed)
+    seconds = time.perf_counter() - started
+    if progress is not None:
+        progress.stage(f"archiving {name}")
     shutil.move(entry, dest)
     report = dest.with_name(dest.name + ".report.txt")
-    report.write_text(_report(entry.name, lines), "utf-8")
-    return Outcome(entry.name, status, dest, message)
+    report.write_text(_report(name, lines), "utf-8")
+    return Outcome(
+        name,
+        status,
+        dest,
+        message,
+        result=result,
+        rejection=rejection,
+        error=error,
+        previous=previous,
+        seconds=seconds,
+        report=report,
+    )
 
 
 def pending(settings: Settings, min_age: float) -> tuple[list[Path], list[Outcome]]:
@@ -266,14 +317,23 @@ def pending(settings: Settings, min_age: float) -> tuple[list[Path], list[Outcom
     return [p for _, _, p in sorted(ready)], waiting
 
 
-def sync(settings: Settings, *, min_age: float = DEFAULT_MIN_AGE) -> list[Outcome]:
+def sync(
+    settings: Settings,
+    *,
+    min_age: float = DEFAULT_MIN_AGE,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
     """Import every settled bundle in the inbox, oldest first. Raises Busy when another
-    import holds the lock (then nothing is touched)."""
+    import holds the lock (then nothing is touched). `on_outcome` is called, still under the
+    lock, with each imported or rejected bundle's outcome (etl.imports records them)."""
     store = SnapshotStore(settings.snapshots_dir)
     with import_lock(settings, wait=False):
         for d in (settings.inbox_dir, settings.archive_dir, settings.rejected_dir):
             d.mkdir(parents=True, exist_ok=True)
         ready, outcomes = pending(settings, min_age)
         for entry in ready:
-            outcomes.append(_process(entry, settings, store))
+            outcome = process(entry, settings, store)
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
     return outcomes

@@ -1,0 +1,693 @@
+"""The import service: every import, whichever way it came, done the same way and remembered.
+
+Three ways lead to the same validation and publishing (etl.sync.import_path, under the data
+dir's import lock): `ebok import PATH`, `ebok sync` (the inbox, for cron) and an upload in the
+manager's panel (/panel/imports). What they share beyond that lives here:
+
+- **The import history** (`ImportHistory`, DATA/imports.sqlite3): every import with its time,
+  source, who (a staff login, `sync` or `cli`), result, figures and problems. It is a SQLite
+  file of etl's own in the data dir: not the accounts database (ebok.sqlite3 is the portal's,
+  and etl never imports the portal), and not JSON lines, because the panel pages through it
+  newest first and opens one import by id, and cron's `ebok sync` and the portal write it from
+  two processes (SQLite serialises them; a crash mid-write leaves no torn line behind).
+- **Uploads** (`Upload`, DATA/uploads/<id>/): the files the panel received, each under a name
+  made safe by `safe_name`, so that no name from a request becomes a path outside that folder.
+- **`run_import`**: an upload imported the way `ebok sync` imports an inbox entry (the same
+  lock, archive/ or rejected/ with a report), recorded in the history.
+- **`ImportService`**: runs uploads one at a time in a background thread, so that a long import
+  never holds a web request open, and shows their progress; re-runs an upload refused by the
+  shrink guard or the history check with the option the refusal names; rolls back to a chosen
+  generation under the lock. The portal is given one (ebok.serve) and knows it only through its
+  own Protocol (portal.panel.importer): the portal may not import this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+import unicodedata
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ebok.settings import Settings
+from etl.legacy.source import detect as is_legacy
+from etl.model import BundleRejected, Problem
+from etl.publisher.history import HistoryMismatch
+from etl.publisher.publish import PublishResult
+from etl.publisher.shrink import ShrinkRefused
+from etl.snapshot.store import Generation, SnapshotStore
+from etl.sync import DEFAULT_MIN_AGE, Busy, Outcome, import_lock, process, sync
+
+log = logging.getLogger("ebok.imports")
+
+# Who ran an import, besides a staff login.
+SYNC, CLI = "sync", "cli"
+# How it came: the panel, the inbox, `ebok import`.
+UPLOAD, INBOX, COMMAND = "upload", "sync", "import"
+
+QUEUED, RUNNING = "queued", "running"
+PUBLISHED, UNCHANGED, REJECTED, FAILED, INTERRUPTED = (
+    "published", "unchanged", "rejected", "failed", "interrupted",
+)  # fmt: skip
+FINISHED = frozenset({PUBLISHED, UNCHANGED, REJECTED, FAILED, INTERRUPTED})
+
+MAX_NAME = 120  # characters of an uploaded file's name kept
+MAX_LISTED_FILES = 200  # files of a bundle the history lists
+
+
+def new_id(now: datetime | None = None) -> str:
+    """`20261124T140509123456Z-1a2b3c`: sorts by time, and is safe in a path and a URL."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"
+
+
+ID_PATTERN = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class ImportRecord:
+    """One import as the history keeps it (and, while it runs, its progress)."""
+
+    id: str
+    via: str  # UPLOAD, INBOX or COMMAND
+    who: str  # a staff login, SYNC or CLI
+    source: str  # the file or folder name (several uploaded files: their names)
+    started_at: str  # ISO, UTC
+    status: str = QUEUED
+    finished_at: str | None = None
+    allow_shrink: bool = False
+    replace_history: bool = False
+    retry_of: str | None = None  # the refused import this one repeats
+    files: list[dict[str, Any]] = field(default_factory=list)  # {"name", "size"}
+    # Progress while it runs: "waiting" (for another import's lock), "reading", "publishing"
+    # (done/total premises documents), "archiving".
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    # The result.
+    generation: str | None = None  # published by it (None: nothing was)
+    previous_generation: str | None = None  # current before it
+    counts: dict[str, int] = field(default_factory=dict)  # everything published after it
+    previous_counts: dict[str, int] = field(default_factory=dict)
+    communities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    previous_communities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rebuilt: int = 0
+    warnings: list[str] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)  # Problem fields
+    problem_total: int = 0
+    refusal: str = ""  # "shrink" or "history": a valid export an option would publish
+    # A shrink refusal's figures: {"community", "table", "published", "exported"} each.
+    shrink: list[dict[str, Any]] = field(default_factory=list)
+    hint: str = ""
+    error: str = ""  # an internal error (a bug, a full disk)
+    stored_as: str = ""  # archive/… or rejected/…, relative to the data dir
+    report: str = ""  # the report beside it, relative to the data dir
+    seconds: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def to_json(self) -> str:
+        data = dataclasses.asdict(self)
+        del data["problems"]  # a column of its own: listing the history does not read them
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_row(cls, record: str, status: str, problems: str | None) -> ImportRecord:
+        data = json.loads(record)
+        known = {f.name for f in dataclasses.fields(cls)}
+        made = cls(**{k: v for k, v in data.items() if k in known})
+        made.status = status
+        made.problems = json.loads(problems) if problems else []
+        return made
+
+
+def _relative(path: Path | None, data_dir: Path) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.relative_to(data_dir).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def files_of(path: Path) -> list[dict[str, Any]]:
+    """The files of a bundle (a folder's, relative to it), with sizes, for the history."""
+    if path.is_file():
+        return [{"name": path.name, "size": path.stat().st_size}]
+    found = []
+    if path.is_dir():
+        for p in sorted(path.rglob("*")):
+            if p.is_file() and len(found) < MAX_LISTED_FILES:
+                found.append({"name": p.relative_to(path).as_posix(), "size": p.stat().st_size})
+    return found
+
+
+def _manifest_figures(generation: Generation | None) -> tuple[dict, dict]:
+    if generation is None:
+        return {}, {}
+    manifest = generation.manifest
+    return dict(manifest.get("counts", {})), dict(manifest.get("communities", {}))
+
+
+# etl.publisher.shrink's problems: value "<published> -> <in the export>", and the reason
+# names the community first.
+_SHRINK_COMMUNITY = re.compile(r"^community (?P<community>.+?): this export would remove ")
+
+
+def _shrink_figures(problems: list[Problem]) -> list[dict[str, Any]]:
+    figures = []
+    for p in problems:
+        match = _SHRINK_COMMUNITY.match(p.reason)
+        published, _, exported = p.value.partition(" -> ")
+        if match and published.isdigit() and exported.isdigit():
+            figures.append(
+                {
+                    "community": match["community"],
+                    "table": p.table,
+                    "published": int(published),
+                    "exported": int(exported),
+                }
+            )
+    return figures
+
+
+def finish(record: ImportRecord, outcome: Outcome, data_dir: Path) -> ImportRecord:
+    """Fill `record` with what etl.sync.process (or `ebok import`) did."""
+    record.finished_at = _now()
+    record.seconds = round(outcome.seconds, 2)
+    record.stage, record.done, record.total = "", 0, 0
+    record.stored_as = _relative(outcome.moved_to, data_dir)
+    record.report = _relative(outcome.report, data_dir)
+    if outcome.previous is not None:
+        record.previous_generation = outcome.previous.id
+    record.previous_counts, record.previous_communities = _manifest_figures(outcome.previous)
+    result: PublishResult | None = outcome.result
+    if result is not None:
+        record.status = PUBLISHED if result.changed else UNCHANGED
+        record.generation = result.generation
+        if result.changed:
+            record.counts, record.communities = dict(result.counts), dict(result.communities)
+        else:
+            record.counts = dict(record.previous_counts)
+            record.communities = dict(record.previous_communities)
+        record.rebuilt, record.warnings = result.rebuilt, list(result.warnings)
+    elif outcome.rejection is not None:
+        exc = outcome.rejection
+        record.status = REJECTED
+        record.problems = [dataclasses.asdict(p) for p in exc.problems]
+        record.problem_total = exc.total
+        if isinstance(exc, ShrinkRefused):
+            record.refusal, record.shrink = "shrink", _shrink_figures(exc.problems)
+        elif isinstance(exc, HistoryMismatch):
+            record.refusal = "history"
+        record.hint = getattr(exc, "hint", "")
+    else:
+        record.status, record.error = FAILED, outcome.error or "unknown error"
+    return record
+
+
+# -- the history ------------------------------------------------------------------------------
+SCHEMA = """
+PRAGMA journal_mode = WAL;
+CREATE TABLE IF NOT EXISTS imports (
+    id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    generation TEXT,
+    record TEXT NOT NULL,
+    problems TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS imports_by_time ON imports (started_at, id);
+"""
+
+
+class ImportHistory:
+    """The imports table in DATA/imports.sqlite3. Each call opens its own short connection, so
+    one instance serves any thread, and other processes write between calls."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ready = False
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=30)) as conn:
+            if not self._ready:
+                conn.executescript(SCHEMA)
+                self._ready = True
+            with conn:  # one transaction
+                yield conn
+
+    def save(self, record: ImportRecord) -> None:
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO imports (id, started_at, status, generation, record, problems)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status ="
+                " excluded.status, generation = excluded.generation, record = excluded.record,"
+                " problems = excluded.problems",
+                (
+                    record.id,
+                    record.started_at,
+                    record.status,
+                    record.generation,
+                    record.to_json(),
+                    json.dumps(record.problems, ensure_ascii=False),
+                ),
+            )
+
+    def get(self, record_id: str) -> ImportRecord | None:
+        if not self.path.exists():
+            return None
+        with self._db() as db:
+            row = db.execute(
+                "SELECT record, status, problems FROM imports WHERE id = ?", (record_id,)
+            ).fetchone()
+        return ImportRecord.from_row(*row) if row else None
+
+    def page(self, *, offset: int = 0, limit: int | None = None) -> tuple[list[ImportRecord], int]:
+        """Newest first, without their problems (`get` has them); and how many there are."""
+        if not self.path.exists():
+            return [], 0
+        with self._db() as db:
+            total = db.execute("SELECT count(*) FROM imports").fetchone()[0]
+            rows = db.execute(
+                "SELECT record, status, NULL FROM imports ORDER BY started_at DESC, id DESC"
+                " LIMIT ? OFFSET ?",
+                (-1 if limit is None else limit, offset),
+            ).fetchall()
+        return [ImportRecord.from_row(*r) for r in rows], total
+
+    def interrupt_unfinished(self) -> None:
+        """Queued or running imports of a process that is gone: they never finished."""
+        if not self.path.exists():
+            return
+        with self._db() as db:
+            db.execute(
+                "UPDATE imports SET status = ? WHERE status IN (?, ?)",
+                (INTERRUPTED, QUEUED, RUNNING),
+            )
+
+
+def import_history(
+    settings: Settings, *, offset: int = 0, limit: int | None = None
+) -> list[ImportRecord]:
+    """Every recorded import, newest first (without problems: `ImportHistory.get` has them)."""
+    return ImportHistory(settings.imports_db).page(offset=offset, limit=limit)[0]
+
+
+def _save_quietly(history: ImportHistory, record: ImportRecord) -> None:
+    """Record an import; a history that cannot be written must not undo or stop the import."""
+    try:
+        history.save(record)
+    except (OSError, sqlite3.Error):
+        log.exception("could not record import %s in %s", record.id, history.path)
+
+
+def sync_inbox(settings: Settings, *, min_age: float = DEFAULT_MIN_AGE) -> list[Outcome]:
+    """`ebok sync`: etl.sync.sync, recording each imported or rejected bundle."""
+    history = ImportHistory(settings.imports_db)
+
+    def record(outcome: Outcome) -> None:
+        moved = outcome.moved_to
+        rec = ImportRecord(new_id(), INBOX, SYNC, outcome.name, _now(), status=RUNNING)
+        rec.files = files_of(moved) if moved is not None else []
+        _save_quietly(history, finish(rec, outcome, settings.data_dir))
+
+    return sync(settings, min_age=min_age, on_outcome=record)
+
+
+def record_command(
+    settings: Settings,
+    path: Path,
+    outcome: Outcome,
+    *,
+    allow_shrink: bool,
+    replace_history: bool,
+) -> ImportRecord:
+    """`ebok import PATH`: record what it did (the bundle stays where it was)."""
+    record = ImportRecord(new_id(), COMMAND, CLI, str(path), _now(), status=RUNNING)
+    record.allow_shrink, record.replace_history = allow_shrink, replace_history
+    record.files = files_of(path) if path.exists() else []
+    _save_quietly(ImportHistory(settings.imports_db), finish(record, outcome, settings.data_dir))
+    return record
+
+
+# -- uploads ----------------------------------------------------------------------------------
+_UNSAFE = re.compile(r"[^\w.()+,\- ]+")
+
+
+def safe_name(name: str, default: str = "plik") -> str:
+    """An uploaded file's name as a plain name in its upload folder: the last part of any path
+    (`../x.csv`, `C:\\a\\x.csv` -> `x.csv`), letters (Polish too), digits and `._-()+, `
+    only, no leading dot (never hidden, never `..`), at most MAX_NAME characters."""
+    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("_", name)
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    if len(name) > MAX_NAME:
+        stem, dot, suffix = name.rpartition(".")
+        if dot and 0 < len(suffix) <= 10:
+            name = stem[: MAX_NAME - len(suffix) - 1].rstrip(" .") + "." + suffix
+        else:
+            name = name[:MAX_NAME].rstrip(" .")
+    return name or default
+
+
+class Upload:
+    """A fresh folder under DATA/uploads for one upload's files."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.id = directory.name
+        self.names: list[str] = []
+
+    def create(self, name: str) -> BinaryIO:
+        """A new, empty file for an uploaded file called `name` (made safe, and unique in
+        this upload), open for writing."""
+        safe = safe_name(name)
+        stem, dot, suffix = safe.rpartition(".")
+        if not dot:
+            stem, suffix = safe, ""
+        candidate, n = safe, 1
+        while (self.directory / candidate).exists():
+            n += 1
+            candidate = f"{stem}-{n}{dot}{suffix}"
+        path = self.directory / candidate
+        if path.resolve().parent != self.directory.resolve():  # safe_name makes this impossible
+            raise ValueError(f"unsafe upload name {name!r}")
+        self.names.append(candidate)
+        return open(path, "xb")
+
+    def discard(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def new_upload(settings: Settings) -> Upload:
+    directory = settings.uploads_dir / new_id()
+    directory.mkdir(parents=True)
+    return Upload(directory)
+
+
+def _bundle(upload_dir: Path, who: str) -> tuple[Path, str]:
+    """What an upload holds: one file is the bundle itself (a ZIP, an XLSX, a CSV); several
+    are a bundle folder, archived as `upload-<login>`."""
+    files = sorted(p for p in upload_dir.iterdir())
+    if len(files) == 1 and files[0].is_file():
+        return files[0], files[0].name
+    return upload_dir, f"upload-{safe_name(who, 'panel')}"
+
+
+def _no_loose_legacy_files(entry: Path) -> None:
+    """A legacy `#` export's files uploaded one by one would take the upload folder's name as
+    their community id: refuse them, asking for the ZIP of the community's folder."""
+    if entry.is_dir() and is_legacy(entry):
+        reason = (
+            "a legacy `#` export (lok.txt, wplaty.txt, ...) must be sent as one ZIP of its "
+            "folder, named by the community id (e.g. KLO11.zip)"
+        )
+        raise BundleRejected([Problem(entry.name, "", None, "", "", reason)])
+
+
+class Progress:
+    """What etl.sync.import_path and publish report (`stage(label)`, `(done, total)`), kept
+    on the running import's record for the panel to show."""
+
+    def __init__(self, record: ImportRecord) -> None:
+        self.record = record
+
+    def stage(self, label: str) -> None:
+        self.record.stage = label.split(" ", 1)[0]  # "reading x.zip" -> "reading"
+        self.record.done = self.record.total = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        self.record.done, self.record.total = done, total
+
+    def clear(self) -> None:
+        pass
+
+
+@contextmanager
+def _lock_when_free(settings: Settings, progress: Progress, poll: float) -> Iterator[None]:
+    """The import lock, waiting for it (stage "waiting") while `ebok sync` or another import
+    holds it."""
+    while True:
+        stack = ExitStack()
+        try:
+            stack.enter_context(import_lock(settings, wait=False))
+        except Busy:
+            progress.stage("waiting")
+            time.sleep(poll)
+            continue
+        with stack:
+            yield
+        return
+
+
+def run_import(
+    upload_dir: Path,
+    settings: Settings,
+    *,
+    who: str,
+    allow_shrink: bool = False,
+    replace_history: bool = False,
+    record: ImportRecord | None = None,
+    history: ImportHistory | None = None,
+    poll: float = 0.5,
+) -> ImportRecord:
+    """Import an upload folder as `ebok sync` imports an inbox entry: wait for the import lock,
+    validate and publish, move the bundle to archive/ or rejected/ with its report, and record
+    it in the history. The upload folder is gone afterwards (unless an internal error left
+    its files there)."""
+    history = history or ImportHistory(settings.imports_db)
+    if record is None:
+        record = ImportRecord(new_id(), UPLOAD, who, upload_dir.name, _now())
+        record.files = files_of(upload_dir)
+    record.allow_shrink, record.replace_history = allow_shrink, replace_history
+    progress = Progress(record)
+    store = SnapshotStore(settings.snapshots_dir)
+    try:
+        with _lock_when_free(settings, progress, poll):
+            record.status = RUNNING
+            _save_quietly(history, record)
+            entry, name = _bundle(upload_dir, who)
+            outcome = process(
+                entry,
+                settings,
+                store,
+                progress,  # type: ignore[arg-type]
+                name=name,
+                allow_shrink=allow_shrink,
+                replace_history=replace_history,
+                check=_no_loose_legacy_files,
+            )
+        finish(record, outcome, settings.data_dir)
+        if upload_dir.is_dir() and not any(upload_dir.iterdir()):
+            upload_dir.rmdir()
+    except Exception as exc:  # moving or reporting failed: the files stay in uploads/
+        log.exception("import %s failed", record.id)
+        record.status, record.error, record.finished_at = FAILED, repr(exc), _now()
+        record.stored_as = _relative(upload_dir, settings.data_dir)
+    _save_quietly(history, record)
+    return record
+
+
+# -- rollback ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rollback:
+    done: bool
+    reason: str = ""  # when not done: "unknown" (no such generation), "current", "busy"
+    was: str | None = None  # the generation current before
+
+
+def rollback(settings: Settings, generation_id: str) -> Rollback:
+    """Make a kept generation current again (`ebok rollback --to`), under the import lock;
+    refused at once, not waited for, while an import holds it."""
+    store = SnapshotStore(settings.snapshots_dir)
+    try:
+        with import_lock(settings, wait=False):
+            current = store.current()
+            was = current.id if current is not None else None
+            if generation_id not in store.generation_ids():
+                return Rollback(False, "unknown", was)
+            if generation_id == was:
+                return Rollback(False, "current", was)
+            store.set_current(generation_id)
+            return Rollback(True, was=was)
+    except Busy:
+        return Rollback(False, "busy")
+
+
+# -- the service the panel is given -----------------------------------------------------------
+Finished = Callable[[ImportRecord], None]
+
+
+@dataclass
+class _Job:
+    upload_dir: Path
+    record: ImportRecord
+    on_finish: Finished | None
+
+
+class ImportService:
+    """Uploads imported one at a time by a background thread (started when there is work, gone
+    when there is none), their progress, the history, rollback. What the portal's
+    portal.panel.importer.Importer Protocol describes."""
+
+    def __init__(self, settings: Settings, *, poll: float = 0.5) -> None:
+        self.settings = settings
+        self.poll = poll
+        self.history_db = ImportHistory(settings.imports_db)
+        # One portal process runs the uploads: what it left queued or running never finished.
+        self.history_db.interrupt_unfinished()
+        self._cond = threading.Condition()
+        self._queue: deque[_Job] = deque()
+        self._live: dict[str, ImportRecord] = {}
+        self._worker: threading.Thread | None = None
+
+    def receive(self, who: str) -> Upload:
+        return new_upload(self.settings)
+
+    def start(
+        self,
+        upload: Upload,
+        *,
+        who: str,
+        allow_shrink: bool = False,
+        replace_history: bool = False,
+        on_finish: Finished | None = None,
+        retry_of: str | None = None,
+        source: str | None = None,
+    ) -> str:
+        """Queue an upload for import; its id (the upload's) names it in `job` and the history."""
+        names = upload.names or [p.name for p in sorted(upload.directory.iterdir())]
+        shown = ", ".join(names)
+        if len(shown) > 300:
+            shown = shown[:297].rsplit(", ", 1)[0] + ", ..."
+        record = ImportRecord(upload.id, UPLOAD, who, source or shown, _now())
+        record.allow_shrink, record.replace_history = allow_shrink, replace_history
+        record.retry_of, record.files = retry_of, files_of(upload.directory)
+        _save_quietly(self.history_db, record)
+        with self._cond:
+            self._live[record.id] = record
+            self._queue.append(_Job(upload.directory, record, on_finish))
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="ebok-import", daemon=True)
+                self._worker.start()
+        return record.id
+
+    def retry(self, record_id: str, *, who: str, on_finish: Finished | None = None) -> str | None:
+        """Import a refused upload or inbox export again from rejected/, with the option its
+        refusal names (allow_shrink for the shrink guard, replace_history for the history
+        check). None when it cannot be: not such a refusal, or its files are gone."""
+        record = self.history_db.get(record_id)
+        if (
+            record is None
+            or record.status != REJECTED
+            or record.refusal not in ("shrink", "history")
+        ):
+            return None
+        rejected = self.settings.rejected_dir.resolve()
+        stored = (self.settings.data_dir / record.stored_as).resolve()
+        if not record.stored_as or stored.parent != rejected or not stored.exists():
+            return None
+        upload = new_upload(self.settings)
+        # The bundle's own name, without the rejected/ time stamp (a legacy ZIP's name is its
+        # community id).
+        original = record.source if stored.is_file() and "," not in record.source else None
+        name = safe_name(original or stored.name)
+        if stored.is_dir() and is_legacy(stored):  # its folder's name is its community id
+            shutil.copytree(stored, upload.directory / safe_name(record.source))
+        elif stored.is_dir():
+            upload.directory.rmdir()
+            shutil.copytree(stored, upload.directory)
+        else:
+            shutil.copy2(stored, upload.directory / name)
+            upload.names.append(name)
+        return self.start(
+            upload,
+            who=who,
+            allow_shrink=record.allow_shrink or record.refusal == "shrink",
+            replace_history=record.replace_history or record.refusal == "history",
+            on_finish=on_finish,
+            retry_of=record.id,
+            source=record.source,
+        )
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                if not self._queue:
+                    self._worker = None
+                    return
+                job = self._queue[0]
+            try:
+                run_import(
+                    job.upload_dir,
+                    self.settings,
+                    who=job.record.who,
+                    allow_shrink=job.record.allow_shrink,
+                    replace_history=job.record.replace_history,
+                    record=job.record,
+                    history=self.history_db,
+                    poll=self.poll,
+                )
+            except BaseException:  # run_import records its own failures; this is a last resort
+                log.exception("import %s", job.record.id)
+            with self._cond:
+                self._queue.popleft()
+                self._live.pop(job.record.id, None)
+                self._cond.notify_all()
+            if job.on_finish is not None:
+                try:
+                    job.on_finish(job.record)
+                except Exception:
+                    log.exception("after import %s", job.record.id)
+
+    def job(self, record_id: str) -> ImportRecord | None:
+        """A queued or running import (with its progress) or a recorded one."""
+        if not ID_PATTERN.match(record_id):
+            return None
+        with self._cond:
+            live = self._live.get(record_id)
+        return live if live is not None else self.history_db.get(record_id)
+
+    def active(self) -> list[ImportRecord]:
+        with self._cond:
+            return [job.record for job in self._queue]
+
+    def history(self, *, offset: int = 0, limit: int = 50) -> tuple[list[ImportRecord], int]:
+        records, total = self.history_db.page(offset=offset, limit=limit)
+        with self._cond:
+            return [self._live.get(r.id, r) for r in records], total
+
+    def rollback(self, generation_id: str) -> Rollback:
+        return rollback(self.settings, generation_id)
+
+    def wait(self, record_id: str, timeout: float = 30) -> ImportRecord | None:
+        """Until that import has finished (for tests and scripts); the record."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while record_id in self._live:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+        return self.job(record_id)
