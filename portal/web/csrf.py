@@ -12,6 +12,12 @@ starlette-csrf reads headers only):
 The middleware must sit inside SessionMiddleware (it reads `scope["session"]`). How a refusal
 looks is the app's business: the app factory passes a `refusal(request, problem)` that renders
 the Polish page, so this module needs no templates (and templating can import `csrf_token`).
+
+Bodies are read here only as far as the token: a urlencoded form whole (at most MAX_FORM_BYTES),
+a multipart form up to its `csrf_token` field, which must come within the first MAX_FORM_BYTES
+(forms put it first). The rest of a multipart body streams on to the endpoint, cut off (as a
+disconnect) past MAX_FORM_BYTES unless the endpoint takes uploads and said how much
+(`allow_upload`), so a file upload is never held in memory here.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import secrets
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +38,8 @@ HEADER = b"x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Forms in this portal are a few fields; a body larger than this is not one of ours.
 MAX_FORM_BYTES = 64 * 1024
+# Where an endpoint that takes uploads puts the multipart body size it accepts (allow_upload).
+UPLOAD_LIMIT = "ebok.upload_limit"
 
 
 def csrf_token(request: Request) -> str:
@@ -50,6 +59,12 @@ def new_token(session: dict) -> str:
     return token
 
 
+def allow_upload(request: Request, limit: int) -> None:
+    """For an endpoint that takes file uploads, before it reads the body: a multipart body of
+    up to `limit` bytes reaches it whole (others are cut off past MAX_FORM_BYTES)."""
+    request.scope[UPLOAD_LIMIT] = limit
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
@@ -59,9 +74,6 @@ def _extract_token(content_type: str, body: bytes) -> str | None:
     if content_type.startswith("application/x-www-form-urlencoded"):
         values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(FIELD)
         return values[0] if values else None
-    if content_type.startswith("multipart/form-data"):
-        # Rare here (no uploads), so the simple route: let python-multipart parse a replay.
-        return None
     return None
 
 
@@ -93,12 +105,22 @@ class CSRFMiddleware:
             return
         request = Request(scope)
         problem = self._origin_problem(request)
-        if problem is None:
+        content_type = request.headers.get("content-type", "")
+        streamed = content_type.startswith("multipart/form-data") and HEADER.decode() not in (
+            request.headers
+        )
+        if problem is None and streamed:
+            given, receive = await _multipart_token(content_type, scope, receive)
+            problem = self._token_problem(scope, given)
+        elif problem is None:
             body, receive = await _buffer_body(receive)
             if body is None:
                 problem = "Zbyt duże zgłoszenie."
             else:
-                problem = await self._token_problem(scope, request, body)
+                given = request.headers.get(HEADER.decode())
+                if given is None:
+                    given = _extract_token(content_type, body)
+                problem = self._token_problem(scope, given)
         if problem is not None:
             await self.refusal(request, problem)(scope, receive, send)
             return
@@ -115,16 +137,10 @@ class CSRFMiddleware:
                 return "żądanie z innej witryny."
         return None
 
-    async def _token_problem(self, scope: Scope, request: Request, body: bytes) -> str | None:
+    def _token_problem(self, scope: Scope, given: str | None) -> str | None:
         expected = scope.get("session", {}).get(SESSION_KEY)
         if not isinstance(expected, str) or not expected:
             return "brak ważnej sesji formularza."
-        given = request.headers.get(HEADER.decode())
-        if given is None:
-            content_type = request.headers.get("content-type", "")
-            given = _extract_token(content_type, body)
-            if given is None and content_type.startswith("multipart/form-data"):
-                given = await _multipart_token(scope, body)
         if not given or not hmac.compare_digest(given.encode(), expected.encode()):
             return "nieprawidłowy token formularza."
         return None
@@ -158,19 +174,72 @@ async def _buffer_body(receive: Receive) -> tuple[bytes | None, Receive]:
     return body, replay
 
 
-async def _multipart_token(scope: Scope, body: bytes) -> str | None:
+async def _multipart_token(
+    content_type: str, scope: Scope, receive: Receive
+) -> tuple[str | None, Receive]:
+    """Read a multipart body as far as its csrf_token field (within MAX_FORM_BYTES); the token
+    and a receive callable that replays what was read and then passes the rest on, cut off
+    past the endpoint's allowance (allow_upload, at least MAX_FORM_BYTES)."""
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    header = {b"field": bytearray(), b"value": bytearray()}
+    names: list[bytes | None] = [None]  # the current part's field name
+    token = bytearray()
+    found: list[str] = []
+
+    def header_end() -> None:
+        if bytes(header[b"field"]).lower() == b"content-disposition":
+            names[0] = parse_options_header(bytes(header[b"value"]))[1].get(b"name")
+        header[b"field"].clear()
+        header[b"value"].clear()
+
+    def data(chunk: bytes, start: int, end: int) -> None:
+        if names[0] == FIELD.encode() and len(token) < 1024:
+            token.extend(chunk[start:end])
+
+    def part_end() -> None:
+        if names[0] == FIELD.encode() and not found:
+            found.append(token.decode("latin-1"))
+        names[0] = None
+
+    callbacks = {
+        "on_header_field": lambda d, s, e: header[b"field"].extend(d[s:e]),
+        "on_header_value": lambda d, s, e: header[b"value"].extend(d[s:e]),
+        "on_header_end": header_end,
+        "on_part_data": data,
+        "on_part_end": part_end,
+    }
+    parser = MultipartParser(boundary, callbacks) if boundary else None  # type: ignore[arg-type]
+    chunks: list[bytes] = []
+    size, more = 0, True
+    while more and not found and size <= MAX_FORM_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            more = False
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = message.get("more_body", False)
+        if parser is not None:
+            try:
+                parser.write(chunk)
+            except Exception:  # not a form of ours: no token
+                parser = None
+    body = b"".join(chunks)
+    delivered = len(body)
     sent = False
 
-    async def once() -> Message:
-        nonlocal sent
+    async def replay() -> Message:
+        nonlocal sent, delivered
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+            return {"type": "http.request", "body": body, "more_body": more}
+        message = await receive()
+        if message["type"] == "http.request":
+            delivered += len(message.get("body", b""))
+            if delivered > max(MAX_FORM_BYTES, scope.get(UPLOAD_LIMIT, 0)):
+                return {"type": "http.disconnect"}
+        return message
 
-    try:
-        form = await Request(scope, once).form()
-    except Exception:
-        return None
-    value = form.get(FIELD)
-    return value if isinstance(value, str) else None
+    return (found[0] if found else None), replay
