@@ -25,6 +25,10 @@ COMMAND_MODULES = (
     "ebok.demo_setup",  # demo-setup
     "ebok.settings_cli",  # settings
 )
+# Commands registered by one half whose handler needs the other half too, run with ebok's own
+# handler ("module:function"): `serve` is portal.cli's command, but the app it serves is given
+# etl's import service, which the portal may not import (ebok/serve.py).
+COMPOSED_HANDLERS = {"serve": "ebok.serve:cmd_serve"}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -56,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     settings = Settings.from_env(data_dir=args.data_dir)
+    if args.command in COMPOSED_HANDLERS:
+        module, function = COMPOSED_HANDLERS[args.command].split(":")
+        args.func = getattr(importlib.import_module(module), function)
     try:
         return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:

@@ -42,6 +42,7 @@ from portal.accounts.mail import Mailer
 from portal.accounts.service import Accounts
 from portal.accounts.throttle import Throttle
 from portal.panel.app import PanelSplit, create_panel
+from portal.panel.importer import Importer
 from portal.premises import views
 from portal.premises.documents import DocumentCache
 from portal.secret_key import load_secret_key
@@ -116,7 +117,10 @@ class PortalApp(Starlette):
         return SecurityHeadersMiddleware(stack, hsts=self.hsts)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, importer: Importer | None = None) -> Starlette:
+    """The portal for `settings`. `importer` is the import service for the panel's import
+    pages (etl.imports.ImportService; ebok.serve passes it, as the portal may not import it);
+    without one those pages say imports are unavailable here."""
     https = urlsplit(settings.base_url).scheme == "https"
     secret_key = load_secret_key(settings)
     accounts = Accounts(settings.accounts_db)
@@ -165,6 +169,7 @@ def create_app(settings: Settings) -> Starlette:
     # is kept in DATA/outbox/failed/ for `ebok accounts mail-retry`.
     state.mailer = Mailer(settings)
     atexit.register(state.mailer.spill)
+    state.importer = importer
     # The manager's panel at /panel/ (or a 404 there with EBOK_PANEL=off); it adds its own
     # state (staff, audit, panel_throttle, panel_sections).
     app.panel = create_panel(
