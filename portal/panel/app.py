@@ -38,6 +38,8 @@ from portal.panel import (
     accounts_views,
     audit_views,
     auth,
+    generations_views,
+    imports_views,
     preview_views,
     session,
     staff_views,
@@ -58,6 +60,8 @@ AREAS: tuple[ModuleType, ...] = (
     accounts_views,
     account_actions,
     preview_views,
+    imports_views,
+    generations_views,
 )
 
 PREFIX = "/panel"

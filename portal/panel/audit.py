@@ -52,6 +52,10 @@ ACTIONS: dict[str, str] = {
     "account-reset": "Nowe hasło jednorazowe mieszkańca",
     "account-closed": "Zamknięcie konta mieszkańca (rezygnacja)",
     "preview": "Podgląd jak mieszkaniec",
+    "upload": "Wysłanie eksportu do importu",
+    "import-retry": "Ponowienie wstrzymanego importu",
+    "import-result": "Wynik importu",
+    "rollback": "Przywrócenie generacji danych",
 }
 
 # target_kind -> label

@@ -13,7 +13,7 @@ import pytest
 from starlette.routing import Match, Route
 
 from portal.panel import auth
-from portal.panel.roles import ADMIN_ONLY, EVERYONE, OFFICE_WORK, ROLES
+from portal.panel.roles import ACCOUNTING, ADMIN_ONLY, EVERYONE, OFFICE_WORK, ROLES
 from tests.builders import make_document, publish_documents
 from tests.forms import csrf_token
 
@@ -53,6 +53,16 @@ ROUTES: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/panel/accounts/1/preview/premises/KW5%2F12/ledger", OFFICE_WORK),
     ("GET", "/panel/accounts/1/preview/premises/KW5%2F12/fees", OFFICE_WORK),
     ("GET", "/panel/accounts/1/preview/premises/KW5%2F12/allowances", OFFICE_WORK),
+    # imports and generations (accounting); the test app has no import service, so the import
+    # pages say so (200) and their POSTs answer 503
+    ("GET", "/panel/imports", ACCOUNTING),
+    ("POST", "/panel/imports", ACCOUNTING),
+    ("GET", "/panel/imports/20261130T120000000000Z-abcdef", ACCOUNTING),
+    ("GET", "/panel/imports/20261130T120000000000Z-abcdef/retry", ACCOUNTING),
+    ("POST", "/panel/imports/20261130T120000000000Z-abcdef/retry", ACCOUNTING),
+    ("GET", "/panel/generations", ACCOUNTING),
+    ("GET", "/panel/generations/rollback", ACCOUNTING),
+    ("POST", "/panel/generations/rollback", ACCOUNTING),
 ]
 
 # The sign-in pages: no role needed (they check the sign-in's stage instead).
