@@ -19,16 +19,12 @@ from ebok.settings import Settings
 COMMAND_MODULES = (
     "etl.cli",  # import, sync, show, generations, rollback
     "etl.demo.generate",  # demo-data
-    "portal.cli",  # serve
+    "ebok.serve",  # serve (the portal, given etl's import service)
     "portal.accounts.cli",  # accounts …
     "portal.panel.cli",  # staff …
     "ebok.demo_setup",  # demo-setup
     "ebok.settings_cli",  # settings
 )
-# Commands registered by one half whose handler needs the other half too, run with ebok's own
-# handler ("module:function"): `serve` is portal.cli's command, but the app it serves is given
-# etl's import service, which the portal may not import (ebok/serve.py).
-COMPOSED_HANDLERS = {"serve": "ebok.serve:cmd_serve"}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -60,9 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     settings = Settings.from_env(data_dir=args.data_dir)
-    if args.command in COMPOSED_HANDLERS:
-        module, function = COMPOSED_HANDLERS[args.command].split(":")
-        args.func = getattr(importlib.import_module(module), function)
     try:
         return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:

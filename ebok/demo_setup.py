@@ -14,10 +14,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from ebok.console import fail
+from ebok.serve import add_listen_arguments, cmd_serve
 from ebok.settings import Settings
 from etl.snapshot.store import SnapshotStore
 from portal.accounts.service import ACTIVE, AccountError, Accounts
-from portal.cli import add_listen_arguments
 
 DEMO_LOGIN = "demo"
 # So that the forgotten-password flow can be tried on the demo (example.com receives no mail).
@@ -120,9 +120,6 @@ def cmd_demo_setup(args: argparse.Namespace, settings: Settings) -> int:
             f"{settings.outbox_dir}/ as .eml files; set EBOK_SMTP_HOST to send it."
         )
     if args.serve:
-        # The whole portal (its PDF stack too) only when serving, not to list commands.
-        from ebok.serve import cmd_serve
-
         print()
         return cmd_serve(args, settings)
     return 0

@@ -19,7 +19,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from etl.snapshot.store import RECHECK_SECONDS
-from portal.app import create_app, load_secret_key
+from portal.app import create_app
+from portal.secret_key import load_secret_key
 from tests.builders import make_document, publish_documents
 from tests.cli import ebok, one_time_password, sign_in
 
