@@ -25,8 +25,17 @@ How to add pages (the office's resident accounts, the accountant's imports and g
    signed in through the real pages; add each new route to ROUTES in
    tests/portal/panel/test_roles.py (a test fails until you do).
 
-Modules: app (the panel app, the /panel split, AREAS), session (cookie, expiry, who is signed
-in), auth (sign-in pages), roles, pages (rendering, error pages), audit (the log), totp,
-staff (all staff SQL), views (home), staff_views, audit_views, cli (`ebok staff`).
+Modules:
+- the frame: app (the panel app, the /panel split, AREAS), session (cookie, expiry, who is
+  signed in), auth (sign-in pages), roles, pages (rendering, error pages), totp, views (home);
+- staff and audit (admin): staff (all staff SQL), staff_views, audit (the log), audit_views,
+  cli (`ebok staff`);
+- the office's resident accounts: accounts_views (search, new account), account_actions (one
+  account and what is done with it), preview_views (as the resident sees it), office (what
+  they share), search (the per-generation premises index), letters_store (letters waiting to
+  be downloaded);
+- the accountant's imports: importer (the Protocols the import service meets; the service
+  itself is etl.imports.ImportService, given by ebok.serve), uploads (streaming an upload to
+  disk), imports_views (upload, progress, reports, history), generations_views (rollback).
 Documentation for the office: docs/panel.md.
 """
