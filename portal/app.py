@@ -162,8 +162,9 @@ def create_app(settings: Settings, *, importer: Importer | None = None) -> Starl
     state.accounts = accounts
     state.documents = DocumentCache()
     state.slip_pdfs = PdfCache()
-    state.throttle = Throttle()
-    state.recovery_throttle = recovery.new_throttle()
+    # Counted in the accounts database, so every worker process sees the same counts.
+    state.throttle = Throttle(db=accounts.db, scope="sign-in")
+    state.recovery_throttle = recovery.new_throttle(accounts.db)
     state.reset_tokens = recovery.ResetTokens(secret_key)
     # Delivers from a thread started on the first message; at exit, whatever is still queued
     # is kept in DATA/outbox/failed/ for `ebok accounts mail-retry`.

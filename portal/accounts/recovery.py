@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -108,9 +109,12 @@ def reset_tokens(state: Any) -> ResetTokens:
     return state.reset_tokens
 
 
-def new_throttle() -> Throttle:
-    """The throttle of reset requests; create_app keeps one as `app.state.recovery_throttle`."""
-    return Throttle(login_policy=LOGIN_POLICY, address_policy=ADDRESS_POLICY)
+def new_throttle(db: Callable[[], sqlite3.Connection] | None = None) -> Throttle:
+    """The throttle of reset requests; create_app keeps one as `app.state.recovery_throttle`,
+    counting in the accounts database (`db`: Accounts.db)."""
+    return Throttle(
+        login_policy=LOGIN_POLICY, address_policy=ADDRESS_POLICY, db=db, scope="recovery"
+    )
 
 
 def _throttle(state: Any) -> Throttle:

@@ -119,6 +119,20 @@ MIGRATIONS: list[str] = [
     ALTER TABLE accounts ADD COLUMN application_date TEXT;
     ALTER TABLE accounts ADD COLUMN application_number TEXT;
     """,
+    # 4: failed attempts counted by the throttles (portal.accounts.throttle), here so that every
+    # server process (ebok serve --workers) counts the same ones. `scope` names the throttle
+    # (sign-in, recovery, panel), `kind` login or address; `last` is epoch seconds.
+    """
+    CREATE TABLE throttle (
+        scope TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        failures INTEGER NOT NULL,
+        last REAL NOT NULL,
+        PRIMARY KEY (scope, kind, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX throttle_by_last ON throttle (last);
+    """,
 ]
 
 

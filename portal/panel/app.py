@@ -115,7 +115,7 @@ def create_panel(
     staff = Staff(accounts.db)
     state.staff = staff
     state.audit = AuditLog(accounts.db)
-    state.panel_throttle = Throttle()
+    state.panel_throttle = Throttle(db=accounts.db, scope="panel")
     state.panel_sections = tuple(s for area in AREAS for s in getattr(area, "sections", ()))
 
     async def not_found(request: Request):
