@@ -20,7 +20,15 @@ needs_chromium = pytest.mark.skipif(
 
 
 @pytest.fixture
-def live_server(settings, store):
+def live_app_factory():
+    """What `live_server` serves, made from the test's settings: the residents' portal with
+    the panel (portal.app.create_app). A test module that needs another composition, e.g.
+    ebok.serve.create_app with the import service, overrides this fixture."""
+    return create_app
+
+
+@pytest.fixture
+def live_server(settings, store, live_app_factory):
     """The real app under uvicorn on a free loopback port: (app, base_url)."""
     import uvicorn
 
@@ -28,7 +36,7 @@ def live_server(settings, store):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
-    app = create_app(settings.with_overrides(base_url=base_url))
+    app = live_app_factory(settings.with_overrides(base_url=base_url))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
     )
@@ -43,10 +51,11 @@ def live_server(settings, store):
     thread.join(10)
 
 
-@pytest.fixture
-def browser(tmp_path):
-    """Headless Chromium as root, offline (flags from shared/NOTES.md). Element look-ups wait
-    up to 10 s, so a test reads the page the click leads to, not the one before it."""
+def start_chromium(profile: Path, downloads: Path | None = None):
+    """Headless Chromium as root, offline (flags from shared/NOTES.md), with its own profile
+    folder (so its own cookies: a separate browser session). Element look-ups wait up to
+    10 s, so a test reads the page the click leads to, not the one before it. `downloads`:
+    where files the browser downloads are saved, without asking."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -61,17 +70,47 @@ def browser(tmp_path):
         "--disable-component-update",
         "--disable-sync",
         "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        f"--user-data-dir={profile}",
         "--window-size=1280,900",
         "--lang=pl-PL",
     ):
         options.add_argument(flag)
+    if downloads is not None:
+        options.add_experimental_option(
+            "prefs",
+            {
+                "download.default_directory": str(downloads),
+                "download.prompt_for_download": False,
+                "plugins.always_open_pdf_externally": True,  # save a PDF, do not show it
+            },
+        )
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(30)
     driver.implicitly_wait(10)
-    yield driver
-    driver.quit()
+    return driver
+
+
+@pytest.fixture
+def browsers(tmp_path):
+    """`browsers()`: one more headless Chromium (start_chromium), each a browser session of
+    its own; `browsers(downloads=folder)` saves downloads there. All quit at the end."""
+    started = []
+
+    def start(*, downloads: Path | None = None):
+        profile = tmp_path / f"chromium-profile-{len(started) + 1}"
+        started.append(start_chromium(profile, downloads))
+        return started[-1]
+
+    yield start
+    for driver in started:
+        driver.quit()
+
+
+@pytest.fixture
+def browser(browsers):
+    """One headless Chromium (see start_chromium)."""
+    return browsers()
 
 
 def wait_for_url(driver, predicate, timeout: float = 10) -> str:
