@@ -6,13 +6,29 @@ publishing, the lock, the history), but the portal may reach etl only through th
 contract (.importlinter), so it declares what it needs as a Protocol
 (portal.panel.importer.Importer) and is given the service here, in ebok, the one layer that
 may import both halves.
+
+Several processes (`--workers N`, EBOK_WORKERS, by default one per CPU): uvicorn starts each
+worker as a fresh interpreter that builds its own app through `app_factory`, from the
+environment, so `cmd_serve` first writes every setting in effect (flags such as --data-dir
+included) into its environment. The workers share nothing in memory; whatever has to be the same
+for all of them is in the data dir: sessions and their revocation, TOTP steps, sign-in and
+recovery throttles and the audit log in ebok.sqlite3, the published generations in snapshots/,
+the import history in imports.sqlite3; reset tokens are stateless (signed, bound to the password
+hash). Mail is queued in the memory of the worker that served the request, and only that worker
+delivers it (or keeps it in outbox/failed/ at exit), so no message goes out twice.
+
+Whose address a request comes from: the peer's, unless the peer is one of EBOK_TRUSTED_PROXIES,
+in which case uvicorn's proxy-headers middleware puts the X-Forwarded-For client (and the
+X-Forwarded-Proto scheme) into the ASGI scope, which is all the portal reads
+(portal.accounts.auth.client_address). Unset, nobody's headers are believed: uvicorn's own
+default would trust 127.0.0.1, i.e. any local process or a proxy the manager did not mean.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Any
 
 from ebok.settings import Settings
 
@@ -23,6 +39,11 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser("serve", help="serve the residents' portal and the panel")
     add_listen_arguments(serve)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes (default: $EBOK_WORKERS or the number of CPUs)",
+    )
     serve.set_defaults(func=cmd_serve)
 
 
@@ -43,15 +64,54 @@ def create_app(settings: Settings) -> Starlette:
     return create_portal(settings, importer=ImportService(settings))
 
 
+APP_FACTORY = f"{__name__}:app_factory"
+
+
+def app_factory() -> Starlette:
+    """A worker's app, from the settings `cmd_serve` left in the environment."""
+    return create_app(Settings.from_env())
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How `ebok serve` runs uvicorn for `settings` (the app aside)."""
+    from ebok.logs import log_config
+
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "log_config": log_config(settings.log_format),
+        "log_level": "info",
+        # X-Forwarded-For/-Proto from these peers only; none: uvicorn's proxy middleware is
+        # left out, and an empty list also overrides its default (127.0.0.1) and
+        # $FORWARDED_ALLOW_IPS.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+        "server_header": False,
+    }
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """`ebok serve` (and `ebok demo-setup --serve`)."""
+    """`ebok serve` (and `ebok demo-setup --serve`, whose arguments have no --workers)."""
     import uvicorn  # only when a server really starts
 
-    settings = settings.with_overrides(host=args.host, port=args.port)
+    settings = settings.with_overrides(
+        host=args.host, port=args.port, workers=getattr(args, "workers", None)
+    )
+    if settings.workers < 1:
+        raise SystemExit("ebok serve: --workers must be at least 1")
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    print(f"EBOK portal: http://{host}:{settings.port}/", flush=True)
-    # The portal's own loggers (ebok.*: mail delivery, account events, imports) next to
-    # uvicorn's.
-    logging.basicConfig(level=logging.INFO, format="%(levelname)-9s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    workers = f" ({settings.workers} processes)" if settings.workers > 1 else ""
+    print(f"EBOK portal: http://{host}:{settings.port}/{workers}", flush=True)
+    options = uvicorn_options(settings)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # Each worker builds its app from the environment (see the module docstring).
+    for name, value in settings.environment().items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    uvicorn.run(APP_FACTORY, factory=True, **options)
     return 0

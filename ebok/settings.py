@@ -10,6 +10,7 @@ joins a path from imported data by itself.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,35 @@ def _bool(text: str) -> bool:
 
 def _url(text: str) -> str:
     return text.rstrip("/")
+
+
+def _workers(text: str) -> int:
+    count = int(text)
+    if count < 1:
+        raise ValueError(f"EBOK_WORKERS must be at least 1, not {count}")
+    return count
+
+
+def _addresses(text: str) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses or networks (`10.0.0.0/8`), or `*` for any."""
+    found = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if item != "*":
+            ipaddress.ip_network(item)  # ValueError for anything else (host bits in a network too)
+        found.append(item)
+    return tuple(found)
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(text: str) -> str:
+    value = text.strip().lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(f"EBOK_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {text!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -49,6 +79,19 @@ def show(value: object) -> str:
         return "—"
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(value) if value else "—"
+    return str(value)
+
+
+def text(value: object) -> str | None:
+    """A value as its variable's text (what `parse` reads back), or None for unset."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(value)
     return str(value)
 
 
@@ -87,6 +130,33 @@ SETTINGS: tuple[Setting, ...] = (
         flag="serve --host",
     ),
     Setting("port", "EBOK_PORT", 8000, int, "port `ebok serve` listens on", flag="serve --port"),
+    Setting(
+        "workers",
+        "EBOK_WORKERS",
+        os.cpu_count() or 1,
+        _workers,
+        "server processes `ebok serve` runs; all state they share is in the data dir",
+        shown_default="the number of CPUs",
+        flag="serve --workers",
+    ),
+    Setting(
+        "trusted_proxies",
+        "EBOK_TRUSTED_PROXIES",
+        (),
+        _addresses,
+        "comma-separated addresses (or networks) of reverse proxies whose X-Forwarded-For and"
+        " X-Forwarded-Proto are believed; unset: the peer's own address counts and the headers"
+        " are ignored",
+        shown_default="none",
+    ),
+    Setting(
+        "log_format",
+        "EBOK_LOG_FORMAT",
+        "text",
+        _log_format,
+        "`ebok serve`'s log lines: text, or json (one object per line: time, level, logger,"
+        " message and the record's fields)",
+    ),
     Setting("keep_generations", "EBOK_KEEP_GENERATIONS", 10, int, "published generations kept"),
     Setting(
         "session_idle_minutes",
@@ -119,9 +189,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("smtp_port", "EBOK_SMTP_PORT", 25, int, "mail server port"),
     Setting("smtp_user", "EBOK_SMTP_USER", None, str, "mail server login, when it wants one"),
-    Setting(
-        "smtp_password", "EBOK_SMTP_PASSWORD", None, str, "mail server password", secret=True
-    ),
+    Setting("smtp_password", "EBOK_SMTP_PASSWORD", None, str, "mail server password", secret=True),
     Setting(
         "smtp_starttls",
         "EBOK_SMTP_STARTTLS",
@@ -129,9 +197,7 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
         "1 (or true, yes, on) to upgrade the mail connection with STARTTLS (certificate verified)",
     ),
-    Setting(
-        "mail_from", "EBOK_MAIL_FROM", "EBOK <ebok@localhost>", str, "the From header of mail"
-    ),
+    Setting("mail_from", "EBOK_MAIL_FROM", "EBOK <ebok@localhost>", str, "the From header of mail"),
 )
 
 _DECLARED = {s.name: s for s in SETTINGS}
@@ -152,6 +218,9 @@ class Settings:
     base_url: str = _declared("base_url")
     host: str = _declared("host")
     port: int = _declared("port")
+    workers: int = _declared("workers")
+    trusted_proxies: tuple[str, ...] = _declared("trusted_proxies")
+    log_format: str = _declared("log_format")
     keep_generations: int = _declared("keep_generations")
     session_idle_minutes: int = _declared("session_idle_minutes")
     closed_account_retention_days: int = _declared("closed_account_retention_days")
@@ -178,6 +247,11 @@ class Settings:
 
     def with_overrides(self, **overrides: object) -> Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def environment(self) -> dict[str, str | None]:
+        """Each declared variable with the text that reads back as this value (None: unset),
+        so that a process started with it (a server worker) builds the same Settings."""
+        return {s.env: text(getattr(self, s.name)) for s in SETTINGS}
 
     # Everything below the data dir, named once.
     @property

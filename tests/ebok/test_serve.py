@@ -104,3 +104,57 @@ def test_serve_answers_on_the_given_port(settings, store):
         proc.terminate()
         proc.wait(timeout=10)
     assert (settings.data_dir / "ebok.sqlite3").exists()
+
+
+# -- several workers, proxies, logs: what `ebok serve` hands uvicorn ----------------------------
+def _served(monkeypatch, settings, *args: str, env: dict[str, str] | None = None) -> dict:
+    import uvicorn
+
+    from ebok.cli import main
+    from ebok.settings import SETTINGS
+
+    for setting in SETTINGS:  # cmd_serve writes them for its workers; restored afterwards
+        monkeypatch.delenv(setting.env, raising=False)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    served: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    assert main(["--data-dir", str(settings.data_dir), "serve", *args]) == 0
+    return served
+
+
+def test_several_workers_build_the_app_from_the_settings_left_in_the_environment(
+    settings, monkeypatch
+):
+    from ebok import serve
+    from ebok.settings import Settings
+
+    served = _served(
+        monkeypatch, settings, "--workers", "3", "--port", "8124", env={"EBOK_PANEL": "off"}
+    )
+    assert served["app"] == "ebok.serve:app_factory" and served["factory"] is True
+    assert served["workers"] == 3 and served["port"] == 8124
+    assert os.environ["EBOK_DATA_DIR"] == str(settings.data_dir)  # the flag reaches workers
+    assert os.environ["EBOK_WORKERS"] == "3" and os.environ["EBOK_PANEL"] == "off"
+    assert "EBOK_SECRET_KEY" not in os.environ  # unset: each worker reads DATA/secret_key
+    assert Settings.from_env().data_dir == settings.data_dir
+    app = serve.app_factory()
+    assert app.state.settings.data_dir == settings.data_dir and not app.state.settings.panel
+    assert type(app.state.importer).__name__ == "ImportService"
+
+
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(settings, monkeypatch):
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")  # uvicorn's own variable changes nothing
+    untrusted = _served(monkeypatch, settings, "--workers", "1")
+    assert untrusted["proxy_headers"] is False and untrusted["forwarded_allow_ips"] == []
+    proxies = {"EBOK_TRUSTED_PROXIES": "127.0.0.1,10.0.0.0/8"}
+    trusted = _served(monkeypatch, settings, "--workers", "1", env=proxies)
+    assert trusted["proxy_headers"] is True
+    assert trusted["forwarded_allow_ips"] == ["127.0.0.1", "10.0.0.0/8"]
+
+
+def test_the_log_config_is_json_when_asked(settings, monkeypatch):
+    json_logs = {"EBOK_LOG_FORMAT": "json"}
+    config = _served(monkeypatch, settings, "--workers", "1", env=json_logs)["log_config"]
+    assert {f["()"] for f in config["formatters"].values()} == {"ebok.logs.JsonFormatter"}
+    assert all(h["filters"] == ["redact"] for h in config["handlers"].values())

@@ -6,6 +6,8 @@ import dataclasses
 import re
 from pathlib import Path
 
+import pytest
+
 from ebok.settings import SETTINGS, Settings
 from tests.cli import ebok
 
@@ -36,6 +38,9 @@ def test_every_variable_is_read_and_flags_win(tmp_path):
         "EBOK_BASE_URL": "https://ebok.example.pl/",
         "EBOK_HOST": "0.0.0.0",
         "EBOK_PORT": "8080",
+        "EBOK_WORKERS": "3",
+        "EBOK_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,::1",
+        "EBOK_LOG_FORMAT": "JSON",
         "EBOK_KEEP_GENERATIONS": "3",
         "EBOK_SESSION_IDLE_MINUTES": "15",
         "EBOK_CLOSED_RETENTION_DAYS": "7",
@@ -55,6 +60,9 @@ def test_every_variable_is_read_and_flags_win(tmp_path):
         base_url="https://ebok.example.pl",
         host="0.0.0.0",
         port=8080,
+        workers=3,
+        trusted_proxies=("127.0.0.1", "10.0.0.0/8", "::1"),
+        log_format="json",
         keep_generations=3,
         session_idle_minutes=15,
         closed_account_retention_days=7,
@@ -70,6 +78,43 @@ def test_every_variable_is_read_and_flags_win(tmp_path):
     assert flagged.data_dir == tmp_path / "flag" and flagged.port == 8080
     assert settings.with_overrides(host="::1", port=None).host == "::1"
     assert not Settings.from_env({"EBOK_SMTP_STARTTLS": "0"}).smtp_starttls
+
+
+@pytest.mark.parametrize(
+    ("variable", "text"),
+    [
+        ("EBOK_WORKERS", "0"),
+        ("EBOK_TRUSTED_PROXIES", "proxy.example.pl"),
+        ("EBOK_TRUSTED_PROXIES", "10.0.0.1/8"),  # host bits set: a typo, not a network
+        ("EBOK_LOG_FORMAT", "xml"),
+    ],
+)
+def test_bad_values_are_refused(variable, text):
+    with pytest.raises(ValueError):
+        Settings.from_env({variable: text})
+
+
+def test_the_environment_reads_back_as_the_same_settings(tmp_path):
+    """What `ebok serve --workers N` hands its workers: every value, flags included."""
+    settings = Settings.from_env(
+        {
+            "EBOK_TRUSTED_PROXIES": "127.0.0.1,10.0.0.0/8",
+            "EBOK_PANEL": "off",
+            "EBOK_SMTP_PASSWORD": "tajne",
+            "EBOK_LOG_FORMAT": "json",
+        },
+        data_dir=tmp_path / "flag",
+        port=8123,
+        workers=3,
+    )
+    environment = settings.environment()
+    assert set(environment) == {s.env for s in SETTINGS}
+    assert environment["EBOK_SECRET_KEY"] is None  # unset stays unset
+    given = {k: v for k, v in environment.items() if v is not None}
+    assert Settings.from_env(given) == settings
+    assert Settings.from_env({k: v for k, v in Settings().environment().items() if v}) == (
+        Settings.from_env({})
+    )
 
 
 def test_secrets_stay_out_of_repr():

@@ -423,6 +423,7 @@ def test_ebok_serve_serves_the_app_with_the_import_service(settings, monkeypatch
     import uvicorn
 
     monkeypatch.setattr(uvicorn, "run", run)
-    assert main(["--data-dir", str(settings.data_dir), "serve", "--port", "8123"]) == 0
+    argv = ["--data-dir", str(settings.data_dir), "serve", "--port", "8123", "--workers", "1"]
+    assert main(argv) == 0  # one worker: the app is built here (more: tests/ebok/test_serve.py)
     assert served["port"] == 8123
     assert type(served["app"].state.importer).__name__ == "ImportService"
