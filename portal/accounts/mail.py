@@ -10,6 +10,11 @@ forwards them by hand). A failed SMTP delivery is retried with backoff; after th
 the message is kept in `DATA/outbox/failed/`, and `Mailer.retry_failed` (`ebok accounts
 mail-retry`) tries those again.
 
+Several server processes (`ebok serve --workers N`): each worker queues and delivers only the
+messages of the requests it served, and at exit keeps what it still holds in `failed/` under a
+name of its own; `retry_failed` claims each kept message by renaming it first, so two runs at
+once (a timer and a manager's hand) never send one twice.
+
 What the log gets: a message's kind, its Message-ID and where it went or why it failed. Never its
 body (a reset message carries a working link), never the SMTP password.
 """
@@ -236,9 +241,16 @@ class Mailer:
         if not self.failed_dir.is_dir():
             return 0, 0
         for path in sorted(self.failed_dir.glob("*.eml")):
-            with path.open("rb") as fh:
+            # Claimed by renaming it: of two runs at once, one gets each message, so none goes
+            # out twice (a failed attempt is kept again under a new name).
+            claimed = path.with_name(f".{path.name}.sending-{os.getpid()}")
+            try:
+                os.rename(path, claimed)
+            except FileNotFoundError:
+                continue  # another run took it
+            with claimed.open("rb") as fh:
                 msg = BytesParser(policy=policy.SMTP).parse(fh)
-            path.unlink()
+            claimed.unlink()
             if self._deliver(msg):  # type: ignore[arg-type]
                 delivered += 1
             else:

@@ -175,3 +175,35 @@ def _last_sign_in(data_dir, login: str) -> tuple[str, int]:
             "SELECT client, success FROM sign_ins WHERE login = ? ORDER BY id DESC LIMIT 1",
             (login,),
         ).fetchone()
+
+
+# -- mail: whatever sends kept messages, none goes out twice ------------------------------------
+def test_two_mail_retries_at_once_send_each_kept_message_once(settings):
+    from email.message import EmailMessage
+
+    from portal.accounts.mail import Mailer
+
+    sent: list[str] = []
+
+    class Recording:
+        def __init__(self, during=None) -> None:
+            self.during = during
+
+        def deliver(self, msg) -> str:
+            if self.during is not None:  # the other run starts while this one is sending
+                during, self.during = self.during, None
+                assert during.retry_failed() == (2, 0)
+            sent.append(msg["Subject"])
+            return "recorded"
+
+    keeper = Mailer(settings, transport=Recording())
+    for number in range(3):
+        msg = EmailMessage()
+        msg["Subject"] = f"kept {number}"
+        msg.set_content("x")
+        keeper._keep(msg, "test")
+    other = Mailer(settings, transport=Recording())
+    first = Mailer(settings, transport=Recording(during=other))
+    assert first.retry_failed() == (1, 0)
+    assert sorted(sent) == ["kept 0", "kept 1", "kept 2"]
+    assert list((settings.outbox_dir / "failed").iterdir()) == []
