@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "portal.accounts.cli",  # accounts …
     "portal.panel.cli",  # staff …
     "ebok.demo_setup",  # demo-setup
+    "ebok.backup",  # backup, restore
     "ebok.settings_cli",  # settings
 )
 

@@ -21,6 +21,7 @@ OWNERS = {
     "portal.accounts.cli": {"accounts"},
     "portal.panel.cli": {"staff"},
     "ebok.demo_setup": {"demo-setup"},
+    "ebok.backup": {"backup", "restore"},
     "ebok.settings_cli": {"settings"},
 }
 ACCOUNT_ACTIONS = {
