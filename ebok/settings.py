@@ -26,6 +26,14 @@ def _url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _cpus() -> int:
+    """CPUs this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _workers(text: str) -> int:
     count = int(text)
     if count < 1:
@@ -133,7 +141,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "workers",
         "EBOK_WORKERS",
-        os.cpu_count() or 1,
+        _cpus(),
         _workers,
         "server processes `ebok serve` runs; all state they share is in the data dir",
         shown_default="the number of CPUs",
