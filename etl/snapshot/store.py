@@ -4,12 +4,22 @@ Layout under DATA/snapshots/:
     CURRENT                 the current generation id (replaced by write, fsync, rename)
     <generation id>/        one immutable generation
         manifest.json       sources with SHA-256, as-of dates, counts, import time
-        premises.sqlite3    one JSON document per premises (see docs/snapshots.md)
+        premises.sqlite3    one JSON document per premises (see docs/snapshots.md), and per
+                            community its announcements and the index of its documents
+        files/<sha256>.pdf  the communities' documents, one file per content (optional)
     .tmp-<id>/              a generation being written; never read, removed on the next publish
 
 Documents live in one SQLite file per generation rather than one file per premises: premises
 ids contain `/` and worse, 50,000 small files cost seconds to write and fsync, and a reader
 gets a document by key in microseconds. The id is only ever a SQL parameter, never a path.
+
+A community's announcements and documents are per community, not per premises: they sit in
+tables of their own beside the per-premises documents (`announcements`, `community_documents`,
+JSON bodies as in `etl.snapshot.document`), not copied into each premises' document. A PDF is
+stored once per content, named by its SHA-256 (computed here, never a name from the export);
+a later generation that keeps it hard-links the previous generation's file (copies it where
+links are not possible), so kept generations share one copy on disk. Generations written
+before these tables existed simply have none.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -26,9 +37,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from etl.snapshot.document import FORMAT_VERSION, Document
+from etl.snapshot.document import (
+    FORMAT_VERSION,
+    Announcement,
+    CommunityDocument,
+    Document,
+)
 
 DOCUMENTS_FILE = "premises.sqlite3"
+FILES_DIR = "files"  # the communities' PDFs, `<sha256>.pdf`
+_DOCUMENT_ID = re.compile(r"[0-9a-f]{64}")
 MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "CURRENT"
 # How often `SnapshotStore.current()` looks at the pointer again: an import published by another
@@ -62,6 +80,18 @@ def _utf8(text: str | bytes) -> bytes:
 def body_digest(body: str | bytes) -> str:
     """The per-document digest stored beside each body (and summed into content_digest)."""
     return hashlib.sha256(_utf8(body)).hexdigest()[:32]
+
+
+def is_document_id(text: str) -> bool:
+    """Whether `text` can name a stored community document: 64 lowercase hex digits (so it is
+    safe as a file name; whether such a document exists is another question)."""
+    return isinstance(text, str) and _DOCUMENT_ID.fullmatch(text) is not None
+
+
+def _ids_json(ids: Iterable[str]) -> str:
+    """A JSON array of ids, for `IN (SELECT value FROM json_each(?))`: any number of ids in
+    one parameter."""
+    return json.dumps(list(ids), ensure_ascii=False)
 
 
 def new_generation_id(now: datetime | None = None) -> str:
@@ -129,6 +159,62 @@ class Generation:
         rows = self._db().execute("SELECT DISTINCT community_id FROM documents ORDER BY 1")
         return [r[0] for r in rows]
 
+    # -- per community: announcements and documents ------------------------------------------
+    def _has_table(self, name: str) -> bool:
+        """Whether this generation has the table (those written before the community tables
+        existed have not: they have no announcements and no documents)."""
+        tables = getattr(self, "_tables", None)
+        if tables is None:
+            rows = self._db().execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = self._tables = frozenset(r[0] for r in rows)
+        return name in tables
+
+    def _bodies(self, table: str, community_ids: Iterable[str]) -> list[Any]:
+        if not self._has_table(table):
+            return []
+        rows = self._db().execute(
+            f"SELECT body FROM {table} WHERE community_id IN (SELECT value FROM json_each(?))"
+            " ORDER BY community_id, position",
+            (_ids_json(community_ids),),
+        )
+        return [json.loads(body) for (body,) in rows]
+
+    def announcements(self, community_ids: Iterable[str]) -> list[Announcement]:
+        """The announcements of these communities, every one published (valid or not), by
+        community and then in the export's order."""
+        return self._bodies("announcements", community_ids)
+
+    def community_documents(self, community_ids: Iterable[str]) -> list[CommunityDocument]:
+        """The documents of these communities, by community and then in the export's order."""
+        return self._bodies("community_documents", community_ids)
+
+    def community_document(
+        self, document_id: str, community_ids: Iterable[str]
+    ) -> CommunityDocument | None:
+        """The document `document_id` if one of these communities published it, else None
+        (the same answer for "not theirs" and "no such document")."""
+        if not is_document_id(document_id) or not self._has_table("community_documents"):
+            return None
+        row = (
+            self._db()
+            .execute(
+                "SELECT body FROM community_documents WHERE document_id = ?"
+                " AND community_id IN (SELECT value FROM json_each(?))"
+                " ORDER BY community_id, position LIMIT 1",
+                (document_id, _ids_json(community_ids)),
+            )
+            .fetchone()
+        )
+        return json.loads(row[0]) if row else None
+
+    def document_file(self, document_id: str) -> Path | None:
+        """Where the PDF of `document_id` is, or None. The path is made of the generation's
+        own directory and a checked hex id, never of anything an export named."""
+        if not is_document_id(document_id):
+            return None
+        path = self.path / FILES_DIR / f"{document_id}.pdf"
+        return path if path.is_file() else None
+
 
 class GenerationWriter:
     """Builds the next generation in a temporary directory; `commit` makes it current."""
@@ -151,8 +237,23 @@ class GenerationWriter:
                 digest TEXT NOT NULL,
                 body TEXT NOT NULL
             ) WITHOUT ROWID;
+            CREATE TABLE announcements (
+                community_id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                body TEXT NOT NULL,
+                PRIMARY KEY (community_id, position)
+            ) WITHOUT ROWID;
+            CREATE TABLE community_documents (
+                community_id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                document_id TEXT NOT NULL,
+                body TEXT NOT NULL,
+                PRIMARY KEY (community_id, position)
+            ) WITHOUT ROWID;
+            CREATE INDEX community_documents_by_id ON community_documents (document_id);
             """
         )
+        self.files = self.tmp / FILES_DIR
 
     def add_digested(self, rows: list[tuple[str, str, str, str | bytes]]) -> None:
         """Add (premises_id, community_id, body_digest(body), body) rows, many per statement:
@@ -186,6 +287,109 @@ class GenerationWriter:
         self.db.execute("DETACH DATABASE prev")
         return total
 
+    def copy_community_content(
+        self,
+        previous: Generation,
+        *,
+        replaced_announcements: Iterable[str],
+        replaced_documents: Iterable[str],
+    ) -> tuple[int, int]:
+        """Carry over, unchanged, the announcements and documents of every community whose
+        table this import does not replace; the kept documents' files are hard-linked from
+        the previous generation. (announcements, documents) copied."""
+        counts = [0, 0]
+        tables = (
+            ("announcements", replaced_announcements),
+            ("community_documents", replaced_documents),
+        )
+        wanted = [(i, t, r) for i, (t, r) in enumerate(tables) if previous._has_table(t)]
+        if not wanted:
+            return 0, 0
+        self.db.execute("ATTACH DATABASE ? AS prev", (str(previous.path / DOCUMENTS_FILE),))
+        for i, table, replaced in wanted:
+            cur = self.db.execute(
+                f"INSERT INTO {table} SELECT * FROM prev.{table}"
+                " WHERE community_id NOT IN (SELECT value FROM json_each(?))",
+                (_ids_json(replaced),),
+            )
+            counts[i] = cur.rowcount
+        self.db.commit()
+        self.db.execute("DETACH DATABASE prev")
+        for (document_id,) in self.db.execute(
+            "SELECT DISTINCT document_id FROM community_documents"
+        ).fetchall():
+            source = previous.document_file(document_id)
+            if source is None:
+                raise FileNotFoundError(f"generation {previous.id} lacks document {document_id}")
+            self._link(source, document_id)
+        return counts[0], counts[1]
+
+    def _target(self, document_id: str) -> Path:
+        if not is_document_id(document_id):
+            raise ValueError(f"not a document id: {document_id!r}")
+        self.files.mkdir(exist_ok=True)
+        return self.files / f"{document_id}.pdf"
+
+    def _link(self, source: Path, document_id: str) -> None:
+        target = self._target(document_id)
+        if target.exists():
+            return
+        try:
+            os.link(source, target)
+        except OSError:  # another file system, or one without hard links
+            shutil.copyfile(source, target)
+
+    def add_announcements(self, announcements: Iterable[Announcement]) -> int:
+        """Add announcements (of communities not carried over), kept in the given order."""
+        return self._add_community_rows("announcements", announcements)
+
+    def add_community_documents(
+        self, documents: Iterable[CommunityDocument], files: dict[str, bytes]
+    ) -> int:
+        """Add documents (of communities not carried over) and their PDFs: `files` maps each
+        `document_id` (the SHA-256 of its bytes, checked here) to the bytes."""
+        documents = list(documents)
+        for document_id in sorted({d["document_id"] for d in documents}):
+            target = self._target(document_id)
+            if target.exists():
+                continue
+            data = files[document_id]
+            if hashlib.sha256(data).hexdigest() != document_id:
+                raise ValueError(f"document {document_id}: its bytes have another SHA-256")
+            target.write_bytes(data)
+        return self._add_community_rows("community_documents", documents)
+
+    def _add_community_rows(self, table: str, items: Iterable[Any]) -> int:
+        positions: dict[str, int] = {}
+        for cid, last in self.db.execute(
+            f"SELECT community_id, max(position) FROM {table} GROUP BY community_id"
+        ):
+            positions[cid] = last + 1
+        rows = []
+        for item in items:
+            cid = item["community_id"]
+            position = positions.get(cid, 0)
+            positions[cid] = position + 1
+            body = json.dumps(item, ensure_ascii=False)
+            if table == "community_documents":
+                rows.append((cid, position, item["document_id"], body))
+            else:
+                rows.append((cid, position, body))
+        marks = ",".join("?" * (4 if table == "community_documents" else 3))
+        self.db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        return len(rows)
+
+    def community_counts(self) -> dict[str, dict[str, int]]:
+        """community id -> {"announcements": n, "documents": n} of what is written so far."""
+        counts: dict[str, dict[str, int]] = {}
+        tables = (("announcements", "announcements"), ("documents", "community_documents"))
+        for key, table in tables:
+            for cid, n in self.db.execute(
+                f"SELECT community_id, count(*) FROM {table} GROUP BY community_id"
+            ):
+                counts.setdefault(cid, {"announcements": 0, "documents": 0})[key] = n
+        return counts
+
     def discard(self, premises_ids: Iterable[str]) -> None:
         """Drop copied documents that this import rebuilds."""
         self.db.executemany(
@@ -200,6 +404,13 @@ class GenerationWriter:
             "SELECT premises_id, digest FROM documents ORDER BY premises_id"
         ):
             h.update(f"{pid}\0{digest}\n".encode())
+        # The communities' announcements and documents, when there are any (so a generation
+        # without them has the digest it had before they existed).
+        for table in ("announcements", "community_documents"):
+            for cid, position, body in self.db.execute(
+                f"SELECT community_id, position, body FROM {table} ORDER BY 1, 2"
+            ):
+                h.update(f"{table}\0{cid}\0{position}\0{body_digest(body)}\n".encode())
         return h.hexdigest()
 
     def commit(self, manifest: dict[str, Any]) -> Generation:
@@ -212,6 +423,11 @@ class GenerationWriter:
         for name in (DOCUMENTS_FILE, MANIFEST_FILE):
             with open(self.tmp / name, "rb") as fh:
                 os.fsync(fh.fileno())
+        if self.files.is_dir():
+            for path in self.files.iterdir():
+                with open(path, "rb") as fh:
+                    os.fsync(fh.fileno())
+            _fsync_dir(self.files)
         final = self.store.root / self.id
         os.replace(self.tmp, final)
         _fsync_dir(self.store.root)
