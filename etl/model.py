@@ -21,6 +21,12 @@ and `_row` (row number as the spreadsheet shows it, header = 1) for traceability
   or ""), amount (int64 grosze), valid_from (ISO or "")
 - allowances: premises_id, decision, issuer, valid_from (ISO), valid_to (ISO),
   monthly_amount (int64 grosze)
+- readings (optional): premises_id, meter (one of METER_KINDS), serial, date (ISO), reading
+  (decimal string), unit, consumption (decimal string or "")
+- announcements (optional): community_id, valid_from (ISO), valid_to (ISO or ""), title, text
+- documents (optional): community_id, document_id (SHA-256 of the PDF; its bytes are in
+  `Bundle.files`), date (ISO), title, kind (one of DOCUMENT_KINDS), name (the file inside the
+  documents folder), size (bytes)
 
 Money is integer grosze everywhere below the parsers; it becomes Decimal only for display.
 """
@@ -31,7 +37,15 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from etl.snapshot.document import ALLOWANCE_FIELDS, COMMUNITY_FIELDS, FEE_FIELDS, PREMISES_FIELDS
+from etl.snapshot.document import (
+    ALLOWANCE_FIELDS,
+    ANNOUNCEMENT_FIELDS,
+    COMMUNITY_DOCUMENT_FIELDS,
+    COMMUNITY_FIELDS,
+    FEE_FIELDS,
+    PREMISES_FIELDS,
+    READING_COLUMNS,
+)
 
 # The normalised columns of each table, in order (documented above); every validated frame
 # also carries SOURCE_COLUMNS. What a published document carries of each comes from the
@@ -45,6 +59,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "fees": ("premises_id", *FEE_FIELDS),
     "allowances": ("premises_id", *ALLOWANCE_FIELDS),
+    "readings": ("premises_id", *READING_COLUMNS[:-2]),
+    "announcements": ANNOUNCEMENT_FIELDS[:-2],
+    "documents": COMMUNITY_DOCUMENT_FIELDS[:-2],
 }  # fmt: skip
 SOURCE_COLUMNS = ("_file", "_row")
 
@@ -107,6 +124,7 @@ class Bundle:
     sources: list[SourceFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     kind: str = "contract"  # "contract" (CSV/XLSX/ZIP) or "legacy" (the `#` export)
+    files: dict[str, bytes] = field(default_factory=dict)  # the documents' PDFs by SHA-256
 
     def communities(self) -> set[str]:
         """Communities this bundle speaks for (and therefore replaces)."""

@@ -6,6 +6,10 @@ into memory whole, within the limits below. A ZIP member is never extracted to d
 only a label, so a hostile name (`..`, an absolute path) cannot place a file anywhere, and such
 archives are refused outright. Member count, total size and compression ratio are limited before
 and while reading, so a zip bomb stops at the limit instead of filling memory.
+
+Files in a documents folder (`documents/`, `dokumenty/`: `documents_folder`) are never tables:
+they are the community documents the documents table lists (etl.reader.attachments). A ZIP's
+`.pdf` members there are read into memory unless they declare more than a document may have.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from etl.model import Problem
+from etl.reader.headers import table_for
 
 MAX_MEMBERS = 200  # files in a ZIP or directory bundle
 MAX_TOTAL_BYTES = 2 * 1024**3  # uncompressed size of all table files together
@@ -27,6 +32,9 @@ RATIO_FLOOR = 1024**2  # members smaller than this are never called bombs
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 ZIP_SUFFIXES = {".zip"}
+PDF_SUFFIX = ".pdf"
+# A document larger than this is refused by its size, unread (etl.reader.attachments).
+MAX_DOCUMENT_BYTES = 20 * 1024**2
 
 
 class Rejected(Exception):
@@ -45,6 +53,15 @@ class Member:
     name: str
     path: Path | None = None
     data: bytes | None = None
+    declared: int | None = None  # a ZIP member left unread: the size it declares
+
+    def size(self) -> int:
+        """Its size in bytes, without reading it."""
+        if self.declared is not None:
+            return self.declared
+        if self.data is not None:
+            return len(self.data)
+        return self._path().stat().st_size
 
     def open(self) -> BinaryIO:
         return io.BytesIO(self.data) if self.data is not None else self._path().open("rb")
@@ -72,6 +89,17 @@ def _unsafe_name(member: str) -> bool:
     if member.startswith(("/", "\\")) or (len(member) > 1 and member[1] == ":"):
         return True
     return any(part == ".." for part in member.replace("\\", "/").split("/"))
+
+
+def documents_folder(name: str) -> tuple[str, str] | None:
+    """(the documents folder, the file's name inside it) when the file `name` (a path inside
+    the bundle) lies in a folder named `documents` or `dokumenty` (compared as table names
+    are); None otherwise."""
+    parts = name.replace("\\", "/").split("/")
+    for i, part in enumerate(parts[:-1]):
+        if table_for(part) == "documents":
+            return "/".join(parts[: i + 1]), "/".join(parts[i + 1 :])
+    return None
 
 
 def _ignorable(rel: str) -> bool:
@@ -135,7 +163,15 @@ def _zip_members(path: Path, label: str) -> list[Member]:
                 raise refuse(
                     label, "compression ratio too high (a zip bomb?); refused", value=info.filename
                 )
-            if not _readable(info.filename):
+            if documents_folder(info.filename) is not None:
+                if (
+                    not info.filename.lower().endswith(PDF_SUFFIX)
+                    or info.file_size > MAX_DOCUMENT_BYTES
+                ):
+                    # Not read: refused by its size, or ignored, when the table names it.
+                    members.append(Member(info.filename, data=b"", declared=info.file_size))
+                    continue
+            elif not _readable(info.filename):
                 members.append(Member(info.filename, data=b""))  # to be warned about
                 continue
             try:
@@ -158,7 +194,7 @@ def _dir_members(path: Path) -> list[Member]:
     )
     if len(files) > MAX_MEMBERS:
         raise refuse(path.name, f"the folder holds {len(files)} files; at most {MAX_MEMBERS}")
-    wanted = [p for p in files if _readable(p.name)]
+    wanted = [p for p in files if _readable(p.name)]  # documents have limits of their own
     if sum(p.stat().st_size for p in wanted) > MAX_TOTAL_BYTES:
         raise refuse(path.name, f"the folder holds more than {MAX_TOTAL_BYTES} bytes")
     # Every file is listed (others to be warned about); none is read yet.

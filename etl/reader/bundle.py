@@ -3,7 +3,8 @@
 A bundle is a directory, a ZIP, one XLSX workbook, or one table file (see docs/import-
 format.md). `etl.reader.archive` gets its files into memory, `etl.reader.sheets` turns each into
 text cells, this module names the columns and hands the tables to `etl.reader.validate`; a
-legacy `#` export goes to `etl.legacy.reader` instead."""
+legacy `#` export goes to `etl.legacy.reader` instead. The files of a documents folder are not
+tables: `etl.reader.attachments` checks those the documents table lists."""
 
 from __future__ import annotations
 
@@ -17,8 +18,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.model import Bundle, BundleRejected, Problem, SourceFile
-from etl.reader import headers, validate
-from etl.reader.archive import CSV_SUFFIXES, XLSX_SUFFIXES, ZIP_SUFFIXES, Rejected, members, refuse
+from etl.reader import attachments, headers, validate
+from etl.reader.archive import (
+    CSV_SUFFIXES,
+    XLSX_SUFFIXES,
+    ZIP_SUFFIXES,
+    Member,
+    Rejected,
+    documents_folder,
+    members,
+    refuse,
+)
 from etl.reader.raw import RawTable
 from etl.reader.sheets import (
     HEAD_BYTES,
@@ -52,6 +62,8 @@ PARSED_COLUMNS = {
     "area_m2",
     "share",
     "occupants",
+    "reading",
+    "consumption",
 }
 
 
@@ -154,9 +166,11 @@ def _raw(
 
 
 def read_tables(
-    path: Path, aliases: headers.Aliases
+    path: Path, aliases: headers.Aliases, documents: list[Member] | None = None
 ) -> tuple[list[RawTable], list[SourceFile], list[Problem], list[str]]:
-    """Every table file of the bundle read into a RawTable; problems found on the way."""
+    """Every table file of the bundle read into a RawTable; problems found on the way. The
+    files of documents folders go to `documents` unread (or are ignored with a warning when
+    it is None)."""
     problems: list[Problem] = []
     warnings: list[str] = []
     sources: list[SourceFile] = []
@@ -168,6 +182,12 @@ def read_tables(
     files.reverse()
     while files:
         entry = files.pop()  # read here, its bytes dropped once its tables are made
+        if collection and documents_folder(entry.name) is not None:
+            if documents is not None:
+                documents.append(entry)
+            else:
+                warnings.append(f"{entry.name}: a file of a documents folder; ignored")
+            continue
         member = PurePosixPath(entry.name.replace("\\", "/"))
         suffix = member.suffix.lower()
         hint = headers.table_for(member.stem)
@@ -253,11 +273,24 @@ def read_bundle(
     except headers.AliasFileError as exc:
         name = aliases_file.name if aliases_file else ""
         raise BundleRejected([Problem(name, "", None, "", "", str(exc))]) from None
-    raws, sources, problems, warnings = read_tables(path, aliases)
+    found: list[Member] = []
+    raws, sources, problems, warnings = read_tables(path, aliases, found)
     # Tables the bundle has but that could not be read: what refers to them is not checked.
     unreadable = {p.table for p in problems if p.table} - {raw.table for raw in raws}
     tables, more, total_more = validate.validate(raws, previous, unreadable=unreadable)
+    files: dict[str, bytes] = {}
+    index = next((raw for raw in raws if raw.table == "documents"), None)
+    if "documents" in tables and index is not None:
+        files, pdfs, refused, total_refused, notes = attachments.attach(
+            index, tables["documents"], found
+        )
+        sources += pdfs
+        warnings += notes
+        more += refused
+        total_more += total_refused
+    elif "documents" not in unreadable:
+        warnings += attachments.ignored(found)
     problems += more
     if problems:
         raise BundleRejected(problems, total=len(problems) - len(more) + total_more)
-    return Bundle(tables=tables, sources=sources, warnings=warnings, kind="contract")
+    return Bundle(tables=tables, sources=sources, warnings=warnings, kind="contract", files=files)

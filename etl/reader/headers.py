@@ -70,6 +70,30 @@ COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "valid_to": ("do",),
         "monthly_amount": ("kwota", "kwota_miesieczna"),
     },
+    # The optional tables (issue 13): meter readings, announcements, community documents.
+    "readings": {
+        "premises_id": ("id_lokalu",),
+        "meter": ("licznik", "medium", "rodzaj_licznika"),
+        "serial": ("nr_licznika", "numer_licznika", "nr_fabryczny", "numer_seryjny"),
+        "date": ("data_odczytu", "data"),
+        "reading": ("odczyt", "stan_licznika", "stan", "wskazanie"),
+        "unit": ("jednostka",),
+        "consumption": ("zuzycie",),
+    },
+    "announcements": {
+        "community_id": ("id_wspolnoty", "wspolnota"),
+        "valid_from": ("wazne_od", "od", "obowiazuje_od"),
+        "valid_to": ("wazne_do", "do", "obowiazuje_do"),
+        "title": ("tytul",),
+        "text": ("tresc",),
+    },
+    "documents": {
+        "community_id": ("id_wspolnoty", "wspolnota"),
+        "date": ("data", "data_dokumentu"),
+        "title": ("tytul", "nazwa"),
+        "kind": ("rodzaj", "typ"),
+        "file": ("plik", "nazwa_pliku"),
+    },
 }
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -86,6 +110,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "ledger": ("premises_id", "date", "description"),
     "fees": ("premises_id", "component"),
     "allowances": ("premises_id", "valid_from", "valid_to", "monthly_amount"),
+    "readings": ("premises_id", "meter", "date", "reading"),
+    "announcements": ("community_id", "valid_from", "title"),
+    "documents": ("community_id", "date", "title", "file"),
 }
 
 TABLE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -94,6 +121,9 @@ TABLE_ALIASES: dict[str, tuple[str, ...]] = {
     "ledger": ("obroty",),
     "fees": ("oplaty", "naliczenia"),
     "allowances": ("dodatki", "dodatki_mieszkaniowe"),
+    "readings": ("odczyty", "odczyty_licznikow", "liczniki"),
+    "announcements": ("ogloszenia", "komunikaty"),
+    "documents": ("dokumenty", "dokumenty_wspolnoty"),
 }
 
 
@@ -116,6 +146,9 @@ _DIACRITICS = {
     "wspolnoty": "wspólnoty",
     "wydajacy": "wydający",
     "miesieczna": "miesięczna",
+    "wazne": "ważne",
+    "zuzycie": "zużycie",
+    "licznikow": "liczników",
 }
 
 

@@ -3,6 +3,7 @@
 What is known is this bundle plus what is already published and not replaced by it: a bundle's
 premises rows for a community replace that community's published premises, so rows of other
 tables may refer to the published premises of the communities the bundle has no premises for.
+Announcements and documents name a community of this bundle or a published one.
 """
 
 from __future__ import annotations
@@ -65,11 +66,21 @@ def check(
             "premises_id",
             lambda v: f"premises id {v} already belongs to community {prev_owner[v]}",
         )
+    for table in ("announcements", "documents"):
+        if table not in tables or "communities" in unreadable:
+            continue
+        unknown = np.flatnonzero(~_isin(tables[table]["community_id"], known_communities | {""}))
+        problems.rows(
+            raws[table],
+            unknown,
+            "community_id",
+            lambda v: f"unknown community {v}: not in communities nor published",
+        )
     known = {p for p, c in prev_owner.items() if c not in replaced}
     if bundle_premises is not None:
         known |= set(bundle_premises["premises_id"])
     known.add("")  # an empty id is reported as empty, not as unknown
-    for table in ("ledger", "fees", "allowances"):
+    for table in ("ledger", "fees", "allowances", "readings"):
         if table not in tables or "premises" in unreadable:
             continue
         unknown = np.flatnonzero(~_isin(tables[table]["premises_id"], known))

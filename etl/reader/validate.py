@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from etl.model import COLUMNS, Problem
-from etl.reader import cells, references
+from etl.reader import attachments, cells, references
+from etl.reader.headers import key
 from etl.reader.raw import Problems, RawTable, column_of
 from etl.snapshot import money
 from etl.snapshot.store import Generation
@@ -300,6 +301,226 @@ def allowances(raw: RawTable, problems: Problems) -> pd.DataFrame:
     )
 
 
+# -- the optional tables: meter readings, announcements, community documents ---------------
+
+# The export's words for a meter (keys: etl.snapshot.document.METER_KINDS), compared as headers
+# are (case, diacritics, spaces ignored).
+METER_ALIASES = {
+    "cold_water": ("zimna woda", "woda zimna", "zw", "zimna", "cold water"),
+    "hot_water": ("ciepła woda", "woda ciepła", "cw", "cwu", "ciepła", "hot water"),
+    "heat": ("ciepło", "co", "centralne ogrzewanie", "ogrzewanie", "podzielnik", "heat"),
+    "gas": ("gaz", "gas"),
+}
+_METER_KEYS = {key(a): meter for meter, aliases in METER_ALIASES.items() for a in aliases}
+_METER_KEYS.update({key(meter): meter for meter in METER_ALIASES})
+# The unit a meter's readings are in when the export does not say.
+DEFAULT_UNITS = {"cold_water": "m³", "hot_water": "m³", "heat": "GJ", "gas": "m³"}
+_UNITS = {"m3": "m³", "gj": "GJ", "mj": "MJ", "kwh": "kWh", "mwh": "MWh"}
+MAX_UNIT = 12
+# The export's words for a kind of document (keys: etl.snapshot.document.DOCUMENT_KINDS).
+DOCUMENT_KIND_ALIASES = {
+    "resolution": ("uchwała", "uchwały", "resolution"),
+    "financial_statement": ("sprawozdanie finansowe", "sprawozdanie", "financial statement"),
+    "rules": ("regulamin", "rules", "house rules"),
+    "minutes": ("protokół", "protokół z zebrania", "minutes"),
+    "other": ("inne", "inny", "other"),
+}
+_KIND_KEYS = {key(a): kind for kind, aliases in DOCUMENT_KIND_ALIASES.items() for a in aliases}
+_KIND_KEYS.update({key(kind): kind for kind in DOCUMENT_KIND_ALIASES})
+MAX_TITLE = 200
+MAX_TEXT = 10_000
+
+
+def _meter(text: str) -> str:
+    found = _METER_KEYS.get(key(text))
+    if found is None:
+        raise ValueError("not a meter this portal knows (zimna woda, ciepła woda, ciepło or gaz)")
+    return found
+
+
+def _unit(text: str) -> str:
+    known = _UNITS.get(key(text))
+    if known:
+        return known
+    if len(text) > MAX_UNIT:
+        raise ValueError(f"a unit of at most {MAX_UNIT} characters (m³, GJ, kWh…)")
+    return text
+
+
+def _document_kind(text: str) -> str:
+    found = _KIND_KEYS.get(key(text))
+    if found is None:
+        raise ValueError(
+            "not a kind of document (uchwała, sprawozdanie finansowe, regulamin, protokół or inne)"
+        )
+    return found
+
+
+def _repeated(raw: RawTable, keys: pd.Series, column: str, reason: str, problems: Problems) -> None:
+    """A problem for each row whose key (None: not compared) an earlier row has; `reason`
+    gets the earlier row's number."""
+    dup = (keys.duplicated(keep="first") & keys.notna()).to_numpy(dtype=bool)
+    if not dup.any():
+        return
+    first: dict[str, int] = {}
+    for value, row in zip(keys, raw.frame["_row"], strict=True):
+        if value is not None:
+            first.setdefault(value, int(row))
+    for i in np.flatnonzero(dup):
+        earlier = first[keys.iloc[i]]
+        problems.rows(raw, np.array([i]), column, lambda _v, r=earlier: reason.format(r))
+
+
+def _too_long(raw: RawTable, name: str, limit: int, problems: Problems) -> None:
+    long = np.flatnonzero((column_of(raw, name).str.len() > limit).to_numpy(dtype=bool))
+    problems.rows(raw, long, name, lambda v: f"{len(v)} characters; at most {limit}")
+
+
+def _not_negative(raw: RawTable, name: str, values: pd.Series, problems: Problems) -> None:
+    negative = np.flatnonzero(values.str.startswith("-").to_numpy(dtype=bool))
+    problems.rows(raw, negative, name, lambda _v: "cannot be negative")
+
+
+def readings(raw: RawTable, problems: Problems) -> pd.DataFrame:
+    _required(raw, ["premises_id", "meter"], problems)
+    dates = _dates(raw, "date", problems, required=True)
+    reading = _decimals(raw, "reading", problems)
+    empty = np.flatnonzero((column_of(raw, "reading").str.strip() == "").to_numpy(dtype=bool))
+    problems.rows(raw, empty, "reading", lambda _v: "empty reading")
+    _not_negative(raw, "reading", reading, problems)
+    consumption = _decimals(raw, "consumption", problems)
+    _not_negative(raw, "consumption", consumption, problems)
+    meter = _per_value(raw, "meter", _meter, problems)
+    unit = _per_value(raw, "unit", _unit, problems)
+    unit = unit.where(unit != "", meter.map(DEFAULT_UNITS).fillna(""))
+    serial = column_of(raw, "serial")
+    pid = column_of(raw, "premises_id")
+    meter_key = pid + "\0" + meter + "\0" + serial
+    known = ((meter != "") & (dates != "")).to_numpy(dtype=bool)
+    same = (meter_key + "\0" + dates).where(known, None)
+    _repeated(
+        raw,
+        same,
+        "date",
+        "a second reading of this meter on this day (the first is in row {})",
+        problems,
+    )
+    consumption = _worked_out(raw, meter_key, dates, reading, consumption, known, problems)
+    return _frame(
+        raw,
+        "readings",
+        {
+            "premises_id": pid,
+            "meter": meter,
+            "serial": serial,
+            "date": dates,
+            "reading": reading,
+            "unit": unit,
+            "consumption": consumption,
+        },
+    )
+
+
+def _worked_out(
+    raw: RawTable,
+    meter_key: pd.Series,
+    dates: pd.Series,
+    reading: pd.Series,
+    consumption: pd.Series,
+    known: np.ndarray,
+    problems: Problems,
+) -> pd.Series:
+    """Consumption where the export leaves it empty: the reading less the same meter's
+    previous reading (same premises, meter and serial number, by date); "" for a meter's
+    first reading. A reading below the previous one is refused: a replaced meter is a new
+    serial number, a corrected one needs its consumption given."""
+    given = column_of(raw, "consumption").str.strip() != ""
+    usable = known & (reading != "").to_numpy(dtype=bool)
+    wanted = usable & ~given.to_numpy(dtype=bool)
+    if not wanted.any():
+        return consumption
+    at = np.flatnonzero(usable)
+    order = at[np.lexsort((dates.to_numpy()[at], meter_key.to_numpy()[at]))]
+    keys = meter_key.to_numpy()[order]
+    values = reading.to_numpy()[order]
+    days = dates.to_numpy()[order]
+    out = consumption.to_numpy(dtype=object).copy()
+    rows = raw.frame["_row"].to_numpy()
+    lower = []
+    for j in range(1, len(order)):
+        i = order[j]
+        if not wanted[i] or keys[j] != keys[j - 1]:
+            continue
+        used = Decimal(values[j]) - Decimal(values[j - 1])
+        if used < 0:
+            lower.append((i, values[j - 1], days[j - 1], int(rows[order[j - 1]])))
+            continue
+        out[i] = cells.decimal_text(used)
+    for i, previous, day, row in lower:
+        problems.rows(
+            raw,
+            np.array([i]),
+            "reading",
+            lambda _v, p=previous, d=day, r=row: (
+                f"lower than the meter's previous reading {p} of {d} (row {r}); a replaced "
+                "meter needs its new serial number, a corrected reading its consumption"
+            ),
+        )
+    return pd.Series(out, index=consumption.index, dtype=object)
+
+
+def announcements(raw: RawTable, problems: Problems) -> pd.DataFrame:
+    _required(raw, ["community_id", "title"], problems)
+    start = _dates(raw, "valid_from", problems, required=True)
+    end = _dates(raw, "valid_to", problems, required=False)
+    backwards = np.flatnonzero(((start != "") & (end != "") & (end < start)).to_numpy(bool))
+    order = f"{raw.name('valid_to')} is before {raw.name('valid_from')}"
+    problems.rows(raw, backwards, "valid_to", lambda _v: order, named=True)
+    _too_long(raw, "title", MAX_TITLE, problems)
+    _too_long(raw, "text", MAX_TEXT, problems)
+    text = column_of(raw, "text").str.replace("\r\n", "\n").str.replace("\r", "\n")
+    return _frame(
+        raw,
+        "announcements",
+        {
+            "community_id": column_of(raw, "community_id"),
+            "valid_from": start,
+            "valid_to": end,
+            "title": column_of(raw, "title"),
+            "text": text,
+        },
+    )
+
+
+def documents(raw: RawTable, problems: Problems) -> pd.DataFrame:
+    """The documents table; `document_id` and `size` are filled in when its files are checked
+    (etl.reader.attachments.attach)."""
+    _required(raw, ["community_id", "title"], problems)
+    dates = _dates(raw, "date", problems, required=True)
+    _too_long(raw, "title", MAX_TITLE, problems)
+    kind = _per_value(raw, "kind", _document_kind, problems)
+    kind = kind.where(column_of(raw, "kind").str.strip() != "", "other")
+    name = _per_value(raw, "file", attachments.document_name, problems)
+    empty = np.flatnonzero((column_of(raw, "file").str.strip() == "").to_numpy(dtype=bool))
+    problems.rows(raw, empty, "file", lambda _v: "empty file name")
+    community = column_of(raw, "community_id")
+    listed = (community + "\0" + name).where(name != "", None)
+    _repeated(raw, listed, "file", "the community lists this file already (row {})", problems)
+    return _frame(
+        raw,
+        "documents",
+        {
+            "community_id": community,
+            "document_id": "",
+            "date": dates,
+            "title": column_of(raw, "title"),
+            "kind": kind,
+            "name": name,
+            "size": 0,
+        },
+    )
+
+
 def _community_places(
     raws: dict[str, RawTable], previous: Generation | None
 ) -> dict[str, tuple[str, str]]:
@@ -332,6 +553,9 @@ VALIDATORS = {
     "ledger": ledger,
     "fees": fees,
     "allowances": allowances,
+    "readings": readings,
+    "announcements": announcements,
+    "documents": documents,
 }
 
 
