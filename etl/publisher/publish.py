@@ -14,7 +14,10 @@ Merge rules (docs/import-format.md):
   export's opening balance must continue them (etl.publisher.history), unless
   `replace_history`;
 - an import that would remove much of a community's published data is refused unless
-  `allow_shrink` (etl.publisher.shrink).
+  `allow_shrink` (etl.publisher.shrink);
+- meter readings follow the per-premises rule of the ledger, fees and allowances (a bundle
+  without them keeps each premises' published readings); announcements and community
+  documents are per community (etl.publisher.community).
 
 Documents are built column-wise: each table is sorted once and cut into per-premises slices
 (etl.publisher.grouping), and each document becomes JSON through orjson, so 5 million ledger
@@ -37,7 +40,7 @@ from typing import Any
 import orjson
 
 from etl.model import Bundle, BundleRejected, Problem, unknown_premises
-from etl.publisher import history, shrink
+from etl.publisher import community, history, shrink
 from etl.publisher.grouping import Groups, plain, values_of
 from etl.reader.headers import table_for
 from etl.snapshot.document import (
@@ -47,6 +50,7 @@ from etl.snapshot.document import (
     FORMAT_VERSION,
     LEDGER_COLUMNS,
     PREMISES_FIELDS,
+    READING_COLUMNS,
 )
 from etl.snapshot.store import (
     DOCUMENTS_FILE,
@@ -57,6 +61,11 @@ from etl.snapshot.store import (
 )
 
 CHILD_TABLES = ("ledger", "fees", "allowances")
+# Every table whose rows belong to a premises (readings are optional: a bundle without them
+# is still a complete one, see _Builder.complete).
+PREMISES_TABLES = (*CHILD_TABLES, "readings")
+# The figures of a community in the manifest.
+COUNT_KEYS = ("premises", "ledger", "fees", "allowances", "readings")
 CHUNK = 2000  # premises per batch written to SQLite; bounds the Python objects alive at once
 
 Progress = Callable[[int, int], None]
@@ -137,7 +146,7 @@ def _plan(bundle: Bundle, prev_owner: dict[str, str], premises: dict) -> _Plan:
         build.update({p: c for p, c in prev_owner.items() if c in touched})
         referable = dict(prev_owner)
     problems: list[Problem] = []
-    for table in CHILD_TABLES:
+    for table in PREMISES_TABLES:
         frame = bundle.tables.get(table)
         if frame is None or len(frame) == 0:
             continue
@@ -179,6 +188,11 @@ ALLOWANCE_SOURCE = {
     "_row": None,
 }
 ALLOWANCE_KEYS = (*ALLOWANCE_FIELDS, "file", "row")
+READING_SOURCE = {
+    **{c: "" for c in READING_COLUMNS if c not in ("file", "row")},
+    "_file": "",
+    "_row": None,
+}
 
 
 def _json_default(value: Any) -> Any:
@@ -243,6 +257,37 @@ class _PublishedLedgers:
         self.db.close()
 
 
+class _PublishedReadings:
+    """The previous generation's readings of premises rebuilt from a bundle without readings
+    (kept as published): looked up in SQL per batch, so no whole document is parsed."""
+
+    def __init__(self, previous: Generation) -> None:
+        self.db = _read_only(previous)
+
+    def of(self, premises_ids: list[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for start in range(0, len(premises_ids), 500):
+            chunk = premises_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for pid, readings in self.db.execute(
+                "SELECT premises_id, json_extract(body, '$.readings') FROM documents"
+                f" WHERE premises_id IN ({marks}) AND json_type(body, '$.readings') = 'object'",
+                chunk,
+            ):
+                found[pid] = orjson.loads(readings)
+        return found
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _has_readings(generation: Generation) -> bool:
+    """Whether a generation may hold readings: its manifest counts them per community (one
+    written before readings existed has none, and says nothing of them)."""
+    entries = generation.manifest.get("communities", {}).values()
+    return any(entry.get("readings") for entry in entries)
+
+
 class _Builder:
     """Builds the documents of one plan, in premises batches."""
 
@@ -273,7 +318,22 @@ class _Builder:
             if "allowances" in tables
             else None
         )
+        self.readings = (
+            Groups(tables["readings"], ("date", "meter", "serial", "_file", "_row"), READING_SOURCE)
+            if "readings" in tables
+            else None
+        )
         self.complete = all(t in tables for t in ("communities", "premises", *CHILD_TABLES))
+        # A complete bundle without readings keeps each premises' published readings, found
+        # in SQL (its previous documents are not read whole).
+        self.published_readings = (
+            _PublishedReadings(previous)
+            if previous is not None
+            and self.readings is None
+            and self.complete
+            and _has_readings(previous)
+            else None
+        )
         # Keeping history needs a previous generation (a first import costs nothing here).
         self.published = (
             _PublishedLedgers(previous)
@@ -284,7 +344,8 @@ class _Builder:
         self.ledger_file = _table_file(bundle, "ledger") if self.published else ""
         self.problems: list[Problem] = []  # openings that contradict the published history
         self._prev_community: dict[str, dict[str, Any]] = {}
-        # Per community: [premises, ledger rows, fees, allowances] in the built documents.
+        # Per community: [premises, ledger rows, fees, allowances, readings] in the built
+        # documents.
         self.counts: dict[str, list[int]] = {}
 
     def _community(self, cid: str, prev_doc: dict[str, Any] | None) -> dict[str, Any]:
@@ -329,6 +390,12 @@ class _Builder:
             allow_rows = [
                 dict(zip(ALLOWANCE_KEYS, v, strict=True)) for v in zip(*cols, strict=True)
             ]
+        kept_readings: dict[str, Any] = {}
+        if self.readings is not None:
+            readings_at, cols = self.readings.take(ids)
+            reading_rows = list(zip(*cols, strict=True))
+        elif self.published_readings is not None:
+            kept_readings = self.published_readings.of(ids)
         for pid in ids:
             cid = self.plan.build[pid]
             prev_doc = None
@@ -372,6 +439,15 @@ class _Builder:
                 allowances = allow_rows[s:e]
             else:
                 allowances = prev_doc["allowances"] if prev_doc else []
+            readings: Any = None
+            if self.readings is not None:
+                s, e = readings_at.get(pid, (0, 0))
+                if e > s:
+                    readings = {"columns": list(READING_COLUMNS), "rows": reading_rows[s:e]}
+            elif prev_doc is not None:
+                readings = prev_doc.get("readings")
+            else:
+                readings = kept_readings.get(pid)
             doc = {
                 "schema": FORMAT_VERSION,
                 "premises_id": pid,
@@ -389,11 +465,14 @@ class _Builder:
                     else sum(f["amount"] for f in fees),
                 },
             }
-            c = self.counts.setdefault(cid, [0, 0, 0, 0])
+            if readings:  # only when there are any: other documents stay as they were
+                doc["readings"] = readings
+            c = self.counts.setdefault(cid, [0, 0, 0, 0, 0])
             c[0] += 1
             c[1] += len(rows)
             c[2] += len(fees)
             c[3] += len(allowances)
+            c[4] += len(readings["rows"]) if readings else 0
             body = orjson.dumps(doc, default=_json_default)
             yield pid, cid, body_digest(body), body
 
@@ -433,11 +512,12 @@ def _previous_counts(previous: Generation, writer_db: Any, cid: str) -> dict[str
     row = writer_db.execute(
         "SELECT count(*), coalesce(sum(json_array_length(body, '$.ledger.rows')), 0),"
         " coalesce(sum(json_array_length(body, '$.fees')), 0),"
-        " coalesce(sum(json_array_length(body, '$.allowances')), 0)"
+        " coalesce(sum(json_array_length(body, '$.allowances')), 0),"
+        " coalesce(sum(json_array_length(body, '$.readings.rows')), 0)"
         " FROM documents WHERE community_id = ?",
         (cid,),
     ).fetchone()
-    return dict(zip(("premises", "ledger", "fees", "allowances"), row, strict=True))
+    return dict(zip(COUNT_KEYS, row, strict=True))
 
 
 def publish(
@@ -522,11 +602,14 @@ def _publish(
         copied = writer.copy_from(previous, plan.copy) if previous is not None else 0
         if copied:
             writer.discard(plan.build)
+        community.write(bundle, previous, writer)
         try:
             _write_behind(writer, builder.batches(progress))
         finally:
             if builder.published is not None:
                 builder.published.close()
+            if builder.published_readings is not None:
+                builder.published_readings.close()
         if builder.problems:
             raise history.HistoryMismatch(builder.problems)
         digest = writer.content_digest()
@@ -536,25 +619,21 @@ def _publish(
 
         prev_communities = previous.manifest.get("communities", {}) if previous else {}
         communities: dict[str, dict[str, Any]] = {}
-        for cid, (n, ledger, fees, allowances) in builder.counts.items():
+        for cid, figures in builder.counts.items():
             as_of = builder.communities[cid]["as_of"] if cid in builder.communities else None
-            communities[cid] = {
-                "as_of": as_of,
-                "premises": n,
-                "ledger": ledger,
-                "fees": fees,
-                "allowances": allowances,
-            }
+            communities[cid] = {"as_of": as_of, **dict(zip(COUNT_KEYS, figures, strict=True))}
         for cid in plan.copy:
             prev_entry = prev_communities.get(cid, {})
-            if cid in builder.counts or "ledger" not in prev_entry:
+            if cid in builder.counts or any(k not in prev_entry for k in COUNT_KEYS):
                 figures = _previous_counts(previous, writer.db, cid)
             else:
-                figures = {k: prev_entry[k] for k in ("premises", "ledger", "fees", "allowances")}
+                figures = {k: prev_entry[k] for k in COUNT_KEYS}
             communities[cid] = {"as_of": prev_entry.get("as_of"), **figures}
+        extras = writer.community_counts()
         for cid, entry in communities.items():
             if entry["as_of"] is None:  # refreshed from documents that keep their details
                 entry["as_of"] = prev_communities.get(cid, {}).get("as_of")
+            entry.update(extras.get(cid, {"announcements": 0, "documents": 0}))
         communities = {c: communities[c] for c in sorted(communities) if communities[c]["premises"]}
         counts = {
             k: sum(e[k] for e in communities.values())
