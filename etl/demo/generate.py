@@ -4,14 +4,18 @@ The bundle follows docs/import-format.md and deliberately uses its variety (Wind
 ISO-8859-2, `;`/`,`/tab, Polish headers, `1 234,56`, `DD.MM.YYYY`), so importing it exercises the
 reader the way a real accountant's export would. The same arguments always give byte-identical
 files: randomness comes only from `--seed`, and the as-of date is the end of a fixed last month,
-never today. Everything is generated as numpy arrays of integers (money in grosze), so 50,000
-premises x 100 months (~10 million ledger rows) take seconds, not minutes.
+never today. CSV and ZIP bundles also carry the optional tables (etl.demo.extras): meter
+readings, announcements, and community documents with their PDFs in `dokumenty/`; an XLSX
+bundle holds the five ledger tables only (a workbook cannot carry the PDFs). Everything is
+generated as numpy arrays of integers (money in grosze), so 50,000 premises x 100 months (~10
+million ledger rows) take seconds, not minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import calendar
+import shutil
 import sys
 import unicodedata
 import zipfile
@@ -23,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from etl.demo import names
+from etl.demo import extras, names
 from etl.demo.ledger import CHUNK, Population, ledger_chunks
 from etl.demo.write import (
     LAYOUTS,
@@ -40,6 +44,7 @@ FORMATS = ("csv", "xlsx", "zip")
 KINDS = ("mieszkalny", "użytkowy", "garaż", "komórka")
 KIND_P = (0.84, 0.04, 0.08, 0.04)
 OUTPUT_NAMES = {"xlsx": "demo.xlsx", "zip": "demo.zip"}
+EXTRA_TABLES = ("readings", "announcements", "documents")  # CSV and ZIP bundles only
 NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 
 
@@ -176,6 +181,7 @@ class Built:
     population: Population
     as_of: date
     community_ids: list[str]
+    files: dict[str, bytes] = field(default_factory=dict)  # PDFs by name in dokumenty/
 
 
 def build(communities: int, premises: int, months: int, seed: int) -> Built:
@@ -282,7 +288,11 @@ def build(communities: int, premises: int, months: int, seed: int) -> Built:
     )
     tables["fees"] = pop.fees(rng, communities)
     tables["allowances"] = pop.allowances(rng, com["issuer"])
-    return Built(tables, pop, as_of, com["id"])
+    tables["readings"] = extras.readings(pop)
+    listed = extras.community_list(com["id"], com["code"], com["name"], com["street"])
+    tables["announcements"] = extras.announcements(listed, as_of)
+    tables["documents"], files = extras.documents(listed, as_of)
+    return Built(tables, pop, as_of, com["id"], files)
 
 
 def generate(
@@ -304,7 +314,7 @@ def generate(
     if fmt == "xlsx" and premises * (months + 1) + 1 > XLSX_MAX_ROWS:
         raise DemoError(_xlsx_refusal(premises * (months + 1)))
     out = Path(out)
-    ours = {LAYOUTS[t].file for t in LAYOUTS} | set(OUTPUT_NAMES.values())
+    ours = {LAYOUTS[t].file for t in LAYOUTS} | set(OUTPUT_NAMES.values()) | {extras.DOCUMENTS_DIR}
     if out.exists() and not out.is_dir():
         raise DemoError(f"{out} is a file; --out names a directory to write into")
     if out.exists() and any(p.name not in ours for p in out.iterdir()):
@@ -313,6 +323,8 @@ def generate(
     tables, pop = built.tables, built.population
     small = ("communities", "premises", "fees", "allowances")
     rows = {t: len(tables[t]) for t in small}
+    if fmt != "xlsx":
+        rows.update({t: len(tables[t]) for t in EXTRA_TABLES})
     paths: list[Path] = []
     balances = np.zeros(premises, np.int64)
     if fmt == "xlsx":
@@ -320,12 +332,27 @@ def generate(
         rows["ledger"] = sum(len(c) for c in ledger)
         if rows["ledger"] + 1 > XLSX_MAX_ROWS:
             raise DemoError(_xlsx_refusal(rows["ledger"]))
-    writes = {LAYOUTS[t].file for t in LAYOUTS} if fmt == "csv" else {OUTPUT_NAMES[fmt]}
+    writes = (
+        {LAYOUTS[t].file for t in LAYOUTS} | {extras.DOCUMENTS_DIR}
+        if fmt == "csv"
+        else {OUTPUT_NAMES[fmt]}
+    )
     out.mkdir(parents=True, exist_ok=True)
     for stale in ours - writes:  # an earlier run's other format would join this bundle
-        (out / stale).unlink(missing_ok=True)
+        if (out / stale).is_dir():
+            shutil.rmtree(out / stale)
+        else:
+            (out / stale).unlink(missing_ok=True)
+    pdfs = sorted(built.files.items())
     if fmt == "csv":
-        for name in (*small, "ledger"):
+        shutil.rmtree(out / extras.DOCUMENTS_DIR, ignore_errors=True)  # an earlier run's
+        for name in (*small, *EXTRA_TABLES, "ledger"):
+            if name == "ledger":  # the documents first: the ledger stays the last path
+                for relative, data in pdfs:
+                    path = out / extras.DOCUMENTS_DIR / relative
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
+                    paths.append(path)
             path = out / LAYOUTS[name].file
             chunks = _tallied(pop, balances) if name == "ledger" else [tables[name]]
             with open(path, "wb") as fh:
@@ -334,10 +361,13 @@ def generate(
     elif fmt == "zip":
         path = out / OUTPUT_NAMES["zip"]
         with zipfile.ZipFile(path, "w") as archive:
-            for name in (*small, "ledger"):
+            for name in (*small, *EXTRA_TABLES, "ledger"):
                 chunks = _tallied(pop, balances) if name == "ledger" else [tables[name]]
                 with zip_member(archive, LAYOUTS[name].file) as fh:
                     rows[name] = write_csv(fh, chunks, LAYOUTS[name])
+            for relative, data in pdfs:
+                with zip_member(archive, f"{extras.DOCUMENTS_DIR}/{relative}") as fh:
+                    fh.write(data)
         paths.append(path)
     else:
         path = out / OUTPUT_NAMES["xlsx"]

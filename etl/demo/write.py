@@ -170,6 +170,59 @@ LAYOUTS = {
             "monthly_amount": "kwota",
         },
     ),
+    # The optional tables (docs/import-format.md). Meter readings from a billing program:
+    # Windows-1250, `;`, Polish headers.
+    "readings": Layout(
+        "odczyty.csv",
+        "cp1250",
+        ";",
+        "\r\n",
+        ",",
+        "",
+        "%d.%m.%Y",
+        {
+            "premises_id": "ID lokalu",
+            "meter": "Licznik",
+            "serial": "Nr licznika",
+            "date": "Data odczytu",
+            "reading": "Odczyt",
+            "unit": "Jednostka",
+            "consumption": "Zużycie",
+        },
+    ),
+    # Typed by the office in Excel, saved as "CSV UTF-8": texts with line breaks, quoted.
+    "announcements": Layout(
+        "ogloszenia.csv",
+        "utf-8-sig",
+        ";",
+        "\r\n",
+        ",",
+        "",
+        "%d.%m.%Y",
+        {
+            "community_id": "ID wspólnoty",
+            "valid_from": "Ważne od",
+            "valid_to": "Ważne do",
+            "title": "Tytuł",
+            "text": "Treść",
+        },
+    ),
+    "documents": Layout(
+        "dokumenty.csv",
+        "utf-8-sig",
+        ";",
+        "\r\n",
+        ",",
+        "",
+        "%Y-%m-%d",
+        {
+            "community_id": "ID wspólnoty",
+            "date": "Data",
+            "title": "Tytuł",
+            "kind": "Rodzaj",
+            "file": "Plik",
+        },
+    ),
 }
 
 
