@@ -51,9 +51,7 @@ async def accounts_page(request: Request) -> Response:
         index = await run_in_threadpool(search.index, request.app.state, current)
         found = index.search(query)
         context["found"] = found
-        context["linked"] = {
-            p.premises_id: service.by_premises(p.premises_id) for p in found.premises
-        }
+        context["linked"] = service.holders(p.premises_id for p in found.premises)
     return render(request, "panel/accounts_list.html", context)
 
 

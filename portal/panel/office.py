@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from etl.snapshot.store import Generation
-from portal.accounts.service import CLOSED, DISABLED, AccountRecord, Accounts
+from portal.accounts.service import CLOSED, DISABLED, AccountRecord, Accounts, Holder
 from portal.panel import letters_store
 from portal.panel.search import fold
 
@@ -39,7 +39,7 @@ def account_url(record: AccountRecord) -> str:
     return f"/panel/accounts/{record.id}"
 
 
-def state_label(record: AccountRecord) -> str:
+def state_label(record: AccountRecord | Holder) -> str:
     """The account's state as the office says it."""
     if record.status == CLOSED:
         return "zamknięte (rezygnacja)"
