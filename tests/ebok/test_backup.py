@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from ebok.backup import BackupError, backup, restore
 from ebok.settings import Settings
+from etl.snapshot.store import SnapshotStore
 from portal.app import create_app
 from tests.builders import make_document, publish_documents
 from tests.cli import NEW_PASSWORD, change_password, ebok, one_time_password, sign_in
@@ -152,3 +153,18 @@ def test_restore_into_a_missing_or_empty_data_dir(portal_data, tmp_path: Path):
     empty.mkdir()
     restore(Settings.from_env({}, data_dir=empty), tmp_path / "kopia")
     assert (empty / "snapshots" / "CURRENT").exists()
+
+
+def test_everything_inside_the_generation_comes_along(portal_data, tmp_path):
+    """A generation's folder may hold more than its documents (files/<sha256>.pdf: the
+    communities' PDFs); the backup copies the folder whole."""
+    settings, _ = portal_data
+    generation = SnapshotStore(settings.snapshots_dir).current()
+    (generation.path / "files").mkdir(exist_ok=True)
+    (generation.path / "files" / "abc.pdf").write_bytes(b"%PDF-1.4 test")
+    manifest = backup(settings, tmp_path / "kopia")
+    assert f"snapshots/{generation.id}/files/abc.pdf" in {e["path"] for e in manifest["files"]}
+    fresh = Settings.from_env({}, data_dir=tmp_path / "new")
+    restore(fresh, tmp_path / "kopia")
+    copy = fresh.snapshots_dir / generation.id / "files" / "abc.pdf"
+    assert copy.read_bytes() == b"%PDF-1.4 test"
