@@ -7,9 +7,9 @@ contract (.importlinter), so it declares what it needs as a Protocol
 (portal.panel.importer.Importer) and is given the service here, in ebok, the one layer that
 may import both halves.
 
-Several processes (`--workers N`, EBOK_WORKERS, by default one per CPU): uvicorn starts each
-worker as a fresh interpreter that builds its own app through `app_factory`, from the
-environment, so `cmd_serve` first writes every setting in effect (flags such as --data-dir
+Several processes (`--workers N`, EBOK_WORKERS; one by default, see docs/operations.md): uvicorn
+starts each worker as a fresh interpreter that builds its own app through `app_factory`, from
+the environment, so `cmd_serve` first writes every setting in effect (flags such as --data-dir
 included) into its environment. The workers share nothing in memory; whatever has to be the same
 for all of them is in the data dir: sessions and their revocation, TOTP steps, sign-in and
 recovery throttles and the audit log in ebok.sqlite3, the published generations in snapshots/,

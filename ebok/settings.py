@@ -26,14 +26,6 @@ def _url(text: str) -> str:
     return text.rstrip("/")
 
 
-def _cpus() -> int:
-    """CPUs this process may run on (a container's cpuset, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _workers(text: str) -> int:
     count = int(text)
     if count < 1:
@@ -141,10 +133,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "workers",
         "EBOK_WORKERS",
-        _cpus(),
+        1,
         _workers,
-        "server processes `ebok serve` runs; all state they share is in the data dir",
-        shown_default="the number of CPUs",
+        "server processes `ebok serve` runs (more than one: see docs/operations.md first)",
         flag="serve --workers",
     ),
     Setting(
