@@ -43,7 +43,7 @@ from portal.accounts.service import Accounts
 from portal.accounts.throttle import Throttle
 from portal.panel.app import PanelSplit, create_panel
 from portal.panel.importer import Importer
-from portal.premises import views
+from portal.premises import community, readings, views
 from portal.premises.documents import DocumentCache
 from portal.secret_key import load_secret_key
 from portal.slips import views as slip_views
@@ -131,6 +131,7 @@ def create_app(settings: Settings, *, importer: Importer | None = None) -> Starl
     # The premises areas come first: the overview is the hot path and the first route tried.
     routes: list[BaseRoute] = [
         *views.routes,
+        *community.routes, *readings.routes,  # community documents; meter readings
         *slip_views.routes,
         *recovery.routes,
         *auth.routes,

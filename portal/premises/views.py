@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from etl.snapshot.document import Document
 from etl.snapshot.ids import quote_premises_id
-from portal.premises import chart, ledger
+from portal.premises import chart, community, ledger
 from portal.premises.documents import (
     account_premises,
     current_generation,
@@ -39,7 +39,9 @@ from portal.web.downloads import file_response
 from portal.web.templating import templates
 
 # Sub-pages of a premises, including those other modules add (`slip`: the payment slip).
-SUBPAGES = ("ledger", "ledger.csv", "fees", "allowances", "slip", "slip.pdf", "slip/print")
+SUBPAGES = (
+    "ledger", "ledger.csv", "fees", "allowances", "readings", "slip", "slip.pdf", "slip/print"
+)  # fmt: skip
 
 
 class PremisesIdConvertor(Convertor[str]):
@@ -116,10 +118,16 @@ def document_context(document: Document, preview: Preview | None = None) -> dict
         "ledger_csv": premises_url(premises_id, "ledger.csv", base),
         "fees": premises_url(premises_id, "fees", base),
         "allowances": premises_url(premises_id, "allowances", base),
+        # Meter readings (portal.premises.readings): a tab only where there are any.
+        "readings": (
+            premises_url(premises_id, "readings", base) if document.get("readings") else None
+        ),
+        "documents": community.DOCUMENTS_URL,
         "slip": premises_url(premises_id, "slip", base),
     }
     if preview is not None:
-        urls["ledger_csv"] = urls["slip"] = None  # the resident's own: not in a preview
+        # The resident's own: not in a preview (nor the pages the panel does not preview).
+        urls["ledger_csv"] = urls["slip"] = urls["readings"] = urls["documents"] = None
     return {
         "doc": document,
         "community": document["community"],
@@ -187,16 +195,22 @@ class _Page:
 
 async def home(request: Request) -> Response:
     generation, documents = account_premises(request)
-    if len(documents) == 1:
+    # The communities' announcements in force are shown here; with one premises and none to
+    # show, the resident goes straight to its overview.
+    notices = community.current_announcements(generation, documents)
+    if len(documents) == 1 and not notices:
         url = premises_url(documents[0]["premises_id"])
         if request.query_params.get("password_changed"):
             url += "?password_changed=1"  # keep the confirmation across the redirect
         return RedirectResponse(url, status_code=303)
-    return _premises_list(request, documents)
+    return _premises_list(request, documents, notices=notices)
 
 
 def _premises_list(
-    request: Request, documents: list[dict[str, Any]], preview: Preview | None = None
+    request: Request,
+    documents: list[dict[str, Any]],
+    preview: Preview | None = None,
+    notices: list[dict[str, Any]] | None = None,
 ) -> Response:
     base = preview.base if preview is not None else RESIDENT_BASE
     rows = [
@@ -208,7 +222,8 @@ def _premises_list(
         for d in documents
     ]
     as_of = max((d["community"]["as_of"] for d in documents), default=None)
-    context: dict[str, Any] = {"rows": rows, "as_of": as_of}
+    context: dict[str, Any] = {"rows": rows, "as_of": as_of, "announcements": notices or []}
+    context["documents_url"] = community.DOCUMENTS_URL if preview is None and rows else None
     if preview is not None:
         context["preview"] = preview
     return templates.TemplateResponse(request, "premises_list.html", context)
@@ -389,16 +404,18 @@ def preview_page(request: Request, preview: Preview, premises_id: str, page: str
 
 
 def preview_list(request: Request, preview: Preview) -> Response:
-    """The resident's start page in a preview: the account's published premises (with one,
-    straight to its overview, as the resident goes)."""
+    """The resident's start page in a preview: the account's published premises and the
+    announcements in force (with one premises and none, straight to its overview, as the
+    resident goes)."""
     generation = current_generation(request)
     cache = request.app.state.documents
     loaded = (cache.load(generation, pid) for pid in preview.premises_ids)
     documents = [item.document for item in loaded if item is not None]
-    if len(documents) == 1:
+    notices = community.current_announcements(generation, documents)
+    if len(documents) == 1 and not notices:
         url = premises_url(documents[0]["premises_id"], base=preview.base)
         return RedirectResponse(url, status_code=303)
-    return _premises_list(request, documents, preview)
+    return _premises_list(request, documents, preview, notices)
 
 
 async def healthz(request: Request) -> Response:
