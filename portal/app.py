@@ -2,7 +2,7 @@
 
 Middleware, outermost first:
     SecurityHeadersMiddleware  headers on every response, even Starlette's own 500 page
-    SessionMiddleware          the signed cookie
+    SessionMiddleware          the signed cookie (portal.web.session: verified once per value)
     CSRFMiddleware             origin check + token on every unsafe request
     AuthMiddleware             request.state.account; signed-out visitors go to /login
 /panel and /panel/… skip all but the first: they go to the manager's panel (portal.panel), an
@@ -25,10 +25,8 @@ import atexit
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import itsdangerous
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
@@ -50,13 +48,13 @@ from portal.slips import views as slip_views
 from portal.slips.views import PdfCache
 from portal.web.csrf import CSRFMiddleware
 from portal.web.security import SecurityHeadersMiddleware
+from portal.web.session import SessionMiddleware
 from portal.web.templating import templates
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-SESSION_COOKIE = "ebok_session"
 # A browser-session cookie (no Max-Age), so closing the browser on a shared computer ends it;
 # idle and absolute expiry are checked by AuthMiddleware from timestamps inside the session.
-COOKIE_MAX_AGE = None
+SESSION_COOKIE = "ebok_session"
 
 
 def csrf_refusal(request: Request, problem: str) -> Response:
@@ -64,41 +62,6 @@ def csrf_refusal(request: Request, problem: str) -> Response:
     return templates.TemplateResponse(
         request, "csrf_failed.html", {"problem": problem}, status_code=403
     )
-
-
-class _VerifiedCookies(itsdangerous.TimestampSigner):
-    """A signer that remembers the last cookies it verified. A browser sends the same session
-    cookie on every request until the session changes, and checking its HMAC each time cost
-    ~25 µs of a ~200 µs page. Only cookies that verified are remembered, so a forged or altered
-    one is still checked (and refused) every time; the cookies carry no expiry of their own
-    (max_age None: AuthMiddleware expires sessions from their timestamps and the database), so
-    a remembered answer is exactly what verifying again would give."""
-
-    SIZE = 2048
-
-    def __init__(self, secret_key: str) -> None:
-        super().__init__(secret_key)
-        self._verified: dict[bytes, bytes] = {}
-
-    def unsign(self, signed_value, max_age=None, return_timestamp=False):  # type: ignore[override]
-        if max_age is not None or return_timestamp:
-            return super().unsign(signed_value, max_age, return_timestamp)
-        key = bytes(signed_value) if not isinstance(signed_value, str) else signed_value.encode()
-        value = self._verified.get(key)
-        if value is None:
-            value = super().unsign(key)  # BadSignature for anything not signed with our key
-            if len(self._verified) >= self.SIZE:
-                self._verified.clear()
-            self._verified[key] = value
-        return value
-
-
-class _SessionMiddleware(SessionMiddleware):
-    """Starlette's SessionMiddleware with `_VerifiedCookies` as its signer."""
-
-    def __init__(self, app: ASGIApp, secret_key: str, **options) -> None:
-        super().__init__(app, secret_key, **options)
-        self.signer = _VerifiedCookies(secret_key)
 
 
 class PortalApp(Starlette):
@@ -141,10 +104,9 @@ def create_app(settings: Settings, *, importer: Importer | None = None) -> Starl
 
     middleware = [
         Middleware(
-            _SessionMiddleware,
+            SessionMiddleware,
             secret_key=secret_key,
             session_cookie=SESSION_COOKIE,
-            max_age=COOKIE_MAX_AGE,
             same_site="lax",
             https_only=https,
         ),

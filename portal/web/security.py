@@ -34,7 +34,11 @@ HEADERS = {
 
 class SecurityHeadersMiddleware:
     """Adds the headers unless a route set its own value (e.g. a PDF's Cache-Control).
-    Works on the raw header list: this runs on every response."""
+
+    This runs on every response, so the work is done once: the headers to add are encoded
+    lists made here (one for pages, with `Cache-Control: no-store`, one for static files), and
+    a response that sets none of them (nearly all) gets them appended in one step; only one
+    that sets some of its own is merged header by header."""
 
     def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
@@ -42,21 +46,24 @@ class SecurityHeadersMiddleware:
         if hsts:
             headers["strict-transport-security"] = "max-age=31536000"
         self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        # Account pages show personal data: keep them out of every cache.
+        self.page_headers = [*self.headers, (b"cache-control", b"no-store")]
+        self._names = frozenset(name for name, _ in self.page_headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = scope["path"].startswith("/static/")
+        added = self.headers if scope["path"].startswith("/static/") else self.page_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                headers = message.get("headers", ())
                 present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in self.headers if h[0] not in present)
-                if not static and b"cache-control" not in present:
-                    # Account pages show personal data: keep them out of every cache.
-                    headers.append((b"cache-control", b"no-store"))
+                if present.isdisjoint(self._names):
+                    headers = [*headers, *added]
+                else:
+                    headers = [*headers, *(h for h in added if h[0] not in present)]
                 message = {**message, "headers": headers}
             await send(message)
 
