@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from etl.model import COLUMNS, Problem
 from etl.reader import attachments, cells, references
@@ -118,6 +119,30 @@ def _per_value(
         bad = np.flatnonzero(series.isin(list(failed)).to_numpy(dtype=bool))
         problems.rows(raw, bad, name, lambda v: failed[v])
     return series.map(lambda v: parsed.get(v, ""))
+
+
+def _per_distinct(
+    raw: RawTable, name: str, parser: Callable[[str], str], problems: Problems
+) -> pd.Series:
+    """`_per_value` for a big table of text: each distinct value parsed once and spread back by
+    index in Arrow, never a Python call per row. "" where empty or refused."""
+    series = column_of(raw, name)
+    indices, distinct = cells.distinct(series)
+    out: list[str] = []
+    failed: dict[int, str] = {}
+    for i, value in enumerate(distinct.to_pylist()):
+        try:
+            out.append(parser(value) if value else "")
+        except ValueError as exc:
+            failed[i] = str(exc)
+            out.append("")
+    if failed:
+        bad = np.flatnonzero(np.isin(indices, list(failed)))
+        reasons = {i: failed[indices[i]] for i in bad.tolist()}
+        for i in bad:
+            problems.rows(raw, np.array([i]), name, lambda _v, r=reasons[int(i)]: r)
+    values = pa.array(out, pa.large_string()).take(pa.array(indices))
+    return pd.Series(values.to_pandas().array, index=series.index)
 
 
 def _frame(raw: RawTable, table: str, columns: dict[str, object]) -> pd.DataFrame:
@@ -356,18 +381,27 @@ def _document_kind(text: str) -> str:
     return found
 
 
-def _repeated(raw: RawTable, keys: pd.Series, column: str, reason: str, problems: Problems) -> None:
-    """A problem for each row whose key (None: not compared) an earlier row has; `reason`
-    gets the earlier row's number."""
-    dup = (keys.duplicated(keep="first") & keys.notna()).to_numpy(dtype=bool)
+def _repeated(
+    raw: RawTable,
+    keys: dict[str, pd.Series],
+    compared: np.ndarray,
+    column: str,
+    reason: str,
+    problems: Problems,
+) -> None:
+    """A problem for each row (of those `compared`) whose key columns an earlier compared row
+    has too; `reason` gets the earlier row's number."""
+    frame = pd.DataFrame(keys)
+    at = np.flatnonzero(compared)
+    dup = frame.iloc[at].duplicated(keep="first").to_numpy(dtype=bool)
     if not dup.any():
         return
-    first: dict[str, int] = {}
-    for value, row in zip(keys, raw.frame["_row"], strict=True):
-        if value is not None:
-            first.setdefault(value, int(row))
-    for i in np.flatnonzero(dup):
-        earlier = first[keys.iloc[i]]
+    rows = raw.frame["_row"].to_numpy()
+    first: dict[tuple, int] = {}
+    for i, values in zip(at.tolist(), frame.iloc[at].itertuples(index=False), strict=True):
+        first.setdefault(tuple(values), int(rows[i]))
+    for i in at[dup]:
+        earlier = first[tuple(frame.iloc[i])]
         problems.rows(raw, np.array([i]), column, lambda _v, r=earlier: reason.format(r))
 
 
@@ -390,17 +424,19 @@ def readings(raw: RawTable, problems: Problems) -> pd.DataFrame:
     _not_negative(raw, "reading", reading, problems)
     consumption = _decimals(raw, "consumption", problems)
     _not_negative(raw, "consumption", consumption, problems)
-    meter = _per_value(raw, "meter", _meter, problems)
-    unit = _per_value(raw, "unit", _unit, problems)
-    unit = unit.where(unit != "", meter.map(DEFAULT_UNITS).fillna(""))
+    meter = _per_distinct(raw, "meter", _meter, problems)
+    units = _per_distinct(raw, "unit", _unit, problems)
+    if (units == "").any():
+        defaults = pd.Series(meter.map(DEFAULT_UNITS).fillna("").to_numpy(), index=units.index)
+        units = units.where(units != "", defaults)
     serial = column_of(raw, "serial")
     pid = column_of(raw, "premises_id")
-    meter_key = pid + "\0" + meter + "\0" + serial
     known = ((meter != "") & (dates != "")).to_numpy(dtype=bool)
-    same = (meter_key + "\0" + dates).where(known, None)
+    meter_key = {"premises_id": pid, "meter": meter, "serial": serial}
     _repeated(
         raw,
-        same,
+        {**meter_key, "date": dates},
+        known,
         "date",
         "a second reading of this meter on this day (the first is in row {})",
         problems,
@@ -415,7 +451,7 @@ def readings(raw: RawTable, problems: Problems) -> pd.DataFrame:
             "serial": serial,
             "date": dates,
             "reading": reading,
-            "unit": unit,
+            "unit": units,
             "consumption": consumption,
         },
     )
@@ -423,7 +459,7 @@ def readings(raw: RawTable, problems: Problems) -> pd.DataFrame:
 
 def _worked_out(
     raw: RawTable,
-    meter_key: pd.Series,
+    meter_key: dict[str, pd.Series],
     dates: pd.Series,
     reading: pd.Series,
     consumption: pd.Series,
@@ -440,8 +476,12 @@ def _worked_out(
     if not wanted.any():
         return consumption
     at = np.flatnonzero(usable)
-    order = at[np.lexsort((dates.to_numpy()[at], meter_key.to_numpy()[at]))]
-    keys = meter_key.to_numpy()[order]
+    meters = pd.DataFrame(meter_key).iloc[at]
+    codes = meters.groupby(list(meter_key), sort=False).ngroup().to_numpy()
+    order = at[np.lexsort((dates.to_numpy()[at], codes))]
+    keys = np.empty(len(raw.frame), dtype=np.int64)
+    keys[at] = codes
+    keys = keys[order]
     values = reading.to_numpy()[order]
     days = dates.to_numpy()[order]
     out = consumption.to_numpy(dtype=object).copy()
@@ -504,8 +544,14 @@ def documents(raw: RawTable, problems: Problems) -> pd.DataFrame:
     empty = np.flatnonzero((column_of(raw, "file").str.strip() == "").to_numpy(dtype=bool))
     problems.rows(raw, empty, "file", lambda _v: "empty file name")
     community = column_of(raw, "community_id")
-    listed = (community + "\0" + name).where(name != "", None)
-    _repeated(raw, listed, "file", "the community lists this file already (row {})", problems)
+    _repeated(
+        raw,
+        {"community_id": community, "name": name},
+        (name != "").to_numpy(dtype=bool),
+        "file",
+        "the community lists this file already (row {})",
+        problems,
+    )
     return _frame(
         raw,
         "documents",
