@@ -13,6 +13,7 @@ Idle expiry needs its own clock: the cookie is re-issued only when the session c
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -134,8 +135,10 @@ class AuthMiddleware:
         return account, False
 
 
+@functools.lru_cache(maxsize=4096)
 def _epoch(issued_at: str) -> int | None:
-    """The sign-in time of a session as epoch seconds."""
+    """The sign-in time of a session as epoch seconds (a pure function of the stored text,
+    remembered: every request of a session asks it again)."""
     try:
         moment = parse_iso(issued_at)
     except ValueError:

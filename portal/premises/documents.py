@@ -17,11 +17,13 @@ from typing import Any, TypeVar
 from cachetools import LRUCache
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.types import Scope
 
 from etl.snapshot.store import Generation, SnapshotStore
 
 T = TypeVar("T")
 CACHE_SIZE = 512
+UNPUBLISHED = "Dane nie zostały jeszcze opublikowane."
 
 
 class _Loaded:
@@ -42,6 +44,9 @@ class _Loaded:
         except KeyError:
             value = self.derived[name] = compute(self.document)
             return value
+
+
+Loaded = _Loaded  # the name other modules use in annotations
 
 
 class DocumentCache:
@@ -87,12 +92,12 @@ def current_generation(request: Request) -> Generation:
     store: SnapshotStore = request.app.state.store
     generation = store.current()
     if generation is None:
-        raise HTTPException(503, "Dane nie zostały jeszcze opublikowane.")
+        raise HTTPException(503, UNPUBLISHED)
     return generation
 
 
 def _account_ids(request: Request) -> tuple[str, ...]:
-    account = getattr(request.state, "account", None)
+    account = request.scope.get("state", {}).get("account")
     return tuple(account.premises_ids) if account is not None else ()
 
 
@@ -100,31 +105,47 @@ def get_premises(request: Request, premises_id: str) -> tuple[Generation, dict[s
     """The document of `premises_id` if the signed-in account holds it and the current
     generation has it; otherwise 404 — the same answer for "not yours" and "no such premises",
     so ids of other residents cannot be probed."""
-    generation, loaded = _load(request, premises_id)
+    generation, loaded = load_in_scope(request.scope, premises_id)
     return generation, loaded.document
 
 
-def _load(request: Request, premises_id: str) -> tuple[Generation, _Loaded]:
+def load_in_scope(scope: Scope, premises_id: str) -> tuple[Generation, _Loaded]:
+    """`get_premises` on the ASGI scope itself (the overview is a plain ASGI endpoint): the
+    access check, then the cached document. Reads what a Request would read, without making
+    one: the account AuthMiddleware put in `scope["state"]`, the app's state."""
     # One lookup per request, however many helpers ask (the generation pointer is stat()ed
     # once, so a page never mixes two generations either).
-    memo = request.scope.setdefault("state", {}).setdefault("_ebok_premises", {})
+    state = scope.setdefault("state", {})
+    memo = state.get("_ebok_premises")
+    if memo is None:
+        memo = state["_ebok_premises"] = {}
     hit = memo.get(premises_id)
     if hit is not None:
         return hit
-    if premises_id not in _account_ids(request):
+    generation, loaded = load_for(scope["app"].state, state.get("account"), premises_id)
+    memo[premises_id] = (generation, loaded)
+    return generation, loaded
+
+
+def load_for(app_state: Any, account: Any, premises_id: str) -> tuple[Generation, _Loaded]:
+    """The access check and the cached document, from the app's state and the signed-in
+    `account` (an `Account` or None): 404 unless the account holds `premises_id` and the
+    current generation has it, 503 before the first import."""
+    if account is None or premises_id not in account.premises_ids:
         raise HTTPException(404)
-    generation = current_generation(request)
-    loaded = _cache(request).load(generation, premises_id)
+    generation = app_state.store.current()
+    if generation is None:
+        raise HTTPException(503, UNPUBLISHED)
+    loaded = app_state.documents.load(generation, premises_id)
     if loaded is None:
         raise HTTPException(404)
-    memo[premises_id] = (generation, loaded)
     return generation, loaded
 
 
 def derived(request: Request, premises_id: str, name: str, compute: Callable[[dict], T]) -> T:
     """`compute(document)`, memoised with the cached document (after the same access check).
     The document is shared between requests: `compute` must not modify it."""
-    return _load(request, premises_id)[1].memo(name, compute)
+    return load_in_scope(request.scope, premises_id)[1].memo(name, compute)
 
 
 def account_premises(request: Request) -> tuple[Generation, list[dict[str, Any]]]:
