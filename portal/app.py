@@ -1,12 +1,14 @@
 """The portal's ASGI application: middleware, routes of every portal area, static files.
 
 Middleware, outermost first:
+    OverviewLane               a settled session's GET of a premises overview, answered with
+                               the rules of the layers below (portal.overview_lane)
     SecurityHeadersMiddleware  headers on every response, even Starlette's own 500 page
     SessionMiddleware          the signed cookie (portal.web.session: verified once per value)
     CSRFMiddleware             origin check + token on every unsafe request
     AuthMiddleware             request.state.account; signed-out visitors go to /login
-/panel and /panel/… skip all but the first: they go to the manager's panel (portal.panel), an
-app with its own cookie, sign-in and CSRF check.
+/panel and /panel/… skip all but the first two: they go to the manager's panel (portal.panel),
+an app with its own cookie, sign-in and CSRF check.
 
 Each area's routes live in its own module. The areas' routes come before sign-in's: Starlette
 tries routes in order, and the resident's pages are what is asked for most (no two routes match
@@ -23,13 +25,14 @@ from __future__ import annotations
 
 import atexit
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
@@ -39,6 +42,7 @@ from portal.accounts import auth, password_change, passwords, recovery
 from portal.accounts.mail import Mailer
 from portal.accounts.service import Accounts
 from portal.accounts.throttle import Throttle
+from portal.overview_lane import OverviewLane
 from portal.panel.app import PanelSplit, create_panel
 from portal.panel.importer import Importer
 from portal.premises import community, readings, views
@@ -51,6 +55,7 @@ from portal.web.security import SecurityHeadersMiddleware
 from portal.web.session import SessionMiddleware
 from portal.web.templating import templates
 
+T = TypeVar("T")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # A browser-session cookie (no Max-Age), so closing the browser on a shared computer ends it;
 # idle and absolute expiry are checked by AuthMiddleware from timestamps inside the session.
@@ -68,16 +73,33 @@ class PortalApp(Starlette):
     """Starlette with the security headers outside even its ServerErrorMiddleware, so that the
     500 page carries them too; inside them, /panel requests go to the manager's panel, which
     has its own session, sign-in and error pages (portal.panel.app), and never through the
-    residents' middleware."""
+    residents' middleware. In front of it all, the overview's lane (portal.overview_lane)
+    answers a settled session's GET of a premises overview with the stack's own checks."""
 
     hsts = False
     panel: ASGIApp | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
-        if self.panel is not None:
-            stack = PanelSplit(self.panel, stack)
-        return SecurityHeadersMiddleware(stack, hsts=self.hsts)
+        residents = super().build_middleware_stack()
+        stack = residents if self.panel is None else PanelSplit(self.panel, residents)
+        security = SecurityHeadersMiddleware(stack, hsts=self.hsts)
+        session = _layer(residents, SessionMiddleware)
+        auth_layer = _layer(residents, auth.AuthMiddleware)
+        route = next((r for r in self.routes if getattr(r, "name", None) == "premises"), None)
+        if session is None or auth_layer is None or not isinstance(route, Route):
+            return security
+        return OverviewLane(
+            security, portal=self, route=route, security=security, session=session, auth=auth_layer
+        )
+
+
+def _layer(stack: ASGIApp, kind: type[T]) -> T | None:
+    """The middleware of type `kind` in `stack` (each layer's inner app is its `.app`)."""
+    while stack is not None:
+        if isinstance(stack, kind):
+            return stack
+        stack = getattr(stack, "app", None)
+    return None
 
 
 def create_app(settings: Settings, *, importer: Importer | None = None) -> Starlette:

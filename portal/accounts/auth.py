@@ -13,9 +13,11 @@ Idle expiry needs its own clock: the cookie is re-issued only when the session c
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,6 +44,19 @@ PUBLIC_PREFIXES = ("/static/", "/password/reset")
 FORCED_CHANGE_PATHS = frozenset({"/password/change", "/logout", "/healthz"})
 
 _SESSION_KEYS = ("aid", "av", "iat", "seen")
+
+
+class Verdict(enum.Enum):
+    """What `AuthMiddleware.check` found a session to be worth."""
+
+    FRESH = "an account, nothing to change"
+    REFRESH = "an account; `seen` is due to be refreshed"
+    EXPIRED = "idle for too long, or signed in too long ago"
+    ENDED = "malformed, or no longer counted by the database"
+    NONE = "nobody signed in"
+
+
+_FRESH, _REFRESH, _EXPIRED = Verdict.FRESH, Verdict.REFRESH, Verdict.EXPIRED
 
 MSG_INVALID = "Nieprawidłowy login lub hasło."
 MSG_DISABLED = "To konto jest zablokowane. Skontaktuj się z zarządcą wspólnoty."
@@ -105,17 +120,28 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     def _account(self, session: dict[str, Any]) -> tuple[Account | None, bool]:
-        """(the account, whether a session just expired)."""
+        """(the account, whether a session just expired); ends a session that no longer
+        counts and refreshes `seen` when it is due."""
+        account, verdict, current = self.check(session)
+        if verdict is _REFRESH:
+            session["seen"] = current
+        elif verdict is _EXPIRED or verdict is Verdict.ENDED:
+            end_session(session)
+        return account, verdict is _EXPIRED
+
+    def check(self, session: Mapping[str, Any]) -> tuple[Account | None, Verdict, int]:
+        """What the session is worth now, without changing it: (the account or None, the
+        verdict, the time judged at). The database is asked on every call
+        (`Accounts.session_account`)."""
         if "aid" not in session:
-            return None, False
+            return None, Verdict.NONE, 0
         try:
             account_id = int(session["aid"])
             version = int(session["av"])
             issued_at = str(session["iat"])
             seen = int(session["seen"])
         except (KeyError, TypeError, ValueError):
-            end_session(session)
-            return None, False
+            return None, Verdict.ENDED, 0
         current = now()
         started = _epoch(issued_at)
         if (
@@ -124,15 +150,23 @@ class AuthMiddleware:
             or started is None
             or current - started > MAX_SESSION_SECONDS
         ):
-            end_session(session)
-            return None, True
+            return None, _EXPIRED, current
         account = self.accounts.session_account(account_id, version, issued_at)
         if account is None:
-            end_session(session)
-            return None, False
+            return None, Verdict.ENDED, current
         if current - seen >= SEEN_RESOLUTION:
-            session["seen"] = current
-        return account, False
+            return account, _REFRESH, current
+        return account, _FRESH, current
+
+    def settled_account(self, session: Mapping[str, Any]) -> Account | None:
+        """The account of a session that this middleware would let through to any page
+        unchanged: signed in, not expired, counted by the database, `seen` not due for a
+        refresh, no password change pending. None for any other session (the full stack
+        then decides what happens: a redirect, a refreshed cookie...)."""
+        account, verdict, _ = self.check(session)
+        if verdict is not _FRESH or account is None or account.must_change_password:
+            return None
+        return account
 
 
 @functools.lru_cache(maxsize=4096)
