@@ -355,13 +355,17 @@ def main() -> int:
         portal, portal_url = _start("portal", data_dir, page_file)
         procs.append(portal)
         urls = {"portal": portal_url}
-        first_views = []
+        first_views, second_views = [], []
         for login, path in paths.items():
-            cookies = _sign_in(portal_url, login)
-            moment = time.perf_counter()
-            page = httpx.get(portal_url + path, cookies=cookies)
-            first_views.append((time.perf_counter() - moment) * 1000)
-            assert page.status_code == 200 and "Saldo" in page.text, page.status_code
+            # The first view reads the document and renders the page; the second, on the
+            # same connection, is served from the caches: the difference is the miss.
+            with httpx.Client(base_url=portal_url, cookies=_sign_in(portal_url, login)) as client:
+                client.get("/healthz")  # the connection is open before the clock starts
+                for views in (first_views, second_views):
+                    moment = time.perf_counter()
+                    page = client.get(path)
+                    views.append((time.perf_counter() - moment) * 1000)
+                    assert page.status_code == 200 and "Saldo" in page.text, page.status_code
             if path == page_path:
                 page_file.write_bytes(page.content)
         bare, urls["bare"] = _start("bare", data_dir, page_file)
@@ -407,8 +411,9 @@ def main() -> int:
             + (f"; 'before': the portal of {args.before}" if args.before else "")
         )
         print(
-            f"first view of each premises (document read, page rendered): median"
-            f" {statistics.median(first_views):.1f} ms, max {max(first_views):.1f} ms"
+            f"first view of each premises (document read, page rendered; httpx): median"
+            f" {statistics.median(first_views):.1f} ms, max {max(first_views):.1f} ms; the"
+            f" second view (cached): median {statistics.median(second_views):.1f} ms"
         )
         for kind in kinds:  # warm-up
             load(kind, 2)
