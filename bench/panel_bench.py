@@ -5,7 +5,7 @@ Target (issue 11, "Quality"): every page answers with p99 < 50 ms at 20 concurre
 without errors.
 
 Run:  .venv/bin/python bench/panel_bench.py [--duration 4] [--rounds 3] [--premises 50000]
-          [--accounts 10000] [--only PAGE] [--gc-freeze]
+          [--accounts 10000] [--only PAGE]
 
 Setup (about 30 s): `ebok demo-data --premises N --months 2` imported with `ebok import`, then
 a second export (three months) imported over it, so that the history and the generations page
@@ -20,13 +20,13 @@ Each page is loaded by `wrk -t2 -c20 --latency` for `--duration` seconds, pages 
 `--rounds` rounds (so that a noisy moment on the machine does not hit one page only); the
 verdict uses each page's median p99 over the rounds. Before each run the member's cookie is
 refreshed by one GET (a panel cookie whose `seen` is older than a minute is re-issued on every
-request, which a browser never asks for), and after it the same GET must still answer 200
-(wrk counts a redirect to the login page as a success). Printed beside the latencies: the
-server's CPU time per request (from /proc: its own, however busy the machine) and its full garbage
-collections during the load (their pauses stop every request). `--gc-freeze` calls
-`gc.freeze()` in the server after building the app, which `ebok serve` does not, to show what
-that would change. Needs `wrk` (Debian: apt-get install -y wrk). Everything runs on 127.0.0.1
-in a temporary data dir. Figures: docs/benchmarks.md, "Panel pages (issue 11)".
+request, which a browser never asks for), and after it the same GET must still answer 200 (wrk
+counts a redirect to the login page as a success). Printed beside the latencies: the server's
+CPU time per request (from /proc: its own, however busy the machine) and its full garbage
+collections during the load (their pauses stop every request). (`ebok serve` freezes what start-
+up made, so these are the collections of objects made under load.) Needs `wrk` (Debian: apt-get
+install -y wrk). Everything runs on 127.0.0.1 in a temporary data dir. Figures:
+docs/benchmarks.md, "Panel pages (issue 11)".
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ EBOK = [sys.executable, "-m", "ebok.cli"]
 
 
 # ---------------------------------------------------------------------------- the server
-def _serve(port: int, data_dir: str, gc_freeze: bool) -> None:
+def _serve(port: int, data_dir: str) -> None:
     import gc
 
     import uvicorn
@@ -66,10 +66,7 @@ def _serve(port: int, data_dir: str, gc_freeze: bool) -> None:
     settings = Settings.from_env(
         {}, data_dir=data_dir, secret_key=SECRET, base_url=f"http://127.0.0.1:{port}"
     )
-    app = create_app(settings)
-    if gc_freeze:  # what `gc.freeze()` after building the app would give (ebok serve: no)
-        gc.collect()
-        gc.freeze()
+    app = create_app(settings)  # ebok.serve's: start-up's objects frozen out of the GC
     pauses = _GarbagePauses()
     gc.callbacks.append(pauses)
     # The bench says when the load starts (SIGUSR1) and asks what happened since (SIGUSR2).
@@ -109,10 +106,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(data_dir: Path, gc_freeze: bool) -> tuple[subprocess.Popen, str]:
+def _start(data_dir: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     cmd = [sys.executable, __file__, "--serve", "--port", str(port), "--data-dir", str(data_dir)]
-    cmd += ["--gc-freeze"] if gc_freeze else []
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while True:
@@ -292,17 +288,12 @@ def main() -> int:
     parser.add_argument("--premises", type=int, default=50_000, help="premises published")
     parser.add_argument("--accounts", type=int, default=10_000, help="resident accounts")
     parser.add_argument("--only", help="only the pages whose name contains this")
-    parser.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="call gc.freeze() in the server after building the app (ebok serve does not)",
-    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        _serve(args.port, args.data_dir, args.gc_freeze)
+        _serve(args.port, args.data_dir)
         return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk (Debian package, loopback only)")
@@ -318,7 +309,7 @@ def main() -> int:
         premises_ids = _publish(tmp, data_dir, args.premises)
         _accounts(data_dir, premises_ids, args.accounts)
         members = _staff(data_dir)
-        server, base_url = _start(data_dir, args.gc_freeze)
+        server, base_url = _start(data_dir)
         office = _sign_in(base_url, *members["office"])
         accountant = _sign_in(base_url, *members["accountant"])
         clients += [office, accountant]
@@ -351,7 +342,7 @@ def main() -> int:
             f"setup {setup:.1f} s: {len(premises_ids)} premises published, {args.accounts}"
             f" accounts; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before"
             f" the run; wrk -t2 -c{CONCURRENCY} -d{args.duration}s --latency,"
-            f" {args.rounds} rounds{'; gc.freeze() in the server' if args.gc_freeze else ''}"
+            f" {args.rounds} rounds"
         )
         results: dict[str, list[dict]] = {name: [] for name, *_ in pages}
         server.send_signal(signal.SIGUSR1)  # count the server's collections from here on
