@@ -459,6 +459,7 @@ class SnapshotStore:
         self.recheck = recheck
         self.clock = clock
         self._lock = threading.Lock()
+        self._generations: dict[str, Generation] = {}
         self._cached: tuple[tuple[int, int], Generation] | None = None
         self._checked_at: float | None = None  # clock() when `_cached` was last confirmed
 
@@ -501,9 +502,18 @@ class SnapshotStore:
         )
 
     def generation(self, generation_id: str) -> Generation:
-        if generation_id not in self.generation_ids():
+        """A published generation by id. Generations never change, so each is read (its
+        manifest parsed) once per store; those pruned since are forgotten."""
+        ids = self.generation_ids()
+        if generation_id not in ids:
             raise KeyError(generation_id)
-        return Generation(self.root / generation_id)
+        with self._lock:
+            for gone in set(self._generations) - set(ids):
+                del self._generations[gone]
+            found = self._generations.get(generation_id)
+            if found is None:
+                found = self._generations[generation_id] = Generation(self.root / generation_id)
+            return found
 
     def set_current(self, generation_id: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

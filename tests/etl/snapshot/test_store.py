@@ -35,3 +35,17 @@ def test_generation_published_by_another_process_is_seen_within_the_recheck_dela
     clock[0] += RECHECK_SECONDS / 2
     assert portal_store.current().id == second.id
     assert portal_store.current().document("KW5/12")["premises"]["payer_name"] == "Zofia Żak"
+
+
+def test_a_generation_is_read_once_and_forgotten_when_pruned(store: SnapshotStore) -> None:
+    first = publish_documents(store, [make_document("KW5/12")])
+    again = store.generation(first.id)
+    assert store.generation(first.id) is again  # its manifest is not parsed on every call
+    publish_documents(store, [make_document("KW5/14")])
+    store.prune(keep=1)
+    try:
+        store.generation(first.id)
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("a pruned generation is still handed out")
