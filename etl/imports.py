@@ -35,7 +35,7 @@ import time
 import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,7 +132,7 @@ class ImportRecord:
     @classmethod
     def from_row(cls, record: str, status: str, problems: str | None) -> ImportRecord:
         data = json.loads(record)
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = _RECORD_FIELDS
         made = cls(**{k: v for k, v in data.items() if k in known})
         made.status = status
         made.problems = json.loads(problems) if problems else []
@@ -224,6 +224,11 @@ def finish(record: ImportRecord, outcome: Outcome, data_dir: Path) -> ImportReco
     return record
 
 
+# What a stored record may hold (a field since removed is skipped), computed once: the history
+# page reads fifty records a request.
+_RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(ImportRecord))
+
+
 # -- the history ------------------------------------------------------------------------------
 SCHEMA = """
 PRAGMA journal_mode = WAL;
@@ -240,22 +245,24 @@ CREATE INDEX IF NOT EXISTS imports_by_time ON imports (started_at, id);
 
 
 class ImportHistory:
-    """The imports table in DATA/imports.sqlite3. Each call opens its own short connection, so
-    one instance serves any thread, and other processes write between calls."""
+    """The imports table in DATA/imports.sqlite3. Each thread keeps its own connection (the
+    panel's pages read the history on every request, and opening a WAL database costs more
+    than the query); each call is one transaction, so other processes write between calls."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._ready = False
+        self._local = threading.local()
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30)) as conn:
-            if not self._ready:
-                conn.executescript(SCHEMA)
-                self._ready = True
-            with conn:  # one transaction
-                yield conn
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30)
+            conn.executescript(SCHEMA)
+            self._local.conn = conn
+        with conn:  # one transaction
+            yield conn
 
     def save(self, record: ImportRecord) -> None:
         with self._db() as db:
