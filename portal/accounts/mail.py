@@ -155,9 +155,8 @@ def transport_for(settings: Settings) -> Transport:
 class Mailer:
     """Queues messages and delivers them from one background thread, with retries.
 
-    `send` returns at once (nothing it does depends on the message's fate); `deliver_now` is the
-    synchronous path for the command line; `flush` waits until the queue is empty (tests, and a
-    clean shutdown)."""
+    `send` returns at once (nothing it does depends on the message's fate); `flush` waits until
+    the queue is empty (the command line, tests, and a clean shutdown)."""
 
     def __init__(
         self,
@@ -186,10 +185,6 @@ class Mailer:
         """Queue `msg` for delivery off the caller's path."""
         self._ensure_worker()
         self._queue.put(msg)
-
-    def deliver_now(self, msg: EmailMessage) -> bool:
-        """Deliver with retries in the calling thread; False when it ended in `failed/`."""
-        return self._deliver(msg)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every queued message was delivered or kept as failed."""

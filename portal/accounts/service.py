@@ -503,16 +503,6 @@ class Accounts(Closing):
             "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id)
         )
 
-    def end_all_sessions(self, account_id: int) -> int:
-        row = self._write(
-            "UPDATE accounts SET auth_version = auth_version + 1 WHERE id = ?"
-            " RETURNING auth_version",
-            (account_id,),
-        ).fetchone()
-        if row is None:
-            raise AccountError(f"no account with id {account_id}")
-        return row[0]
-
     def end_session(self, account_id: int, issued_at: str) -> None:
         """Refuse from now on the one session issued at `issued_at` (logout), wherever its
         cookie was copied to. Old entries are pruned: sessions cannot outlive a day."""

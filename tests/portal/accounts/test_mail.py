@@ -95,7 +95,8 @@ def test_delivers_over_smtp_with_login(settings: Settings) -> None:
             smtp_host="127.0.0.1", smtp_port=port, smtp_user="ebok", smtp_password="s3cret-pw"
         )
         mailer = Mailer(cfg, retry_delays=())
-        assert mailer.deliver_now(reset_message(cfg))
+        mailer.send(reset_message(cfg))
+        assert mailer.flush()
     assert len(inbox.messages) == 1
     got = inbox.messages[0]
     assert got["Subject"] == "Ustawienie nowego hasła w EBOK"
@@ -111,8 +112,10 @@ def test_wrong_smtp_password_is_never_logged(settings: Settings, caplog) -> None
             smtp_host="127.0.0.1", smtp_port=port, smtp_user="ebok", smtp_password="wrong-pw-XYZ"
         )
         mailer = Mailer(cfg, retry_delays=(0, 0), sleep=lambda s: None)
-        assert not mailer.deliver_now(reset_message(cfg))
+        mailer.send(reset_message(cfg))
+        assert mailer.flush()
     assert inbox.messages == []
+    assert len(list(mailer.failed_dir.glob("*.eml"))) == 1  # kept for `mail-retry`
     assert "Authentication" in caplog.text  # the reason is logged …
     assert "wrong-pw-XYZ" not in caplog.text  # … the password is not
     assert "SECRET-TOKEN" not in caplog.text
