@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ebok.console import note
 from ebok.settings import Settings
 from etl.imports import record_command, sync_inbox
 from etl.model import BundleRejected
@@ -84,10 +85,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_rollback)
 
 
-def _err(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     store = SnapshotStore(settings.snapshots_dir)
     progress = ProgressLine()
@@ -96,7 +93,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         with import_lock(settings, wait=False):
             pass
     except Busy:
-        _err("another import is running; waiting for it to finish…")
+        note("another import is running; waiting for it to finish…")
     with import_lock(settings, wait=True):
         for path in args.paths:
             started = time.perf_counter()
@@ -114,21 +111,21 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             except BundleRejected as exc:
                 progress.clear()
                 record(rejection=exc)
-                _err(f"{path}: rejected, nothing was published.")
-                _err(exc.report())
+                note(f"{path}: rejected, nothing was published.")
+                note(exc.report())
                 status = 1
                 continue
             except OSError as exc:  # writing the generation (disk full, permissions)
                 progress.clear()
                 record(error=repr(exc))
-                _err(f"{path}: not published: {exc}")
+                note(f"{path}: not published: {exc}")
                 status = 1
                 continue
             except Exception as exc:  # a bug, not bad input: still no half-published data
                 progress.clear()
                 record(error=repr(exc))
-                _err(f"{path}: not published because of an internal error: {exc!r}")
-                _err("The published data is unchanged. Please report this with the bundle.")
+                note(f"{path}: not published because of an internal error: {exc!r}")
+                note("The published data is unchanged. Please report this with the bundle.")
                 status = 1
                 continue
             progress.clear()
@@ -196,11 +193,11 @@ def money_as_decimal_strings(doc: dict[str, Any]) -> dict[str, Any]:
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     generation = SnapshotStore(settings.snapshots_dir).current()
     if generation is None:
-        _err(f"nothing is published yet in {settings.data_dir}")
+        note(f"nothing is published yet in {settings.data_dir}")
         return 1
     doc = generation.document(args.premises_id)
     if doc is None:
-        _err(f"no premises {args.premises_id!r} in the published data (generation {generation.id})")
+        note(f"no premises {args.premises_id!r} in the published data (generation {generation.id})")
         return 1
     try:
         print(json.dumps(money_as_decimal_strings(doc), ensure_ascii=False, indent=2))
@@ -237,16 +234,16 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
         ids = store.generation_ids()
         if args.to:
             if args.to not in ids:
-                _err(f"no generation {args.to!r}; see `ebok generations`")
+                note(f"no generation {args.to!r}; see `ebok generations`")
                 return 1
             target = args.to
         else:
             if current is None:
-                _err("nothing is published, nothing to roll back")
+                note("nothing is published, nothing to roll back")
                 return 1
             older = [g for g in ids if g < current.id]
             if not older:
-                _err(f"generation {current.id} is the oldest kept; nothing to roll back to")
+                note(f"generation {current.id} is the oldest kept; nothing to roll back to")
                 return 1
             target = older[-1]
         store.set_current(target)
