@@ -64,6 +64,8 @@ def demo_premises(settings: Settings) -> list[str]:
 
 def _load_demo_data(settings: Settings) -> None:
     """Generate the small demo export and publish it exactly as `ebok import` would."""
+    # The importer, the portal and the panel are imported by the functions that use them:
+    # every `ebok` command registers this module's parser, and needs none of them for that.
     from etl.demo.generate import generate
     from etl.sync import import_lock, import_path, summary_line
 

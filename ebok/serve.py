@@ -27,9 +27,11 @@ default would trust 127.0.0.1, i.e. any local process or a proxy the manager did
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 from typing import TYPE_CHECKING, Any
 
+from ebok.logs import log_config
 from ebok.settings import Settings
 
 if TYPE_CHECKING:
@@ -69,10 +71,8 @@ def create_app(settings: Settings) -> Starlette:
 def _settle_heap() -> None:
     """Move everything start-up made (the web stack, and pandas and pyarrow, which the import
     service brings) out of the cycle collector's sight: a full collection over those ~100,000
-    long-lived objects stopped every request for ~100 ms under load (bench/panel_bench.py
-    --gc-freeze). Objects made later are collected as usual."""
-    import gc
-
+    long-lived objects stopped every request for ~100 ms under load (bench/panel_bench.py,
+    docs/benchmarks.md). Objects made later are collected as usual."""
     gc.collect()
     gc.freeze()
 
@@ -87,7 +87,6 @@ def app_factory() -> Starlette:
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How `ebok serve` runs uvicorn for `settings` (the app aside)."""
-    from ebok.logs import log_config
 
     return {
         "host": settings.host,
