@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ebok.console import fail
-from ebok.serve import add_listen_arguments, cmd_serve
+from ebok.serve import add_listen_arguments, cmd_serve, local_url
 from ebok.settings import Settings
 from etl.snapshot.store import SnapshotStore
 from portal.accounts.service import ACTIVE, AccountError, Accounts
@@ -84,6 +84,8 @@ def _load_demo_data(settings: Settings) -> None:
 def cmd_demo_setup(args: argparse.Namespace, settings: Settings) -> int:
     from portal.accounts.cli import print_password
 
+    # The address it will serve on, for the links it prints.
+    settings = settings.with_overrides(host=args.host, port=args.port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if SnapshotStore(settings.snapshots_dir).current() is None:
         try:
@@ -141,7 +143,7 @@ def _demo_staff(settings: Settings) -> None:
         staff, log = Staff(accounts.db), AuditLog(accounts.db)
         member = staff.by_login(DEMO_STAFF_LOGIN)
         print()
-        print(f"Manager's panel: {settings.base_url}/panel/login")
+        print(f"Manager's panel: {local_url(settings)}/panel/login")
         if member is not None and not member.must_change_password:
             print(
                 f"Demo staff account {DEMO_STAFF_LOGIN} ({member.role}, {member.status}) is set"

@@ -55,6 +55,12 @@ def add_listen_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port (default: $EBOK_PORT or 8000)")
 
 
+def local_url(settings: Settings) -> str:
+    """Where `ebok serve` listens, as a URL (EBOK_BASE_URL is the public address instead)."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{settings.port}"
+
+
 def create_app(settings: Settings) -> Starlette:
     """The portal with the import service: what `ebok serve` serves (and what tests of the
     import pages make)."""
@@ -112,9 +118,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     if settings.workers < 1:
         raise SystemExit("ebok serve: --workers must be at least 1")
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
     workers = f" ({settings.workers} processes)" if settings.workers > 1 else ""
-    print(f"EBOK portal: http://{host}:{settings.port}/{workers}", flush=True)
+    print(f"EBOK portal: {local_url(settings)}/{workers}", flush=True)
     options = uvicorn_options(settings)
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **options)
