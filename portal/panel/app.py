@@ -7,7 +7,7 @@ security headers (portal.app.PortalApp); with `EBOK_PANEL=off` the panel half an
 
 The panel app, outermost first:
     ServerErrorMiddleware, then
-    SessionMiddleware    the `ebok_panel` cookie, path /panel, SameSite=Strict
+    SessionMiddleware    the `ebok_panel` cookie, path /panel, SameSite=Strict (portal.web.session)
     PanelAuthMiddleware  request.state.staff / .pending; strangers to /panel/login, residents 404
     CSRFMiddleware       the residents' check, on the panel's own session
     the routes of AREAS  each route checks its roles (portal.panel.roles.route)
@@ -27,7 +27,6 @@ from starlette.applications import Starlette
 from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -49,6 +48,7 @@ from portal.panel.audit import AuditLog
 from portal.panel.pages import ErrorPage, error_handler
 from portal.panel.staff import Staff
 from portal.web.csrf import CSRFMiddleware, Refusal
+from portal.web.session import SessionMiddleware
 
 # Each area: a module with `routes` (made with portal.panel.roles.route) and, optionally,
 # `sections` (links on the home page). Add new areas here.
@@ -128,8 +128,7 @@ def create_panel(
             Middleware(
                 SessionMiddleware,
                 secret_key=session.cookie_key(secret_key),
-                session_cookie=session.COOKIE,
-                max_age=None,  # a browser-session cookie; expiry is checked from its times
+                session_cookie=session.COOKIE,  # a browser-session cookie; expiry: its times
                 path=session.PATH,
                 same_site="strict",
                 https_only=https,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -25,6 +26,7 @@ from portal.panel.audit import audit
 from portal.panel.imports_views import HELPERS, importer, unavailable
 from portal.panel.pages import render
 from portal.panel.roles import ACCOUNTING, Section, route
+from portal.web.templating import templates
 
 KINDS = {"contract": "CSV / XLSX", "legacy": "eksport „#” (stary format)"}
 
@@ -72,15 +74,33 @@ def _store(request: Request) -> SnapshotStore:
 
 
 async def generations_page(request: Request) -> Response:
-    rows = _rows(_store(request))
+    store = _store(request)
+    can_rollback = importer(request) is not None
+    rows = _rows(store)
     context = {
         "rows": rows,
+        "rows_html": _rows_html(request, rows, can_rollback),
         "restored": request.query_params.get("restored"),
         "keep": request.app.state.settings.keep_generations,
-        "can_rollback": importer(request) is not None,
-        **HELPERS,
+        "can_rollback": can_rollback,
     }
     return render(request, "panel/generations.html", context)
+
+
+def _rows_html(request: Request, rows: list[GenerationRow], can_rollback: bool) -> Markup:
+    """The list of generations as HTML, rendered once for each set of generations (a new
+    import or a rollback makes another): rendering it was most of the page's cost."""
+    key = (tuple((r.id, r.current) for r in rows), can_rollback)
+    cached = getattr(request.app.state, "generations_html", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    html = Markup(
+        templates.get_template("panel/generations_list.html").render(
+            rows=rows, can_rollback=can_rollback, **HELPERS
+        )
+    )
+    request.app.state.generations_html = (key, html)
+    return html
 
 
 def _confirm(

@@ -37,7 +37,7 @@ from starlette.datastructures import State
 from etl.snapshot.store import DOCUMENTS_FILE, Generation
 
 _SEPARATOR = "\n"  # between lines; never in a folded query word
-LIMIT = 50  # premises shown
+LIMIT = 25  # premises (and accounts) shown; more: "zawęź wyszukiwanie"
 COUNT_LIMIT = 1000  # matches counted; past it the page says "more than"
 # A query word of GRAM letters or more is looked up by its trigrams, unless its rarest trigram
 # is in more than WORDS_LIMIT distinct words or the words holding it are in more than
