@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,7 @@ import python_calamine
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.import_bench import run_import  # noqa: E402  (the same subprocess timing)
 from etl.demo.generate import generate  # noqa: E402
 
 TARGET_RATIO = 1.5
@@ -73,17 +72,6 @@ def calamine_read(path: Path) -> float:
         for name in book.sheet_names:
             book.get_sheet_by_name(name).to_python()
     return time.perf_counter() - started
-
-
-def run_import(path: Path, data_dir: Path) -> tuple[float, str]:
-    cmd = [sys.executable, "-m", "ebok.cli", "--data-dir", str(data_dir), "import", str(path)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        sys.exit(f"ebok import failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return seconds, proc.stdout.strip()
 
 
 def main() -> int:
