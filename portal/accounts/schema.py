@@ -133,6 +133,40 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX throttle_by_last ON throttle (last);
     """,
+    # 5: e-mail notices about new data (portal.notices). One row per account that ever opted
+    # in: `enabled` 1/0; `version` grows with every opt-in, and unsubscribe links carry it, so
+    # an old link stops working once the resident subscribes again; `language` of the message.
+    # `notices_sent` remembers each (account, generation) notified and the generation's
+    # content digest, so a re-run or a rollback and republish of the same data sends nothing.
+    """
+    CREATE TABLE notice_subscriptions (
+        account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        language TEXT NOT NULL DEFAULT 'pl',
+        changed_at TEXT NOT NULL
+    );
+    CREATE TABLE notices_sent (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        generation TEXT NOT NULL,
+        content_digest TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (account_id, generation)
+    );
+    CREATE INDEX notices_sent_by_digest ON notices_sent (account_id, content_digest);
+    """,
+    # 6: letters waiting for the office to download them once (portal.panel.letters_store),
+    # here so that any server process hands them out. A row is found by a hash of the link's
+    # random token, and the letter (with its one-time password and its owner) is sealed with
+    # a key derived from that token: the database alone reveals neither. `expires`: epoch s.
+    """
+    CREATE TABLE office_letters (
+        token_hash TEXT PRIMARY KEY,
+        sealed TEXT NOT NULL,
+        expires REAL NOT NULL
+    );
+    CREATE INDEX office_letters_by_expires ON office_letters (expires);
+    """,
 ]
 
 
