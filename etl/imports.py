@@ -26,9 +26,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
+import socket
 import sqlite3
 import threading
 import time
@@ -119,6 +121,9 @@ class ImportRecord:
     stored_as: str = ""  # archive/… or rejected/…, relative to the data dir
     report: str = ""  # the report beside it, relative to the data dir
     seconds: float = 0.0
+    # The process running a queued or running upload ("host:pid"): a server process that
+    # starts marks as interrupted only the unfinished imports of processes that are gone.
+    runner: str = ""
 
     @property
     def finished(self) -> bool:
@@ -303,15 +308,49 @@ class ImportHistory:
             ).fetchall()
         return [ImportRecord.from_row(*r) for r in rows], total
 
-    def interrupt_unfinished(self) -> None:
-        """Queued or running imports of a process that is gone: they never finished."""
+    def unfinished(self) -> list[ImportRecord]:
+        """Queued and running imports, whichever process runs them, oldest first."""
         if not self.path.exists():
-            return
+            return []
         with self._db() as db:
-            db.execute(
-                "UPDATE imports SET status = ? WHERE status IN (?, ?)",
-                (INTERRUPTED, QUEUED, RUNNING),
-            )
+            rows = db.execute(
+                "SELECT record, status, NULL FROM imports WHERE status IN (?, ?)"
+                " ORDER BY started_at, id",
+                (QUEUED, RUNNING),
+            ).fetchall()
+        return [ImportRecord.from_row(*r) for r in rows]
+
+    def interrupt_unfinished(self) -> None:
+        """Queued or running imports of a process that is gone (on this host; a record without
+        its runner is from before runners were recorded): they never finished. Another server
+        process's imports carry on."""
+        for record in self.unfinished():
+            if not runner_alive(record.runner):
+                with self._db() as db:
+                    db.execute(
+                        "UPDATE imports SET status = ? WHERE id = ? AND status IN (?, ?)",
+                        (INTERRUPTED, record.id, QUEUED, RUNNING),
+                    )
+
+
+def runner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def runner_alive(runner: str) -> bool:
+    """Whether the process named by `runner_name` is running; another host's are taken to be."""
+    host, _, pid = runner.rpartition(":")
+    if not host or not pid.isdigit():
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def import_history(
@@ -433,19 +472,37 @@ def _no_loose_legacy_files(entry: Path) -> None:
         raise BundleRejected([Problem(entry.name, "", None, "", "", reason)])
 
 
+PROGRESS_SAVE_SECONDS = 0.5
+
+
 class Progress:
     """What etl.sync.import_path and publish report (`stage(label)`, `(done, total)`), kept
-    on the running import's record for the panel to show."""
+    on the running import's record for the panel to show, and written to the history (each
+    stage, and the count at most every PROGRESS_SAVE_SECONDS) so that whichever server
+    process serves the panel's page shows the same figures."""
 
-    def __init__(self, record: ImportRecord) -> None:
+    def __init__(self, record: ImportRecord, history: ImportHistory | None = None) -> None:
         self.record = record
+        self.history = history
+        self._saved = 0.0
 
     def stage(self, label: str) -> None:
-        self.record.stage = label.split(" ", 1)[0]  # "reading x.zip" -> "reading"
+        stage = label.split(" ", 1)[0]  # "reading x.zip" -> "reading"
+        changed = stage != self.record.stage
+        self.record.stage = stage
         self.record.done = self.record.total = 0
+        if changed:
+            self._save()
 
     def __call__(self, done: int, total: int) -> None:
         self.record.done, self.record.total = done, total
+        if time.monotonic() - self._saved >= PROGRESS_SAVE_SECONDS or done >= total:
+            self._save()
+
+    def _save(self) -> None:
+        if self.history is not None:
+            self._saved = time.monotonic()
+            _save_quietly(self.history, self.record)
 
     def clear(self) -> None:
         pass
@@ -488,7 +545,8 @@ def run_import(
         record = ImportRecord(new_id(), UPLOAD, who, upload_dir.name, _now())
         record.files = files_of(upload_dir)
     record.allow_shrink, record.replace_history = allow_shrink, replace_history
-    progress = Progress(record)
+    record.runner = record.runner or runner_name()
+    progress = Progress(record, history)
     store = SnapshotStore(settings.snapshots_dir)
     try:
         with _lock_when_free(settings, progress, poll):
@@ -562,7 +620,7 @@ class ImportService:
         self.settings = settings
         self.poll = poll
         self.history_db = ImportHistory(settings.imports_db)
-        # One portal process runs the uploads: what it left queued or running never finished.
+        # Uploads left queued or running by a server process that is gone never finished.
         self.history_db.interrupt_unfinished()
         self._cond = threading.Condition()
         self._queue: deque[_Job] = deque()
@@ -589,6 +647,7 @@ class ImportService:
         if len(shown) > 300:
             shown = shown[:297].rsplit(", ", 1)[0] + ", ..."
         record = ImportRecord(upload.id, UPLOAD, who, source or shown, _now())
+        record.runner = runner_name()
         record.allow_shrink, record.replace_history = allow_shrink, replace_history
         record.retry_of, record.files = retry_of, files_of(upload.directory)
         _save_quietly(self.history_db, record)
@@ -677,8 +736,12 @@ class ImportService:
         return live if live is not None else self.history_db.get(record_id)
 
     def active(self) -> list[ImportRecord]:
+        """Queued and running uploads: this process's as they are now, other processes' as
+        they last wrote them to the history."""
         with self._cond:
-            return [job.record for job in self._queue]
+            mine = {job.record.id: job.record for job in self._queue}
+        others = [r for r in self.history_db.unfinished() if r.id not in mine and r.via == UPLOAD]
+        return sorted([*mine.values(), *others], key=lambda r: (r.started_at, r.id))
 
     def history(self, *, offset: int = 0, limit: int = 50) -> tuple[list[ImportRecord], int]:
         records, total = self.history_db.page(offset=offset, limit=limit)

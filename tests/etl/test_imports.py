@@ -3,7 +3,10 @@ way of importing records into, the background service the panel is given, and ro
 
 from __future__ import annotations
 
+import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -248,7 +251,39 @@ def test_imports_a_restart_cut_short_are_shown_as_interrupted(settings: Settings
         job = service.start(
             upload_of(settings, write_csv_bundle(tmp_path / "a", minimal_tables())), who="ewa"
         )
+        gone = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        with sqlite3.connect(settings.imports_db) as db:  # as if run by a process now gone
+            db.execute(
+                "UPDATE imports SET record = json_set(record, '$.runner', ?)",
+                (f"{socket.gethostname()}:{gone}",),
+            )
         assert ImportService(settings).job(job).status == "interrupted"  # a new process
+
+
+def test_other_server_processes_show_an_uploads_progress_and_leave_it_running(
+    settings: Settings, tmp_path
+) -> None:
+    """ebok serve --workers N: the panel's page may be served by a process that is not running
+    the import; it shows the same stage, and starting does not mark it interrupted."""
+    service = ImportService(settings, poll=0.05)
+    with import_lock(settings, wait=False):
+        job = service.start(
+            upload_of(settings, write_csv_bundle(tmp_path / "a", minimal_tables())), who="ewa"
+        )
+        other = ImportService(settings)  # another worker starting (this process is alive)
+        deadline = time.monotonic() + 5
+        while other.job(job).stage != "waiting":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert other.job(job).status == "queued"
+        assert [r.id for r in other.active()] == [job]
+    assert service.wait(job).status == "published"
+    assert other.job(job).status == "published" and other.active() == []
 
 
 def test_a_refused_export_can_be_imported_again_with_its_option(

@@ -302,7 +302,25 @@ def test_the_letter_store_forgets_the_oldest_past_its_bound(monkeypatch):
     monkeypatch.setattr(letters_store, "MAX_WAITING", 3)
     store = letters_store.LetterStore()
     owner = (1, 1, 1)
-    tokens = [store.put(object(), account_id=i, login=f"l{i}", owner=owner) for i in range(4)]
+    tokens = [store.put(_letter(), account_id=i, login=f"l{i}", owner=owner) for i in range(4)]
     assert len(store) == 3
     assert store.take(tokens[0], owner) is None
     assert store.take(tokens[3], owner).login == "l3"
+
+
+def _letter(password: str = "abcd-efgh-jkmn-pqrs"):
+    from portal.accounts.letters import Letter
+
+    return Letter("activation", "lucja", password, "https://ebok.example.pl", places=("KW5/12",))
+
+
+def test_a_waiting_letter_reveals_neither_password_nor_token_to_the_database(app):
+    """The accounts database (a backup of it, a copy) holds the letter sealed by its token."""
+    store = letters_store.store(app.state)
+    password = "wxyz-2345-6789-abcd"
+    token = store.put(_letter(password), account_id=1, login="lucja", owner=(1, 1, 1))
+    dump = "\n".join(app.state.accounts.db().iterdump())
+    assert "office_letters" in dump
+    assert password not in dump and token not in dump and "lucja" not in dump
+    assert store.take(token + "x", (1, 1, 1)) is None
+    assert store.take(token, (1, 1, 1)).letter.password == password
