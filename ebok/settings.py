@@ -133,9 +133,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "workers",
         "EBOK_WORKERS",
-        1,
+        os.cpu_count() or 1,
         _workers,
-        "server processes `ebok serve` runs (more than one: see docs/operations.md first)",
+        "server processes `ebok serve` runs; they share every state through the data dir",
+        shown_default="the number of CPUs",
         flag="serve --workers",
     ),
     Setting(
@@ -147,6 +148,14 @@ SETTINGS: tuple[Setting, ...] = (
         " X-Forwarded-Proto are believed; unset: the peer's own address counts and the headers"
         " are ignored",
         shown_default="none",
+    ),
+    Setting(
+        "metrics_allow",
+        "EBOK_METRICS_ALLOW",
+        ("127.0.0.1", "::1"),
+        _addresses,
+        "comma-separated addresses (or networks) that may read /metrics (Prometheus); others"
+        " get 404. The peer's address decides, or X-Forwarded-For's behind a trusted proxy",
     ),
     Setting(
         "log_format",
@@ -219,6 +228,7 @@ class Settings:
     port: int = _declared("port")
     workers: int = _declared("workers")
     trusted_proxies: tuple[str, ...] = _declared("trusted_proxies")
+    metrics_allow: tuple[str, ...] = _declared("metrics_allow")
     log_format: str = _declared("log_format")
     keep_generations: int = _declared("keep_generations")
     session_idle_minutes: int = _declared("session_idle_minutes")
