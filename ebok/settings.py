@@ -45,6 +45,13 @@ def _addresses(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _database_url(text: str) -> str:
+    value = text.strip()
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("EBOK_DATABASE_URL must be a postgresql:// URL (unset: SQLite)")
+    return value
+
+
 LOG_FORMATS = ("text", "json")
 
 
@@ -104,6 +111,17 @@ SETTINGS: tuple[Setting, ...] = (
         "runtime data directory",
         shown_default="./data",
         flag="--data-dir",
+    ),
+    Setting(
+        "database_url",
+        "EBOK_DATABASE_URL",
+        None,
+        _database_url,
+        "PostgreSQL for accounts, staff, throttles, the audit log and the import history,"
+        " shared by several portal hosts (`postgresql://user:password@host/db`); unset: SQLite"
+        " files in the data dir",
+        shown_default="SQLite: DATA/ebok.sqlite3, DATA/imports.sqlite3",
+        secret=True,
     ),
     Setting(
         "secret_key",
@@ -222,6 +240,7 @@ class Settings:
     """The effective configuration. Fields are those of SETTINGS, in the same order."""
 
     data_dir: Path = _declared("data_dir")
+    database_url: str | None = _declared("database_url")
     secret_key: str | None = _declared("secret_key")
     base_url: str = _declared("base_url")
     host: str = _declared("host")
@@ -296,6 +315,16 @@ class Settings:
     @property
     def accounts_db(self) -> Path:
         return self.data_dir / "ebok.sqlite3"
+
+    @property
+    def accounts_database(self) -> Path | str:
+        """Where accounts live (ebok.database.open_database): the PostgreSQL URL, or the file."""
+        return self.database_url or self.accounts_db
+
+    @property
+    def imports_database(self) -> Path | str:
+        """Where the import history lives: the PostgreSQL URL, or etl's own file."""
+        return self.database_url or self.imports_db
 
     @property
     def secret_key_file(self) -> Path:

@@ -34,6 +34,7 @@ def test_unset_or_empty_variables_give_the_defaults(tmp_path, monkeypatch):
 def test_every_variable_is_read_and_flags_win(tmp_path):
     environ = {
         "EBOK_DATA_DIR": str(tmp_path / "elsewhere"),
+        "EBOK_DATABASE_URL": "postgresql://ebok:tajne@db.example.pl/ebok",
         "EBOK_SECRET_KEY": "k" * 40,
         "EBOK_BASE_URL": "https://ebok.example.pl/",
         "EBOK_HOST": "0.0.0.0",
@@ -57,6 +58,7 @@ def test_every_variable_is_read_and_flags_win(tmp_path):
     settings = Settings.from_env(environ)
     assert settings == Settings(
         data_dir=tmp_path / "elsewhere",
+        database_url="postgresql://ebok:tajne@db.example.pl/ebok",
         secret_key="k" * 40,
         base_url="https://ebok.example.pl",
         host="0.0.0.0",
@@ -174,3 +176,14 @@ def test_readme_configuration_table_is_the_declarations():
         readme.append((m.group(1), m.group(2), plain(meaning), plain(default)))
     declared = [(s.env, s.flag, s.help.replace("`", ""), s.default_text) for s in SETTINGS]
     assert readme == declared
+
+
+def test_database_url_must_be_postgresql(tmp_path):
+    with pytest.raises(ValueError, match="postgresql://"):
+        Settings.from_env({"EBOK_DATABASE_URL": "mysql://db/ebok"}, data_dir=tmp_path)
+    sqlite = Settings.from_env({}, data_dir=tmp_path)
+    assert sqlite.accounts_database == tmp_path / "ebok.sqlite3"
+    assert sqlite.imports_database == tmp_path / "imports.sqlite3"
+    url = "postgresql://ebok@db/ebok"
+    shared = Settings.from_env({"EBOK_DATABASE_URL": url}, data_dir=tmp_path)
+    assert shared.accounts_database == shared.imports_database == url
