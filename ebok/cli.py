@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ebok.console import note
+from ebok.notices import command_notices
 from ebok.settings import Settings
 
 # Modules that expose `register(subparsers)`, in the order `ebok --help` lists their commands.
@@ -58,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     settings = Settings.from_env(data_dir=args.data_dir)
     try:
+        if "after_publish" in vars(args):
+            # etl's import commands: after each publish, the portal's e-mail notices.
+            with command_notices(settings) as args.after_publish:
+                return int(args.func(args, settings) or 0)
         return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:
         note("interrupted")

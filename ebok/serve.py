@@ -68,8 +68,12 @@ def create_app(settings: Settings) -> Starlette:
     # module's parser, and need neither the web stack nor the importer.
     from etl.imports import ImportService
     from portal.app import create_app as create_portal
+    from portal.notices.job import job_for_app
 
-    app = create_portal(settings, importer=ImportService(settings))
+    importer = ImportService(settings)
+    app = create_portal(settings, importer=importer)
+    # After an upload publishes: the e-mail notices, through the portal's own mailer.
+    importer.after_publish = job_for_app(app.state)
     _settle_heap()
     return app
 

@@ -22,7 +22,15 @@ from etl.progress import ProgressLine
 from etl.publisher.shrink import SHRINK_LIMITS
 from etl.snapshot.money import decimal_text
 from etl.snapshot.store import Generation, SnapshotStore
-from etl.sync import DEFAULT_MIN_AGE, Busy, Outcome, import_lock, import_path, summary_line
+from etl.sync import (
+    DEFAULT_MIN_AGE,
+    Busy,
+    Outcome,
+    import_lock,
+    import_path,
+    run_after_publish,
+    summary_line,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "dropping published years before its first date (kept otherwise, and its opening "
         "balance must continue them)",
     )
-    p.set_defaults(func=cmd_import)
+    # after_publish: what to call after each publish, given by the ebok layer (ebok.cli:
+    # the portal's e-mail notices); etl itself calls nothing.
+    p.set_defaults(func=cmd_import, after_publish=None)
 
     p = subparsers.add_parser(
         "sync",
@@ -66,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="leave entries modified less than this long ago for the next run, as an upload "
         f"may still be in progress (default {DEFAULT_MIN_AGE:g})",
     )
-    p.set_defaults(func=cmd_sync)
+    p.set_defaults(func=cmd_sync, after_publish=None)
 
     p = subparsers.add_parser(
         "show",
@@ -130,6 +140,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             progress.clear()
             record(result=result)
+            run_after_publish(args.after_publish, previous, store, result)
             for warning in result.warnings:
                 print(f"warning: {warning}")
             print(summary_line(str(path), result, time.perf_counter() - started))
@@ -158,7 +169,7 @@ def _record(
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        outcomes = sync_inbox(settings, min_age=args.min_age)
+        outcomes = sync_inbox(settings, min_age=args.min_age, after_publish=args.after_publish)
     except Busy:
         print("another import is running; this sync run does nothing")
         return 0

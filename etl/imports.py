@@ -50,7 +50,15 @@ from etl.publisher.history import HistoryMismatch
 from etl.publisher.publish import PublishResult
 from etl.publisher.shrink import ShrinkRefused
 from etl.snapshot.store import Generation, SnapshotStore
-from etl.sync import DEFAULT_MIN_AGE, Busy, Outcome, import_lock, process, sync
+from etl.sync import (
+    DEFAULT_MIN_AGE,
+    AfterPublish,
+    Busy,
+    Outcome,
+    import_lock,
+    process,
+    sync,
+)
 
 log = logging.getLogger("ebok.imports")
 
@@ -368,8 +376,14 @@ def _save_quietly(history: ImportHistory, record: ImportRecord) -> None:
         log.exception("could not record import %s in %s", record.id, history.path)
 
 
-def sync_inbox(settings: Settings, *, min_age: float = DEFAULT_MIN_AGE) -> list[Outcome]:
-    """`ebok sync`: etl.sync.sync, recording each imported or rejected bundle."""
+def sync_inbox(
+    settings: Settings,
+    *,
+    min_age: float = DEFAULT_MIN_AGE,
+    after_publish: AfterPublish | None = None,
+) -> list[Outcome]:
+    """`ebok sync`: etl.sync.sync, recording each imported or rejected bundle (and calling
+    `after_publish` after each publish: etl.sync.AfterPublish)."""
     history = ImportHistory(settings.imports_db)
 
     def record(outcome: Outcome) -> None:
@@ -378,7 +392,7 @@ def sync_inbox(settings: Settings, *, min_age: float = DEFAULT_MIN_AGE) -> list[
         rec.files = files_of(moved) if moved is not None else []
         _save_quietly(history, finish(rec, outcome, settings.data_dir))
 
-    return sync(settings, min_age=min_age, on_outcome=record)
+    return sync(settings, min_age=min_age, on_outcome=record, after_publish=after_publish)
 
 
 def record_command(
@@ -535,6 +549,7 @@ def run_import(
     record: ImportRecord | None = None,
     history: ImportHistory | None = None,
     poll: float = 0.5,
+    after_publish: AfterPublish | None = None,
 ) -> ImportRecord:
     """Import an upload folder as `ebok sync` imports an inbox entry: wait for the import lock,
     validate and publish, move the bundle to archive/ or rejected/ with its report, and record
@@ -562,6 +577,7 @@ def run_import(
                 allow_shrink=allow_shrink,
                 replace_history=replace_history,
                 check=_no_loose_legacy_files,
+                after_publish=after_publish,
             )
         finish(record, outcome, settings.data_dir)
         if upload_dir.is_dir() and not any(upload_dir.iterdir()):
@@ -616,9 +632,17 @@ class ImportService:
     when there is none), their progress, the history, rollback. What the portal's
     portal.panel.importer.Importer Protocol describes."""
 
-    def __init__(self, settings: Settings, *, poll: float = 0.5) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        poll: float = 0.5,
+        after_publish: AfterPublish | None = None,
+    ) -> None:
         self.settings = settings
         self.poll = poll
+        # Called after each upload that publishes (ebok.serve gives the portal's notices).
+        self.after_publish = after_publish
         self.history_db = ImportHistory(settings.imports_db)
         # Uploads left queued or running by a server process that is gone never finished.
         self.history_db.interrupt_unfinished()
@@ -714,6 +738,7 @@ class ImportService:
                     record=job.record,
                     history=self.history_db,
                     poll=self.poll,
+                    after_publish=self.after_publish,
                 )
             except BaseException:  # run_import records its own failures; this is a last resort
                 log.exception("import %s", job.record.id)

@@ -15,6 +15,7 @@ any hidden or partial-looking name (`.name`, `*.part`, `*.tmp`, `*.filepart`, `*
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import time
@@ -32,9 +33,31 @@ from etl.progress import ProgressLine
 from etl.publisher.publish import PublishResult, publish
 from etl.snapshot.store import Generation, SnapshotStore
 
+log = logging.getLogger("ebok.imports")
+
 LOCK_FILE = "import.lock"
+# Called after a publish with the generation that was current before (None: the first) and
+# the new one, still under the import lock; what the ebok layer gives etl's imports (the
+# portal's e-mail notices, portal.notices.job), since etl never imports the portal.
+AfterPublish = Callable[[Generation | None, Generation], object]
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".filepart", ".crdownload", "~")
 DEFAULT_MIN_AGE = 10.0
+
+
+def run_after_publish(
+    hook: AfterPublish | None,
+    previous: Generation | None,
+    store: SnapshotStore,
+    result: PublishResult,
+) -> None:
+    """Call `hook` for a publish that changed something; whatever goes wrong in it is logged
+    and never undoes or fails the import."""
+    if hook is None or not result.changed or not result.generation:
+        return
+    try:
+        hook(previous, store.generation(result.generation))
+    except Exception:
+        log.exception("after publishing generation %s", result.generation)
 
 
 class Busy(Exception):
@@ -235,10 +258,12 @@ def process(
     allow_shrink: bool = False,
     replace_history: bool = False,
     check: Callable[[Path], None] | None = None,
+    after_publish: AfterPublish | None = None,
 ) -> Outcome:
     """Import one bundle (the caller holds the lock) and move it to archive/ or rejected/ as
     `<UTC time>-<name>` (default: its own name), with a `.report.txt` beside it. `check(entry)`
-    may refuse the entry before it is read, by raising BundleRejected."""
+    may refuse the entry before it is read, by raising BundleRejected; `after_publish` is
+    called once the bundle is archived, if it published a new generation."""
     name = name or entry.name
     previous = store.current()
     started = time.perf_counter()
@@ -282,6 +307,8 @@ def process(
     shutil.move(entry, dest)
     report = dest.with_name(dest.name + ".report.txt")
     report.write_text(_report(name, lines), "utf-8")
+    if result is not None:
+        run_after_publish(after_publish, previous, store, result)
     return Outcome(
         name,
         status,
@@ -322,17 +349,19 @@ def sync(
     *,
     min_age: float = DEFAULT_MIN_AGE,
     on_outcome: Callable[[Outcome], None] | None = None,
+    after_publish: AfterPublish | None = None,
 ) -> list[Outcome]:
     """Import every settled bundle in the inbox, oldest first. Raises Busy when another
     import holds the lock (then nothing is touched). `on_outcome` is called, still under the
-    lock, with each imported or rejected bundle's outcome (etl.imports records them)."""
+    lock, with each imported or rejected bundle's outcome (etl.imports records them), and
+    `after_publish` after each bundle that published a generation."""
     store = SnapshotStore(settings.snapshots_dir)
     with import_lock(settings, wait=False):
         for d in (settings.inbox_dir, settings.archive_dir, settings.rejected_dir):
             d.mkdir(parents=True, exist_ok=True)
         ready, outcomes = pending(settings, min_age)
         for entry in ready:
-            outcome = process(entry, settings, store)
+            outcome = process(entry, settings, store, after_publish=after_publish)
             outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
