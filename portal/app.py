@@ -42,6 +42,8 @@ from portal.accounts import auth, password_change, passwords, recovery
 from portal.accounts.mail import Mailer
 from portal.accounts.service import Accounts
 from portal.accounts.throttle import Throttle
+from portal.notices import views as notices_views
+from portal.notices.tokens import UnsubscribeTokens
 from portal.overview_lane import OverviewLane
 from portal.panel.app import PanelSplit, create_panel
 from portal.panel.importer import Importer
@@ -121,6 +123,7 @@ def create_app(settings: Settings, *, importer: Importer | None = None) -> Starl
         *recovery.routes,
         *auth.routes,
         *password_change.routes,
+        *notices_views.routes,  # /settings, the unsubscribe links of e-mail notices
     ]
     routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
 
@@ -132,7 +135,12 @@ def create_app(settings: Settings, *, importer: Importer | None = None) -> Starl
             same_site="lax",
             https_only=https,
         ),
-        Middleware(CSRFMiddleware, trusted_origins=(settings.base_url,), refusal=csrf_refusal),
+        Middleware(
+            CSRFMiddleware,
+            trusted_origins=(settings.base_url,),
+            refusal=csrf_refusal,
+            exempt_prefixes=notices_views.CSRF_EXEMPT,
+        ),
         Middleware(
             auth.AuthMiddleware, accounts=accounts, idle_minutes=settings.session_idle_minutes
         ),
@@ -151,6 +159,7 @@ def create_app(settings: Settings, *, importer: Importer | None = None) -> Starl
     state.throttle = Throttle(db=accounts.db, scope="sign-in")
     state.recovery_throttle = recovery.new_throttle(accounts.db)
     state.reset_tokens = recovery.ResetTokens(secret_key)
+    state.unsubscribe_tokens = UnsubscribeTokens(secret_key)
     # Delivers from a thread started on the first message; at exit, whatever is still queued
     # is kept in DATA/outbox/failed/ for `ebok accounts mail-retry`.
     state.mailer = Mailer(settings)

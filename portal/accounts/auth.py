@@ -39,7 +39,7 @@ MAX_SESSION_SECONDS = 12 * 3600  # a sign-in lasts a working day at most, howeve
 
 # Reachable without signing in.
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/password/forgot"})
-PUBLIC_PREFIXES = ("/static/", "/password/reset")
+PUBLIC_PREFIXES = ("/static/", "/password/reset", "/notices/unsubscribe/")
 # Reachable by an account that must first change its one-time password.
 FORCED_CHANGE_PATHS = frozenset({"/password/change", "/logout", "/healthz"})
 

@@ -259,18 +259,20 @@ async def reset_submit(request: Request) -> Response:
 
 
 # -- keep tokens out of access logs -------------------------------------------------------------
-_TOKEN_IN_PATH = re.compile(r"(/password/reset/)[^\s?\"']+")
+# Also the unsubscribe links of e-mail notices (portal.notices.tokens).
+_TOKEN_IN_PATH = re.compile(r"(/password/reset/|/notices/unsubscribe/)[^\s?\"']+")
+_TOKEN_PATHS = ("/password/reset/", "/notices/unsubscribe/")
 
 
 class RedactResetTokens(logging.Filter):
     """Replaces the token in `/password/reset/<token>` in a record's message and arguments."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "/password/reset/" in record.msg:
+        if isinstance(record.msg, str) and any(p in record.msg for p in _TOKEN_PATHS):
             record.msg = _TOKEN_IN_PATH.sub(r"\1…", record.msg)
         args = record.args
         if isinstance(args, tuple) and any(
-            isinstance(a, str) and "/password/reset/" in a for a in args
+            isinstance(a, str) and any(p in a for p in _TOKEN_PATHS) for a in args
         ):
             record.args = tuple(
                 _TOKEN_IN_PATH.sub(r"\1…", a) if isinstance(a, str) else a for a in args

@@ -94,13 +94,22 @@ class CSRFMiddleware:
         app: ASGIApp,
         trusted_origins: tuple[str, ...] = (),
         refusal: Refusal = plain_refusal,
+        exempt_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.trusted_origins = frozenset(_origin(o) for o in trusted_origins)
         self.refusal = refusal
+        # Paths whose own signed token is the proof of intent and that must take a POST from
+        # another site with no session: the one-click unsubscribe link of e-mail notices
+        # (RFC 8058: the mail provider's server POSTs it), portal.notices.views.
+        self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in SAFE_METHODS
+            or (self.exempt_prefixes and scope["path"].startswith(self.exempt_prefixes))
+        ):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
