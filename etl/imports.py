@@ -316,6 +316,17 @@ class ImportHistory:
             ).fetchall()
         return [ImportRecord.from_row(*r) for r in rows], total
 
+    def results(self) -> dict[str, int]:
+        """How many finished imports ended with each result."""
+        if not self.path.exists():
+            return {}
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT status, COUNT(*) FROM imports WHERE status NOT IN (?, ?) GROUP BY status",
+                (QUEUED, RUNNING),
+            ).fetchall()
+        return dict(rows)
+
     def unfinished(self) -> list[ImportRecord]:
         """Queued and running imports, whichever process runs them, oldest first."""
         if not self.path.exists():
@@ -775,6 +786,9 @@ class ImportService:
 
     def rollback(self, generation_id: str) -> Rollback:
         return rollback(self.settings, generation_id)
+
+    def results(self) -> dict[str, int]:
+        return self.history_db.results()
 
     def wait(self, record_id: str, timeout: float = 30) -> ImportRecord | None:
         """Until that import has finished (for tests and scripts); the record."""

@@ -1,6 +1,8 @@
 """The portal's ASGI application: middleware, routes of every portal area, static files.
 
 Middleware, outermost first:
+    RequestMetrics             counts and times every request by route; answers /metrics to
+                               the addresses EBOK_METRICS_ALLOW names (portal.web.metrics)
     OverviewLane               a settled session's GET of a premises overview, answered with
                                the rules of the layers below (portal.overview_lane)
     SecurityHeadersMiddleware  headers on every response, even Starlette's own 500 page
@@ -53,6 +55,7 @@ from portal.secret_key import load_secret_key
 from portal.slips import views as slip_views
 from portal.slips.views import PdfCache
 from portal.web.csrf import CSRFMiddleware
+from portal.web.metrics import RequestMetrics
 from portal.web.security import SecurityHeadersMiddleware
 from portal.web.session import SessionMiddleware
 from portal.web.templating import templates
@@ -89,10 +92,11 @@ class PortalApp(Starlette):
         auth_layer = _layer(residents, auth.AuthMiddleware)
         route = next((r for r in self.routes if getattr(r, "name", None) == "premises"), None)
         if session is None or auth_layer is None or not isinstance(route, Route):
-            return security
-        return OverviewLane(
+            return RequestMetrics(security, state=self.state)
+        lane = OverviewLane(
             security, portal=self, route=route, security=security, session=session, auth=auth_layer
         )
+        return RequestMetrics(lane, state=self.state, overview=route)
 
 
 def _layer(stack: ASGIApp, kind: type[T]) -> T | None:

@@ -18,6 +18,7 @@ from portal.app import SESSION_COOKIE, create_app
 from portal.overview_lane import OverviewLane
 from portal.panel.app import PanelSplit
 from portal.web.csrf import CSRFMiddleware
+from portal.web.metrics import RequestMetrics
 from portal.web.security import SecurityHeadersMiddleware
 from portal.web.session import SessionMiddleware
 from tests.builders import make_document, publish_documents
@@ -80,7 +81,9 @@ class Spy:
     """Counts the requests that reach the stack behind the lane."""
 
     def __init__(self, app) -> None:
-        self.lane: OverviewLane = app.middleware_stack
+        measured = app.middleware_stack
+        assert isinstance(measured, RequestMetrics)  # outermost: it counts the lane's answers
+        self.lane: OverviewLane = measured.app
         assert isinstance(self.lane, OverviewLane)
         self.stack = self.lane.app
         self.paths: list[str] = []
@@ -283,6 +286,7 @@ def test_the_lane_knows_every_layer_it_stands_in_for(app, client):
             layers.append(Router)
             break
     assert layers == [
+        RequestMetrics,
         OverviewLane,
         SecurityHeadersMiddleware,
         PanelSplit,
