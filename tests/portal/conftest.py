@@ -5,7 +5,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,16 +30,17 @@ def live_app_factory():
     return create_app
 
 
-@pytest.fixture
-def live_server(settings, store, live_app_factory):
-    """The real app under uvicorn on a free loopback port: (app, base_url)."""
+@contextmanager
+def serving(settings, app_factory=create_app) -> Iterator[tuple[Any, str]]:
+    """`app_factory(settings)` under uvicorn on a free loopback port, in a thread of this
+    process: (app, base_url). A module-scoped fixture can hold one for all its tests."""
     import uvicorn
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
-    app = live_app_factory(settings.with_overrides(base_url=base_url))
+    app = app_factory(settings.with_overrides(base_url=base_url))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
     )
@@ -46,9 +50,18 @@ def live_server(settings, store, live_app_factory):
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield app, base_url
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield app, base_url
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def live_server(settings, store, live_app_factory):
+    """The real app under uvicorn on a free loopback port: (app, base_url)."""
+    with serving(settings, live_app_factory) as served:
+        yield served
 
 
 def start_chromium(profile: Path, downloads: Path | None = None):
