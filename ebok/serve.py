@@ -7,15 +7,17 @@ contract (.importlinter), so it declares what it needs as a Protocol
 (portal.panel.importer.Importer) and is given the service here, in ebok, the one layer that
 may import both halves.
 
-Several processes (`--workers N`, EBOK_WORKERS; one by default, see docs/operations.md): uvicorn
+Several processes (`--workers N`, EBOK_WORKERS; the number of CPUs by default): uvicorn
 starts each worker as a fresh interpreter that builds its own app through `app_factory`, from
 the environment, so `cmd_serve` first writes every setting in effect (flags such as --data-dir
 included) into its environment. The workers share nothing in memory; whatever has to be the same
 for all of them is in the data dir: sessions and their revocation, TOTP steps, sign-in and
-recovery throttles and the audit log in ebok.sqlite3, the published generations in snapshots/,
-the import history in imports.sqlite3; reset tokens are stateless (signed, bound to the password
-hash). Mail is queued in the memory of the worker that served the request, and only that worker
-delivers it (or keeps it in outbox/failed/ at exit), so no message goes out twice.
+recovery throttles, the audit log and the office's letters waiting for download in ebok.sqlite3,
+the published generations in snapshots/, the import history (with a running upload's progress)
+in imports.sqlite3; the /metrics counts in a temporary directory (`metrics_dir`); reset tokens
+are stateless (signed, bound to the password hash). Mail is queued in the memory of the worker
+that served the request, and only that worker delivers it (or keeps it in outbox/failed/ at
+exit), so no message goes out twice.
 
 Whose address a request comes from: the peer's, unless the peer is one of EBOK_TRUSTED_PROXIES,
 in which case uvicorn's proxy-headers middleware puts the X-Forwarded-For client (and the
@@ -29,6 +31,11 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ebok.logs import log_config
@@ -134,5 +141,29 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    uvicorn.run(APP_FACTORY, factory=True, **options)
+    with metrics_dir():
+        uvicorn.run(APP_FACTORY, factory=True, **options)
     return 0
+
+
+@contextmanager
+def metrics_dir() -> Iterator[Path]:
+    """Where the workers keep their /metrics counts for each other (prometheus-client's
+    multiprocess mode, portal.web.metrics): PROMETHEUS_MULTIPROC_DIR if the operator set it,
+    emptied (counts of an earlier run would be added to this one's), else a new temporary
+    directory, removed when the server stops."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("*.db"):
+            old.unlink()
+        yield directory
+        return
+    directory = Path(tempfile.mkdtemp(prefix="ebok-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    try:
+        yield directory
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(directory, ignore_errors=True)

@@ -4,6 +4,8 @@ carry no token, cookie or password (EBOK_LOG_FORMAT=json)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import sqlite3
@@ -15,6 +17,7 @@ from email.parser import BytesParser
 import httpx
 import pytest
 
+from ebok.settings import Settings
 from tests.builders import make_document, publish_documents
 from tests.cli import ebok, one_time_password
 from tests.ebok.server import serving, sign_in
@@ -163,10 +166,94 @@ def test_without_trusted_proxies_the_peer_address_counts(data_dir, tmp_path):
         )
         client.close()
         assert answer.status_code == 303
+        # /metrics: the peer (127.0.0.1, allowed by default) decides, not the header.
+        forged = {"X-Forwarded-For": "198.51.100.99"}
+        assert httpx.get(f"{server.url}/metrics", headers=forged).status_code == 200
         log = server.log()
     assert _last_sign_in(data_dir, "ola") == ("127.0.0.1", 1)
     assert "198.51.100.99" not in log
     assert "INFO:" in log or "INFO " in log  # text lines, not JSON
+
+
+# -- state the workers share: the office's letters, /metrics -----------------------------------
+def _new_connections(url: str) -> httpx.Client:
+    """A client that opens a new connection (so lands on either worker) for every request."""
+    limits = httpx.Limits(max_keepalive_connections=0)
+    return httpx.Client(base_url=url, limits=limits, timeout=30)
+
+
+def _pids_by_address(server, method: str, path: str) -> dict[str, int]:
+    return {
+        entry["client"].rsplit(":", 1)[0]: entry["pid"]
+        for entry in _json_lines(server.log())
+        if entry["logger"] == "uvicorn.access"
+        and (entry["method"], entry["path"]) == (method, path)
+    }
+
+
+def test_a_letter_made_through_one_worker_downloads_through_the_other(behind_proxy, data_dir):
+    """The office opens accounts (each answer names a letter's token) and downloads each
+    letter on a new connection, until one letter was made by one worker and handed out by the
+    other (each request says who it is by its X-Forwarded-For; the access log says which
+    worker served it)."""
+    from tests.portal.panel.flows import enrol_step, new_password_step, password_step, post_form
+
+    server, _ = behind_proxy
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        settings = Settings.from_env({}, data_dir=data_dir)
+        assert ebok(settings, "staff", "create", "--login", "biuro", "--role", "office") == 0
+    office = _new_connections(server.url)
+    assert password_step(office, "biuro", one_time_password(out.getvalue())).status_code == 303
+    assert new_password_step(office).status_code == 303
+    _, answer = enrol_step(office)
+    assert answer.headers["location"] == "/panel/", answer.text
+    application = {"application_date": "2026-11-24", "application_number": "W/1/2026"}
+    made, taken = {}, {}
+    for number in range(1, 11):
+        office.headers["X-Forwarded-For"] = f"198.18.1.{number}"
+        created = post_form(
+            office,
+            "/panel/accounts/new",
+            {"login": f"lokator{number}", "premises": "KW5/12", **application},
+        )
+        assert created.status_code == 200, created.text
+        token = re.search(r'name="token" value="([^"]+)"', created.text).group(1)
+        office.headers["X-Forwarded-For"] = f"198.18.2.{number}"
+        letter = office.post(
+            "/panel/accounts/letter",
+            data={"csrf_token": csrf_token(created.text), "token": token},
+        )
+        assert letter.status_code == 200 and letter.content.startswith(b"%PDF")
+        time.sleep(0.3)  # the access lines
+        made = _pids_by_address(server, "POST", "/panel/accounts/new")
+        taken = _pids_by_address(server, "POST", "/panel/accounts/letter")
+        if made[f"198.18.1.{number}"] != taken[f"198.18.2.{number}"]:
+            break
+    else:
+        raise AssertionError(f"every letter was made and taken by one worker: {made} {taken}")
+    office.close()
+
+
+def test_metrics_add_up_the_workers_and_believe_the_trusted_proxy(behind_proxy):
+    server, _ = behind_proxy
+    with _new_connections(server.url) as client:
+        for _ in range(8):
+            assert client.get("/healthz").status_code == 200
+        time.sleep(1.5)  # each worker moves its counts to the shared files once a second
+        counts = []
+        for _ in range(4):  # scraped through either worker: the same sums
+            page = client.get("/metrics")
+            assert page.status_code == 200
+            found = re.search(
+                r'ebok_http_requests_total\{method="GET",route="/healthz",status="200"\} (\S+)',
+                page.text,
+            )
+            counts.append(float(found.group(1)))
+        assert min(counts) >= 8
+        # Behind the trusted proxy, the client it names decides.
+        away = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.50"})
+        assert away.status_code == 404
 
 
 def _last_sign_in(data_dir, login: str) -> tuple[str, int]:
