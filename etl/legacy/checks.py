@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from etl.legacy.records import Card, ChargeLine, zl
+from etl.legacy.records import Card, zl
 from etl.model import Problem
 
 CLOSING_TOLERANCE = 1  # grosze
@@ -55,14 +55,6 @@ def check_closing(file: str, cards: Iterable[Card]) -> list[Problem]:
                 )
             )
     return problems
-
-
-def month_totals(lines: Iterable[ChargeLine]) -> dict[tuple[str, int, int], int]:
-    totals: dict[tuple[str, int, int], int] = defaultdict(int)
-    for line in lines:
-        if line.period is not None:
-            totals[(line.premises, *line.period)] += line.total
-    return totals
 
 
 def check_months(

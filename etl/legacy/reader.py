@@ -15,18 +15,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.legacy import checks
+from etl.legacy import charges, checks
+from etl.legacy.charges import FeeSchedule, parse_nal, parse_pow
 from etl.legacy.community import community_settings
 from etl.legacy.records import (
     Card,
-    ChargeLine,
-    FeeSchedule,
     Person,
     parse_as_of,
     parse_lok,
-    parse_nal,
     parse_others,
-    parse_pow,
     parse_wplaty,
     zl,
 )
@@ -97,7 +94,7 @@ def _read_one(
     people = parse_lok(lok, lok_text, problems, codes)
     cards = parse_wplaty(wpl, need("wplaty.txt", "ledger"), problems)
     nal_text = export.text("nal_czynsz.txt")
-    charge_lines: list[ChargeLine] | None = None
+    charge_lines: pd.DataFrame | None = None
     if nal_text is None:
         warnings.append(
             f"{nal}: missing; the ledger shows the cards' monthly charges without a breakdown"
@@ -107,7 +104,7 @@ def _read_one(
     pow_text = export.text("pow_czynsz.txt")
     if pow_text is None:
         warnings.append(f"{export.label('pow_czynsz.txt')}: missing, no fee schedule shown")
-        schedule = FeeSchedule("", "", [])
+        schedule = FeeSchedule("", "", charges.empty())
     else:
         schedule = parse_pow(export.label("pow_czynsz.txt"), pow_text, problems, warnings)
     as_of, parts = _as_of(export, cards, problems, warnings)
@@ -115,35 +112,38 @@ def _read_one(
     owners: dict[str, set[str]] = {}
     for person in people:
         owners.setdefault(person.premises, set()).add(person.person_id)
-    items = (
-        (wpl, "ledger", cards),
-        (nal, "ledger", charge_lines or []),
+    frames = (
+        (nal, "ledger", charges.empty() if charge_lines is None else charge_lines),
         (export.label("pow_czynsz.txt"), "fees", schedule.lines),
     )
-    wanted = {item.premises for _, _, group in items for item in group} - set(owners) - codes
+    wanted = {c.premises for c in cards}.union(*(f["premises"].unique() for _, _, f in frames))
+    wanted -= set(owners) | codes
     people = people + _ownerless(lok, lok_text, wanted, cards, warnings)
     premises = premises_frame(lok, export.community_id, people, problems)
     known = set(premises["premises_id"]) | codes
-    for label, table, group in items:
-        for item in group:
-            if item.premises not in known:
-                problems.append(
-                    Problem(label, table, item.line, "premises code", item.premises,
-                            f"premises {item.premises} is not among the premises in lok.txt")
-                )  # fmt: skip
+    unknown = [(wpl, "ledger", c.line, c.premises) for c in cards if c.premises not in known]
+    for label, table, lines in frames:
+        stray = lines[~lines["premises"].isin(known)]
+        found = zip(stray["line"], stray["premises"], strict=True)
+        unknown += [(label, table, n, p) for n, p in found]
+    for label, table, line, code in unknown:
+        problems.append(
+            Problem(label, table, int(line), "premises code", code,
+                    f"premises {code} is not among the premises in lok.txt")
+        )  # fmt: skip
 
     def previous_closing(premises_id: str) -> checks.Published | None:
         if previous is None:
             return None
         return checks.published_closing(previous.document(premises_id))
 
-    totals = None if charge_lines is None else checks.month_totals(charge_lines)
+    totals = None if charge_lines is None else charges.month_totals(charge_lines)
     cards = checks.read_months(wpl, cards, totals, problems, warnings)
     problems += checks.check_duplicates(wpl, cards)
     problems += checks.check_closing(wpl, cards)
     if totals is not None:
         problems += checks.check_months(wpl, "nal_czynsz.txt", cards, totals)
-        _warn_uncovered(nal, cards, charge_lines or [], warnings)
+        _warn_uncovered(nal, cards, totals, warnings)
     problems += checks.check_openings(wpl, cards, previous_closing, warnings)
     warnings += checks.owner_warnings(wpl, cards, owners)
 
@@ -287,17 +287,11 @@ def _warn_not_yet_due(
 
 
 def _warn_uncovered(
-    file: str, cards: list[Card], lines: list[ChargeLine], warnings: list[str]
+    file: str, cards: list[Card], totals: dict[tuple[str, int, int], int], warnings: list[str]
 ) -> None:
     """Charge lines for a month no card covers are not shown; say so rather than drop them."""
     covered = {(c.premises, *month) for c in cards for month in c.months}
-    missing = sorted(
-        {
-            (c.premises, c.period[0])
-            for c in lines
-            if c.period and (c.premises, *c.period) not in covered
-        }
-    )
+    missing = sorted({(p, year) for p, year, month in totals if (p, year, month) not in covered})
     for premises, year in missing:
         warnings.append(
             f"{file}: premises {premises} has charge lines for {year} that no account card in "

@@ -265,7 +265,7 @@ class ChargeLine:
         }
 
 
-def _charge_line(
+def charge_line(
     f: Fields, premises: int, period: int | None, first: int, warnings: list[str]
 ) -> ChargeLine | None:
     """Fields from `first` on: line no, description, quantity, unit, unit price, total."""
@@ -302,7 +302,7 @@ _MONEY = re.compile(r"^([+-]?)(\d+)(?:[.,](\d{0,2}))?$")
 _QUANTITY = re.compile(r"^[+-]?\d+(?:[.,]\d{0,6})?$")
 
 
-def _plain_charge(file: str, number: int, line: str, warnings: list[str]) -> ChargeLine | None:
+def plain_charge(file: str, number: int, line: str, warnings: list[str]) -> ChargeLine | None:
     """The common, well-formed nal_czynsz line, without the per-field bookkeeping of `Fields`
     (a community has 10^5 of them). None sends the line through the checking path."""
     p = line.split("#")
@@ -335,69 +335,6 @@ def _plain_charge(file: str, number: int, line: str, warnings: list[str]) -> Cha
         number, premises, (int(period[:4]), int(period[4:])), p[5].strip(),
         " ".join(p[6].split()), q, p[8].strip(), r, grosze,
     )  # fmt: skip
-
-
-def parse_nal(
-    file: str, text: str, problems: list[Problem], warnings: list[str]
-) -> list[ChargeLine]:
-    out = []
-    for number, line in numbered_lines(text):
-        charge = _plain_charge(file, number, line, warnings)
-        if charge is None:
-            values = split_fields(line, 11, 6)
-            if values is None:
-                n = len(line.split("#"))
-                problems.append(
-                    Problem(file, "ledger", number, "", line, f"{n} fields, expected 11")
-                )
-                continue
-            charge = _charge_line(
-                Fields(file, "ledger", number, values, problems), 1, 4, 5, warnings
-            )
-        if charge is not None:
-            out.append(charge)
-    return out
-
-
-@dataclass(frozen=True)
-class FeeSchedule:
-    header: str
-    footer: str
-    lines: list[ChargeLine]
-
-
-def parse_pow(file: str, text: str, problems: list[Problem], warnings: list[str]) -> FeeSchedule:
-    """Header lines, a line holding only `#`, footer lines, a second `#`, then data lines.
-
-    Exports also come with a single `#` line: header, `#`, then the fee lines, no footer block.
-    There, lines after the `#` that hold no `#` at all cannot be fee lines: they are notes for
-    residents, kept as the footer. An empty file is an empty schedule."""
-    raw = [line.rstrip("\r").replace("\x1a", "") for line in text.split("\n")]
-    marks = [i for i, line in enumerate(raw) if line.strip() == "#"]
-    if not marks:
-        if any(line.strip() for line in raw):
-            problems.append(
-                Problem(file, "fees", None, "", "",
-                        "expected header, a line '#', then the fee lines (optionally footer "
-                        "lines and a second line '#' before them); found no line holding "
-                        "only '#'")
-            )  # fmt: skip
-        return FeeSchedule("", "", [])
-    first = marks[0]
-    header = "\n".join(raw[:first]).strip()
-    if len(marks) >= 2:
-        second = marks[1]
-        footer = "\n".join(raw[first + 1 : second]).strip()
-        data = raw[second + 1 :]
-    else:
-        second = first
-        rest = raw[first + 1 :]
-        footer = "\n".join(line.strip() for line in rest if line.strip() and "#" not in line)
-        data = [line if "#" in line else "" for line in rest]
-    body = "\n" * (second + 1) + "\n".join(data)  # keep the line numbers
-    rows = _rows(file, "fees", body, 8, 3, problems)
-    lines = [c for f in rows if (c := _charge_line(f, 1, None, 2, warnings)) is not None]
-    return FeeSchedule(header, footer, lines)
 
 
 @dataclass(frozen=True)

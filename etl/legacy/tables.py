@@ -8,7 +8,8 @@ from datetime import date
 
 import pandas as pd
 
-from etl.legacy.records import Card, ChargeLine, Person
+from etl.legacy import charges
+from etl.legacy.records import Card, Person
 from etl.model import COLUMNS, SOURCE_COLUMNS, Problem
 
 ROUNDING = "Zaokrąglenie do salda karty"
@@ -80,17 +81,14 @@ def not_yet_due(card: Card, charges_to: date | None) -> list[tuple[int, int, int
 def ledger_frame(
     file: str,
     cards: list[Card],
-    lines: list[ChargeLine] | None,
+    lines: pd.DataFrame | None,
     as_of: date,
     charges_to: date | None = None,
 ) -> pd.DataFrame:
     """The ledger rows of the cards (docs/legacy-format.md, "Ledger rows from the cards").
     `lines` None: the export has no nal_czynsz.txt, so charges carry no breakdown.
     `charges_to`: charges for periods after it are not shown (`not_yet_due`)."""
-    details: dict[tuple[str, int, int], list[ChargeLine]] = {}
-    for line in lines or ():
-        if line.period is not None:
-            details.setdefault((line.premises, *line.period), []).append(line)
+    details = {} if lines is None else charges.details(lines)
     rows = []
 
     def row(card: Card, when: date, text: str, period: str, charge: int, payment: int, det=None):
@@ -125,9 +123,7 @@ def ledger_frame(
             if charge and (year, month) not in later:
                 breakdown = None
                 if lines is not None:
-                    own = sorted(details.get((card.premises, year, month), []),
-                                 key=lambda c: (c.line_no.zfill(9), c.line))  # fmt: skip
-                    breakdown = [c.detail() for c in own]
+                    breakdown = list(details.get((card.premises, year, month), ()))
                 period = f"{year}-{month:02d}"
                 row(card, on, f"Naliczenie {mm}", period, charge, 0, breakdown)
             if payment:
@@ -148,19 +144,20 @@ LEDGER_COLUMNS = [*COLUMNS["ledger"], *SOURCE_COLUMNS]
 FEES_COLUMNS = [*COLUMNS["fees"], *SOURCE_COLUMNS]
 
 
-def fees_frame(file: str, lines: list[ChargeLine]) -> pd.DataFrame:
-    rows = [
+def fees_frame(file: str, lines: pd.DataFrame) -> pd.DataFrame:
+    """One fee per pow_czynsz.txt line (charges.COLUMNS)."""
+    frame = pd.DataFrame(
         {
-            "premises_id": c.premises,
-            "component": c.description,
-            "basis": c.unit,
-            "quantity": c.detail()["quantity"],
-            "rate": c.detail()["rate"],
-            "amount": c.total,
+            "premises_id": lines["premises"],
+            "component": lines["description"],
+            "basis": lines["unit"],
+            "quantity": lines["quantity"],
+            "rate": lines["rate"],
+            "amount": lines["total"],
             "valid_from": "",
             "_file": file,
-            "_row": c.line,
-        }
-        for c in lines
-    ]
-    return pd.DataFrame(rows, columns=FEES_COLUMNS).astype({"amount": "int64"})
+            "_row": lines["line"],
+        },
+        columns=FEES_COLUMNS,
+    )
+    return frame.astype({"amount": "int64"})

@@ -1,0 +1,349 @@
+"""Charge lines (nal_czynsz.txt, and pow_czynsz.txt's fee lines) read column-wise.
+
+A community has 10^5 charge lines, and reading them line by line in Python was most of an
+import's time. Here the well-formed lines, which are nearly all, are checked a column at a time
+with Arrow compute: a line passes when its premises code is given, its period reads `YYYYMM`,
+its quantity has at most 6 decimals, its unit price is a plain number and its total a plain
+amount of at most 2 decimals. Every other line goes through the line parsers of records.py,
+which name the file, line, field and value of each problem exactly as before; nothing is
+refused here. Money stays exact: totals become integer grosze from their digits, and quantity ×
+price is compared with the total in Decimal wherever the float estimate is not clear of the
+tolerated grosz.
+
+The lines are kept as one DataFrame (`COLUMNS`), in file order; quantity and rate as the
+decimal strings the ledger's breakdown shows (`format(Decimal, "f")`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl.legacy import columns
+from etl.legacy.records import (
+    ChargeLine,
+    Fields,
+    charge_line,
+    numbered_lines,
+    plain_charge,
+    split_fields,
+    zl,
+)
+from etl.model import Problem
+
+COLUMNS = ["line", "premises", "year", "month", "line_no", "description", "quantity", "unit",
+           "rate", "total"]  # fmt: skip
+_GROSZ = Decimal("0.01")
+# Every character str.split() and str.strip() take for whitespace (none lies above U+3000), so
+# Arrow collapses a description exactly as " ".join(text.split()) does.
+_SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+_SPACES = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _SPACE) + "]+"
+_QUANTITY = r"^[+-]?[0-9]+([.,][0-9]{0,6})?$"
+_RATE = r"^[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)$"
+_TOTAL = r"^(?P<sign>[+-]?)(?P<whole>[0-9]{1,15})(?:[.,](?P<cents>[0-9]{0,2}))?$"
+_PERIOD = r"^[0-9]{4}(0[1-9]|1[0-2])$"
+_CANONICAL = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"  # what format(Decimal(text), "f") gives back
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a file's fields are (0-based): the free text at `absorb` takes any extra `#`."""
+
+    table: str
+    count: int
+    absorb: int
+    premises: int
+    period: int | None
+    first: int  # line no; then description, quantity, unit, unit price, total
+
+
+NAL = Layout("ledger", 11, 6, 1, 4, 5)
+POW = Layout("fees", 8, 3, 1, None, 2)
+
+
+def empty() -> pd.DataFrame:
+    return _frame({name: [] for name in COLUMNS})
+
+
+def parse_nal(file: str, text: str, problems: list[Problem], warnings: list[str]) -> pd.DataFrame:
+    return parse(file, text, NAL, problems, warnings)
+
+
+@dataclass(frozen=True)
+class FeeSchedule:
+    header: str
+    footer: str
+    lines: pd.DataFrame  # COLUMNS; year and month 0
+
+
+def parse_pow(file: str, text: str, problems: list[Problem], warnings: list[str]) -> FeeSchedule:
+    """Header lines, a line holding only `#`, footer lines, a second `#`, then data lines.
+
+    Exports also come with a single `#` line: header, `#`, then the fee lines, no footer block.
+    There, lines after the `#` that hold no `#` at all cannot be fee lines: they are notes for
+    residents, kept as the footer. An empty file is an empty schedule."""
+    raw = [line.rstrip("\r").replace("\x1a", "") for line in text.split("\n")]
+    marks = [i for i, line in enumerate(raw) if line.strip() == "#"]
+    if not marks:
+        if any(line.strip() for line in raw):
+            problems.append(
+                Problem(file, "fees", None, "", "",
+                        "expected header, a line '#', then the fee lines (optionally footer "
+                        "lines and a second line '#' before them); found no line holding "
+                        "only '#'")
+            )  # fmt: skip
+        return FeeSchedule("", "", empty())
+    first = marks[0]
+    header = "\n".join(raw[:first]).strip()
+    if len(marks) >= 2:
+        second = marks[1]
+        footer = "\n".join(raw[first + 1 : second]).strip()
+        data = raw[second + 1 :]
+    else:
+        second = first
+        rest = raw[first + 1 :]
+        footer = "\n".join(line.strip() for line in rest if line.strip() and "#" not in line)
+        data = [line if "#" in line else "" for line in rest]
+    body = "\n" * (second + 1) + "\n".join(data)  # keep the line numbers
+    return FeeSchedule(header, footer, parse(file, body, POW, problems, warnings))
+
+
+def parse(
+    file: str, text: str, layout: Layout, problems: list[Problem], warnings: list[str]
+) -> pd.DataFrame:
+    """The charge lines of `text`; a refused line becomes a Problem, a total that differs from
+    quantity × price a warning (both in line order, as the line parsers made them)."""
+    split = columns.split(text, layout.count)
+    noted: list[tuple[int, str]] = []
+    if split is None:
+        frame, rest = empty(), numbered_lines(text)
+    else:
+        frame, passed = _vectorised(file, split, layout, noted)
+        rest = sorted(split.odd + [(int(split.numbers[i]), split.line(i)) for i in
+                                   np.flatnonzero(~passed)])  # fmt: skip
+    slow = []
+    for number, line in rest:
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        own: list[str] = []
+        charge = _line(file, layout, number, line, problems, own)
+        noted += [(number, w) for w in own]
+        if charge is not None:
+            slow.append(charge)
+    if slow:
+        frame = pd.concat([frame, _records(slow)], ignore_index=True)
+        frame = frame.sort_values("line", kind="stable", ignore_index=True)
+    warnings += [w for _, w in sorted(noted, key=lambda n: n[0])]
+    return frame
+
+
+def _line(
+    file: str, layout: Layout, number: int, line: str, problems: list[Problem], own: list[str]
+) -> ChargeLine | None:
+    """One line the column checks did not pass, read as records.py always read it."""
+    if layout is NAL:
+        charge = plain_charge(file, number, line, own)
+        if charge is not None:
+            return charge
+    values = split_fields(line, layout.count, layout.absorb)
+    if values is None:
+        n = len(line.split("#"))
+        problems.append(
+            Problem(file, layout.table, number, "", line, f"{n} fields, expected {layout.count}")
+        )
+        return None
+    fields = Fields(file, layout.table, number, values, problems)
+    return charge_line(fields, layout.premises, layout.period, layout.first, own)
+
+
+def _vectorised(
+    file: str, split: columns.Split, layout: Layout, noted: list[tuple[int, str]]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows every column check passes, and which rows those are."""
+    col = split.columns
+    first = layout.first
+    premises = pc.utf8_trim_whitespace(col[layout.premises])
+    quantity = pc.utf8_trim_whitespace(col[first + 2])
+    rate = pc.utf8_trim_whitespace(col[first + 4])
+    total = pc.utf8_trim_whitespace(col[first + 5])
+    checks = [
+        pc.not_equal(premises, ""),
+        pc.match_substring_regex(quantity, _QUANTITY),
+        pc.match_substring_regex(rate, _RATE),
+        pc.match_substring_regex(total, _TOTAL),
+    ]
+    period = None
+    if layout.period is not None:
+        period = pc.utf8_trim_whitespace(col[layout.period])
+        checks.append(pc.match_substring_regex(period, _PERIOD))
+    passed = checks[0]
+    for check in checks[1:]:
+        passed = pc.and_(passed, check)
+    passed_np = passed.to_numpy(zero_copy_only=False)
+    if not passed_np.all():
+        keep = pa.array(passed_np)
+        premises, quantity, rate, total = (
+            pc.filter(a, keep) for a in (premises, quantity, rate, total)
+        )
+        period = None if period is None else pc.filter(period, keep)
+        col = [pc.filter(c, keep) for c in col]
+    numbers = split.numbers[passed_np]
+    n = len(numbers)
+    if period is None:
+        year = month = np.zeros(n, dtype=np.int64)
+    else:
+        year = pc.cast(pc.utf8_slice_codeunits(period, 0, 4), pa.int64()).to_numpy()
+        month = pc.cast(pc.utf8_slice_codeunits(period, 4, 6), pa.int64()).to_numpy()
+    parts = pc.extract_regex(total, _TOTAL)
+    whole = pc.cast(parts.field("whole"), pa.int64()).to_numpy()
+    cents = pc.cast(pc.utf8_rpad(parts.field("cents"), 2, "0"), pa.int64()).to_numpy()
+    minus = pc.equal(parts.field("sign"), "-").to_numpy(zero_copy_only=False)
+    grosze = np.where(minus, -1, 1) * (whole * 100 + cents)
+    q_text, q_float = _decimal_text(quantity)
+    r_text, r_float = _decimal_text(rate)
+    premises_list = _pylist(premises)
+    _compare(file, numbers, premises_list, q_text, r_text, q_float * r_float * 100, grosze, noted)
+    description = pc.utf8_trim_whitespace(pc.replace_substring_regex(col[first + 1], _SPACES, " "))
+    frame = _frame(
+        {
+            "line": numbers,
+            "premises": premises_list,
+            "year": year,
+            "month": month,
+            "line_no": _pylist(pc.utf8_trim_whitespace(col[first])),
+            "description": _pylist(description),
+            "quantity": q_text,
+            "unit": _pylist(pc.utf8_trim_whitespace(col[first + 3])),
+            "rate": r_text,
+            "total": grosze,
+        }
+    )
+    return frame, passed_np
+
+
+def _compare(
+    file: str,
+    numbers: np.ndarray,
+    premises: list[str],
+    quantity: list[str],
+    rate: list[str],
+    estimate: np.ndarray,
+    grosze: np.ndarray,
+    noted: list[tuple[int, str]],
+) -> None:
+    """Warn where |quantity × price × 100 − total| > 1, exactly: the float estimate decides
+    only where it is clear of the boundary by far more than its rounding error."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(estimate - grosze)
+        slack = 1e-6 + 1e-12 * (np.abs(estimate) + np.abs(grosze))
+        unclear = ~((diff < 1 - slack) | (diff > 1 + slack))
+        surely = diff > 1 + slack
+    for i in np.flatnonzero(surely | unclear):
+        q, r, total = Decimal(quantity[i]), Decimal(rate[i]), int(grosze[i])
+        expected = q * r
+        if abs(expected * 100 - total) > 1:
+            noted.append(
+                (int(numbers[i]),
+                 f"{file}, line {numbers[i]}, premises {premises[i]}: total {zl(total)} differs "
+                 f"from quantity × price {zl(int(expected.quantize(_GROSZ, ROUND_HALF_UP) * 100))}"
+                 "; the total is used as given")
+            )  # fmt: skip
+
+
+def _decimal_text(values: pa.Array) -> tuple[list[str], np.ndarray]:
+    """The numbers as format(Decimal(text), "f") writes them, and as floats for estimates."""
+    dotted = pc.replace_substring(values, ",", ".")
+    canonical = pc.match_substring_regex(dotted, _CANONICAL).to_numpy(zero_copy_only=False)
+    odd = np.flatnonzero(~canonical)
+    text = _pylist(dotted)
+    for i in odd:  # `+1`, `.5`, `007`, `5.`: rare, and Decimal says how they read
+        text[i] = format(Decimal(text[i]), "f")
+    if len(odd):
+        dotted = pa.array(text, pa.string())
+    return text, pc.cast(dotted, pa.float64()).to_numpy()
+
+
+def _pylist(values: pa.Array) -> list[str]:
+    """Python strings of a column whose values repeat (units, descriptions, codes): each
+    distinct value made once."""
+    encoded = pc.dictionary_encode(values)
+    distinct = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    return distinct[encoded.indices.to_numpy(zero_copy_only=False)].tolist()
+
+
+def _records(lines: list[ChargeLine]) -> pd.DataFrame:
+    return _frame(
+        {
+            "line": [c.line for c in lines],
+            "premises": [c.premises for c in lines],
+            "year": [c.period[0] if c.period else 0 for c in lines],
+            "month": [c.period[1] if c.period else 0 for c in lines],
+            "line_no": [c.line_no for c in lines],
+            "description": [c.description for c in lines],
+            "quantity": [format(c.quantity, "f") for c in lines],
+            "unit": [c.unit for c in lines],
+            "rate": [format(c.rate, "f") for c in lines],
+            "total": [c.total for c in lines],
+        }
+    )
+
+
+def _frame(data: dict[str, object]) -> pd.DataFrame:
+    frame = pd.DataFrame(data, columns=COLUMNS)
+    ints = dict.fromkeys(("line", "year", "month", "total"), "int64")
+    try:
+        frame = frame.astype(ints)
+    except OverflowError:  # a total beyond int64 grosze: kept as Python ints for its problem
+        frame = frame.astype({k: v for k, v in ints.items() if k != "total"})
+        frame["total"] = frame["total"].astype(object)
+    return frame.astype({k: object for k in COLUMNS if k not in ints})
+
+
+def month_totals(lines: pd.DataFrame) -> dict[tuple[str, int, int], int]:
+    """Σ totals per (premises, year, month) of the lines that have a period."""
+    dated = lines[lines["month"] > 0]
+    sums = dated.groupby(["premises", "year", "month"], sort=False)["total"].sum()
+    keys = zip(
+        sums.index.get_level_values(0).tolist(),
+        sums.index.get_level_values(1).tolist(),
+        sums.index.get_level_values(2).tolist(),
+        strict=True,
+    )
+    return dict(zip(keys, sums.tolist(), strict=True))
+
+
+def details(lines: pd.DataFrame) -> dict[tuple[str, int, int], list[dict[str, object]]]:
+    """Each month's breakdown for the ledger: its lines by line no (`1` < `2` < `10`, as
+    `zfill(9)` orders them), then file order."""
+    if lines.empty:
+        return {}
+    order_no = [s.zfill(9) for s in dict.fromkeys(lines["line_no"])]
+    rank = {s: i for i, s in enumerate(sorted(order_no))}
+    no_rank = np.array([rank[s.zfill(9)] for s in lines["line_no"]], dtype=np.int64)
+    group, keys = pd.factorize(
+        pd.MultiIndex.from_arrays([lines["premises"], lines["year"], lines["month"]])
+    )
+    order = np.lexsort((lines["line"].to_numpy(), no_rank, group))
+    rows = [
+        {"description": d, "quantity": q, "unit": u, "rate": r, "amount": a}
+        for d, q, u, r, a in zip(
+            lines["description"].to_numpy()[order].tolist(),
+            lines["quantity"].to_numpy()[order].tolist(),
+            lines["unit"].to_numpy()[order].tolist(),
+            lines["rate"].to_numpy()[order].tolist(),
+            lines["total"].to_numpy()[order].tolist(),
+            strict=True,
+        )
+    ]
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    starts = [0, *bounds.tolist()]
+    ends = [*bounds.tolist(), len(rows)]
+    ids = group[order][starts]
+    named = zip(*(keys.get_level_values(i).to_numpy()[ids].tolist() for i in range(3)), strict=True)
+    return {key: rows[a:b] for key, a, b in zip(named, starts, ends, strict=True)}

@@ -1,0 +1,82 @@
+"""A headerless `#` file split into columns by Arrow's CSV reader, each row keeping its line.
+
+The line parsers in records.py look at every field of every line in Python, which is most of the
+time an export takes to read. Here the C++ reader splits the file into string columns in one
+pass, so the checks can run column-wise; a line the reader cannot put into the table (another
+number of fields, e.g. a name holding `#`) is handed back with its number for the line parsers,
+whose problems name it exactly as before.
+
+The split must be the one `records.numbered_lines` makes (LF or CRLF line ends, a DOS
+end-of-file mark dropped, no quoting). Arrow also ends a line at a lone CR, so text holding
+one is not split here (`None`): the caller reads it line by line as before.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+
+@dataclass
+class Split:
+    """The rows that have exactly the expected number of fields, column-wise, with their line
+    numbers; and the lines that do not, as (line number, text)."""
+
+    columns: list[pa.Array]
+    numbers: np.ndarray  # int64, 1-based line number of each row
+    odd: list[tuple[int, str]] = field(default_factory=list)
+    text: str = ""
+
+    def line(self, row: int) -> str:
+        """The text of a row's line as `records.numbered_lines` gives it. A row of empty fields
+        may have been a blank line (the reader makes one of those) or a line of `#`s."""
+        values = [column[row].as_py() for column in self.columns]
+        if any(values):
+            return "#".join(values)
+        return _lines(self.text)[int(self.numbers[row]) - 1]
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip("\r").replace("\x1a", "") for line in text.split("\n")]
+
+
+def split(text: str, count: int) -> Split | None:
+    """`text` as `count` string columns; None when only the line-by-line reading is exact."""
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return None  # a lone CR: Arrow would end the line there, the export does not
+    if "\x1a" in text:
+        if "\r\x1a" in text:
+            return None  # dropping the mark would leave a CR where the line's end was
+        text = text.replace("\x1a", "")
+    names = [str(i) for i in range(count)]
+    odd: list[tuple[int, str]] = []
+
+    def invalid(row: pacsv.InvalidRow) -> str:
+        odd.append((row.number, row.text))
+        return "skip"
+
+    table = pacsv.read_csv(
+        io.BytesIO(text.encode("utf-8")),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+        parse_options=pacsv.ParseOptions(
+            delimiter="#",
+            quote_char=False,
+            escape_char=False,
+            newlines_in_values=False,
+            ignore_empty_lines=False,  # every line a row or an odd line: numbers stay exact
+            invalid_row_handler=invalid,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    every = np.arange(1, table.num_rows + len(odd) + 1, dtype=np.int64)
+    numbers = np.setdiff1d(every, [n for n, _ in odd], assume_unique=True) if odd else every
+    columns = [table.column(i).combine_chunks() for i in range(count)]
+    return Split(columns, numbers, odd, text)
