@@ -48,7 +48,9 @@ async def accounts_page(request: Request) -> Response:
     context["accounts"] = service.find(query, limit=search.LIMIT)
     current = context["generation"]
     if current is not None:
-        index = await run_in_threadpool(search.index, request.app.state, current)
+        index = search.built(request.app.state, current) or await run_in_threadpool(
+            search.index, request.app.state, current
+        )
         found = index.search(query)
         context["found"] = found
         context["linked"] = service.holders(p.premises_id for p in found.premises)

@@ -290,6 +290,13 @@ def key(generation: Generation) -> str:
 _lock = threading.Lock()
 
 
+def built(state: State, generation: Generation) -> PremisesIndex | None:
+    """The index of `generation` if it is built already: what a request can use without the
+    hop to a worker thread that `index` needs (that hop and back costs more than a search)."""
+    current: PremisesIndex | None = getattr(state, "office_search", None)
+    return current if current is not None and current.key == key(generation) else None
+
+
 def index(state: State, generation: Generation) -> PremisesIndex:
     """The index of `generation`, built on first use and kept on the app's state (only the
     newest one is kept). Blocking: call it from a worker thread."""
