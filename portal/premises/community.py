@@ -142,9 +142,10 @@ def _size(size: int) -> str:
 
 
 def _listing(
-    generation: Generation, names: dict[str, str]
+    generation: Generation, names: dict[str, str], base: str = DOCUMENTS_URL
 ) -> list[tuple[str, list[dict[str, Any]]]]:
-    """(community name, its documents newest first) for every community of the account."""
+    """(community name, its documents newest first) for every community of the account; each
+    document's download at `<base>/<document id>`."""
     by_community: dict[str, list[CommunityDocument]] = {cid: [] for cid in names}
     for document in generation.community_documents(names):
         by_community[document["community_id"]].append(document)
@@ -156,7 +157,7 @@ def _listing(
                 "date": d["date"],
                 "kind": KIND_LABELS.get(d["kind"], KIND_LABELS["other"]),
                 "title": d["title"],
-                "url": f"{DOCUMENTS_URL}/{d['document_id']}",
+                "url": f"{base}/{d['document_id']}",
                 "size": _size(d["size"]),
             }
             for d in documents
@@ -169,6 +170,16 @@ async def documents_page(request: Request) -> Response:
     generation, documents = account_premises(request)
     listing = _listing(generation, _communities(documents))
     return templates.TemplateResponse(request, "documents.html", {"communities": listing})
+
+
+def preview_documents_page(
+    request: Request, generation: Generation, documents: list[dict[str, Any]], preview: Any
+) -> Response:
+    """/documents as the resident of the office's `preview` (portal.premises.views.Preview)
+    sees it, for these premises documents of theirs: the downloads lead into the preview."""
+    listing = _listing(generation, _communities(documents), preview.documents)
+    context = {"communities": listing, "preview": preview}
+    return templates.TemplateResponse(request, "documents.html", context)
 
 
 def download_name(document: CommunityDocument) -> str:
@@ -185,6 +196,16 @@ async def document_download(request: Request) -> Response:
     if not is_document_id(document_id):
         raise HTTPException(404)
     generation, documents = account_premises(request)
+    return document_response(generation, documents, document_id)
+
+
+def document_response(
+    generation: Generation, documents: list[dict[str, Any]], document_id: str
+) -> Response:
+    """The PDF `document_id` of the communities of these premises documents, as a download
+    that cannot run as a page; 404 for any other id, existing or not."""
+    if not is_document_id(document_id):
+        raise HTTPException(404)
     document = generation.community_document(document_id, _communities(documents))
     path = generation.document_file(document_id) if document is not None else None
     if document is None or path is None:

@@ -188,10 +188,15 @@ def compute(document: dict[str, Any]) -> dict[str, Any]:
 
 async def readings_page(request: Request) -> Response:
     # The premises pages' own access check and header (portal.premises.views).
-    page = views._Page.resident(request)
+    return readings_view(views._Page.resident(request))
+
+
+def readings_view(page: views._Page) -> Response:
+    """The page of `page`'s premises, for the resident or in the office's preview
+    (portal.panel.preview_views)."""
     content = page.derived("readings", compute)
     context = page.context("readings", **content)
-    return templates.TemplateResponse(request, "premises_readings.html", context)
+    return templates.TemplateResponse(page.request, "premises_readings.html", context)
 
 
 routes = [

@@ -43,6 +43,7 @@ from portal.web.downloads import file_response
 from portal.web.templating import templates
 
 if TYPE_CHECKING:
+    from etl.snapshot.store import Generation
     from portal.accounts.service import Account
 
 # Sub-pages of a premises, including those other modules add (`slip`: the payment slip).
@@ -90,6 +91,11 @@ class Preview:
         """The preview's list of the account's premises."""
         return self.base.rsplit("/", 1)[0]
 
+    @property
+    def documents(self) -> str:
+        """The preview's page of the communities' documents."""
+        return f"{self.home}/documents"
+
 
 def _verdict(balance: int) -> tuple[str, str]:
     """(word, css class) a resident understands without knowing the sign convention."""
@@ -133,8 +139,9 @@ def document_context(document: Document, preview: Preview | None = None) -> dict
         "slip": premises_url(premises_id, "slip", base),
     }
     if preview is not None:
-        # The resident's own: not in a preview (nor the pages the panel does not preview).
-        urls["ledger_csv"] = urls["slip"] = urls["readings"] = urls["documents"] = None
+        # The resident's own forms and downloads: not in a preview.
+        urls["ledger_csv"] = urls["slip"] = None
+        urls["documents"] = preview.documents
     return {
         "doc": document,
         "community": document["community"],
@@ -230,7 +237,8 @@ def _premises_list(
     ]
     as_of = max((d["community"]["as_of"] for d in documents), default=None)
     context: dict[str, Any] = {"rows": rows, "as_of": as_of, "announcements": notices or []}
-    context["documents_url"] = community.DOCUMENTS_URL if preview is None and rows else None
+    documents_url = community.DOCUMENTS_URL if preview is None else preview.documents
+    context["documents_url"] = documents_url if rows else None
     if preview is not None:
         context["preview"] = preview
     return templates.TemplateResponse(request, "premises_list.html", context)
@@ -438,21 +446,23 @@ def _allowances(page: _Page) -> Response:
 
 
 # -- the office's preview (portal.panel) -------------------------------------------------------
-_PREVIEW_PAGES: dict[str, Callable[[_Page], Response]] = {
+# The premises pages of this module a preview shows: sub-page -> how it is rendered. Other
+# modules' pages (the readings) are rendered by their own function, which the panel passes.
+PREVIEW_PAGES: dict[str, Callable[[_Page], Response]] = {
     "": _overview_preview,
     "ledger": _ledger,
     "fees": _fees,
     "allowances": _allowances,
 }
-PREVIEW_PAGES = tuple(_PREVIEW_PAGES)
 
 
-def preview_page(request: Request, preview: Preview, premises_id: str, page: str = "") -> Response:
-    """One premises page (`page`: "" for the overview, or one of PREVIEW_PAGES) as the
-    resident of `preview` sees it; 404 for a premises the account does not hold or the
-    current generation lacks, as for the resident."""
-    render = _PREVIEW_PAGES.get(page)
-    if render is None or premises_id not in preview.premises_ids:
+def preview_page(
+    request: Request, preview: Preview, premises_id: str, render: Callable[[_Page], Response]
+) -> Response:
+    """One premises page (`render`: one of PREVIEW_PAGES, or another module's page function
+    taking a `_Page`) as the resident of `preview` sees it; 404 for a premises the account
+    does not hold or the current generation lacks, as for the resident."""
+    if premises_id not in preview.premises_ids:
         raise HTTPException(404)
     loaded = request.app.state.documents.load(current_generation(request), premises_id)
     if loaded is None:
@@ -460,14 +470,20 @@ def preview_page(request: Request, preview: Preview, premises_id: str, page: str
     return render(_Page(request, loaded.document, loaded.memo, preview))
 
 
+def preview_premises(request: Request, preview: Preview) -> tuple[Generation, list[dict]]:
+    """The current generation and the published premises documents of the preview's account
+    (what `account_premises` is for the signed-in resident)."""
+    generation = current_generation(request)
+    cache = request.app.state.documents
+    loaded = (cache.load(generation, pid) for pid in preview.premises_ids)
+    return generation, [item.document for item in loaded if item is not None]
+
+
 def preview_list(request: Request, preview: Preview) -> Response:
     """The resident's start page in a preview: the account's published premises and the
     announcements in force (with one premises and none, straight to its overview, as the
     resident goes)."""
-    generation = current_generation(request)
-    cache = request.app.state.documents
-    loaded = (cache.load(generation, pid) for pid in preview.premises_ids)
-    documents = [item.document for item in loaded if item is not None]
+    generation, documents = preview_premises(request, preview)
     notices = community.current_announcements(generation, documents)
     if len(documents) == 1 and not notices:
         url = premises_url(documents[0]["premises_id"], base=preview.base)

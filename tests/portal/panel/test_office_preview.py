@@ -3,13 +3,24 @@ premises pages): marked, read-only, only the account's premises, audited."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
 
 from portal.panel import preview_views
+from portal.premises import community
 from tests.builders import make_document, publish_documents
 from tests.portal.panel.flows import audit_entries
+from tests.portal.premises.test_community_pages import (
+    A_OLD,
+    A_PDF,
+    B_PDF,
+    announcement,
+    document,
+    publish,
+)
+from tests.portal.premises.test_readings_page import with_readings
 
 ALLOWANCE = {
     "decision": "DM/7/2026",
@@ -121,9 +132,7 @@ def test_no_published_data_is_said_so(app, staff_client):
     assert answer.status_code == 503 and "Nie ma jeszcze opublikowanych danych" in answer.text
 
 
-def test_the_residents_own_pages_are_untouched_by_a_preview(
-    app, staff_client, signed_in, account
-):
+def test_the_residents_own_pages_are_untouched_by_a_preview(app, staff_client, signed_in, account):
     office = staff_client("office")
     assert office.get(f"{base(account)}/premises/KW5%2F12").status_code == 200
     resident = signed_in("KW5/12", login="anna")
@@ -135,4 +144,95 @@ def test_the_residents_own_pages_are_untouched_by_a_preview(
 
 
 def test_every_preview_page_has_a_route():
-    assert set(preview_views.PAGE_NAMES) == set(preview_views.views.PREVIEW_PAGES)
+    assert set(preview_views.PAGE_NAMES) == set(preview_views.PAGES)
+
+
+@pytest.fixture
+def community_account(app):
+    """`ola` on KW5/12 (with meter readings) of WM-KW5, which has two documents; Lipowa 7,
+    someone else's community, has one of its own."""
+    publish(
+        app.state.store,
+        [
+            with_readings("KW5/12"),
+            make_document("LI7/1", community_id="WM-LI7", community_name="Wspólnota Lipowa 7"),
+        ],
+        announcements=[announcement("WM-KW5", "Odczyt wodomierzy", start="2026-01-01")],
+        documents=[
+            document("WM-KW5", "Regulamin porządku", A_OLD, "2024-06-12", "rules"),
+            document("WM-KW5", "Uchwała nr 1/2026", A_PDF, "2026-03-25"),
+            document("WM-LI7", "Uchwała wspólnoty B", B_PDF, "2026-05-01"),
+        ],
+        files={hashlib.sha256(d).hexdigest(): d for d in (A_PDF, A_OLD, B_PDF)},
+    )
+    record, _ = app.state.accounts.open_account("ola", ["KW5/12"])
+    return record
+
+
+def read_only_as(html: str, login: str) -> None:
+    read_only(html.replace(f"Podgląd jak mieszkaniec {login}", "Podgląd jak mieszkaniec jan"))
+
+
+def test_the_preview_shows_the_readings_and_the_documents_read_only(
+    app, staff_client, community_account
+):
+    office = staff_client("office")
+    home = base(community_account)
+    premises = f"{home}/premises/KW5%2F12"
+
+    overview = office.get(premises).text
+    assert f'href="{premises}/readings"' in overview  # the tab, inside the preview
+    assert f'href="{home}/documents"' in overview
+    readings = office.get(f"{premises}/readings")
+    assert readings.status_code == 200
+    assert 'aria-current="page">Odczyty liczników' in readings.text
+    assert "Zimna woda: zużycie od 09.2026 do 10.2026" in readings.text
+    read_only_as(readings.text, "ola")
+    assert 'href="/static/panel.css"' in readings.text  # the banner's style
+
+    listing = office.get(f"{home}/documents")
+    assert listing.status_code == 200
+    read_only_as(listing.text, "ola")
+    assert "Uchwała nr 1/2026" in listing.text and "Regulamin porządku" in listing.text
+    assert "Uchwała wspólnoty B" not in listing.text  # another community's
+    assert f'<a href="{home}">' in listing.text  # back to the account's premises, in the preview
+    ours, theirs = (hashlib.sha256(d).hexdigest() for d in (A_PDF, B_PDF))
+    assert f'href="{home}/documents/{ours}"' in listing.text
+
+    pdf = office.get(f"{home}/documents/{ours}")
+    assert pdf.status_code == 200 and pdf.content == A_PDF
+    assert pdf.headers["content-disposition"].startswith("attachment;")
+    assert pdf.headers["content-security-policy"] == community.DOCUMENT_CSP
+    for url in (
+        f"{home}/documents/{theirs}",
+        f"{home}/documents/{'0' * 64}",
+        f"{home}/documents/x",
+    ):
+        assert office.get(url).status_code == 404, url
+
+    entries = audit_entries(app, action="preview")
+    assert [e.details for e in entries] == [
+        "lokal KW5/12, przegląd",
+        "lokal KW5/12, odczyty liczników",
+        "dokumenty",
+        f"dokument {ours}",
+    ]
+    assert all((e.target, e.account_id) == ("ola", community_account.id) for e in entries)
+
+
+def test_the_documents_preview_is_for_staff_who_do_the_office_work_only(
+    app, staff_client, community_account, signed_in
+):
+    ours = hashlib.sha256(A_PDF).hexdigest()
+    home = base(community_account)
+    accountant = staff_client("accountant")
+    for url in (
+        f"{home}/documents",
+        f"{home}/documents/{ours}",
+        f"{home}/premises/KW5%2F12/readings",
+    ):
+        assert accountant.get(url).status_code == 404, url
+    resident = signed_in("KW5/12", login="anna")  # a resident of the same community
+    for url in (f"{home}/documents", f"{home}/documents/{ours}"):
+        assert resident.get(url, follow_redirects=False).status_code != 200, url
+    assert resident.get(f"/documents/{ours}").status_code == 200  # their own way in

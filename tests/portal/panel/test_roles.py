@@ -14,9 +14,12 @@ from starlette.routing import Match, Route
 
 from portal.panel import auth
 from portal.panel.roles import ACCOUNTING, ADMIN_ONLY, EVERYONE, OFFICE_WORK, ROLES
-from tests.builders import make_document, publish_documents
+from tests.builders import make_document
 from tests.forms import csrf_token
+from tests.portal.premises.test_community_pages import A_PDF, document, publish
 
+# a community document of the resident account's premises, for the preview's download
+DOCUMENT = document("WM-KW5", "Uchwała nr 1/2026", A_PDF, "2026-03-25")
 ROUTES: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/panel/", EVERYONE),
     # staff management
@@ -53,6 +56,9 @@ ROUTES: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/panel/accounts/1/preview/premises/KW5%2F12/ledger", OFFICE_WORK),
     ("GET", "/panel/accounts/1/preview/premises/KW5%2F12/fees", OFFICE_WORK),
     ("GET", "/panel/accounts/1/preview/premises/KW5%2F12/allowances", OFFICE_WORK),
+    ("GET", "/panel/accounts/1/preview/premises/KW5%2F12/readings", OFFICE_WORK),
+    ("GET", "/panel/accounts/1/preview/documents", OFFICE_WORK),
+    ("GET", f"/panel/accounts/1/preview/documents/{DOCUMENT['document_id']}", OFFICE_WORK),
     # imports and generations (accounting); the test app has no import service, so the import
     # pages say so (200) and their POSTs answer 503
     ("GET", "/panel/imports", ACCOUNTING),
@@ -75,7 +81,12 @@ def members(app, staff_client):
     clients = {role: staff_client(role) for role in ROLES}
     target, _ = app.state.staff.create("cel", "office")
     # a resident account (id 1) on two published premises, for the office's rows
-    publish_documents(app.state.store, [make_document("KW5/12"), make_document("KW5/13")])
+    publish(
+        app.state.store,
+        [make_document("KW5/12"), make_document("KW5/13")],
+        documents=[DOCUMENT],
+        files={DOCUMENT["document_id"]: A_PDF},
+    )
     app.state.accounts.open_account("mieszkaniec", ["KW5/12", "KW5/13"])
     return clients, target
 
