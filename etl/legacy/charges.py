@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -294,15 +295,22 @@ def _records(lines: list[ChargeLine]) -> pd.DataFrame:
     )
 
 
-def _frame(data: dict[str, object]) -> pd.DataFrame:
-    frame = pd.DataFrame(data, columns=COLUMNS)
-    ints = dict.fromkeys(("line", "year", "month", "total"), "int64")
-    try:
-        frame = frame.astype(ints)
-    except OverflowError:  # a total beyond int64 grosze: kept as Python ints for its problem
-        frame = frame.astype({k: v for k, v in ints.items() if k != "total"})
-        frame["total"] = frame["total"].astype(object)
-    return frame.astype({k: object for k in COLUMNS if k not in ints})
+_INTS = ("line", "year", "month", "total")
+
+
+def _frame(data: dict[str, Any]) -> pd.DataFrame:
+    """Integer columns int64; text columns of Python strings (object), as the ledger's
+    breakdown takes them."""
+    out = {}
+    for name in COLUMNS:
+        if name not in _INTS:
+            out[name] = pd.Series(data[name], dtype=object)
+            continue
+        try:
+            out[name] = pd.Series(data[name], dtype="int64")
+        except OverflowError:  # a total beyond int64 grosze: Python ints, for its problem
+            out[name] = pd.Series(data[name], dtype=object)
+    return pd.DataFrame(out)
 
 
 def month_totals(lines: pd.DataFrame) -> dict[tuple[str, int, int], int]:
@@ -323,13 +331,14 @@ def details(lines: pd.DataFrame) -> dict[tuple[str, int, int], list[dict[str, ob
     `zfill(9)` orders them), then file order."""
     if lines.empty:
         return {}
-    order_no = [s.zfill(9) for s in dict.fromkeys(lines["line_no"])]
-    rank = {s: i for i, s in enumerate(sorted(order_no))}
-    no_rank = np.array([rank[s.zfill(9)] for s in lines["line_no"]], dtype=np.int64)
-    group, keys = pd.factorize(
-        pd.MultiIndex.from_arrays([lines["premises"], lines["year"], lines["month"]])
-    )
-    order = np.lexsort((lines["line"].to_numpy(), no_rank, group))
+    codes, numbers = pd.factorize(lines["line_no"].to_numpy())
+    padded = [s.zfill(9) for s in numbers]  # `01` and `1` are equals, as in the line parsers
+    place = {s: i for i, s in enumerate(sorted(set(padded)))}
+    rank = np.array([place[s] for s in padded], dtype=np.int64)
+    codes_p, premises = pd.factorize(lines["premises"].to_numpy())
+    year, month = lines["year"].to_numpy(), lines["month"].to_numpy()
+    group = (codes_p * 10_000 + year) * 13 + month  # (premises, year, month) as one integer
+    order = np.lexsort((lines["line"].to_numpy(), rank[codes], group))
     rows = [
         {"description": d, "quantity": q, "unit": u, "rate": r, "amount": a}
         for d, q, u, r, a in zip(
@@ -344,6 +353,8 @@ def details(lines: pd.DataFrame) -> dict[tuple[str, int, int], list[dict[str, ob
     bounds = np.flatnonzero(np.diff(group[order])) + 1
     starts = [0, *bounds.tolist()]
     ends = [*bounds.tolist(), len(rows)]
-    ids = group[order][starts]
-    named = zip(*(keys.get_level_values(i).to_numpy()[ids].tolist() for i in range(3)), strict=True)
+    heads = order[starts]
+    named = zip(
+        premises[codes_p[heads]].tolist(), year[heads].tolist(), month[heads].tolist(), strict=True
+    )
     return {key: rows[a:b] for key, a, b in zip(named, starts, ends, strict=True)}

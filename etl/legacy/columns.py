@@ -44,14 +44,19 @@ def _lines(text: str) -> list[str]:
     return [line.rstrip("\r").replace("\x1a", "") for line in text.split("\n")]
 
 
+def _array(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def split(text: str, count: int) -> Split | None:
     """`text` as `count` string columns; None when only the line-by-line reading is exact."""
-    if "\r" in text and text.count("\r") != text.count("\r\n"):
+    data = text.encode("utf-8")  # bytes: counting and finding in them is a memchr
+    if data.count(b"\r") != data.count(b"\r\n"):
         return None  # a lone CR: Arrow would end the line there, the export does not
-    if "\x1a" in text:
-        if "\r\x1a" in text:
+    if b"\x1a" in data:
+        if b"\r\x1a" in data:
             return None  # dropping the mark would leave a CR where the line's end was
-        text = text.replace("\x1a", "")
+        text, data = text.replace("\x1a", ""), data.replace(b"\x1a", b"")
     names = [str(i) for i in range(count)]
     odd: list[tuple[int, str]] = []
 
@@ -60,8 +65,11 @@ def split(text: str, count: int) -> Split | None:
         return "skip"
 
     table = pacsv.read_csv(
-        io.BytesIO(text.encode("utf-8")),
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+        io.BytesIO(data),
+        # one block: one chunk per column, nothing to concatenate
+        read_options=pacsv.ReadOptions(
+            column_names=names, use_threads=False, block_size=max(len(data), 1 << 20)
+        ),
         parse_options=pacsv.ParseOptions(
             delimiter="#",
             quote_char=False,
@@ -78,5 +86,5 @@ def split(text: str, count: int) -> Split | None:
     )
     every = np.arange(1, table.num_rows + len(odd) + 1, dtype=np.int64)
     numbers = np.setdiff1d(every, [n for n, _ in odd], assume_unique=True) if odd else every
-    columns = [table.column(i).combine_chunks() for i in range(count)]
+    columns = [_array(table.column(i)) for i in range(count)]
     return Split(columns, numbers, odd, text)

@@ -89,22 +89,11 @@ def ledger_frame(
     `lines` None: the export has no nal_czynsz.txt, so charges carry no breakdown.
     `charges_to`: charges for periods after it are not shown (`not_yet_due`)."""
     details = {} if lines is None else charges.details(lines)
-    rows = []
+    rows: list[tuple] = []
 
     def row(card: Card, when: date, text: str, period: str, charge: int, payment: int, det=None):
         rows.append(
-            {
-                "premises_id": card.premises,
-                "date": when.isoformat(),
-                "description": text,
-                "document": "",
-                "period": period,
-                "charge": charge,
-                "payment": payment,
-                "details": det,
-                "_file": file,
-                "_row": card.line,
-            }
+            (card.premises, when.isoformat(), text, period, charge, payment, det, card.line)
         )
 
     running: dict[str, int] = {}  # the cards' balance so far, per premises
@@ -136,8 +125,25 @@ def ledger_frame(
             when = max(card.date_from, min(card.date_to, as_of))
             row(card, when, ROUNDING, "", max(-fix, 0), max(fix, 0))
         running[card.premises] = card.closing
-    frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else LEDGER_COLUMNS)
-    return frame.astype({"charge": "int64", "payment": "int64"})
+    if not rows:
+        return pd.DataFrame(columns=LEDGER_COLUMNS).astype({"charge": "int64", "payment": "int64"})
+    premises, when, text, period, charge, payment, det, line = zip(*rows, strict=True)
+    frame = pd.DataFrame(
+        {
+            "premises_id": premises,
+            "date": when,
+            "description": text,
+            "document": "",
+            "period": period,
+            "charge": pd.Series(charge, dtype="int64"),
+            "payment": pd.Series(payment, dtype="int64"),
+            "details": pd.Series(det, dtype=object),
+            "_file": file,
+            "_row": line,
+        },
+        columns=LEDGER_COLUMNS,
+    )
+    return frame
 
 
 LEDGER_COLUMNS = [*COLUMNS["ledger"], *SOURCE_COLUMNS]
@@ -160,4 +166,5 @@ def fees_frame(file: str, lines: pd.DataFrame) -> pd.DataFrame:
         },
         columns=FEES_COLUMNS,
     )
-    return frame.astype({"amount": "int64"})
+    text = ("premises_id", "component", "basis", "quantity", "rate")
+    return frame.astype({"amount": "int64", **dict.fromkeys(text, "str")})
