@@ -93,7 +93,7 @@ def cmd_demo_setup(args: argparse.Namespace, settings: Settings) -> int:
         except Exception as exc:  # a rejected bundle, a full disk: say what, not a traceback
             report = getattr(exc, "report", None)
             return fail(f"loading the demo data failed: {report() if report else exc}")
-    accounts = Accounts(settings.accounts_db)
+    accounts = Accounts(settings.accounts_database)
     try:
         record = accounts.by_login(DEMO_LOGIN)
         if record is None:
@@ -138,7 +138,7 @@ def _demo_staff(settings: Settings) -> None:
     from portal.panel.roles import ADMIN
     from portal.panel.staff import Staff
 
-    accounts = Accounts(settings.accounts_db)
+    accounts = Accounts(settings.accounts_database)
     try:
         staff, log = Staff(accounts.db), AuditLog(accounts.db)
         member = staff.by_login(DEMO_STAFF_LOGIN)

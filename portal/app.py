@@ -6,10 +6,11 @@ Middleware, outermost first:
     OverviewLane               a settled session's GET of a premises overview, answered with
                                the rules of the layers below (portal.overview_lane)
     SecurityHeadersMiddleware  headers on every response, even Starlette's own 500 page
+    LocaleMiddleware           the browser's language (`?lang=en` sets the cookie): portal.i18n
     SessionMiddleware          the signed cookie (portal.web.session: verified once per value)
     CSRFMiddleware             origin check + token on every unsafe request
     AuthMiddleware             request.state.account; signed-out visitors go to /login
-/panel and /panel/… skip all but the first two: they go to the manager's panel (portal.panel),
+/panel and /panel/… skip all but the first three: they go to the manager's panel (portal.panel),
 an app with its own cookie, sign-in and CSRF check.
 
 Each area's routes live in its own module. The areas' routes come before sign-in's: Starlette
@@ -55,6 +56,7 @@ from portal.secret_key import load_secret_key
 from portal.slips import views as slip_views
 from portal.slips.views import PdfCache
 from portal.web.csrf import CSRFMiddleware
+from portal.web.locale import LocaleMiddleware
 from portal.web.metrics import RequestMetrics
 from portal.web.security import SecurityHeadersMiddleware
 from portal.web.session import SessionMiddleware
@@ -68,7 +70,7 @@ SESSION_COOKIE = "ebok_session"
 
 
 def csrf_refusal(request: Request, problem: str) -> Response:
-    """The CSRF middleware's 403: a Polish page that says what happened and what to do."""
+    """The CSRF middleware's 403: a page that says what happened and what to do."""
     return templates.TemplateResponse(
         request, "csrf_failed.html", {"problem": problem}, status_code=403
     )
@@ -87,7 +89,8 @@ class PortalApp(Starlette):
     def build_middleware_stack(self) -> ASGIApp:
         residents = super().build_middleware_stack()
         stack = residents if self.panel is None else PanelSplit(self.panel, residents)
-        security = SecurityHeadersMiddleware(stack, hsts=self.hsts)
+        languages = LocaleMiddleware(stack, https=self.hsts)
+        security = SecurityHeadersMiddleware(languages, hsts=self.hsts)
         session = _layer(residents, SessionMiddleware)
         auth_layer = _layer(residents, auth.AuthMiddleware)
         route = next((r for r in self.routes if getattr(r, "name", None) == "premises"), None)
@@ -114,7 +117,7 @@ def create_app(settings: Settings, *, importer: Importer | None = None) -> Starl
     without one those pages say imports are unavailable here."""
     https = urlsplit(settings.base_url).scheme == "https"
     secret_key = load_secret_key(settings)
-    accounts = Accounts(settings.accounts_db)
+    accounts = Accounts(settings.accounts_database)
     accounts.migrate()
     accounts.prune_sign_ins()
     passwords.dummy_hash()  # made now, so the first unknown login takes no longer than others

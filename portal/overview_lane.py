@@ -17,13 +17,14 @@ bytes; everything else goes down the stack unchanged. It answers only when all o
 * the account holds the premises and the current generation has it (`load_for`, the access
   check of every premises page).
 
-Then it sends what the stack would: the overview's bytes (`views.overview_bytes`), its
-Content-Length and Content-Type, `Vary: Cookie` (the page reads the session) and the security
-headers (`SecurityHeadersMiddleware.page_headers`). In any other case, and if anything raises,
-the request goes down the stack, which redirects, refreshes, refuses or renders the error page
-as ever. `tests/portal/test_overview_lane.py` holds the lane to the stack: the same status,
-headers and body for each case, and a list of the residents' middleware, so that a new one
-cannot be skipped by the lane unnoticed.
+Then it sends what the stack would: the overview's bytes (`views.overview_bytes`) in the
+language of the `ebok_lang` cookie (`LocaleMiddleware`'s rule, `locale_from_cookie_header`), its
+Content-Length and Content-Type, `Vary: Cookie` (the page reads the session), Content-Language
+and the security headers (`SecurityHeadersMiddleware.page_headers`). In any other case, and if
+anything raises, the request goes down the stack, which redirects, refreshes, refuses or renders
+the error page as ever. `tests/portal/test_overview_lane.py` holds the lane to the stack: the
+same status, headers and body for each case, and a list of the residents' middleware, so that a
+new one cannot be skipped by the lane unnoticed.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal.accounts.auth import AuthMiddleware
+from portal.i18n import LOCALES, reset_locale, set_locale
 from portal.premises import views
 from portal.premises.documents import load_for
 from portal.web.csrf import SESSION_KEY
+from portal.web.locale import locale_from_cookie_header
 from portal.web.security import SecurityHeadersMiddleware
 from portal.web.session import SessionMiddleware
 
@@ -63,42 +66,51 @@ class OverviewLane:
         self.convertor = route.param_convertors["premises_id"]
         self.session = session
         self.auth = auth
-        self.tail = [(b"vary", b"Cookie"), *security.page_headers]
+        self.tails = {
+            locale: [(b"vary", b"Cookie"), (b"content-language", locale.encode())]
+            + list(security.page_headers)
+            for locale in LOCALES
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
             try:
-                body = self._page(scope)
+                body, locale = self._page(scope)
             except Exception:  # the stack answers, and reports, whatever this was
                 body = None
             if body is not None:
-                headers = [*views.overview_headers(body), *self.tail]
+                headers = [*views.overview_headers(body), *self.tails[locale]]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
 
-    def _page(self, scope: Scope) -> bytes | None:
-        """The overview's bytes, or None when the stack must answer."""
+    def _page(self, scope: Scope) -> tuple[bytes | None, str]:
+        """The overview's bytes (None when the stack must answer) and their language."""
         if scope.get("root_path"):
-            return None
+            return None, ""
         match = self.regex.match(scope["path"])
         if match is None or self.portal.router.routes[0] is not self.route:
-            return None
+            return None, ""
         for name, value in scope["headers"]:
             if name == b"cookie":
                 session = self.session.remembered(value)
                 break
         else:
-            return None
+            return None, ""
         if session is None:
-            return None
+            return None, ""
         token = session.get(SESSION_KEY)
         if not isinstance(token, str) or not token:
-            return None
+            return None, ""
         account = self.auth.settled_account(session)
         if account is None:
-            return None
+            return None, ""
         premises_id = self.convertor.convert(match["premises_id"])
         _, loaded = load_for(self.portal.state, account, premises_id)
-        return views.overview_bytes(loaded, account, token, False)
+        locale = locale_from_cookie_header(value)
+        language = set_locale(locale)
+        try:
+            return views.overview_bytes(loaded, account, token, False), locale
+        finally:
+            reset_locale(language)

@@ -3,7 +3,9 @@ printed password on the portal."""
 
 from __future__ import annotations
 
+import os
 import re
+from unittest.mock import patch
 
 from starlette.testclient import TestClient
 
@@ -15,7 +17,10 @@ NEW_PASSWORD = "Zielony-kot-na-dachu"
 
 
 def ebok(settings: Settings, *args: str) -> int:
-    return main(["--data-dir", str(settings.data_dir), *args])
+    """`ebok ARGS` on the test's data dir (and its database, in the PostgreSQL pass)."""
+    database = {"EBOK_DATABASE_URL": settings.database_url} if settings.database_url else {}
+    with patch.dict(os.environ, database):
+        return main(["--data-dir", str(settings.data_dir), *args])
 
 
 def one_time_password(output: str) -> str:

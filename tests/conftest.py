@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ebok.settings import Settings
 from etl.snapshot.store import SnapshotStore
+from tests.database import TEST_DATABASE_URL, drop_schema, fresh_schema
 
 
 @pytest.fixture(autouse=True)
@@ -20,11 +22,24 @@ def _no_ebok_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings on an empty data dir of this test's own, untouched by the environment."""
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings on an empty data dir of this test's own, untouched by the environment; in the
+    PostgreSQL pass of scripts/test (EBOK_TEST_DATABASE_URL), with a fresh schema of its own."""
     data = tmp_path / "data"
     data.mkdir()
-    return Settings.from_env({}, data_dir=data, secret_key="test-secret-key-0123456789abcdef")
+    url = request.getfixturevalue("test_database_url") if TEST_DATABASE_URL else None
+    return Settings.from_env(
+        {}, data_dir=data, secret_key="test-secret-key-0123456789abcdef", database_url=url
+    )
+
+
+@pytest.fixture
+def test_database_url() -> Iterator[str]:
+    """A URL to a new, empty schema in the test server (EBOK_TEST_DATABASE_URL), dropped after
+    the test together with every connection the test left open."""
+    url = fresh_schema()
+    yield url
+    drop_schema(url)
 
 
 @pytest.fixture

@@ -115,6 +115,8 @@ CHECK = textwrap.dedent(
         overview = client.get(signed_in.headers["location"])
         assert overview.status_code == 200, overview.text
         assert "Saldo" in overview.text and premises_id in overview.text, overview.text
+        english = client.get(signed_in.headers["location"] + "?lang=en")
+        assert "Balance" in english.text and "PLN" in english.text, english.text
         css = client.get("/static/style.css")
         assert css.status_code == 200 and css.text.strip()
         slip = client.get(

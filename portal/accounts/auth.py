@@ -29,6 +29,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal.accounts import passwords
 from portal.accounts.service import CLOSED, Account, Accounts, parse_iso
+from portal.i18n import N_, current_locale, plural_pl
+from portal.i18n import gettext as _
 from portal.web.csrf import new_token
 from portal.web.templating import templates
 
@@ -58,12 +60,13 @@ class Verdict(enum.Enum):
 
 _FRESH, _REFRESH, _EXPIRED = Verdict.FRESH, Verdict.REFRESH, Verdict.EXPIRED
 
-MSG_INVALID = "Nieprawidłowy login lub hasło."
-MSG_DISABLED = "To konto jest zablokowane. Skontaktuj się z zarządcą wspólnoty."
-MSG_CLOSED = "To konto zostało zamknięte. Aby znów korzystać z EBOK, złóż wniosek u zarządcy."
-MSG_EXPIRED = "Sesja wygasła z powodu braku aktywności. Zaloguj się ponownie."
-MSG_LOGGED_OUT = "Wylogowano."
-MSG_PASSWORD_CHANGED = "Hasło zostało zmienione."
+# Polish message ids (portal.i18n), translated where the page is rendered.
+MSG_INVALID = N_("Nieprawidłowy login lub hasło.")
+MSG_DISABLED = N_("To konto jest zablokowane. Skontaktuj się z zarządcą wspólnoty.")
+MSG_CLOSED = N_("To konto zostało zamknięte. Aby znów korzystać z EBOK, złóż wniosek u zarządcy.")
+MSG_EXPIRED = N_("Sesja wygasła z powodu braku aktywności. Zaloguj się ponownie.")
+MSG_LOGGED_OUT = N_("Wylogowano.")
+MSG_PASSWORD_CHANGED = N_("Hasło zostało zmienione.")
 
 
 def now() -> int:
@@ -223,8 +226,8 @@ def _render_login(
         request,
         "login.html",
         {
-            "error": error,
-            "notice": notice,
+            "error": _(error) if error else None,
+            "notice": _(notice) if notice else None,
             "login": login,
             "next": next_url or safe_next(request.query_params.get("next")),
         },
@@ -253,7 +256,9 @@ async def login_submit(request: Request) -> Response:
         accounts.record_sign_in(
             login, record.id if record else None, success=False, client=client, reason="throttled"
         )
-        message = f"Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za {_seconds_pl(wait)}."
+        message = _("Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za %(wait)s.") % {
+            "wait": _seconds_pl(wait)
+        }
         response = _render_login(
             request, error=message, status_code=429, login=login, next_url=next_url
         )
@@ -306,11 +311,10 @@ async def logout(request: Request) -> Response:
 
 
 def _seconds_pl(seconds: int) -> str:
-    if seconds == 1:
-        return "1 sekundę"
-    if seconds % 10 in (2, 3, 4) and seconds % 100 not in (12, 13, 14):
-        return f"{seconds} sekundy"
-    return f"{seconds} sekund"
+    """`1 sekundę`, `3 sekundy`, `5 sekund` (English: `1 second`, `5 seconds`)."""
+    if current_locale() == "en":
+        return f"{seconds} second" + ("" if seconds == 1 else "s")
+    return f"{seconds} " + plural_pl(seconds, "sekundę", "sekundy", "sekund")
 
 
 routes = [

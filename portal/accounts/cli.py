@@ -108,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Every `ebok accounts` action: erasure first (but for `purge` itself), then the action;
     a rule the service refuses (AccountError) is the command's error message."""
-    accounts = Accounts(settings.accounts_db)
+    accounts = Accounts(settings.accounts_database)
     try:
         if args.accounts_action is not cmd_purge:
             for login in accounts.purge_closed(settings.closed_account_retention_days):

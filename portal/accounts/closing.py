@@ -69,9 +69,7 @@ class Closing:
         `retention_days` ago, and their login and address from the panel's audit log.
         Returns the logins that had something erased."""
         cutoff = iso((now or utc_now()) - timedelta(days=retention_days))
-        conn = self.db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.db().transaction() as conn:
             rows = conn.execute(
                 "SELECT id, login, email FROM accounts a"
                 " WHERE status = ? AND status_changed_at <= ?"
@@ -92,10 +90,6 @@ class Closing:
                     (account_id, login),
                 )
                 conn.execute("DELETE FROM ended_sessions WHERE account_id = ?", (account_id,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         for _, login, _ in rows:
             log.info("account %s: personal data erased after the retention period", login)
         return [login for _, login, _ in rows]

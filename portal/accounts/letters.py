@@ -4,6 +4,8 @@ An account is opened only on an application signed at the manager's office, and 
 an e-mail address happens there too; in both cases the resident leaves with a sheet of paper
 that says where the portal is, which login and one-time password to use and what to do first.
 The password is in the PDF only: it is never stored or logged, so the file is the one copy.
+A letter is written in its `locale` (Polish unless asked otherwise: `ebok accounts create
+--lang en`, or the language the office works in in the panel).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Literal
 
 from etl.snapshot.store import SnapshotStore
+from portal.i18n import DEFAULT_LOCALE, N_, render, use_locale
+from portal.i18n import gettext as _
 from portal.pdf import render_pdf
 from portal.web.templating import templates
 
@@ -23,15 +27,19 @@ Kind = Literal["activation", "reset"]
 
 _TEXT = {
     "activation": (
-        "Dostęp do e-Biura Obsługi Klienta (EBOK)",
-        "Na podstawie podpisanego wniosku otworzyliśmy konto w EBOK – serwisie, w którym "
-        "sprawdzisz saldo, naliczenia i wpłaty swojego lokalu. Poniżej dane do pierwszego "
-        "logowania.",
+        N_("Dostęp do e-Biura Obsługi Klienta (EBOK)"),
+        N_(
+            "Na podstawie podpisanego wniosku otworzyliśmy konto w EBOK – serwisie, w którym "
+            "sprawdzisz saldo, naliczenia i wpłaty swojego lokalu. Poniżej dane do pierwszego "
+            "logowania."
+        ),
     ),
     "reset": (
-        "Nowe hasło do e-Biura Obsługi Klienta (EBOK)",
-        "Na Twoją prośbę wydaliśmy nowe hasło jednorazowe do konta w EBOK. Poprzednie hasło "
-        "przestało działać, a wszystkie sesje zostały zakończone.",
+        N_("Nowe hasło do e-Biura Obsługi Klienta (EBOK)"),
+        N_(
+            "Na Twoją prośbę wydaliśmy nowe hasło jednorazowe do konta w EBOK. Poprzednie hasło "
+            "przestało działać, a wszystkie sesje zostały zakończone."
+        ),
     ),
 }
 
@@ -46,21 +54,25 @@ class Letter:
     places: tuple[str, ...] = ()
     with_email: bool = False
     issued: date = field(default_factory=date.today)
+    locale: str = DEFAULT_LOCALE
 
 
 def letter_html(letter: Letter) -> str:
-    heading, intro = _TEXT[letter.kind]
-    return templates.env.get_template("letter.html").render(
-        heading=heading,
-        intro=intro,
-        community_line=letter.community or "EBOK – e-Biuro Obsługi Klienta wspólnoty",
-        places=letter.places or ("—",),
-        login=letter.login,
-        password=letter.password,
-        base_url=letter.base_url,
-        with_email=letter.with_email,
-        issued=letter.issued,
-    )
+    with use_locale(letter.locale):
+        heading, intro = (_(text) for text in _TEXT[letter.kind])
+        community_line = letter.community or _("EBOK – e-Biuro Obsługi Klienta wspólnoty")
+    context = {
+        "heading": heading,
+        "intro": intro,
+        "community_line": community_line,
+        "places": letter.places or ("—",),
+        "login": letter.login,
+        "password": letter.password,
+        "base_url": letter.base_url,
+        "with_email": letter.with_email,
+        "issued": letter.issued,
+    }
+    return render(templates.env, "letter.html", context, locale=letter.locale)
 
 
 def render_letter(letter: Letter) -> bytes:

@@ -11,17 +11,20 @@ from typing import Protocol
 from ebok.settings import Settings
 from portal.accounts.mail import Mailer, compose
 from portal.accounts.service import utc_now
+from portal.i18n import N_
+from portal.i18n import gettext as _
 from portal.web.format import datetime_pl
 
 log = logging.getLogger("ebok.accounts")
 
-PASSWORD_CHANGED_SUBJECT = "Hasło do EBOK zostało zmienione"
+PASSWORD_CHANGED_SUBJECT = N_("Hasło do EBOK zostało zmienione")  # compose() translates it
 
-# How a password changed, as the notice tells the resident.
+# How a password changed, as the notice tells the resident (in the language of the request
+# that changed it).
 HOW_CHANGED = {
-    "self": "zmiana hasła po zalogowaniu",
-    "reset-link": "odnośnik z wiadomości „Nie pamiętam hasła”",
-    "office": "nowe hasło jednorazowe wydane w biurze zarządcy",
+    "self": N_("zmiana hasła po zalogowaniu"),
+    "reset-link": N_("odnośnik z wiadomości „Nie pamiętam hasła”"),
+    "office": N_("nowe hasło jednorazowe wydane w biurze zarządcy"),
 }
 
 
@@ -46,7 +49,7 @@ def notify_password_changed(
             {
                 "login": record.login,
                 "when": datetime_pl(utc_now()),
-                "how": HOW_CHANGED.get(how, how),
+                "how": _(HOW_CHANGED.get(how, how)),
             },
         )
         mailer.send(msg)

@@ -1,4 +1,8 @@
-"""E-mail to residents: composing Polish plain-text + HTML messages and delivering them.
+"""E-mail to residents: composing plain-text + HTML messages and delivering them.
+
+A message is written in one language (portal.i18n): `compose(…, locale=…)` renders the
+templates and translates the subject in it; without `locale`, in the language of the request
+that causes the message (a password-reset request in English gets an English message).
 
 Delivery never happens on a request's path. A page that sends mail (the forgotten-password form
 above all) must answer in the same time whether or not a message goes out, or its timing would
@@ -41,6 +45,7 @@ from typing import Any, Protocol
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ebok.settings import Settings
+from portal import i18n
 from portal.web.templating import TEMPLATES_DIR
 
 log = logging.getLogger("ebok.mail")
@@ -59,16 +64,27 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+i18n.install(_env)  # `{% trans %}` and `_()` in the language compose() names
 
 
 def compose(
-    settings: Settings, to: str, subject: str, template: str, context: Mapping[str, Any]
+    settings: Settings,
+    to: str,
+    subject: str,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    locale: str | None = None,
 ) -> EmailMessage:
     """A message from `templates/mail/<template>.txt` and `.html`, both rendered with `context`
-    plus `base_url`. The kind (template name) travels in a header so the log can name it."""
+    plus `base_url`, in `locale` (default: the current request's language); `subject` is a
+    Polish message id (marked with `N_`), translated here. The kind (template name) travels in
+    a header so the log can name it."""
     values = {"base_url": settings.base_url, **context}
-    text = _env.get_template(f"mail/{template}.txt").render(values)
-    html = _env.get_template(f"mail/{template}.html").render(values)
+    with i18n.use_locale(locale or i18n.current_locale()):
+        subject = i18n.gettext(subject)
+        text = _env.get_template(f"mail/{template}.txt").render(values)
+        html = _env.get_template(f"mail/{template}.html").render(values)
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = settings.mail_from
     msg["To"] = to

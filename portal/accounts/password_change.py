@@ -16,11 +16,13 @@ from portal.accounts import passwords
 from portal.accounts.lifecycle import notify_password_changed
 from portal.accounts.mail import mailer_for
 from portal.accounts.service import Accounts
+from portal.i18n import N_
+from portal.i18n import gettext as _
 from portal.web.templating import templates
 
-MSG_WRONG_CURRENT = "Obecne hasło jest nieprawidłowe."
-MSG_MISMATCH = "Nowe hasło i jego powtórzenie różnią się."
-MSG_SAME = "Nowe hasło musi różnić się od obecnego."
+MSG_WRONG_CURRENT = N_("Obecne hasło jest nieprawidłowe.")
+MSG_MISMATCH = N_("Nowe hasło i jego powtórzenie różnią się.")
+MSG_SAME = N_("Nowe hasło musi różnić się od obecnego.")
 
 
 def _render(request: Request, errors: list[str] | None = None, status_code: int = 200) -> Response:
@@ -29,7 +31,7 @@ def _render(request: Request, errors: list[str] | None = None, status_code: int 
         request,
         "password_change.html",
         {
-            "errors": errors or [],
+            "errors": [_(e) for e in errors or []],
             "forced": bool(account and account.must_change_password),
             "min_length": passwords.MIN_LENGTH,
         },

@@ -17,6 +17,8 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from portal.i18n import gettext as _
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256  # argon2 accepts more, but nobody types it and it is a cheap DoS lever
 
@@ -64,17 +66,18 @@ def is_common(password: str) -> bool:
 
 
 def check_new_password(login: str, password: str) -> list[str]:
-    """Reasons (in Polish, for the form) why `password` may not be set; empty when it may."""
+    """Reasons (in the current language, for the form) why `password` may not be set; empty
+    when it may."""
     problems: list[str] = []
     password = normalize(password)
     if len(password) < MIN_LENGTH:
-        problems.append(f"Hasło musi mieć co najmniej {MIN_LENGTH} znaków.")
+        problems.append(_("Hasło musi mieć co najmniej %(n)d znaków.") % {"n": MIN_LENGTH})
     if len(password) > MAX_LENGTH:
-        problems.append(f"Hasło może mieć najwyżej {MAX_LENGTH} znaków.")
+        problems.append(_("Hasło może mieć najwyżej %(n)d znaków.") % {"n": MAX_LENGTH})
     if login and password.strip().lower() == login.strip().lower():
-        problems.append("Hasło nie może być takie samo jak login.")
+        problems.append(_("Hasło nie może być takie samo jak login."))
     elif is_common(password):
-        problems.append("To hasło jest zbyt popularne – wybierz inne.")
+        problems.append(_("To hasło jest zbyt popularne – wybierz inne."))
     return problems
 
 

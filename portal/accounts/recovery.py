@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -33,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from ebok.database import Database
 from ebok.settings import Settings
 from portal.accounts import passwords
 from portal.accounts.auth import client_address
@@ -40,15 +40,17 @@ from portal.accounts.lifecycle import notify_password_changed
 from portal.accounts.mail import Mailer, compose, mailer_for
 from portal.accounts.service import ACTIVE, AccountRecord, Accounts
 from portal.accounts.throttle import Policy, Throttle
+from portal.i18n import N_
+from portal.i18n import gettext as _
 from portal.web.templating import templates
 
 log = logging.getLogger("ebok.recovery")
 
 SALT = "password-reset"
 MAX_AGE_SECONDS = 3600
-RESET_SUBJECT = "Ustawienie nowego hasła w EBOK"
-MSG_MISMATCH = "Nowe hasło i jego powtórzenie różnią się."
-MSG_NO_LOGIN = "Podaj login."
+RESET_SUBJECT = N_("Ustawienie nowego hasła w EBOK")  # compose() translates it
+MSG_MISMATCH = N_("Nowe hasło i jego powtórzenie różnią się.")
+MSG_NO_LOGIN = N_("Podaj login.")
 # Per login: three requests free, then waits doubling from a minute; per address: more lenient,
 # as many residents may share one.
 LOGIN_POLICY = Policy(free_failures=3, base_delay=60.0, max_delay=3600.0)
@@ -109,7 +111,7 @@ def reset_tokens(state: Any) -> ResetTokens:
     return state.reset_tokens
 
 
-def new_throttle(db: Callable[[], sqlite3.Connection] | None = None) -> Throttle:
+def new_throttle(db: Callable[[], Database] | None = None) -> Throttle:
     """The throttle of reset requests; create_app keeps one as `app.state.recovery_throttle`,
     counting in the accounts database (`db`: Accounts.db)."""
     return Throttle(
@@ -149,7 +151,7 @@ async def forgot_submit(request: Request) -> Response:
     form = await request.form()
     login = str(form.get("login") or "").strip()[:200]
     if not login:
-        return _forgot_page(request, error=MSG_NO_LOGIN, status=400)
+        return _forgot_page(request, error=_(MSG_NO_LOGIN), status=400)
     client = client_address(request)
     throttle = _throttle(request.app.state)
     wait = throttle.wait_seconds(login, client)
@@ -157,7 +159,8 @@ async def forgot_submit(request: Request) -> Response:
         minutes = -(-wait // 60)
         response = _forgot_page(
             request,
-            error=f"Zbyt wiele próśb o nowe hasło. Spróbuj ponownie za {minutes} min.",
+            error=_("Zbyt wiele próśb o nowe hasło. Spróbuj ponownie za %(minutes)d min.")
+            % {"minutes": minutes},
             status=429,
         )
         response.headers["retry-after"] = str(wait)
@@ -243,7 +246,7 @@ async def reset_submit(request: Request) -> Response:
     repeat = str(form.get("new_password_repeat") or "")[: passwords.MAX_LENGTH * 4]
     errors = passwords.check_new_password(record.login, new)
     if new != repeat:
-        errors.append(MSG_MISMATCH)
+        errors.append(_(MSG_MISMATCH))
     if errors:
         return _reset_page(request, record, errors, status=400)
 

@@ -9,12 +9,12 @@ published snapshot is the source of truth for what exists.
   application an account was opened on, passwords (including the office reset), statuses,
   sessions and sign-in history;
 - portal.accounts.closing: closing an account and erasing its data after the retention period;
-- portal.accounts.schema: opening the database file and its migrations;
+- portal.accounts.schema: the migrations (SQLite or PostgreSQL: ebok.database);
 - portal.accounts.model: statuses, the login rule, timestamps and the records returned.
 
-Connections are opened once per thread (sqlite3 objects must not cross threads by default) and
-kept: the per-request session check is a single indexed query on an open connection, and its
-answer is reused while the database is unchanged (see `Accounts.session_account`).
+The database is ebok.database's (`db()`): a SQLite file with one kept connection per thread, or
+PostgreSQL through a small pool. The per-request session check is a single indexed query, and on
+SQLite its answer is reused while the database is unchanged (see `Accounts.session_account`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import bisect
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +30,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import NamedTuple
 
+from ebok.database import Database, IntegrityError, Rows, open_database
 from portal.accounts import passwords
 from portal.accounts import schema as accounts_schema
 from portal.accounts.closing import Closing
@@ -113,7 +113,7 @@ class _SearchLines:
     with ASCII letters lowered as SQL's LIKE compares them, and ended by _FIELD_END, so that
     a search text (which holds no _FIELD_END) is found within one field, as LIKE finds it."""
 
-    def __init__(self, stamp: tuple[int, int], conn: sqlite3.Connection) -> None:
+    def __init__(self, stamp: tuple[int, int], conn: Database) -> None:
         self.stamp = stamp
         premises: dict[int, list[str]] = {}
         for account_id, premises_id in conn.execute(_SEARCH_PREMISES_SQL):
@@ -163,46 +163,42 @@ def _record(row: tuple) -> AccountRecord:
 
 
 class Accounts(Closing):
-    """The accounts database and its rules. Safe to share between threads."""
+    """The accounts database and its rules. Safe to share between threads.
 
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.path = path
+    `target`: a SQLite file (DATA/ebok.sqlite3), a PostgreSQL URL, or an ebok.database
+    Database (`Settings.accounts_database` says which)."""
+
+    def __init__(
+        self, target: Path | str | Database, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.database = open_database(target)
+        self.path = self.database.target
         self.clock = clock  # seconds, for the session cache; tests move it
         self._local = threading.local()
         self._migrate_lock = threading.Lock()
         self._migrated = False
 
     # -- connections and schema -------------------------------------------------------------
-    def db(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            if not self._migrated:
-                self.migrate()
-            conn = accounts_schema.connect(self.path)
-            self._local.conn = conn
-        return conn
+    def db(self) -> Database:
+        """The database, its schema brought up to date on first use."""
+        if not self._migrated:
+            self.migrate()
+        return self.database
 
     def migrate(self) -> int:
         """Bring the schema up to date; returns the schema version."""
         with self._migrate_lock:
-            conn = accounts_schema.connect(self.path)
-            try:
-                version = accounts_schema.migrate(conn)
-            finally:
-                conn.close()
+            version = accounts_schema.migrate(self.database)
             self._migrated = True
             return version
 
     def close(self) -> None:
         """Close this thread's connection (others close when their thread ends)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-            self._local.sessions = None  # its data_version stamp belonged to that connection
-            self._local.search_lines = None  # likewise
+        self.database.close()
+        self._local.sessions = None  # its data_version stamp belonged to that connection
+        self._local.search_lines = None  # likewise
 
-    def _write(self, sql: str, params: Iterable | dict = ()) -> sqlite3.Cursor:
+    def _write(self, sql: str, params: Iterable | dict = ()) -> Rows:
         return self.db().execute(sql, params)
 
     # -- reading ------------------------------------------------------------------------------
@@ -268,7 +264,9 @@ class Accounts(Closing):
         instead of the lookup (~50 µs)."""
         conn = self.db()
         local = self._local
-        stamp = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+        stamp = conn.stamp()
+        if stamp is None:  # PostgreSQL: other hosts write too, and nothing cheap tells
+            return self._session_lookup(conn, account_id, version, issued_at)
         cache: dict | None = getattr(local, "sessions", None)
         if cache is None or local.sessions_stamp != stamp or len(cache) >= SESSION_CACHE_SIZE:
             cache = local.sessions = {}
@@ -284,7 +282,7 @@ class Accounts(Closing):
 
     @staticmethod
     def _session_lookup(
-        conn: sqlite3.Connection, account_id: int, version: int, issued_at: str
+        conn: Database, account_id: int, version: int, issued_at: str
     ) -> Account | None:
         row = conn.execute(
             _SESSION_SQL, {"id": account_id, "version": version, "issued_at": issued_at}
@@ -331,16 +329,18 @@ class Accounts(Closing):
         if not text:
             rows = self.db().execute(_RECORD_SQL + " ORDER BY a.id DESC LIMIT ?", (limit,))
             return [_record(r) for r in rows]
-        if _FIELD_END in text or _LINE_END in text:
+        if _FIELD_END in text or _LINE_END in text or self.db().stamp() is None:
             return self._find_sql(text, limit)
         return self.get_many(self._search_lines().find(text, limit))
 
     def _find_sql(self, text: str, limit: int) -> list[AccountRecord]:
-        """`find` straight from the database (what the folded copy answers, by definition)."""
+        """`find` straight from the database (what the folded copy answers, by definition;
+        on PostgreSQL, where no cheap stamp tells when to read the copy again, every time)."""
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self.db().execute(
             _RECORD_SQL
-            + " WHERE a.login LIKE :like ESCAPE '\\' OR a.email LIKE :like ESCAPE '\\'"
+            + " WHERE a.login COLLATE BINARY LIKE :like ESCAPE '\\'"
+            " OR a.email LIKE :like ESCAPE '\\'"
             " OR a.application_number LIKE :like ESCAPE '\\'"
             " OR EXISTS (SELECT 1 FROM account_premises p WHERE p.account_id = a.id"
             "            AND p.premises_id LIKE :like ESCAPE '\\')"
@@ -352,7 +352,7 @@ class Accounts(Closing):
     def _search_lines(self) -> _SearchLines:
         """This thread's folded copy of the searched fields, read again after any write."""
         conn = self.db()
-        stamp = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+        stamp = conn.stamp()
         lines: _SearchLines | None = getattr(self._local, "search_lines", None)
         if lines is None or lines.stamp != stamp:
             lines = self._local.search_lines = _SearchLines(stamp, conn)
@@ -408,36 +408,29 @@ class Accounts(Closing):
         login = check_login(login)
         email = check_email(email)
         premises_ids = [check_premises_id(p) for p in premises_ids]
-        conn = self.db()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            cur = conn.execute(
-                "INSERT INTO accounts (login, password_hash, email, must_change_password,"
-                " created_at, password_changed_at, application_date, application_number)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    login,
-                    password_hash,
-                    email,
-                    int(must_change_password),
-                    iso(utc_now()),
-                    None,
-                    application_date.isoformat() if application_date else None,
-                    application_number,
-                ),
-            )
-            account_id = cur.lastrowid
-            conn.executemany(
-                "INSERT OR IGNORE INTO account_premises VALUES (?, ?)",
-                [(account_id, p) for p in premises_ids],
-            )
-            conn.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            conn.execute("ROLLBACK")
+            with self.db().transaction() as tx:
+                ((account_id,),) = tx.execute(
+                    "INSERT INTO accounts (login, password_hash, email, must_change_password,"
+                    " created_at, password_changed_at, application_date, application_number)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (
+                        login,
+                        password_hash,
+                        email,
+                        int(must_change_password),
+                        iso(utc_now()),
+                        None,
+                        application_date.isoformat() if application_date else None,
+                        application_number,
+                    ),
+                ).fetchall()
+                tx.executemany(
+                    "INSERT INTO account_premises VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    [(account_id, p) for p in premises_ids],
+                )
+        except IntegrityError as exc:
             raise AccountError(f"login {login!r} is already taken") from exc
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         record = self.get(account_id)  # type: ignore[arg-type]
         assert record is not None
         return record
@@ -508,7 +501,7 @@ class Accounts(Closing):
         cookie was copied to. Old entries are pruned: sessions cannot outlive a day."""
         now = utc_now()
         self._write(
-            "INSERT OR IGNORE INTO ended_sessions VALUES (?, ?, ?)",
+            "INSERT INTO ended_sessions VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (account_id, issued_at, iso(now)),
         )
         cutoff = iso(datetime.fromtimestamp(now.timestamp() - 2 * 86400, UTC))
@@ -553,9 +546,10 @@ class Accounts(Closing):
         check_premises_id(premises_id)
         try:
             cur = self._write(
-                "INSERT OR IGNORE INTO account_premises VALUES (?, ?)", (account_id, premises_id)
+                "INSERT INTO account_premises VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (account_id, premises_id),
             )
-        except sqlite3.IntegrityError as exc:
+        except IntegrityError as exc:
             raise AccountError(f"no account with id {account_id}") from exc
         return cur.rowcount == 1
 

@@ -7,11 +7,12 @@ resident can still sign in a minute later. Counts are per login and, separately 
 leniently (many residents may share one address), per client address.
 
 The counts live in the accounts database (table `throttle`, accounts migration 4), so every
-server process of `ebok serve --workers N` sees the same ones: an attacker gains nothing by
-landing on another worker, nor by a restart. Each throttle of an app has its own `scope`
-(sign-in, recovery, panel). A count is two small statements on an indexed row (WAL, no fsync
-per commit), tens of microseconds next to the ~50 ms of checking a password. Rows untouched for
-longer than their policy's `forget_after` mean nothing and are deleted now and then.
+server process of `ebok serve --workers N` (and every host, with PostgreSQL) sees the same
+ones: an attacker gains nothing by landing on another worker or host, nor by a restart. Each
+throttle of an app has its own `scope` (sign-in, recovery, panel). A count is two small
+statements on an indexed row (WAL, no fsync per commit), tens of microseconds next to the ~50
+ms of checking a password. Rows untouched for longer than their policy's `forget_after` mean
+nothing and are deleted now and then.
 
 Without a database (`Throttle()`, as tests make one) the same SQL runs on a private in-memory
 SQLite database: counts are then the process's own.
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ebok.database import Database
 from portal.accounts import schema
 
 
@@ -58,7 +60,8 @@ _READ = (
 _FAILED = (
     "INSERT INTO throttle (scope, kind, key, failures, last) VALUES (?, ?, ?, 1, ?)"
     " ON CONFLICT (scope, kind, key) DO UPDATE SET"
-    " failures = CASE WHEN excluded.last - last > ? THEN 1 ELSE failures + 1 END,"
+    " failures = CASE WHEN excluded.last - throttle.last > ? THEN 1"
+    " ELSE throttle.failures + 1 END,"
     " last = excluded.last"
 )
 
@@ -76,7 +79,7 @@ class Throttle:
         address_policy: Policy = ADDRESS_POLICY,
         clock: Callable[[], float] = time.time,
         *,
-        db: Callable[[], sqlite3.Connection] | None = None,
+        db: Callable[[], Database] | None = None,
         scope: str = "sign-in",
     ) -> None:
         self.policies = {"login": login_policy, "address": address_policy}
@@ -93,7 +96,7 @@ class Throttle:
         self._pruned = 0.0
 
     @contextmanager
-    def _conn(self) -> Iterator[sqlite3.Connection]:
+    def _conn(self) -> Iterator[Database | sqlite3.Connection]:
         if self._db is not None:
             yield self._db()
             return
@@ -159,7 +162,7 @@ class Throttle:
             counts[kind] = failures if now - last <= self.policies[kind].forget_after else 0
         return counts
 
-    def _prune(self, conn: sqlite3.Connection, now: float) -> None:
+    def _prune(self, conn: Database | sqlite3.Connection, now: float) -> None:
         """Delete the rows this throttle's policies have forgotten."""
         self._pruned = now
         for kind, policy in self.policies.items():

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from starlette.requests import Request
 
+from ebok.database import Database
 from portal.accounts.auth import client_address
 from portal.accounts.model import iso, parse_iso, utc_now
 from portal.web.format import LOCAL_ZONE
@@ -154,7 +154,7 @@ def _entry(row: tuple) -> Entry:
 class AuditLog:
     """The audit_log table. `db` gives this thread's connection (`Accounts.db`)."""
 
-    def __init__(self, db: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(self, db: Callable[[], Database]) -> None:
         self.db = db
 
     def append(

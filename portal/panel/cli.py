@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    accounts = Accounts(settings.accounts_db)
+    accounts = Accounts(settings.accounts_database)
     try:
         return args.staff_action(args, Staff(accounts.db), AuditLog(accounts.db))
     except StaffError as exc:

@@ -2,8 +2,8 @@
 
 Staff accounts are not resident accounts: their own table (`staff`, migration 2 of
 portal.accounts.schema), their own sessions (portal.panel.session) and a second factor that is
-not optional. They live in the accounts database file and borrow the account service's
-per-thread connections (`Staff(accounts.db)`), so one file holds everything the office manages.
+not optional. They live in the accounts database and borrow the account service's
+connections (`Staff(accounts.db)`), so one database holds everything the office manages.
 
 A new member, and one the office reset, gets a one-time password (stored only as a hash) and no
 TOTP secret: the next sign-in must set a password and enrol an authenticator app. The enrolment
@@ -18,11 +18,11 @@ the session check (`session_member`) compares it on every request.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ebok.database import Database, IntegrityError
 from portal.accounts import passwords
 from portal.accounts.model import check_email, check_login, iso, parse_iso, utc_now
 from portal.panel.roles import ROLES
@@ -97,7 +97,7 @@ class Staff:
     """The staff table. `db` gives this thread's connection to the accounts database (in the
     app and the commands: `Accounts.db`). Safe to share between threads."""
 
-    def __init__(self, db: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(self, db: Callable[[], Database]) -> None:
         self.db = db
 
     def _one(self, sql: str, params: tuple = ()) -> StaffMember | None:
@@ -140,14 +140,14 @@ class Staff:
         check_role(role)
         password = passwords.generate_one_time_password()
         try:
-            cur = self.db().execute(
+            ((staff_id,),) = self.db().execute(
                 "INSERT INTO staff (login, password_hash, email, role, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (login, passwords.hash_password(password), email, role, iso(utc_now())),
-            )
-        except sqlite3.IntegrityError as exc:
+            ).fetchall()
+        except IntegrityError as exc:
             raise StaffError(f"login {login!r} is already taken") from exc
-        member = self.get(cur.lastrowid)  # type: ignore[arg-type]
+        member = self.get(staff_id)
         assert member is not None
         log.info("staff member %s created (%s)", login, role)
         return member, password

@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 from markupsafe import Markup
 
+from portal.i18n import gettext as _
 from portal.premises.ledger import Entry
 from portal.web.format import date_pl, money
 
@@ -56,17 +57,24 @@ def _nice_step(span: int, ticks: int = 4) -> int:
 def describe(points: Sequence[Point]) -> str:
     """One sentence a screen reader speaks instead of the picture."""
     if not points:
-        return "Brak operacji na koncie."
+        return _("Brak operacji na koncie.")
     first, last = points[0], points[-1]
     low = min(points, key=lambda p: p.balance)
     high = max(points, key=lambda p: p.balance)
-    return (
-        f"Saldo od {date_pl(first.day)} do {date_pl(last.day)}: "
-        f"na początku {money(first.balance)}, na końcu {money(last.balance)}; "
-        f"najniższe {money(low.balance)} ({date_pl(low.day)}), "
-        f"najwyższe {money(high.balance)} ({date_pl(high.day)}). "
+    return _(
+        "Saldo od %(first_day)s do %(last_day)s: na początku %(first)s, na końcu %(last)s; "
+        "najniższe %(low)s (%(low_day)s), najwyższe %(high)s (%(high_day)s). "
         "Saldo dodatnie to nadpłata, ujemne to zaległość."
-    )
+    ) % {
+        "first_day": date_pl(first.day),
+        "last_day": date_pl(last.day),
+        "first": money(first.balance),
+        "last": money(last.balance),
+        "low": money(low.balance),
+        "low_day": date_pl(low.day),
+        "high": money(high.balance),
+        "high_day": date_pl(high.day),
+    }
 
 
 def render_svg(points: Sequence[Point], chart_id: str = "wykres-salda") -> Markup:
@@ -93,7 +101,7 @@ def render_svg(points: Sequence[Point], chart_id: str = "wykres-salda") -> Marku
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'role="img" aria-labelledby="{chart_id}-t {chart_id}-d" focusable="false">',
-        f'<title id="{chart_id}-t">Saldo w czasie</title>',
+        f'<title id="{chart_id}-t">{escape(_("Saldo w czasie"))}</title>',
         f'<desc id="{chart_id}-d">{escape(describe(points))}</desc>',
     ]
     v = lo

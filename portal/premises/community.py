@@ -31,17 +31,19 @@ from starlette.routing import Route
 
 from etl.snapshot.document import Announcement, CommunityDocument
 from etl.snapshot.store import Generation, is_document_id
+from portal.i18n import N_
+from portal.i18n import gettext as _
 from portal.premises.documents import account_premises
 from portal.web.format import LOCAL_ZONE
 from portal.web.templating import templates
 
 DOCUMENTS_URL = "/documents"
 KIND_LABELS = {
-    "resolution": "Uchwała",
-    "financial_statement": "Sprawozdanie finansowe",
-    "rules": "Regulamin",
-    "minutes": "Protokół",
-    "other": "Inny dokument",
+    "resolution": N_("Uchwała"),
+    "financial_statement": N_("Sprawozdanie finansowe"),
+    "rules": N_("Regulamin"),
+    "minutes": N_("Protokół"),
+    "other": N_("Inny dokument"),
 }
 # A PDF is opened by the resident's own viewer, never as a page of this site: a sandboxed
 # origin with nothing allowed, should a browser render it anyway.
@@ -155,7 +157,7 @@ def _listing(
         rows = [
             {
                 "date": d["date"],
-                "kind": KIND_LABELS.get(d["kind"], KIND_LABELS["other"]),
+                "kind": _(KIND_LABELS.get(d["kind"], KIND_LABELS["other"])),
                 "title": d["title"],
                 "url": f"{base}/{d['document_id']}",
                 "size": _size(d["size"]),

@@ -20,10 +20,11 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from etl.snapshot.store import Generation, SnapshotStore
+from portal.i18n import N_
 
 T = TypeVar("T")
 CACHE_SIZE = 512
-UNPUBLISHED = "Dane nie zostały jeszcze opublikowane."
+UNPUBLISHED = N_("Dane nie zostały jeszcze opublikowane.")  # the error page translates it
 
 
 class _Loaded:

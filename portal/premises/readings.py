@@ -21,15 +21,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from etl.snapshot.document import METER_KINDS, Reading, reading_rows
+from portal.i18n import N_, current_locale
+from portal.i18n import gettext as _
 from portal.premises import views
 from portal.web.format import number
 from portal.web.templating import templates
 
 METER_LABELS = {
-    "cold_water": "Zimna woda",
-    "hot_water": "Ciepła woda",
-    "heat": "Ciepło",
-    "gas": "Gaz",
+    "cold_water": N_("Zimna woda"),
+    "hot_water": N_("Ciepła woda"),
+    "heat": N_("Ciepło"),
+    "gas": N_("Gaz"),
 }
 MONTHS_SHOWN = 24  # the chart's months at most (the table has every reading)
 WIDTH, HEIGHT = 640, 220
@@ -47,7 +49,7 @@ class Series:
 
     @property
     def label(self) -> str:
-        return METER_LABELS.get(self.meter, self.meter)
+        return _(METER_LABELS.get(self.meter, self.meter))
 
 
 def _month(iso: str) -> str:
@@ -76,11 +78,20 @@ def describe(s: Series) -> str:
     total = sum(values, Decimal(0))
     high_month, high = max(s.months, key=lambda m: m[1])
     low_month, low = min(s.months, key=lambda m: m[1])
-    return (
-        f"{s.label}: zużycie od {_month(s.months[0][0])} do {_month(s.months[-1][0])}, "
-        f"razem {number(total)} {s.unit}; najwięcej {number(high)} {s.unit} "
-        f"({_month(high_month)}), najmniej {number(low)} {s.unit} ({_month(low_month)})."
-    )
+    return _(
+        "%(label)s: zużycie od %(first)s do %(last)s, razem %(total)s %(unit)s; najwięcej "
+        "%(high)s %(unit)s (%(high_month)s), najmniej %(low)s %(unit)s (%(low_month)s)."
+    ) % {
+        "label": s.label,
+        "first": _month(s.months[0][0]),
+        "last": _month(s.months[-1][0]),
+        "total": number(total),
+        "unit": s.unit,
+        "high": number(high),
+        "high_month": _month(high_month),
+        "low": number(low),
+        "low_month": _month(low_month),
+    }
 
 
 def _step(top: Decimal) -> Decimal:
@@ -101,6 +112,7 @@ def render_svg(s: Series, chart_id: str) -> Markup:
     """Bars of consumption per month above a zero baseline; every figure in the SVG is text
     of exact decimals."""
     values = [v for _, v in s.months]
+    title = _("%(label)s: zużycie w miesiącach (%(unit)s)") % {"label": s.label, "unit": s.unit}
     step = _step(max(values))
     # The gridline at or above the highest bar (Decimal's // truncates: no ceiling by -(-a//b)).
     top = max(step, step * (max(values) / step).to_integral_value(rounding=ROUND_CEILING))
@@ -115,8 +127,9 @@ def render_svg(s: Series, chart_id: str) -> Markup:
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-bars" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{chart_id}-t {chart_id}-d" '
         'focusable="false">',
-        f'<title id="{chart_id}-t">{escape(s.label)}: zużycie w miesiącach ({escape(s.unit)})'
-        "</title>",
+        f'<title id="{chart_id}-t">'
+        + escape(title)
+        + "</title>",
         f'<desc id="{chart_id}-d">{escape(describe(s))}</desc>',
     ]
     v = Decimal(0)
@@ -161,7 +174,7 @@ def _meters(rows: Sequence[Reading]) -> list[dict[str, Any]]:
         readings.sort(key=lambda r: r.date, reverse=True)
         meters.append(
             {
-                "label": METER_LABELS.get(meter, meter),
+                "label": _(METER_LABELS.get(meter, meter)),
                 "serial": serial,
                 "unit": readings[0].unit,
                 "rows": readings,
@@ -171,7 +184,8 @@ def _meters(rows: Sequence[Reading]) -> list[dict[str, Any]]:
 
 
 def compute(document: dict[str, Any]) -> dict[str, Any]:
-    """The page's content from the document alone: computed once per generation."""
+    """The page's content from the document alone: computed once per generation and
+    language."""
     rows = reading_rows(document)  # type: ignore[arg-type]
     charts = [
         {
@@ -194,7 +208,7 @@ async def readings_page(request: Request) -> Response:
 def readings_view(page: views._Page) -> Response:
     """The page of `page`'s premises, for the resident or in the office's preview
     (portal.panel.preview_views)."""
-    content = page.derived("readings", compute)
+    content = page.derived(f"readings:{current_locale()}", compute)
     context = page.context("readings", **content)
     return templates.TemplateResponse(page.request, "premises_readings.html", context)
 

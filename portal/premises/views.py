@@ -29,6 +29,8 @@ from starlette.types import Receive, Scope, Send
 
 from etl.snapshot.document import Document
 from etl.snapshot.ids import quote_premises_id
+from portal.i18n import current_locale
+from portal.i18n import gettext as _
 from portal.premises import chart, community, ledger
 from portal.premises.documents import (
     Loaded,
@@ -100,10 +102,10 @@ class Preview:
 def _verdict(balance: int) -> tuple[str, str]:
     """(word, css class) a resident understands without knowing the sign convention."""
     if balance > 0:
-        return "nadpłata", "credit"
+        return _("nadpłata"), "credit"
     if balance < 0:
-        return "zaległość", "arrears"
-    return "rozliczone", "settled"
+        return _("zaległość"), "arrears"
+    return _("rozliczone"), "settled"
 
 
 def _as_of_context(community: dict[str, Any]) -> dict[str, Any]:
@@ -193,11 +195,11 @@ class _Page:
 
     def context(self, tab: str, **extra: Any) -> dict:
         """The template context of a premises page. What depends only on the document (links,
-        the address header with its tabs) is built once per generation; per request there is
-        only the account's header and the page's own content."""
+        the address header with its tabs) is built once per generation (and language); per
+        request there is only the account's header and the page's own content."""
         if self.preview is None:
             base = self.derived("context", document_context)
-            nav = self.derived(f"nav:{tab}", _nav(tab))
+            nav = self.derived(f"nav:{tab}:{current_locale()}", _nav(tab))
         else:
             base = document_context(self.document, self.preview)
             nav = _nav(tab, self.preview)(self.document)
@@ -292,15 +294,15 @@ def _base_macros() -> Any:
 
 
 _HEADER_CACHE_SIZE = 4096
-_headers: dict[tuple[str, Any, str], bytes] = {}
+_headers: dict[tuple[str, Any, str, str], bytes] = {}
 
 
 def _account_header(account: Account, token: str) -> bytes:
     """base.html's account header for `account` with the session's CSRF token, encoded. It
     shows only the login and the previous sign-in time, so it is remembered by those and the
-    token (`_HEADER_CACHE_SIZE` at most, oldest out first): a resident's every page view asks
-    for the same one."""
-    key = (account.login, account.previous_login_at, token)
+    token and language (`_HEADER_CACHE_SIZE` at most, oldest out first): a resident's every page
+    view asks for the same one."""
+    key = (account.login, account.previous_login_at, token, current_locale())
     header = _headers.get(key)
     if header is None:
         header = str(_base_macros().account_nav(account, token)).encode()
@@ -311,16 +313,23 @@ def _account_header(account: Account, token: str) -> bytes:
 
 
 @functools.cache
-def _password_changed_notice() -> bytes:
+def _password_changed_notice(locale: str) -> bytes:
     return str(_base_macros().password_changed_notice()).encode()
+
+
+# The cached shell's name per language (portal.i18n.LOCALES), made once.
+_SHELL_KEYS = {"pl": "overview-shell", "en": "overview-shell:en"}
 
 
 def overview_bytes(loaded: Loaded, account: Account | None, token: str, notice: bool) -> bytes:
     """The overview of the document `loaded` (after the access check) for `account`, whose
-    session's CSRF token is `token`, with the "password changed" notice or not."""
-    head, middle, tail = loaded.memo("overview-shell", _overview_shell)
+    session's CSRF token is `token`, with the "password changed" notice or not, in the
+    current language (each language's shell is cached apart)."""
+    locale = current_locale()
+    head, middle, tail = loaded.memo(_SHELL_KEYS[locale], _overview_shell)
     header = _account_header(account, token) if account is not None else b""
-    return b"".join((head, header, middle, _password_changed_notice() if notice else b"", tail))
+    notice_bytes = _password_changed_notice(locale) if notice else b""
+    return b"".join((head, header, middle, notice_bytes, tail))
 
 
 _HTML = b"text/html; charset=utf-8"
@@ -499,13 +508,14 @@ async def healthz(request: Request) -> Response:
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """Polish error pages instead of Starlette's English plain text."""
+    """Error pages in the portal's words (and the visitor's language) instead of Starlette's
+    plain text."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     titles = {
-        404: "Nie znaleziono strony",
-        503: "Serwis chwilowo niedostępny",
+        404: _("Nie znaleziono strony"),
+        503: _("Serwis chwilowo niedostępny"),
     }
-    title = titles.get(status, "Błąd" if status < 500 else "Błąd serwera")
+    title = titles.get(status, _("Błąd") if status < 500 else _("Błąd serwera"))
     detail = None
     if isinstance(exc, HTTPException) and status == 503:
         detail = exc.detail

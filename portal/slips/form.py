@@ -18,6 +18,7 @@ import slownie
 from etl.snapshot.accounts import group_nrb, nrb_digits
 from etl.snapshot.document import Document
 from etl.snapshot.money import decimal_text
+from portal.i18n import gettext as _
 
 MAX_GROSZE = 9_999_999_999  # 99 999 999,99 zł: the widest amount the form's boxes hold
 QR_MAX_GROSZE = 999_999  # the QR amount field has 6 digits; above it the payer types the amount
@@ -58,22 +59,22 @@ def parse_amount(text: str) -> int:
     if cleaned.lower().endswith("zł"):
         cleaned = cleaned[:-2]
     if not cleaned:
-        raise AmountError("Podaj kwotę.")
+        raise AmountError(_("Podaj kwotę."))
     if cleaned.startswith("-"):
-        raise AmountError("Kwota musi być większa od zera.")
+        raise AmountError(_("Kwota musi być większa od zera."))
     match = _AMOUNT.fullmatch(cleaned)
     if match is None:
         if re.fullmatch(r"[0-9]+[.,][0-9]{3,}", cleaned):
-            raise AmountError("Kwota może mieć najwyżej dwa miejsca po przecinku, np. 123,45.")
-        raise AmountError("Kwota musi być liczbą, np. 123,45.")
+            raise AmountError(_("Kwota może mieć najwyżej dwa miejsca po przecinku, np. 123,45."))
+        raise AmountError(_("Kwota musi być liczbą, np. 123,45."))
     zl = match["zl"].lstrip("0")
     if len(zl) > len(str(MAX_GROSZE // 100)):  # before int(): 5,000 digits would raise
-        raise AmountError("Kwota może wynosić najwyżej 99 999 999,99 zł.")
+        raise AmountError(_("Kwota może wynosić najwyżej 99 999 999,99 zł."))
     grosze = int(zl or "0") * 100 + int((match["gr"] or "0").ljust(2, "0"))
     if grosze <= 0:
-        raise AmountError("Kwota musi być większa od zera.")
+        raise AmountError(_("Kwota musi być większa od zera."))
     if grosze > MAX_GROSZE:
-        raise AmountError("Kwota może wynosić najwyżej 99 999 999,99 zł.")
+        raise AmountError(_("Kwota może wynosić najwyżej 99 999 999,99 zł."))
     return grosze
 
 
@@ -100,11 +101,11 @@ def clean_text(value: str | None) -> str:
 def clean_title(value: str | None) -> str:
     title = clean_text(value)
     if not title:
-        raise TitleError("Podaj tytuł przelewu.")
+        raise TitleError(_("Podaj tytuł przelewu."))
     if len(title) > TITLE_MAX:
         raise TitleError(
-            f"Tytuł może mieć najwyżej {TITLE_MAX} znaki (dwa wiersze formularza); "
-            f"ten ma {len(title)}."
+            _("Tytuł może mieć najwyżej %(max)d znaki (dwa wiersze formularza); ten ma %(n)d.")
+            % {"max": TITLE_MAX, "n": len(title)}
         )
     return title
 
@@ -199,7 +200,7 @@ def build_slip(doc: Document, grosze: int, title: str) -> Slip:
     account = payee_account(doc)
     if not account:
         raise NoAccountError(
-            "W danych wspólnoty brakuje poprawnego numeru rachunku; skontaktuj się z zarządcą."
+            _("W danych wspólnoty brakuje poprawnego numeru rachunku; skontaktuj się z zarządcą.")
         )
     community = doc["community"]
     premises = doc["premises"]

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal.i18n import N_, use_locale
 from portal.pdf import render_pdf
 from portal.premises.documents import get_premises
 from portal.premises.views import document_context, premises_url
@@ -74,9 +75,11 @@ class PdfCache:
 
 
 def render_slip_pdf(slip: Slip, *, as_of: str) -> bytes:
-    html = templates.env.get_template("slip_pdf.html").render(
-        **pdf_context(slip, as_of=fmt.date_pl(as_of), amount_display=fmt.money(slip.grosze))
-    )
+    """The slip as a PDF: a Polish bank form in Polish formats, whatever the page's language."""
+    with use_locale("pl"):
+        html = templates.env.get_template("slip_pdf.html").render(
+            **pdf_context(slip, as_of=fmt.date_pl(as_of), amount_display=fmt.money(slip.grosze))
+        )
     return render_pdf(html)
 
 
@@ -85,10 +88,10 @@ def _choices(document: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     monthly = default_amount(document)
     if monthly:
-        out.append({"key": "monthly", "label": "Opłata miesięczna", "grosze": monthly})
+        out.append({"key": "monthly", "label": N_("Opłata miesięczna"), "grosze": monthly})
     owed = arrears(document)
     if owed:
-        out.append({"key": "arrears", "label": "Bieżąca zaległość", "grosze": owed})
+        out.append({"key": "arrears", "label": N_("Bieżąca zaległość"), "grosze": owed})
     return out
 
 
@@ -232,7 +235,8 @@ async def slip_print(request: Request) -> Response:
         slip=slip,
         qr=qr_svg(slip.qr_payload),
         copies=[("1", "egz. dla banku"), ("2", "egz. dla zleceniodawcy")],
-        amount_display=fmt.money(slip.grosze),
+        # The form's stub is Polish in any language (the page around it is translated).
+        amount_display=_polish_money(slip.grosze),
         as_of_display=fmt.date_pl(date.fromisoformat(document["community"]["as_of"])),
         form_url=premises_url(document["premises_id"], "slip"),
         pdf_url=premises_url(document["premises_id"], "slip.pdf") + "?" + _query(slip),
@@ -240,6 +244,11 @@ async def slip_print(request: Request) -> Response:
     return templates.TemplateResponse(
         request, "slip_print.html", context, headers={"cache-control": "private, no-store"}
     )
+
+
+def _polish_money(grosze: int) -> str:
+    with use_locale("pl"):
+        return fmt.money(grosze)
 
 
 routes = [

@@ -32,6 +32,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.i18n import N_
+from portal.i18n import gettext as _
+
 SESSION_KEY = "csrf"
 FIELD = "csrf_token"
 HEADER = b"x-csrf-token"
@@ -82,12 +85,13 @@ Refusal = Callable[[Request, str], Response]
 
 def plain_refusal(request: Request, problem: str) -> Response:
     """The refusal when the app gives no page of its own: a plain-text 403."""
-    return PlainTextResponse(f"Odmowa: {problem}", status_code=403)
+    return PlainTextResponse(_("Odmowa:") + " " + _(problem), status_code=403)
 
 
 class CSRFMiddleware:
     """Refuses (403) unsafe requests that fail the origin check or carry a wrong token.
-    `refusal(request, problem)` makes the 403 response; `problem` is a Polish sentence."""
+    `refusal(request, problem)` makes the 403 response; `problem` is a Polish sentence, a
+    message id of portal.i18n that the refusal translates."""
 
     def __init__(
         self,
@@ -124,7 +128,7 @@ class CSRFMiddleware:
         elif problem is None:
             body, receive = await _buffer_body(receive)
             if body is None:
-                problem = "Zbyt duże zgłoszenie."
+                problem = N_("Zbyt duże zgłoszenie.")
             else:
                 given = request.headers.get(HEADER.decode())
                 if given is None:
@@ -138,20 +142,20 @@ class CSRFMiddleware:
     def _origin_problem(self, request: Request) -> str | None:
         site = request.headers.get("sec-fetch-site")
         if site is not None and site not in ("same-origin", "none"):
-            return "żądanie z innej witryny."
+            return N_("żądanie z innej witryny.")
         origin = request.headers.get("origin")
         if origin is not None:
             own = _origin(str(request.base_url))
             if origin.lower() != own and _origin(origin) not in self.trusted_origins:
-                return "żądanie z innej witryny."
+                return N_("żądanie z innej witryny.")
         return None
 
     def _token_problem(self, scope: Scope, given: str | None) -> str | None:
         expected = scope.get("session", {}).get(SESSION_KEY)
         if not isinstance(expected, str) or not expected:
-            return "brak ważnej sesji formularza."
+            return N_("brak ważnej sesji formularza.")
         if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-            return "nieprawidłowy token formularza."
+            return N_("nieprawidłowy token formularza.")
         return None
 
 

@@ -1,5 +1,6 @@
 """The one Jinja2 environment of the portal: compiled templates are cached for the life of the
-process, and the Polish formats are filters so that templates never format by hand.
+process, and the display formats are filters so that templates never format by hand; text
+and formats follow the request's language (portal.i18n).
 
 The environment holds no per-app state (templates, filters and the `csrf_token` global read
 everything from the request), so one per process serves every app.
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from starlette.templating import Jinja2Templates
 
+from portal import i18n
 from portal.web import format as fmt
 from portal.web.csrf import csrf_token
 
@@ -46,3 +48,5 @@ _env.filters.update(
     datetime=fmt.datetime_pl,
 )
 _env.globals.update(csrf_token=csrf_token)
+# `_()`, `{% trans %}` and `current_locale()` in the request's language (portal.i18n).
+i18n.install(_env)

@@ -38,7 +38,7 @@ def test_demo_account_is_enabled_again_and_gets_its_address(settings, store, cap
     publish_documents(store, [make_document("KW5/12")])
     assert demo_premises(settings) == ["KW5/12"]
     assert ebok(settings, "demo-setup") == 0
-    accounts = Accounts(settings.accounts_db)
+    accounts = Accounts(settings.accounts_database)
     record = accounts.require(DEMO_LOGIN)
     assert record.email == DEMO_EMAIL and record.premises_ids == ("KW5/12",)
     accounts.set_status(record.id, DISABLED)
@@ -53,7 +53,7 @@ def test_demo_account_is_enabled_again_and_gets_its_address(settings, store, cap
 def test_a_closed_demo_account_stays_closed(settings, store, capsys):
     publish_documents(store, [make_document("KW5/12")])
     assert ebok(settings, "demo-setup") == 0
-    accounts = Accounts(settings.accounts_db)
+    accounts = Accounts(settings.accounts_database)
     accounts.close_account(DEMO_LOGIN)
     assert ebok(settings, "demo-setup") == 1
     assert "closed" in capsys.readouterr().err

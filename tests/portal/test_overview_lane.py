@@ -18,6 +18,7 @@ from portal.app import SESSION_COOKIE, create_app
 from portal.overview_lane import OverviewLane
 from portal.panel.app import PanelSplit
 from portal.web.csrf import CSRFMiddleware
+from portal.web.locale import LocaleMiddleware
 from portal.web.metrics import RequestMetrics
 from portal.web.security import SecurityHeadersMiddleware
 from portal.web.session import SessionMiddleware
@@ -289,6 +290,7 @@ def test_the_lane_knows_every_layer_it_stands_in_for(app, client):
         RequestMetrics,
         OverviewLane,
         SecurityHeadersMiddleware,
+        LocaleMiddleware,
         PanelSplit,
         ServerErrorMiddleware,
         SessionMiddleware,

@@ -12,6 +12,6 @@ from portal.accounts.service import Accounts
 
 @pytest.fixture
 def accounts(settings: Settings) -> Iterator[Accounts]:
-    service = Accounts(settings.accounts_db)
+    service = Accounts(settings.accounts_database)
     yield service
     service.close()

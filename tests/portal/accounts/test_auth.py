@@ -15,6 +15,7 @@ from portal.accounts.throttle import Throttle
 from portal.app import SESSION_COOKIE, create_app
 from tests.builders import make_document, publish_documents
 from tests.conftest import SIGNED_IN_PASSWORD
+from tests.database import dump as database_text
 from tests.forms import csrf_token
 
 
@@ -157,7 +158,7 @@ def test_sign_ins_are_logged_without_the_password(app, client, caplog):
     record = app.state.accounts.by_login("jan")
     history = app.state.accounts.sign_in_history(record.id)
     assert [h["success"] for h in history] == [True, False]
-    dump = "\n".join(app.state.accounts.db().iterdump())
+    dump = database_text(app.state.accounts.db())
     assert "wrong-password-123" not in dump and SIGNED_IN_PASSWORD not in dump
     assert "sign-in failed: login='jan'" in caplog.text and "signed in: login='jan'" in caplog.text
     assert "wrong-password-123" not in caplog.text and SIGNED_IN_PASSWORD not in caplog.text

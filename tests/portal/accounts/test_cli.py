@@ -176,7 +176,7 @@ def test_create_refuses_an_existing_letter_file_before_creating(settings, tmp_pa
     )
     assert code == 1
     assert "already exists" in capsys.readouterr().err
-    assert Accounts(settings.accounts_db).by_login("jan") is None
+    assert Accounts(settings.accounts_database).by_login("jan") is None
     assert letter.read_bytes() == b"someone else's letter"
 
 
@@ -225,7 +225,7 @@ def test_any_accounts_command_erases_data_after_retention(settings, monkeypatch,
     assert ebok(settings, "accounts", "close", "anna") == 0
     assert ebok(settings, "accounts", "purge") == 0
     assert "nothing to erase" in capsys.readouterr().out  # 30 days by default
-    assert Accounts(settings.accounts_db).by_login("anna").email == "anna@example.com"
+    assert Accounts(settings.accounts_database).by_login("anna").email == "anna@example.com"
 
     monkeypatch.setenv("EBOK_CLOSED_RETENTION_DAYS", "0")
     assert ebok(settings, "accounts", "list") == 0
@@ -233,8 +233,8 @@ def test_any_accounts_command_erases_data_after_retention(settings, monkeypatch,
     assert "anna: closed account's personal data erased" in captured.err
     assert "anna@example.com" not in captured.out
     assert "closed (personal data erased)" in captured.out
-    assert Accounts(settings.accounts_db).by_login("anna").email is None
-    assert Accounts(settings.accounts_db).by_login("bartek").email == "b@example.com"
+    assert Accounts(settings.accounts_database).by_login("anna").email is None
+    assert Accounts(settings.accounts_database).by_login("bartek").email == "b@example.com"
 
 
 def test_mail_retry_delivers_kept_messages(settings, capsys):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from datetime import timedelta
 
 import pytest
 
+from ebok.database import IntegrityError
 from portal.accounts.model import utc_now
 from portal.panel.audit import ACTIONS, CLI, Actor, AuditLog, audit
 from tests.portal.panel.flows import audit_entries, password_step
@@ -36,11 +36,11 @@ def test_every_action_has_a_label_and_unknown_ones_are_refused(app):
 def test_the_log_is_append_only(app, staff_client):
     staff_client("admin")
     conn = app.state.accounts.db()
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(IntegrityError, match="append-only"):
         conn.execute("DELETE FROM audit_log")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(IntegrityError, match="append-only"):
         conn.execute("UPDATE audit_log SET staff_login = 'someone-else'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(IntegrityError, match="append-only"):
         conn.execute("UPDATE audit_log SET at = '2000-01-01T00:00:00.000000Z'")
     assert audit_entries(app)
 

@@ -14,7 +14,7 @@ from tests.portal.panel.flows import audit_entries, enrol_step, new_password_ste
 
 @pytest.fixture
 def staff(settings):
-    accounts = Accounts(settings.accounts_db)
+    accounts = Accounts(settings.accounts_database)
     yield Staff(accounts.db)
     accounts.close()
 

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from portal.panel import letters_store, search
 from tests.builders import make_document, publish_documents
 from tests.cli import NEW_PASSWORD, change_password, sign_in
+from tests.database import dump as database_text
 from tests.forms import csrf_token
 from tests.portal.panel.flows import audit_entries, post_form
 
@@ -319,7 +320,7 @@ def test_a_waiting_letter_reveals_neither_password_nor_token_to_the_database(app
     store = letters_store.store(app.state)
     password = "wxyz-2345-6789-abcd"
     token = store.put(_letter(password), account_id=1, login="lucja", owner=(1, 1, 1))
-    dump = "\n".join(app.state.accounts.db().iterdump())
+    dump = database_text(app.state.accounts.db())
     assert "office_letters" in dump
     assert password not in dump and token not in dump and "lucja" not in dump
     assert store.take(token + "x", (1, 1, 1)) is None
