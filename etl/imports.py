@@ -9,7 +9,9 @@ manager's panel (/panel/imports). What they share beyond that lives here:
   file of etl's own in the data dir: not the accounts database (ebok.sqlite3 is the portal's,
   and etl never imports the portal), and not JSON lines, because the panel pages through it
   newest first and opens one import by id, and cron's `ebok sync` and the portal write it from
-  two processes (SQLite serialises them; a crash mid-write leaves no torn line behind).
+  two processes (SQLite serialises them; a crash mid-write leaves no torn line behind). With
+  EBOK_DATABASE_URL it is a table in that PostgreSQL database instead (ebok.database), so that
+  every host's panel shows every import.
 - **Uploads** (`Upload`, DATA/uploads/<id>/): the files the panel received, each under a name
   made safe by `safe_name`, so that no name from a request becomes a path outside that folder.
 - **`run_import`**: an upload imported the way `ebok sync` imports an inbox entry (the same
@@ -31,7 +33,6 @@ import re
 import secrets
 import shutil
 import socket
-import sqlite3
 import threading
 import time
 import unicodedata
@@ -43,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ebok.database import Database, describe, migrate, open_database
 from ebok.settings import Settings
 from etl.legacy.source import detect as is_legacy
 from etl.model import BundleRejected, Problem
@@ -243,100 +245,107 @@ _RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(ImportRecord))
 
 
 # -- the history ------------------------------------------------------------------------------
-SCHEMA = """
-PRAGMA journal_mode = WAL;
-CREATE TABLE IF NOT EXISTS imports (
-    id TEXT PRIMARY KEY,
-    started_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    generation TEXT,
-    record TEXT NOT NULL,
-    problems TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS imports_by_time ON imports (started_at, id);
-"""
+# The history's schema (ebok.database.migrate, as "imports"); `IF NOT EXISTS`: files made
+# before it was versioned already have the table.
+MIGRATIONS = [
+    """
+    CREATE TABLE IF NOT EXISTS imports (
+        id TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        generation TEXT,
+        record TEXT NOT NULL,
+        problems TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX IF NOT EXISTS imports_by_time ON imports (started_at, id);
+    """,
+]
 
 
 class ImportHistory:
-    """The imports table in DATA/imports.sqlite3. Each thread keeps its own connection (the
-    panel's pages read the history on every request, and opening a WAL database costs more
-    than the query); each call is one transaction, so other processes write between calls."""
+    """The imports table: in DATA/imports.sqlite3, or in the PostgreSQL database of
+    EBOK_DATABASE_URL (`Settings.imports_database`), shared by every host. ebok.database keeps
+    the connections (one per thread on SQLite: the panel's pages read the history on every
+    request, and opening a WAL database costs more than the query); each statement commits on
+    its own, so other processes write between calls."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
+    def __init__(self, target: Path | str | Database) -> None:
+        self.database = open_database(target)
+        self.path = self.database.target
+        self._migrated = False
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30)
-            conn.executescript(SCHEMA)
-            self._local.conn = conn
-        with conn:  # one transaction
-            yield conn
+    def _db(self) -> Database:
+        if not self._migrated:
+            migrate(self.database, "imports", MIGRATIONS)
+            self._migrated = True
+        return self.database
 
     def save(self, record: ImportRecord) -> None:
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO imports (id, started_at, status, generation, record, problems)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status ="
-                " excluded.status, generation = excluded.generation, record = excluded.record,"
-                " problems = excluded.problems",
-                (
-                    record.id,
-                    record.started_at,
-                    record.status,
-                    record.generation,
-                    record.to_json(),
-                    json.dumps(record.problems, ensure_ascii=False),
-                ),
-            )
+        self._db().execute(
+            "INSERT INTO imports (id, started_at, status, generation, record, problems)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status ="
+            " excluded.status, generation = excluded.generation, record = excluded.record,"
+            " problems = excluded.problems",
+            (
+                record.id,
+                record.started_at,
+                record.status,
+                record.generation,
+                record.to_json(),
+                json.dumps(record.problems, ensure_ascii=False),
+            ),
+        )
 
     def get(self, record_id: str) -> ImportRecord | None:
-        if not self.path.exists():
+        if not self.database.exists():
             return None
-        with self._db() as db:
-            row = db.execute(
-                "SELECT record, status, problems FROM imports WHERE id = ?", (record_id,)
-            ).fetchone()
+        row = (
+            self._db()
+            .execute("SELECT record, status, problems FROM imports WHERE id = ?", (record_id,))
+            .fetchone()
+        )
         return ImportRecord.from_row(*row) if row else None
 
     def page(self, *, offset: int = 0, limit: int | None = None) -> tuple[list[ImportRecord], int]:
         """Newest first, without their problems (`get` has them); and how many there are."""
-        if not self.path.exists():
+        if not self.database.exists():
             return [], 0
-        with self._db() as db:
-            total = db.execute("SELECT count(*) FROM imports").fetchone()[0]
-            rows = db.execute(
-                "SELECT record, status, NULL FROM imports ORDER BY started_at DESC, id DESC"
-                " LIMIT ? OFFSET ?",
-                (-1 if limit is None else limit, offset),
-            ).fetchall()
+        db = self._db()
+        total = db.execute("SELECT count(*) FROM imports").fetchone()[0]
+        newest_first = "SELECT record, status, NULL FROM imports ORDER BY started_at DESC, id DESC"
+        if limit is None:
+            rows = db.execute(newest_first).fetchall()[offset:]
+        else:
+            rows = db.execute(newest_first + " LIMIT ? OFFSET ?", (limit, offset)).fetchall()
         return [ImportRecord.from_row(*r) for r in rows], total
 
     def results(self) -> dict[str, int]:
         """How many finished imports ended with each result."""
-        if not self.path.exists():
+        if not self.database.exists():
             return {}
-        with self._db() as db:
-            rows = db.execute(
+        rows = (
+            self._db()
+            .execute(
                 "SELECT status, COUNT(*) FROM imports WHERE status NOT IN (?, ?) GROUP BY status",
                 (QUEUED, RUNNING),
-            ).fetchall()
+            )
+            .fetchall()
+        )
         return dict(rows)
 
     def unfinished(self) -> list[ImportRecord]:
         """Queued and running imports, whichever process runs them, oldest first."""
-        if not self.path.exists():
+        if not self.database.exists():
             return []
-        with self._db() as db:
-            rows = db.execute(
+        rows = (
+            self._db()
+            .execute(
                 "SELECT record, status, NULL FROM imports WHERE status IN (?, ?)"
                 " ORDER BY started_at, id",
                 (QUEUED, RUNNING),
-            ).fetchall()
+            )
+            .fetchall()
+        )
         return [ImportRecord.from_row(*r) for r in rows]
 
     def interrupt_unfinished(self) -> None:
@@ -345,11 +354,10 @@ class ImportHistory:
         process's imports carry on."""
         for record in self.unfinished():
             if not runner_alive(record.runner):
-                with self._db() as db:
-                    db.execute(
-                        "UPDATE imports SET status = ? WHERE id = ? AND status IN (?, ?)",
-                        (INTERRUPTED, record.id, QUEUED, RUNNING),
-                    )
+                self._db().execute(
+                    "UPDATE imports SET status = ? WHERE id = ? AND status IN (?, ?)",
+                    (INTERRUPTED, record.id, QUEUED, RUNNING),
+                )
 
 
 def runner_name() -> str:
@@ -376,15 +384,15 @@ def import_history(
     settings: Settings, *, offset: int = 0, limit: int | None = None
 ) -> list[ImportRecord]:
     """Every recorded import, newest first (without problems: `ImportHistory.get` has them)."""
-    return ImportHistory(settings.imports_db).page(offset=offset, limit=limit)[0]
+    return ImportHistory(settings.imports_database).page(offset=offset, limit=limit)[0]
 
 
 def _save_quietly(history: ImportHistory, record: ImportRecord) -> None:
     """Record an import; a history that cannot be written must not undo or stop the import."""
     try:
         history.save(record)
-    except (OSError, sqlite3.Error):
-        log.exception("could not record import %s in %s", record.id, history.path)
+    except Exception:  # any database error: the import itself stands
+        log.exception("could not record import %s in %s", record.id, describe(history.path))
 
 
 def sync_inbox(
@@ -395,7 +403,7 @@ def sync_inbox(
 ) -> list[Outcome]:
     """`ebok sync`: etl.sync.sync, recording each imported or rejected bundle (and calling
     `after_publish` after each publish: etl.sync.AfterPublish)."""
-    history = ImportHistory(settings.imports_db)
+    history = ImportHistory(settings.imports_database)
 
     def record(outcome: Outcome) -> None:
         moved = outcome.moved_to
@@ -418,7 +426,8 @@ def record_command(
     record = ImportRecord(new_id(), COMMAND, CLI, str(path), _now(), status=RUNNING)
     record.allow_shrink, record.replace_history = allow_shrink, replace_history
     record.files = files_of(path) if path.exists() else []
-    _save_quietly(ImportHistory(settings.imports_db), finish(record, outcome, settings.data_dir))
+    history = ImportHistory(settings.imports_database)
+    _save_quietly(history, finish(record, outcome, settings.data_dir))
     return record
 
 
@@ -566,7 +575,7 @@ def run_import(
     validate and publish, move the bundle to archive/ or rejected/ with its report, and record
     it in the history. The upload folder is gone afterwards (unless an internal error left
     its files there)."""
-    history = history or ImportHistory(settings.imports_db)
+    history = history or ImportHistory(settings.imports_database)
     if record is None:
         record = ImportRecord(new_id(), UPLOAD, who, upload_dir.name, _now())
         record.files = files_of(upload_dir)
@@ -654,7 +663,7 @@ class ImportService:
         self.poll = poll
         # Called after each upload that publishes (ebok.serve gives the portal's notices).
         self.after_publish = after_publish
-        self.history_db = ImportHistory(settings.imports_db)
+        self.history_db = ImportHistory(settings.imports_database)
         # Uploads left queued or running by a server process that is gone never finished.
         self.history_db.interrupt_unfinished()
         self._cond = threading.Condition()

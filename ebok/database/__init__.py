@@ -24,6 +24,7 @@ new one.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,14 +77,23 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+_servers: dict[str, Database] = {}
+_servers_lock = threading.Lock()
+
+
 def open_database(target: Path | str | Database) -> Database:
-    """A Database for a SQLite file (a path), a PostgreSQL URL, or the one given."""
+    """A Database for a SQLite file (a path), a PostgreSQL URL, or the one given. One
+    PostgreSQL pool per URL and process, however many services ask for it."""
     if hasattr(target, "execute"):
         return target  # type: ignore[return-value]
     if is_postgresql(target):
-        from ebok.database.postgres import PostgresDatabase  # psycopg only where it is used
+        with _servers_lock:
+            found = _servers.get(str(target))
+            if found is None:
+                from ebok.database.postgres import PostgresDatabase  # psycopg only if used
 
-        return PostgresDatabase(str(target))
+                found = _servers[str(target)] = PostgresDatabase(str(target))
+            return found
     return SQLiteDatabase(Path(target))  # type: ignore[arg-type]
 
 

@@ -3,6 +3,7 @@ way of importing records into, the background service the panel is given, and ro
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import subprocess
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from ebok.cli import main
 from ebok.settings import Settings
 from etl.imports import (
     ImportHistory,
@@ -25,6 +25,8 @@ from etl.imports import (
 )
 from etl.snapshot.store import SnapshotStore
 from etl.sync import import_lock
+from tests.cli import ebok
+from tests.database import sqlite_only
 from tests.etl.builders import minimal_tables, write_csv, write_csv_bundle, zip_dir
 from tests.etl.legacy_builders import klonowa
 from tests.etl.test_sync import broken_tables, settle
@@ -127,7 +129,7 @@ def test_a_rejected_upload_publishes_nothing_and_keeps_every_problem(
         "reason": "",
     }  # fmt: skip
     assert (settings.data_dir / record.stored_as).parent == settings.rejected_dir
-    saved = ImportHistory(settings.imports_db).get(record.id)
+    saved = ImportHistory(settings.imports_database).get(record.id)
     assert saved.problems == record.problems and saved.problem_total == 1
 
 
@@ -185,10 +187,10 @@ def test_sync_and_the_command_line_record_their_imports_too(settings: Settings, 
     settings.inbox_dir.mkdir()
     settle(write_csv_bundle(settings.inbox_dir / "kwiatowa", minimal_tables()), 200)
     settle(write_csv_bundle(settings.inbox_dir / "broken", broken_tables()), 100)
-    assert main(["--data-dir", str(settings.data_dir), "sync"]) == 1
+    assert ebok(settings, "sync") == 1
     bundle = write_csv_bundle(tmp_path / "again", minimal_tables())
-    assert main(["--data-dir", str(settings.data_dir), "import", str(bundle)]) == 0
-    assert main(["--data-dir", str(settings.data_dir), "import", str(tmp_path / "none")]) == 1
+    assert ebok(settings, "import", str(bundle)) == 0
+    assert ebok(settings, "import", str(tmp_path / "none")) == 1
 
     records = import_history(settings)
     assert [(r.via, r.who, r.status) for r in records] == [
@@ -205,6 +207,7 @@ def test_sync_and_the_command_line_record_their_imports_too(settings: Settings, 
     assert records[2].problem_total == 1
 
 
+@sqlite_only
 def test_the_history_is_etls_own_sqlite_file_in_the_data_dir(settings: Settings, tmp_path) -> None:
     run_import(upload_of(settings, write_csv_bundle(tmp_path / "a", minimal_tables())).directory,
                settings, who="ewa")  # fmt: skip
@@ -257,11 +260,12 @@ def test_imports_a_restart_cut_short_are_shown_as_interrupted(settings: Settings
             text=True,
             check=True,
         ).stdout.strip()
-        with sqlite3.connect(settings.imports_db) as db:  # as if run by a process now gone
-            db.execute(
-                "UPDATE imports SET record = json_set(record, '$.runner', ?)",
-                (f"{socket.gethostname()}:{gone}",),
-            )
+        history = ImportHistory(settings.imports_database).database
+        (text,) = history.execute("SELECT record FROM imports").fetchone()
+        gone_runner = {**json.loads(text), "runner": f"{socket.gethostname()}:{gone}"}
+        history.execute(  # as if run by a process now gone
+            "UPDATE imports SET record = ?", (json.dumps(gone_runner, ensure_ascii=False),)
+        )
         assert ImportService(settings).job(job).status == "interrupted"  # a new process
 
 
@@ -312,7 +316,7 @@ def test_an_inbox_refusal_can_be_retried_too(settings: Settings, tmp_path) -> No
     settle(write_csv_bundle(settings.inbox_dir / "full", minimal_tables()), 200)
     one_fee = minimal_tables()["fees"][:1]  # of KW5/1's two
     settle(write_csv(settings.inbox_dir / "fees.csv", one_fee), 100)
-    main(["--data-dir", str(settings.data_dir), "sync"])
+    ebok(settings, "sync")
     refused = import_history(settings)[0]
     assert refused.refusal == "shrink" and refused.source == "fees.csv"
     service = ImportService(settings, poll=0.05)
