@@ -17,6 +17,8 @@ from typing import Any
 
 from ebok.settings import Settings
 from portal.accounts.mail import compose as compose_mail
+from portal.i18n import N_, use_locale
+from portal.i18n import gettext as _
 from portal.notices.diff import MAX_LISTED, AccountChanges
 from portal.notices.tokens import unsubscribe_url
 from portal.premises.community import DOCUMENTS_URL, KIND_LABELS
@@ -26,16 +28,18 @@ from portal.web.format import date_pl
 TEMPLATE = "notice"
 SETTINGS_PATH = "/settings"
 KIND_WORDS = {
-    "balance": "saldo",
-    "charges": "naliczenia",
-    "documents": "dokumenty wspólnoty",
-    "announcements": "ogłoszenia",
+    "balance": N_("saldo"),
+    "charges": N_("naliczenia"),
+    "documents": N_("dokumenty wspólnoty"),
+    "announcements": N_("ogłoszenia"),
 }
 
 
 def subject(changes: AccountChanges) -> str:
-    """`Nowości w EBOK: saldo, naliczenia`: the kinds of news, never a figure."""
-    return "Nowości w EBOK: " + ", ".join(KIND_WORDS[k] for k in changes.kinds)
+    """`Nowości w EBOK: saldo, naliczenia`: the kinds of news, never a figure (in the
+    current language)."""
+    kinds = ", ".join(_(KIND_WORDS[k]) for k in changes.kinds)
+    return _("Nowości w EBOK: %(kinds)s") % {"kinds": kinds}
 
 
 def _listed(items: list[Any]) -> tuple[list[Any], int]:
@@ -43,7 +47,8 @@ def _listed(items: list[Any]) -> tuple[list[Any], int]:
 
 
 def context(settings: Settings, login: str, changes: AccountChanges, token: str) -> dict:
-    """What templates/mail/notice.{txt,html} show (links absolute, dates formatted)."""
+    """What templates/mail/notice.{txt,html} show (links absolute, dates formatted in the
+    current language)."""
     base = settings.base_url
     premises = []
     for p in changes.premises:
@@ -83,7 +88,7 @@ def context(settings: Settings, login: str, changes: AccountChanges, token: str)
                 "documents": [
                     {
                         "title": d["title"],
-                        "kind": KIND_LABELS.get(d["kind"], KIND_LABELS["other"]),
+                        "kind": _(KIND_LABELS.get(d["kind"], KIND_LABELS["other"])),
                         "date": date_pl(d["date"]),
                     }
                     for d in documents
@@ -104,11 +109,18 @@ def context(settings: Settings, login: str, changes: AccountChanges, token: str)
 
 
 def notice_message(
-    settings: Settings, to: str, login: str, changes: AccountChanges, token: str
+    settings: Settings,
+    to: str,
+    login: str,
+    changes: AccountChanges,
+    token: str,
+    language: str = "pl",
 ) -> EmailMessage:
-    msg = compose_mail(
-        settings, to, subject(changes), TEMPLATE, context(settings, login, changes, token)
-    )
+    """The notice in `language` (the one the resident opted in with)."""
+    with use_locale(language):
+        msg = compose_mail(
+            settings, to, subject(changes), TEMPLATE, context(settings, login, changes, token)
+        )
     msg["List-Unsubscribe"] = f"<{unsubscribe_url(settings.base_url, token)}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return msg

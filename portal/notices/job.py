@@ -57,6 +57,11 @@ class NoticeJob:
         subscribers = self.store.subscribers()
         if not subscribers:
             return 0
+        if previous is not None and not previous.path.is_dir():
+            # Pruned by this very publish (EBOK_KEEP_GENERATIONS=1): nothing to compare with,
+            # and comparing with nothing would call everything new.
+            log.warning("generation %s: the previous one is gone, no notices", current.id)
+            return 0
         digest = str(current.manifest.get("content_digest") or current.id)
         diff = GenerationDiff(previous, current, self.clock())
         queued = 0
@@ -75,7 +80,7 @@ class NoticeJob:
         if not changes:
             return 0
         token = self.tokens.issue(who.account_id, who.version)
-        msg = notice_message(self.settings, who.email, who.login, changes, token)
+        msg = notice_message(self.settings, who.email, who.login, changes, token, who.language)
         if not self.store.record_sent(who.account_id, generation, digest):
             return 0
         self.mailer.send(msg)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from portal.i18n import current_locale
 from portal.notices.store import NoticesStore
 from portal.notices.tokens import UNSUBSCRIBE_PATH, UnsubscribeTokens
 from portal.web.templating import templates
@@ -38,14 +39,6 @@ def tokens(state: object) -> UnsubscribeTokens:
     return state.unsubscribe_tokens  # type: ignore[attr-defined]
 
 
-def _language() -> str:
-    try:
-        from portal.i18n import current_locale
-    except ImportError:  # before the portal speaks English
-        return "pl"
-    return current_locale()
-
-
 # -- /settings ----------------------------------------------------------------------------------
 async def settings_page(request: Request) -> Response:
     account = request.state.account
@@ -56,6 +49,10 @@ async def settings_page(request: Request) -> Response:
         {
             "email": account.email,
             "enabled": bool(subscription and subscription.enabled),
+            # Notices go in the language they were switched on in; offer this page's.
+            "other_language": bool(
+                subscription and subscription.enabled and subscription.language != current_locale()
+            ),
             "saved": request.query_params.get("saved"),
         },
     )
@@ -67,7 +64,8 @@ async def settings_submit(request: Request) -> Response:
     wanted = form.get("notices")
     store = _store(request)
     if wanted == "on" and account.email:
-        store.subscribe(account.id, _language())
+        # The page's language is the messages' (saving again in another language changes it).
+        store.subscribe(account.id, current_locale())
         log.info("account %s: e-mail notices on", account.login)
         return RedirectResponse(f"{SETTINGS_PATH}?saved=on", status_code=303)
     if wanted == "off":

@@ -230,11 +230,40 @@ def test_one_accounts_trouble_does_not_stop_the_others(
 
     real = job_module.notice_message
 
-    def failing_for_anna(settings, to, login, changes, token):
+    def failing_for_anna(settings, to, login, changes, token, language):
         if login == "anna":
             raise RuntimeError("boom")
-        return real(settings, to, login, changes, token)
+        return real(settings, to, login, changes, token, language)
 
     monkeypatch.setattr(job_module, "notice_message", failing_for_anna)
     assert job(before, after) == 1
     assert [m["To"] for m in sent()] == ["jan@example.pl"]
+
+
+def test_the_message_speaks_the_language_the_resident_opted_in_with(
+    store, before, accounts, notices_store, job, sent
+) -> None:
+    record = accounts.create("john", "x", ["KW5/12"], email="john@example.com")
+    notices_store.subscribe(record.id, "en")
+    after = publish(
+        store, [kw5(ledger=[*BASE_LEDGER, NEW_CHARGE]), kw5("KW5/14", number="14"), lipowa()]
+    )
+    job(before, after)
+    (msg,) = sent()
+    assert msg["Subject"] == "News in EBOK: balance, charges"
+    text = text_of(msg)
+    assert "The premises' balance has changed." in text
+    assert "10 Nov 2026 Naliczenie 11/2026" in text  # the export's own words stay as they are
+    assert 'lang="en"' in html_of(msg)
+
+
+def test_nothing_when_the_previous_generation_was_pruned(
+    store, before, accounts, notices_store, job, sent
+) -> None:
+    subscribe(accounts, notices_store, "anna", "KW5/12")
+    after = publish(
+        store, [kw5(ledger=[*BASE_LEDGER, NEW_CHARGE]), kw5("KW5/14", number="14"), lipowa()]
+    )
+    store.prune(1)  # EBOK_KEEP_GENERATIONS=1 removes `before` as the publish ends
+    assert job(before, after) == 0
+    assert sent() == []

@@ -151,3 +151,16 @@ def test_an_unsubscribe_token_is_no_password_reset_token(client, subscribed) -> 
     token = path.rsplit("/", 1)[1]
     page = client.get(f"/password/reset/{token}")
     assert page.status_code == 400
+
+
+def test_notices_switched_on_in_english_are_sent_in_english(signed_in, notices) -> None:
+    client = signed_in("KW5/12", login="john", email="john@example.com")
+    client.get("/settings?lang=en")
+    page = switch(client, "on")
+    assert "E-mail notifications" in page.text
+    assert notices.subscription(client.account_id).language == "en"
+    # Back in Polish, the page offers to send them in Polish instead.
+    polish = client.get("/settings?lang=pl")
+    assert "Wysyłaj je w języku tej strony" in polish.text
+    switch(client, "on")
+    assert notices.subscription(client.account_id).language == "pl"
