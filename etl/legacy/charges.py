@@ -163,77 +163,103 @@ def _line(
     return charge_line(fields, layout.premises, layout.period, layout.first, own)
 
 
+class _Column:
+    """A column as its distinct values (each checked and converted once, in Arrow) and each
+    row's index into them: charge lines repeat their codes, periods, units, prices, totals."""
+
+    def __init__(self, values: pa.Array, *, trim: bool = True) -> None:
+        encoded = pc.dictionary_encode(values)
+        self.index = encoded.indices.to_numpy(zero_copy_only=False)
+        distinct = encoded.dictionary
+        self.values = pc.utf8_trim_whitespace(distinct) if trim else distinct
+
+    def rows(self, per_value: np.ndarray) -> np.ndarray:
+        return per_value[self.index]
+
+    def matches(self, pattern: str) -> np.ndarray:
+        return self.rows(_bools(pc.match_substring_regex(self.values, pattern)))
+
+
+def _bools(values: pa.Array) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False)
+
+
+def _ints(values: pa.Array, valid: pa.Array) -> np.ndarray:
+    """int64 of digit strings; 0 where not `valid` (those rows are not kept)."""
+    return pc.cast(pc.if_else(valid, values, "0"), pa.int64()).to_numpy()
+
+
 def _vectorised(
     file: str, split: columns.Split, layout: Layout, noted: list[tuple[int, str]]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The rows every column check passes, and which rows those are."""
     col = split.columns
     first = layout.first
-    premises = pc.utf8_trim_whitespace(col[layout.premises])
-    quantity = pc.utf8_trim_whitespace(col[first + 2])
-    rate = pc.utf8_trim_whitespace(col[first + 4])
-    total = pc.utf8_trim_whitespace(col[first + 5])
-    checks = [
-        pc.not_equal(premises, ""),
-        pc.match_substring_regex(quantity, _QUANTITY),
-        pc.match_substring_regex(rate, _RATE),
-        pc.match_substring_regex(total, _TOTAL),
-    ]
-    period = None
+    premises = _Column(col[layout.premises])
+    quantity = _Column(col[first + 2])
+    rate = _Column(col[first + 4])
+    total = _Column(col[first + 5])
+    passed = (
+        premises.rows(_bools(pc.not_equal(premises.values, "")))
+        & quantity.matches(_QUANTITY)
+        & rate.matches(_RATE)
+        & total.matches(_TOTAL)
+    )
+    year = month = np.zeros(len(passed), dtype=np.int64)
     if layout.period is not None:
-        period = pc.utf8_trim_whitespace(col[layout.period])
-        checks.append(pc.match_substring_regex(period, _PERIOD))
-    passed = checks[0]
-    for check in checks[1:]:
-        passed = pc.and_(passed, check)
-    passed_np = passed.to_numpy(zero_copy_only=False)
-    if not passed_np.all():
-        keep = pa.array(passed_np)
-        premises, quantity, rate, total = (
-            pc.filter(a, keep) for a in (premises, quantity, rate, total)
-        )
-        period = None if period is None else pc.filter(period, keep)
-        col = [pc.filter(c, keep) for c in col]
-    numbers = split.numbers[passed_np]
-    n = len(numbers)
-    if period is None:
-        year = month = np.zeros(n, dtype=np.int64)
-    else:
-        year = pc.cast(pc.utf8_slice_codeunits(period, 0, 4), pa.int64()).to_numpy()
-        month = pc.cast(pc.utf8_slice_codeunits(period, 4, 6), pa.int64()).to_numpy()
-    parts = pc.extract_regex(total, _TOTAL)
+        period = _Column(col[layout.period])
+        valid = pc.match_substring_regex(period.values, _PERIOD)
+        passed &= period.rows(_bools(valid))
+        year = period.rows(_ints(pc.utf8_slice_codeunits(period.values, 0, 4), valid))
+        month = period.rows(_ints(pc.utf8_slice_codeunits(period.values, 4, 6), valid))
+    parts = pc.extract_regex(pc.if_else(pc.match_substring_regex(total.values, _TOTAL),
+                                        total.values, "0"), _TOTAL)  # fmt: skip
     whole = pc.cast(parts.field("whole"), pa.int64()).to_numpy()
     cents = pc.cast(pc.utf8_rpad(parts.field("cents"), 2, "0"), pa.int64()).to_numpy()
-    minus = pc.equal(parts.field("sign"), "-").to_numpy(zero_copy_only=False)
-    grosze = np.where(minus, -1, 1) * (whole * 100 + cents)
+    minus = _bools(pc.equal(parts.field("sign"), "-"))
+    grosze = total.rows(np.where(minus, -1, 1) * (whole * 100 + cents))
     q_text, q_float = _decimal_text(quantity)
     r_text, r_float = _decimal_text(rate)
-    premises_list = _pylist(premises)
-    _compare(file, numbers, premises_list, q_text, r_text, q_float * r_float * 100, grosze, noted)
-    description = pc.utf8_trim_whitespace(pc.replace_substring_regex(col[first + 1], _SPACES, " "))
+    keep = np.flatnonzero(passed)
+    numbers = split.numbers[keep]
+
+    def kept(column: _Column, values: pa.Array | None = None) -> np.ndarray:
+        """The Python strings of the kept rows, each distinct value made once."""
+        values = column.values if values is None else values
+        distinct = np.empty(len(values), dtype=object)
+        distinct[:] = values.to_pylist()
+        return distinct[column.index[keep]]
+
+    premises_text, q_rows, r_rows = kept(premises), kept(quantity, q_text), kept(rate, r_text)
+    estimate = quantity.rows(q_float)[keep] * rate.rows(r_float)[keep] * 100
+    _compare(file, numbers, premises_text, q_rows, r_rows, estimate, grosze[keep], noted)
+    description = _Column(col[first + 1], trim=False)
+    collapsed = pc.utf8_trim_whitespace(
+        pc.replace_substring_regex(description.values, _SPACES, " ")
+    )
     frame = _frame(
         {
             "line": numbers,
-            "premises": premises_list,
-            "year": year,
-            "month": month,
-            "line_no": _pylist(pc.utf8_trim_whitespace(col[first])),
-            "description": _pylist(description),
-            "quantity": q_text,
-            "unit": _pylist(pc.utf8_trim_whitespace(col[first + 3])),
-            "rate": r_text,
-            "total": grosze,
+            "premises": premises_text,
+            "year": year[keep],
+            "month": month[keep],
+            "line_no": kept(_Column(col[first])),
+            "description": kept(description, collapsed),
+            "quantity": q_rows,
+            "unit": kept(_Column(col[first + 3])),
+            "rate": r_rows,
+            "total": grosze[keep],
         }
     )
-    return frame, passed_np
+    return frame, passed
 
 
 def _compare(
     file: str,
     numbers: np.ndarray,
-    premises: list[str],
-    quantity: list[str],
-    rate: list[str],
+    premises: np.ndarray,
+    quantity: np.ndarray,
+    rate: np.ndarray,
     estimate: np.ndarray,
     grosze: np.ndarray,
     noted: list[tuple[int, str]],
@@ -243,9 +269,8 @@ def _compare(
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.abs(estimate - grosze)
         slack = 1e-6 + 1e-12 * (np.abs(estimate) + np.abs(grosze))
-        unclear = ~((diff < 1 - slack) | (diff > 1 + slack))
-        surely = diff > 1 + slack
-    for i in np.flatnonzero(surely | unclear):
+        clear = (diff < 1 - slack) & np.isfinite(estimate)
+    for i in np.flatnonzero(~clear):
         q, r, total = Decimal(quantity[i]), Decimal(rate[i]), int(grosze[i])
         expected = q * r
         if abs(expected * 100 - total) > 1:
@@ -257,25 +282,19 @@ def _compare(
             )  # fmt: skip
 
 
-def _decimal_text(values: pa.Array) -> tuple[list[str], np.ndarray]:
-    """The numbers as format(Decimal(text), "f") writes them, and as floats for estimates."""
-    dotted = pc.replace_substring(values, ",", ".")
-    canonical = pc.match_substring_regex(dotted, _CANONICAL).to_numpy(zero_copy_only=False)
-    odd = np.flatnonzero(~canonical)
-    text = _pylist(dotted)
-    for i in odd:  # `+1`, `.5`, `007`, `5.`: rare, and Decimal says how they read
-        text[i] = format(Decimal(text[i]), "f")
-    if len(odd):
+def _decimal_text(column: _Column) -> tuple[pa.Array, np.ndarray]:
+    """The distinct numbers as format(Decimal(text), "f") writes them, and as floats for
+    estimates (0 where the number does not read; those rows are not kept)."""
+    dotted = pc.replace_substring(column.values, ",", ".")
+    readable = pc.match_substring_regex(dotted, r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+    odd = np.flatnonzero(_bools(readable) & ~_bools(pc.match_substring_regex(dotted, _CANONICAL)))
+    if len(odd):  # `+1`, `.5`, `007`, `5.`: rare, and Decimal says how they read
+        text = dotted.to_pylist()
+        for i in odd:
+            text[i] = format(Decimal(text[i]), "f")
         dotted = pa.array(text, pa.string())
-    return text, pc.cast(dotted, pa.float64()).to_numpy()
-
-
-def _pylist(values: pa.Array) -> list[str]:
-    """Python strings of a column whose values repeat (units, descriptions, codes): each
-    distinct value made once."""
-    encoded = pc.dictionary_encode(values)
-    distinct = np.array(encoded.dictionary.to_pylist(), dtype=object)
-    return distinct[encoded.indices.to_numpy(zero_copy_only=False)].tolist()
+    floats = pc.cast(pc.if_else(readable, dotted, "0"), pa.float64()).to_numpy()
+    return dotted, floats
 
 
 def _records(lines: list[ChargeLine]) -> pd.DataFrame:
@@ -304,7 +323,11 @@ def _frame(data: dict[str, Any]) -> pd.DataFrame:
     out = {}
     for name in COLUMNS:
         if name not in _INTS:
-            out[name] = pd.Series(data[name], dtype=object)
+            values = data[name]
+            if not isinstance(values, np.ndarray):
+                values = np.empty(len(values), dtype=object)
+                values[:] = data[name]
+            out[name] = pd.Series(values, dtype=object, copy=False)
             continue
         try:
             out[name] = pd.Series(data[name], dtype="int64")

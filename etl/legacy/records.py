@@ -109,8 +109,14 @@ class Fields:
         return value
 
     def money(self, i: int, column: str, *, empty_is_zero: bool = False) -> int | None:
-        if empty_is_zero and not self.values[i].strip():
+        text = self.values[i].strip()
+        if empty_is_zero and not text:
             return 0
+        plain = _MONEY.match(text)
+        if plain:  # `-12,50`, as the export writes nearly every figure: its digits are grosze
+            sign, whole, cents = plain.groups()
+            grosze = int(whole) * 100 + int((cents or "").ljust(2, "0"))
+            return -grosze if sign == "-" else grosze
         value = self.decimal(i, column, places=2)
         return None if value is None else int(value * 100)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 from datetime import date
 
 import pandas as pd
@@ -59,11 +60,17 @@ def _month_dates(card: Card, year: int, month: int, as_of: date) -> tuple[date, 
     """Charge row: the month's first day (the card's start day in its first month). Payment
     row: the month's last day, but not after the as-of date or the card's end, nor before the
     charge. Each month in its own month, whichever months the card's columns stand for."""
-    first = date(year, month, 1)
+    first, last = _month(year, month)[:2]
     if (card.date_from.year, card.date_from.month) == (year, month):
         first = card.date_from
-    last = date(year, month, calendar.monthrange(year, month)[1])
     return first, max(first, min(last, as_of, card.date_to))
+
+
+@functools.cache
+def _month(year: int, month: int) -> tuple[date, date, str, str]:
+    """First and last day, `MM/YYYY` and `YYYY-MM`: every card of a community has the same."""
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    return date(year, month, 1), last, f"{month:02d}/{year}", f"{year}-{month:02d}"
 
 
 def not_yet_due(card: Card, charges_to: date | None) -> list[tuple[int, int, int]]:
@@ -107,13 +114,14 @@ def ledger_frame(
         for charge, payment, (year, month) in zip(
             card.charges, card.payments, card.months, strict=True
         ):
+            if not charge and not payment:
+                continue
             on, paid_on = _month_dates(card, year, month, as_of)
-            mm = f"{month:02d}/{year}"
+            mm, period = _month(year, month)[2:]
             if charge and (year, month) not in later:
                 breakdown = None
                 if lines is not None:
                     breakdown = list(details.get((card.premises, year, month), ()))
-                period = f"{year}-{month:02d}"
                 row(card, on, f"Naliczenie {mm}", period, charge, 0, breakdown)
             if payment:
                 row(card, paid_on, f"Wpłaty {mm}", "", 0, payment)
