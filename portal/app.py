@@ -61,6 +61,7 @@ from portal.web.metrics import RequestMetrics
 from portal.web.security import SecurityHeadersMiddleware
 from portal.web.session import SessionMiddleware
 from portal.web.templating import templates
+from portal.web.unavailable import DatabaseGuard
 
 T = TypeVar("T")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -89,6 +90,7 @@ class PortalApp(Starlette):
     def build_middleware_stack(self) -> ASGIApp:
         residents = super().build_middleware_stack()
         stack = residents if self.panel is None else PanelSplit(self.panel, residents)
+        stack = DatabaseGuard(stack)  # the database gone: 503s, logged in a line
         languages = LocaleMiddleware(stack, https=self.hsts)
         security = SecurityHeadersMiddleware(languages, hsts=self.hsts)
         session = _layer(residents, SessionMiddleware)

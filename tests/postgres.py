@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,9 +31,13 @@ def bin_dir() -> Path | None:
 
 
 class Cluster:
-    """A cluster in `directory` (data in DIR/data, socket in DIR/socket, log in DIR/log)."""
+    """A cluster in `directory` (data in DIR/data, socket in DIR/socket, log in DIR/log); by
+    default a new directory in /tmp (as root, the `postgres` user must reach it: pytest's own
+    temporary directories are root's only)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
+        if directory is None:
+            directory = Path(tempfile.mkdtemp(prefix="ebok-pg-"))
         self.directory = Path(directory).resolve()
         self.data = self.directory / "data"
         self.socket = self.directory / "socket"

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from ebok.database import errors
 from ebok.database.errors import SQLITE_TIMEOUT, SQLiteIntegrityError, SQLiteUnavailable
 
 
@@ -46,9 +47,9 @@ class SQLiteDatabase:
 
     backend = "sqlite"
 
-    def __init__(self, path: Path, *, timeout: float = SQLITE_TIMEOUT) -> None:
+    def __init__(self, path: Path, *, timeout: float | None = None) -> None:
         self.target = self.path = path
-        self.timeout = timeout
+        self.timeout = errors.SQLITE_TIMEOUT if timeout is None else timeout
         self._local = threading.local()
 
     def connection(self) -> sqlite3.Connection:

@@ -21,6 +21,7 @@ from portal.web.templating import templates
 
 ErrorPage = Callable[[Request, Exception], Awaitable[Response]]
 
+from ebok.database import DatabaseUnavailable
 
 def menu(request: Request) -> list[Section]:
     staff = getattr(request.state, "staff", None)
@@ -52,7 +53,7 @@ def error_handler(residents_error_page: ErrorPage) -> ErrorPage:
     """The panel's handler for HTTP errors and 500s."""
 
     async def handle(request: Request, exc: Exception) -> Response:
-        if getattr(request.state, "staff", None) is None:
+        if getattr(request.state, "staff", None) is None or isinstance(exc, DatabaseUnavailable):
             return await residents_error_page(request, exc)
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         return render(

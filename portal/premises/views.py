@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ebok.database import DatabaseUnavailable
 from etl.snapshot.document import Document
 from etl.snapshot.ids import quote_premises_id
 from portal.i18n import current_locale
@@ -43,6 +44,7 @@ from portal.premises.documents import (
 from portal.web.csrf import csrf_token
 from portal.web.downloads import file_response
 from portal.web.templating import templates
+from portal.web.unavailable import unavailable
 
 if TYPE_CHECKING:
     from etl.snapshot.store import Generation
@@ -510,6 +512,8 @@ async def healthz(request: Request) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     """Error pages in the portal's words (and the visitor's language) instead of Starlette's
     plain text."""
+    if isinstance(exc, DatabaseUnavailable):  # portal.web.unavailable
+        exc = unavailable(_("Baza danych portalu jest chwilowo niedostępna."))
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     titles = {
         404: _("Nie znaleziono strony"),
