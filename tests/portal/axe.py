@@ -5,14 +5,25 @@ time): axe-selenium-python's axe-core 3.1 (the one issue 13 names; it still has 
 `radiogroup` rule: radios of one name must be one labelled group) and axe-core-python's
 axe-core 4.4 (newer rules and a stricter colour-contrast check). All rules run, best
 practices too (`region`: all content inside landmarks), and a page passes with no violation
-from either. `audit(driver)` returns the violations as readable lines, so a failing test says
-which rule, which element and how to fix it.
+from either (but for a rule one release gets wrong, `_SKIPPED`, which the other still runs).
+`audit(driver)` returns the violations as readable lines, so a failing test says which rule,
+which element and how to fix it.
+
+The accessibility tests (tests/portal/test_accessibility.py, tests/portal/panel/...) list their
+pages as `Page`s and check each with `check_page`, in each language.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+# Rules a release gets wrong, left to the other release (which runs them): axe-core 3.1's
+# autocomplete-valid predates `one-time-code` (the TOTP fields) and flags `off` on an e-mail
+# field (an office clerk types a resident's address, not their own); 4.4 accepts both.
+_SKIPPED = {"axe-core 3.1": ("autocomplete-valid",), "axe-core 4.4": ()}
 
 
 @cache
@@ -29,8 +40,9 @@ def _scripts() -> tuple[tuple[str, str], ...]:
 
 
 _RUN = (
-    "var done = arguments[arguments.length - 1];"
-    "axe.run(document, {resultTypes: ['violations']})"
+    "var done = arguments[arguments.length - 1], rules = {};"
+    "arguments[0].forEach(function (id) { rules[id] = {enabled: false}; });"
+    "axe.run(document, {resultTypes: ['violations'], rules: rules})"
     ".then(function (r) { done(r.violations); }, function (e) { done([{id: 'axe-error',"
     " impact: 'critical', help: String(e), helpUrl: '', nodes: []}]); });"
 )
@@ -43,7 +55,7 @@ def violations(driver) -> list[dict]:
     for engine, script in _scripts():
         driver.execute_script("delete window.axe;")
         driver.execute_script(script)
-        for violation in driver.execute_async_script(_RUN):
+        for violation in driver.execute_async_script(_RUN, list(_SKIPPED[engine])):
             found.append({**violation, "engine": engine})
     return found
 
@@ -65,3 +77,62 @@ def describe(found: list[dict]) -> list[str]:
 def audit(driver) -> list[str]:
     """Every violation on the page the driver shows, as readable lines ([] when none)."""
     return describe(violations(driver))
+
+
+# -- the pages of an accessibility test ---------------------------------------------------------
+@dataclass(frozen=True)
+class Page:
+    """A page to check: `who` (the fixture's browser of that name) opens `path` (formatted
+    with the test's values, e.g. `{token}`, and given `lang=`), then does `then` (fills in a
+    form) when there is one."""
+
+    name: str
+    who: str
+    path: str
+    then: Callable | None = None
+
+
+def with_lang(path: str, lang: str) -> str:
+    return f"{path}{'&' if '?' in path else '?'}lang={lang}"
+
+
+def submit(driver) -> None:
+    """Click the first button of the page's main form and wait for the next page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+
+
+def fill_and_submit(*click: str, **fields: str) -> Callable:
+    """A `Page.then`: type into the fields of these ids, click the elements these CSS
+    selectors find (radio buttons), submit."""
+
+    def act(driver) -> None:
+        from selenium.webdriver.common.by import By
+
+        for field_id, value in fields.items():
+            element = driver.find_element(By.ID, field_id)
+            element.clear()
+            element.send_keys(value)
+        for selector in click:
+            driver.find_element(By.CSS_SELECTOR, selector).click()
+        submit(driver)
+
+    return act
+
+
+def check_page(driver, base_url: str, page: Page, lang: str, **values: str) -> list[str]:
+    """Open the page in `lang`, do its action, and return what is wrong with it: a page in
+    another language than asked for, and every axe violation."""
+    driver.get(base_url + with_lang(page.path.format(**values), lang))
+    if page.then is not None:
+        page.then(driver)
+    found = audit(driver)
+    shown = driver.execute_script("return document.documentElement.lang")
+    if shown != lang:
+        found.insert(0, f"the page is in lang={shown!r}, not {lang!r}")
+    return [driver.current_url, *found] if found else []

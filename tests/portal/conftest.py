@@ -57,6 +57,24 @@ def serving(settings, app_factory=create_app) -> Iterator[tuple[Any, str]]:
         thread.join(10)
 
 
+@contextmanager
+def cheap_password_hashing() -> Iterator[None]:
+    """tests/conftest.py's cheap Argon2 for a module-scoped fixture (which runs before that
+    function-scoped one): accounts made and signed in for a whole module cost no 0.3 s each."""
+    from argon2 import PasswordHasher
+
+    import portal.accounts.passwords
+
+    with pytest.MonkeyPatch.context() as patch:
+        cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        patch.setattr(portal.accounts.passwords, "_hasher", cheap)
+        portal.accounts.passwords.dummy_hash.cache_clear()
+        try:
+            yield
+        finally:
+            portal.accounts.passwords.dummy_hash.cache_clear()
+
+
 @pytest.fixture
 def live_server(settings, store, live_app_factory):
     """The real app under uvicorn on a free loopback port: (app, base_url)."""

@@ -10,16 +10,19 @@ form (a failed sign-in, a refused slip) are checked as the resident sees them af
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 
 from ebok.settings import Settings
 from portal.accounts import passwords
 from tests.builders import ledger_row, make_document
-from tests.portal.axe import audit
-from tests.portal.conftest import needs_chromium, serving, start_chromium
+from tests.portal.axe import Page, check_page, fill_and_submit
+from tests.portal.conftest import (
+    cheap_password_hashing,
+    needs_chromium,
+    serving,
+    start_chromium,
+)
 from tests.portal.premises.test_community_pages import A_OLD, A_PDF, announcement, document, publish
 from tests.portal.premises.test_readings_page import with_readings
 
@@ -30,58 +33,19 @@ KW12 = "/premises/KW5%2F12"
 LANGUAGES = ("pl", "en")
 
 
-def _with_lang(path: str, lang: str) -> str:
-    return f"{path}{'&' if '?' in path else '?'}lang={lang}"
-
-
-@dataclass(frozen=True)
-class Page:
-    """A page to check: `who` looks at it ("visitor" not signed in, or "resident"), by opening
-    `path` (with `?lang=`), then doing `then` (filling a form) when there is one."""
-
-    name: str
-    who: str
-    path: str
-    then: Callable | None = None
-
-
-def _submit(driver) -> None:
-    """Click the main form's button and wait until the next page is there."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
-
-
-def _fill_and_submit(**fields: str) -> Callable:
-    def act(driver) -> None:
-        from selenium.webdriver.common.by import By
-
-        for field_id, value in fields.items():
-            element = driver.find_element(By.ID, field_id)
-            element.clear()
-            element.send_keys(value)
-        _submit(driver)
-
-    return act
-
-
 def _expired_form(driver) -> None:
     """A sign-in form whose CSRF token went stale: the "form expired" page."""
     driver.execute_script("document.querySelector('input[name=csrf_token]').value = 'stale';")
-    _fill_and_submit(login="ktos", password="zle-haslo")(driver)
+    fill_and_submit(login="ktos", password="zle-haslo")(driver)
 
 
 SLIP = f"{KW12}/slip"
 PAGES = [
     Page("login", "visitor", "/login"),
-    Page("login, refused", "visitor", "/login", _fill_and_submit(login="ktos", password="zle")),
+    Page("login, refused", "visitor", "/login", fill_and_submit(login="ktos", password="zle")),
     Page("form expired", "visitor", "/login", _expired_form),
     Page("password forgot", "visitor", "/password/forgot"),
-    Page("password forgot, sent", "visitor", "/password/forgot", _fill_and_submit(login="jan")),
+    Page("password forgot, sent", "visitor", "/password/forgot", fill_and_submit(login="jan")),
     Page("password reset", "visitor", "/password/reset/{token}"),
     Page("password reset, link invalid", "visitor", "/password/reset/niewazny"),
     Page("not found, signed out", "visitor", "/nie-ma-takiej-strony"),
@@ -102,7 +66,7 @@ PAGES = [
         "password change, refused",
         "resident",
         "/password/change",
-        _fill_and_submit(
+        fill_and_submit(
             current_password="zle-haslo",
             new_password="inne-dlugie-haslo-1",
             new_password_repeat="inne-dlugie-haslo-2",
@@ -152,7 +116,7 @@ def site(tmp_path_factory):
         ],
         files={hashlib.sha256(d).hexdigest(): d for d in (A_PDF, A_OLD)},
     )
-    with serving(settings) as (app, base_url):
+    with cheap_password_hashing(), serving(settings) as (app, base_url):
         record = app.state.accounts.create(
             "jan", passwords.hash_password(PASSWORD), ["KW5/12", "KW5/G 3"],
             must_change_password=False,
@@ -162,7 +126,7 @@ def site(tmp_path_factory):
         resident = start_chromium(folder / "resident")
         try:
             resident.get(base_url + "/login")
-            _fill_and_submit(login="jan", password=PASSWORD)(resident)
+            fill_and_submit(login="jan", password=PASSWORD)(resident)
             yield {"base_url": base_url, "token": token, "visitor": visitor, "resident": resident}
         finally:
             visitor.quit()
@@ -182,10 +146,5 @@ def english(site) -> bool:
 def test_no_accessibility_violations(site, english, page: Page, lang: str):
     if lang == "en" and not english:
         pytest.skip("the portal has no English yet: ?lang=en still serves Polish")
-    driver = site[page.who]
-    driver.get(site["base_url"] + _with_lang(page.path.format(token=site["token"]), lang))
-    if page.then is not None:
-        page.then(driver)
-    assert driver.execute_script("return document.documentElement.lang") == lang
-    found = audit(driver)
-    assert not found, "\n".join([driver.current_url, *found])
+    problems = check_page(site[page.who], site["base_url"], page, lang, token=site["token"])
+    assert not problems, "\n".join(problems)
