@@ -336,17 +336,37 @@ def _frame(data: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _months(lines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each line's (premises, year, month) as one integer, and the premises codes by number."""
+    codes, premises = pd.factorize(lines["premises"].to_numpy())
+    year, month = lines["year"].to_numpy(), lines["month"].to_numpy()
+    return (codes * 10_000 + year) * 13 + month, codes, premises
+
+
+def _keys(
+    lines: pd.DataFrame, heads: np.ndarray, codes: np.ndarray, premises: np.ndarray
+) -> list[tuple[str, int, int]]:
+    """(premises, year, month) of the lines at `heads`."""
+    return list(
+        zip(
+            premises[codes[heads]].tolist(),
+            lines["year"].to_numpy()[heads].tolist(),
+            lines["month"].to_numpy()[heads].tolist(),
+            strict=True,
+        )
+    )
+
+
 def month_totals(lines: pd.DataFrame) -> dict[tuple[str, int, int], int]:
     """Σ totals per (premises, year, month) of the lines that have a period."""
     dated = lines[lines["month"] > 0]
-    sums = dated.groupby(["premises", "year", "month"], sort=False)["total"].sum()
-    keys = zip(
-        sums.index.get_level_values(0).tolist(),
-        sums.index.get_level_values(1).tolist(),
-        sums.index.get_level_values(2).tolist(),
-        strict=True,
-    )
-    return dict(zip(keys, sums.tolist(), strict=True))
+    if dated.empty:
+        return {}
+    group, codes, premises = _months(dated)
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+    sums = np.add.reduceat(dated["total"].to_numpy()[order], starts)  # int64, or Python ints
+    return dict(zip(_keys(dated, order[starts], codes, premises), sums.tolist(), strict=True))
 
 
 def details(lines: pd.DataFrame) -> dict[tuple[str, int, int], list[dict[str, object]]]:
@@ -354,14 +374,12 @@ def details(lines: pd.DataFrame) -> dict[tuple[str, int, int], list[dict[str, ob
     `zfill(9)` orders them), then file order."""
     if lines.empty:
         return {}
-    codes, numbers = pd.factorize(lines["line_no"].to_numpy())
-    padded = [s.zfill(9) for s in numbers]  # `01` and `1` are equals, as in the line parsers
+    numbers, distinct = pd.factorize(lines["line_no"].to_numpy())
+    padded = [s.zfill(9) for s in distinct]  # `01` and `1` are equals, as in the line parsers
     place = {s: i for i, s in enumerate(sorted(set(padded)))}
     rank = np.array([place[s] for s in padded], dtype=np.int64)
-    codes_p, premises = pd.factorize(lines["premises"].to_numpy())
-    year, month = lines["year"].to_numpy(), lines["month"].to_numpy()
-    group = (codes_p * 10_000 + year) * 13 + month  # (premises, year, month) as one integer
-    order = np.lexsort((lines["line"].to_numpy(), rank[codes], group))
+    group, codes, premises = _months(lines)
+    order = np.lexsort((lines["line"].to_numpy(), rank[numbers], group))
     rows = [
         {"description": d, "quantity": q, "unit": u, "rate": r, "amount": a}
         for d, q, u, r, a in zip(
@@ -373,11 +391,7 @@ def details(lines: pd.DataFrame) -> dict[tuple[str, int, int], list[dict[str, ob
             strict=True,
         )
     ]
-    bounds = np.flatnonzero(np.diff(group[order])) + 1
-    starts = [0, *bounds.tolist()]
-    ends = [*bounds.tolist(), len(rows)]
-    heads = order[starts]
-    named = zip(
-        premises[codes_p[heads]].tolist(), year[heads].tolist(), month[heads].tolist(), strict=True
-    )
-    return {key: rows[a:b] for key, a, b in zip(named, starts, ends, strict=True)}
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+    ends = [*starts[1:].tolist(), len(rows)]
+    keys = _keys(lines, order[starts], codes, premises)
+    return {key: rows[a:b] for key, a, b in zip(keys, starts.tolist(), ends, strict=True)}

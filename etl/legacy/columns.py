@@ -30,6 +30,7 @@ class Split:
     numbers: np.ndarray  # int64, 1-based line number of each row
     odd: list[tuple[int, str]] = field(default_factory=list)
     text: str = ""
+    _lines: list[str] | None = None
 
     def line(self, row: int) -> str:
         """The text of a row's line as `records.numbered_lines` gives it. A row of empty fields
@@ -37,11 +38,9 @@ class Split:
         values = [column[row].as_py() for column in self.columns]
         if any(values):
             return "#".join(values)
-        return _lines(self.text)[int(self.numbers[row]) - 1]
-
-
-def _lines(text: str) -> list[str]:
-    return [line.rstrip("\r").replace("\x1a", "") for line in text.split("\n")]
+        if self._lines is None:
+            self._lines = [line.rstrip("\r") for line in self.text.split("\n")]
+        return self._lines[int(self.numbers[row]) - 1]
 
 
 def _array(column: pa.ChunkedArray) -> pa.Array:

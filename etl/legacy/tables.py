@@ -56,21 +56,18 @@ def premises_frame(
     return pd.DataFrame(rows, columns=columns)
 
 
-def _month_dates(card: Card, year: int, month: int, as_of: date) -> tuple[date, date]:
-    """Charge row: the month's first day (the card's start day in its first month). Payment
-    row: the month's last day, but not after the as-of date or the card's end, nor before the
-    charge. Each month in its own month, whichever months the card's columns stand for."""
-    first, last = _month(year, month)[:2]
-    if (card.date_from.year, card.date_from.month) == (year, month):
-        first = card.date_from
-    return first, max(first, min(last, as_of, card.date_to))
-
-
 @functools.cache
-def _month(year: int, month: int) -> tuple[date, date, str, str]:
-    """First and last day, `MM/YYYY` and `YYYY-MM`: every card of a community has the same."""
+def _month(year: int, month: int) -> tuple[date, date, str, str, str]:
+    """First and last day, the charge and payment rows' descriptions and the period: every
+    card of a community has the same months."""
     last = date(year, month, calendar.monthrange(year, month)[1])
-    return date(year, month, 1), last, f"{month:02d}/{year}", f"{year}-{month:02d}"
+    mm = f"{month:02d}/{year}"
+    return date(year, month, 1), last, f"Naliczenie {mm}", f"Wpłaty {mm}", f"{year}-{month:02d}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso(day: date) -> str:
+    return day.isoformat()
 
 
 def not_yet_due(card: Card, charges_to: date | None) -> list[tuple[int, int, int]]:
@@ -103,28 +100,34 @@ def ledger_frame(
             (card.premises, when.isoformat(), text, period, charge, payment, det, card.line)
         )
 
+    add = rows.append
     running: dict[str, int] = {}  # the cards' balance so far, per premises
     for card in sorted(cards, key=lambda c: (c.premises, c.year)):
-        if card.premises not in running:
-            running[card.premises] = card.opening
+        code, line = card.premises, card.line
+        if code not in running:
+            running[code] = card.opening
             if card.opening:
                 opening = card.opening
                 row(card, card.date_from, "Bilans otwarcia", "", max(-opening, 0), max(opening, 0))
         later = {(y, m) for y, m, _ in not_yet_due(card, charges_to)}
-        for charge, payment, (year, month) in zip(
-            card.charges, card.payments, card.months, strict=True
-        ):
+        start = (card.date_from.year, card.date_from.month)
+        until = min(as_of, card.date_to)
+        # Charge row: the month's first day (the card's start day in its first month).
+        # Payment row: the month's last day, but not after the as-of date or the card's end,
+        # nor before the charge. Each month in its own month, whichever months the card's
+        # columns stand for.
+        for charge, payment, month in zip(card.charges, card.payments, card.months, strict=True):
             if not charge and not payment:
                 continue
-            on, paid_on = _month_dates(card, year, month, as_of)
-            mm, period = _month(year, month)[2:]
-            if charge and (year, month) not in later:
+            first, last, charged, paid, period = _month(*month)
+            on = card.date_from if month == start else first
+            if charge and month not in later:
                 breakdown = None
                 if lines is not None:
-                    breakdown = list(details.get((card.premises, year, month), ()))
-                row(card, on, f"Naliczenie {mm}", period, charge, 0, breakdown)
+                    breakdown = list(details.get((code, *month), ()))
+                add((code, _iso(on), charged, period, charge, 0, breakdown, line))
             if payment:
-                row(card, paid_on, f"Wpłaty {mm}", "", 0, payment)
+                add((code, _iso(max(on, min(last, until))), paid, "", 0, payment, None, line))
         # The checks let a card's sums miss its closing (or the year before's) by a grosz;
         # residents must still see the card's closing balance, so the grosz gets its own row.
         computed = running[card.premises] + sum(card.payments) - sum(card.charges)
