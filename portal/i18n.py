@@ -126,6 +126,24 @@ def N_(message: str) -> str:  # noqa: N802 (the conventional marker's name)
     return message
 
 
+class Labels(dict):
+    """A table built at import whose values are message ids (marked with `N_`): reading a
+    value (`[key]`, `get`, `values`, `items`) gives it in the current language, so a template
+    or view can use the table as it always did."""
+
+    def __getitem__(self, key: Any) -> str:
+        return gettext(super().__getitem__(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def values(self) -> list[str]:  # type: ignore[override]
+        return [gettext(v) for v in super().values()]
+
+    def items(self) -> list[tuple[Any, str]]:  # type: ignore[override]
+        return [(k, gettext(v)) for k, v in super().items()]
+
+
 def plural_pl(n: int, one: str, few: str, many: str) -> str:
     """`1 lokal`, `2 lokale`, `5 lokali`, `22 lokale`, `112 lokali`: Polish's three forms."""
     if n == 1:

@@ -23,6 +23,8 @@ from starlette.responses import RedirectResponse, Response
 
 from portal.accounts.lifecycle import notify_password_changed
 from portal.accounts.service import ACTIVE, CLOSED, DISABLED, AccountError, AccountRecord
+from portal.i18n import N_, Labels
+from portal.i18n import gettext as _
 from portal.panel import office
 from portal.panel.accounts_views import password_page
 from portal.panel.audit import audit
@@ -34,49 +36,54 @@ from portal.web.format import LOCAL_ZONE
 SIGN_INS_SHOWN = 10
 
 # why a sign-in failed (portal.accounts.auth) -> the office's words
-REASONS = {
-    "wrong password": "złe hasło",
-    "throttled": "wstrzymane po wielu nieudanych próbach",
-    "disabled": "konto zablokowane",
-    "closed": "konto zamknięte",
-}
+REASONS = Labels({
+    "wrong password": N_("złe hasło"),
+    "throttled": N_("wstrzymane po wielu nieudanych próbach"),
+    "disabled": N_("konto zablokowane"),
+    "closed": N_("konto zamknięte"),
+})
 
 # ?done= on the account page -> the notice it shows
 NOTICES = {
-    "linked": "Lokale zostały przypisane do konta.",
-    "unlinked": "Lokal został odłączony od konta.",
-    "email-set": "Adres e-mail został zapisany.",
-    "email-removed": "Adres e-mail został usunięty. Mieszkaniec nie odzyska hasła przez e-mail.",
-    "disabled": "Konto zostało zablokowane; wszystkie sesje mieszkańca zakończono.",
-    "enabled": "Konto zostało odblokowane.",
-    "closed": "Konto zostało zamknięte; wszystkie sesje mieszkańca zakończono.",
+    "linked": N_("Lokale zostały przypisane do konta."),
+    "unlinked": N_("Lokal został odłączony od konta."),
+    "email-set": N_("Adres e-mail został zapisany."),
+    "email-removed": N_(
+        "Adres e-mail został usunięty. Mieszkaniec nie odzyska hasła przez e-mail."
+    ),
+    "disabled": N_("Konto zostało zablokowane; wszystkie sesje mieszkańca zakończono."),
+    "enabled": N_("Konto zostało odblokowane."),
+    "closed": N_("Konto zostało zamknięte; wszystkie sesje mieszkańca zakończono."),
 }
 
 # action -> (question, button, what happens)
 CONFIRMED = {
     "unlink": (
-        "Odłączyć lokal od konta {login}?",
-        "Odłącz lokal",
-        "Mieszkaniec przestanie widzieć ten lokal w EBOK. Lokal można później przypisać ponownie.",
+        N_("Odłączyć lokal od konta {login}?"),
+        N_("Odłącz lokal"),
+        N_(
+            "Mieszkaniec przestanie widzieć ten lokal w EBOK. Lokal można później przypisać "
+            "ponownie."
+        ),
     ),
     "disable": (
-        "Zablokować konto {login}?",
-        "Zablokuj konto",
-        "Mieszkaniec nie zaloguje się, a jego otwarte sesje skończą się od razu. "
-        "Konto można później odblokować.",
+        N_("Zablokować konto {login}?"),
+        N_("Zablokuj konto"),
+        N_("Mieszkaniec nie zaloguje się, a jego otwarte sesje skończą się od razu. "
+        "Konto można później odblokować."),
     ),
     "reset": (
-        "Wydać nowe hasło jednorazowe dla {login}?",
-        "Wydaj nowe hasło",
-        "Obecne hasło przestanie działać, a otwarte sesje skończą się od razu. Przy logowaniu "
-        "nowym hasłem jednorazowym mieszkaniec ustawi własne hasło.",
+        N_("Wydać nowe hasło jednorazowe dla {login}?"),
+        N_("Wydaj nowe hasło"),
+        N_("Obecne hasło przestanie działać, a otwarte sesje skończą się od razu. Przy logowaniu "
+        "nowym hasłem jednorazowym mieszkaniec ustawi własne hasło."),
     ),
     "close": (
-        "Zamknąć konto {login} na podstawie rezygnacji?",
-        "Zamknij konto",
-        "Zamknięcia nie da się cofnąć: konto nie zaloguje się ani nie odzyska hasła, a jego "
+        N_("Zamknąć konto {login} na podstawie rezygnacji?"),
+        N_("Zamknij konto"),
+        N_("Zamknięcia nie da się cofnąć: konto nie zaloguje się ani nie odzyska hasła, a jego "
         "otwarte sesje skończą się od razu. Adres e-mail i historia logowań zostaną usunięte "
-        "po {days} dniach. Jeśli mieszkaniec wróci, podpisze nowy wniosek o nowe konto.",
+        "po {days} dniach. Jeśli mieszkaniec wróci, podpisze nowy wniosek o nowe konto."),
     ),
 }
 
@@ -127,7 +134,7 @@ async def account_page(request: Request) -> Response:
 
 def _refuse_closed(request: Request, record: AccountRecord) -> Response | None:
     if record.status == CLOSED:
-        return _page(request, record, error="Konto jest zamknięte: nie można go już zmieniać.")
+        return _page(request, record, error=_("Konto jest zamknięte: nie można go już zmieniać."))
     return None
 
 
@@ -203,7 +210,7 @@ def _confirm(
     premises: str = "",
     error: str | None = None,
 ) -> Response:
-    question, button, explanation = CONFIRMED[action]
+    question, button, explanation = (_(text) for text in CONFIRMED[action])
     days = request.app.state.settings.closed_account_retention_days
     context = {
         "record": record,
@@ -239,7 +246,7 @@ def _doer(action: str):
         form = await request.form()
         premises = str(form.get("premises") or "")
         if not form.get("confirmed"):
-            error = "Zaznacz potwierdzenie, aby zamknąć konto." if action == "close" else None
+            error = _("Zaznacz potwierdzenie, aby zamknąć konto.") if action == "close" else None
             return _confirm(request, record, action, premises=premises, error=error)
         return await ACTIONS[action](request, record, premises)
 
@@ -249,7 +256,7 @@ def _doer(action: str):
 
 async def _unlink(request: Request, record: AccountRecord, premises: str) -> Response:
     if premises not in record.premises_ids:
-        error = "Wybierz lokal przypisany do tego konta."
+        error = _("Wybierz lokal przypisany do tego konta.")
         return _confirm(request, record, "unlink", error=error)
     if office.accounts(request).unlink(record.id, premises):
         audit(

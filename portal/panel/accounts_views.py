@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from portal.accounts.service import AccountError, check_email, check_login
+from portal.i18n import N_
+from portal.i18n import gettext as _
 from portal.panel import letters_store, office, search
 from portal.panel.audit import audit
 from portal.panel.pages import render
@@ -95,16 +97,18 @@ def parse_date(text: str) -> date | None:
 def _application(values: dict, errors: list[str]) -> tuple[date | None, str]:
     when = parse_date(values["application_date"])
     if not values["application_date"]:
-        errors.append("Podaj datę wniosku.")
+        errors.append(_("Podaj datę wniosku."))
     elif when is None:
-        errors.append("Data wniosku: wpisz datę jako dd.mm.rrrr, np. 24.11.2026.")
+        errors.append(_("Data wniosku: wpisz datę jako dd.mm.rrrr, np. 24.11.2026."))
     elif when > _today():
-        errors.append("Data wniosku nie może być późniejsza niż dzisiaj.")
+        errors.append(_("Data wniosku nie może być późniejsza niż dzisiaj."))
     number = values["application_number"]
     if not number:
-        errors.append("Podaj numer wniosku.")
+        errors.append(_("Podaj numer wniosku."))
     elif len(number) > MAX_APPLICATION_NUMBER or not number.isprintable():
-        errors.append(f"Numer wniosku: najwyżej {MAX_APPLICATION_NUMBER} zwykłych znaków.")
+        errors.append(
+            _("Numer wniosku: najwyżej %(n)d zwykłych znaków.") % {"n": MAX_APPLICATION_NUMBER}
+        )
     return when, number
 
 
@@ -196,10 +200,10 @@ routes = [
 
 sections = [
     Section(
-        "Konta mieszkańców",
+        N_("Konta mieszkańców"),
         "/panel/accounts",
         OFFICE_WORK,
-        "Wyszukiwanie lokali i kont, zakładanie kont na podstawie wniosku, nowe hasła,"
-        " blokowanie i zamykanie kont, podgląd jak mieszkaniec.",
+        N_("Wyszukiwanie lokali i kont, zakładanie kont na podstawie wniosku, nowe hasła,"
+        " blokowanie i zamykanie kont, podgląd jak mieszkaniec."),
     )
 ]

@@ -29,43 +29,45 @@ from starlette.requests import Request
 from ebok.database import Database
 from portal.accounts.auth import client_address
 from portal.accounts.model import iso, parse_iso, utc_now
+from portal.i18n import N_, Labels
 from portal.web.format import LOCAL_ZONE
 
 # action -> how the log page and the CSV name it
-ACTIONS: dict[str, str] = {
-    "sign-in": "Logowanie",
-    "sign-in-failed": "Nieudane logowanie",
-    "sign-out": "Wylogowanie",
-    "password-changed": "Zmiana hasła",
-    "totp-enrolled": "Dodanie aplikacji uwierzytelniającej",
-    "staff-created": "Utworzenie konta pracownika",
-    "staff-disabled": "Zablokowanie konta pracownika",
-    "staff-enabled": "Odblokowanie konta pracownika",
-    "staff-reset": "Nowe hasło jednorazowe pracownika",
-    "account-created": "Założenie konta mieszkańca",
-    "account-letter": "Pobranie listu z hasłem jednorazowym",
-    "account-linked": "Przypisanie lokali do konta",
-    "account-unlinked": "Odłączenie lokalu od konta",
-    "account-email": "Zmiana adresu e-mail konta",
-    "account-disabled": "Zablokowanie konta mieszkańca",
-    "account-enabled": "Odblokowanie konta mieszkańca",
-    "account-reset": "Nowe hasło jednorazowe mieszkańca",
-    "account-closed": "Zamknięcie konta mieszkańca (rezygnacja)",
-    "preview": "Podgląd jak mieszkaniec",
-    "upload": "Wysłanie eksportu do importu",
-    "import-retry": "Ponowienie wstrzymanego importu",
-    "import-result": "Wynik importu",
-    "rollback": "Przywrócenie generacji danych",
-}
+# Message ids (portal.i18n): a Labels table reads them in the current language.
+ACTIONS: dict[str, str] = Labels({
+    "sign-in": N_("Logowanie"),
+    "sign-in-failed": N_("Nieudane logowanie"),
+    "sign-out": N_("Wylogowanie"),
+    "password-changed": N_("Zmiana hasła"),
+    "totp-enrolled": N_("Dodanie aplikacji uwierzytelniającej"),
+    "staff-created": N_("Utworzenie konta pracownika"),
+    "staff-disabled": N_("Zablokowanie konta pracownika"),
+    "staff-enabled": N_("Odblokowanie konta pracownika"),
+    "staff-reset": N_("Nowe hasło jednorazowe pracownika"),
+    "account-created": N_("Założenie konta mieszkańca"),
+    "account-letter": N_("Pobranie listu z hasłem jednorazowym"),
+    "account-linked": N_("Przypisanie lokali do konta"),
+    "account-unlinked": N_("Odłączenie lokalu od konta"),
+    "account-email": N_("Zmiana adresu e-mail konta"),
+    "account-disabled": N_("Zablokowanie konta mieszkańca"),
+    "account-enabled": N_("Odblokowanie konta mieszkańca"),
+    "account-reset": N_("Nowe hasło jednorazowe mieszkańca"),
+    "account-closed": N_("Zamknięcie konta mieszkańca (rezygnacja)"),
+    "preview": N_("Podgląd jak mieszkaniec"),
+    "upload": N_("Wysłanie eksportu do importu"),
+    "import-retry": N_("Ponowienie wstrzymanego importu"),
+    "import-result": N_("Wynik importu"),
+    "rollback": N_("Przywrócenie generacji danych"),
+})
 
 # target_kind -> label
-TARGET_KINDS: dict[str, str] = {
+TARGET_KINDS: dict[str, str] = Labels({
     "staff": "pracownik",
-    "account": "konto mieszkańca",
+    "account": N_("konto mieszkańca"),
     "premises": "lokal",
-    "generation": "generacja danych",
-    "import": "import",
-}
+    "generation": N_("generacja danych"),
+    "import": N_("import"),
+})
 
 PAGE_SIZE = 100
 CSV_LIMIT = 100_000  # rows in one download: years of a manager's office

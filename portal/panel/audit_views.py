@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from portal.i18n import N_
 from portal.panel.audit import ACTIONS, CSV_LIMIT, PAGE_SIZE, AuditLog, Filter, to_csv
 from portal.panel.pages import render
 from portal.panel.roles import ADMIN_ONLY, Section, route
@@ -74,9 +75,9 @@ routes = [
 
 sections = [
     Section(
-        "Dziennik zdarzeń",
+        N_("Dziennik zdarzeń"),
         "/panel/audit",
         ADMIN_ONLY,
-        "Kto, kiedy i skąd: logowania i zmiany w panelu; pobieranie jako CSV.",
+        N_("Kto, kiedy i skąd: logowania i zmiany w panelu; pobieranie jako CSV."),
     )
 ]

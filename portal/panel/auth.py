@@ -24,6 +24,8 @@ from portal.accounts import passwords
 from portal.accounts.auth import _seconds_pl as seconds_pl
 from portal.accounts.auth import client_address
 from portal.accounts.throttle import Throttle
+from portal.i18n import N_
+from portal.i18n import gettext as _
 from portal.panel import session, totp
 from portal.panel.audit import Actor, audit
 from portal.panel.pages import render
@@ -34,14 +36,15 @@ log = logging.getLogger("ebok.panel")
 HOME = "/panel/"
 PASSWORD_KEY, CODE_KEY = "staff:", "staff-code:"
 
-MSG_INVALID = "Nieprawidłowy login lub hasło."
-MSG_DISABLED = "To konto pracownika jest zablokowane. Skontaktuj się z administratorem panelu."
-MSG_CODE = "Nieprawidłowy kod. Wpisz 6 cyfr, które aplikacja pokazuje w tej chwili."
-MSG_REPLAY = "Ten kod został już użyty. Poczekaj, aż aplikacja pokaże następny."
-MSG_EXPIRED = "Sesja wygasła. Zaloguj się ponownie."
-MSG_LOGGED_OUT = "Wylogowano z panelu."
-MSG_MISMATCH = "Nowe hasło i jego powtórzenie różnią się."
-MSG_SAME = "Nowe hasło musi różnić się od jednorazowego."
+# Message ids (portal.i18n), translated by portal.panel.pages.render.
+MSG_INVALID = N_("Nieprawidłowy login lub hasło.")
+MSG_DISABLED = N_("To konto pracownika jest zablokowane. Skontaktuj się z administratorem panelu.")
+MSG_CODE = N_("Nieprawidłowy kod. Wpisz 6 cyfr, które aplikacja pokazuje w tej chwili.")
+MSG_REPLAY = N_("Ten kod został już użyty. Poczekaj, aż aplikacja pokaże następny.")
+MSG_EXPIRED = N_("Sesja wygasła. Zaloguj się ponownie.")
+MSG_LOGGED_OUT = N_("Wylogowano z panelu.")
+MSG_MISMATCH = N_("Nowe hasło i jego powtórzenie różnią się.")
+MSG_SAME = N_("Nowe hasło musi różnić się od jednorazowego.")
 THROTTLED = "zbyt wiele nieudanych prób: wstrzymane"
 
 
@@ -51,7 +54,9 @@ def _throttled(request: Request, key: str) -> int:
 
 
 def _too_many(wait: int) -> str:
-    return f"Zbyt wiele nieudanych prób. Spróbuj ponownie za {seconds_pl(wait)}."
+    return _("Zbyt wiele nieudanych prób. Spróbuj ponownie za %(wait)s.") % {
+        "wait": seconds_pl(wait)
+    }
 
 
 def _pending(request: Request, stage: str) -> StaffMember | None:

@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from etl.snapshot.store import SnapshotStore
+from portal.i18n import N_, current_locale
+from portal.i18n import gettext as _
 from portal.panel.audit import audit
 from portal.panel.imports_views import HELPERS, importer, unavailable
 from portal.panel.pages import render
@@ -89,8 +91,9 @@ async def generations_page(request: Request) -> Response:
 
 def _rows_html(request: Request, rows: list[GenerationRow], can_rollback: bool) -> Markup:
     """The list of generations as HTML, rendered once for each set of generations (a new
-    import or a rollback makes another): rendering it was most of the page's cost."""
-    key = (tuple((r.id, r.current) for r in rows), can_rollback)
+    import or a rollback makes another) and language: rendering it was most of the page's
+    cost."""
+    key = (tuple((r.id, r.current) for r in rows), can_rollback, current_locale())
     cached = getattr(request.app.state, "generations_html", None)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -136,7 +139,7 @@ async def rollback(request: Request) -> Response:
     target = next((r for r in rows if r.id == wanted), None)
     if target is None:
         choices = [r for r in rows if not r.current]
-        error = "Wybierz generację z listy; tej nie ma wśród przechowywanych."
+        error = _("Wybierz generację z listy; tej nie ma wśród przechowywanych.")
         return render(
             request,
             "panel/generations_rollback.html",
@@ -146,10 +149,12 @@ async def rollback(request: Request) -> Response:
     result = service.rollback(target.id)
     if not result.done:
         error = {
-            "busy": "Trwa import danych; przywrócenie jest możliwe po jego zakończeniu. "
-            "Spróbuj za chwilę.",
-            "current": "Ta generacja jest już bieżąca.",
-        }.get(result.reason, "Tej generacji nie ma już wśród przechowywanych.")
+            "busy": _(
+                "Trwa import danych; przywrócenie jest możliwe po jego zakończeniu. "
+                "Spróbuj za chwilę."
+            ),
+            "current": _("Ta generacja jest już bieżąca."),
+        }.get(result.reason, _("Tej generacji nie ma już wśród przechowywanych."))
         return _confirm(request, rows, target, error=error, status_code=409)
     audit(
         request,
@@ -169,9 +174,9 @@ routes = [
 
 sections = [
     Section(
-        "Generacje danych",
+        N_("Generacje danych"),
         "/panel/generations",
         ACCOUNTING,
-        "Opublikowane wersje danych: co zawierają, która jest bieżąca; przywracanie.",
+        N_("Opublikowane wersje danych: co zawierają, która jest bieżąca; przywracanie."),
     ),
 ]

@@ -22,6 +22,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from portal.accounts.auth import client_address
+from portal.i18n import N_, Labels, current_locale, plural_pl
+from portal.i18n import gettext as _
 from portal.panel import uploads
 from portal.panel.audit import Actor, audit
 from portal.panel.importer import (
@@ -41,49 +43,55 @@ from portal.panel.roles import ACCOUNTING, Section, route
 PAGE_SIZE = 50
 REFRESH_SECONDS = 2
 
-STATUS = {
-    QUEUED: "W kolejce",
-    RUNNING: "W toku",
-    PUBLISHED: "Opublikowano",
-    UNCHANGED: "Bez zmian",
-    REJECTED: "Odrzucono",
-    FAILED: "Błąd wewnętrzny",
-    INTERRUPTED: "Przerwano",
-}
-REFUSALS = {
-    "shrink": "Wstrzymano: usunąłby opublikowane dane",
-    "history": "Wstrzymano: saldo otwarcia nie pasuje do historii",
-}
-VIA = {"upload": "wysłany w panelu", "sync": "skrzynka (ebok sync)", "import": "ebok import"}
-WHO = {"sync": "automat (ebok sync)", "cli": "serwer (ebok import)"}
-STAGES = {
-    "": "Czeka w kolejce na swoją kolej.",
-    "waiting": "Czeka na zakończenie innego importu (np. automatycznego ebok sync).",
-    "reading": "Odczyt i sprawdzanie plików…",
-    "publishing": "Zapisywanie danych lokali…",
-    "archiving": "Archiwizowanie plików i raportu…",
-}
+STATUS = Labels({
+    QUEUED: N_("W kolejce"),
+    RUNNING: N_("W toku"),
+    PUBLISHED: N_("Opublikowano"),
+    UNCHANGED: N_("Bez zmian"),
+    REJECTED: N_("Odrzucono"),
+    FAILED: N_("Błąd wewnętrzny"),
+    INTERRUPTED: N_("Przerwano"),
+})
+REFUSALS = Labels({
+    "shrink": N_("Wstrzymano: usunąłby opublikowane dane"),
+    "history": N_("Wstrzymano: saldo otwarcia nie pasuje do historii"),
+})
+VIA = Labels(
+    {
+        "upload": N_("wysłany w panelu"),
+        "sync": N_("skrzynka (ebok sync)"),
+        "import": N_("ebok import"),
+    }
+)
+WHO = Labels({"sync": N_("automat (ebok sync)"), "cli": N_("serwer (ebok import)")})
+STAGES = Labels({
+    "": N_("Czeka w kolejce na swoją kolej."),
+    "waiting": N_("Czeka na zakończenie innego importu (np. automatycznego ebok sync)."),
+    "reading": N_("Odczyt i sprawdzanie plików…"),
+    "publishing": N_("Zapisywanie danych lokali…"),
+    "archiving": N_("Archiwizowanie plików i raportu…"),
+})
 COUNTS = (
-    ("premises", "Lokale"),
-    ("ledger", "Wiersze kartoteki (obroty)"),
-    ("fees", "Składniki opłat"),
-    ("allowances", "Dodatki mieszkaniowe"),
+    ("premises", N_("Lokale")),
+    ("ledger", N_("Wiersze kartoteki (obroty)")),
+    ("fees", N_("Składniki opłat")),
+    ("allowances", N_("Dodatki mieszkaniowe")),
 )
 RETRY = {
     # refusal -> (question, button, what it does)
     "shrink": (
-        "Opublikować mimo zmniejszenia danych?",
-        "Opublikuj z zezwoleniem na zmniejszenie danych",
-        "Eksport zostanie zaimportowany ponownie z opcją „Zezwól na zmniejszenie danych”: "
+        N_("Opublikować mimo zmniejszenia danych?"),
+        N_("Opublikuj z zezwoleniem na zmniejszenie danych"),
+        N_("Eksport zostanie zaimportowany ponownie z opcją „Zezwól na zmniejszenie danych”: "
         "lokale, których w nim nie ma, znikną z portalu, a obroty i opłaty zostaną zastąpione "
-        "tymi z eksportu, nawet jeśli jest ich dużo mniej.",
+        "tymi z eksportu, nawet jeśli jest ich dużo mniej."),
     ),
     "history": (
-        "Zastąpić opublikowaną historię?",
-        "Zastąp historię i opublikuj",
-        "Eksport zostanie zaimportowany ponownie z opcją „Zastąp historię”: jego kartoteka "
+        N_("Zastąpić opublikowaną historię?"),
+        N_("Zastąp historię i opublikuj"),
+        N_("Eksport zostanie zaimportowany ponownie z opcją „Zastąp historię”: jego kartoteka "
         "zastąpi opublikowaną w całości, wcześniejsze lata (sprzed pierwszej daty eksportu) "
-        "znikną z portalu, a saldo otwarcia nie będzie sprawdzane.",
+        "znikną z portalu, a saldo otwarcia nie będzie sprawdzane."),
     ),
 }
 
@@ -117,13 +125,7 @@ def number_text(value: Any) -> str:
 
 def plural(n: int, one: str, few: str, many: str) -> str:
     """`1 lokal`, `2 lokale`, `5 lokali`, `22 lokale`, `112 lokali` (Polish plural forms)."""
-    if n == 1:
-        form = one
-    elif n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
-        form = few
-    else:
-        form = many
-    return f"{number_text(n)} {form}"
+    return f"{number_text(n)} {plural_pl(n, one, few, many)}"
 
 
 NOUNS = {
@@ -135,17 +137,33 @@ NOUNS = {
     "files": ("plik", "pliki", "plików"),
 }
 # The contract's tables as an accountant names them (docs/import-format.md).
-TABLES = {
-    "communities": "wspólnoty",
+TABLES = Labels({
+    "communities": N_("wspólnoty"),
     "premises": "lokale",
     "ledger": "obroty",
-    "fees": "opłaty",
+    "fees": N_("opłaty"),
     "allowances": "dodatki",
+})
+
+
+# The same nouns in English (singular, plural), for pages in English (portal.i18n).
+NOUNS_EN = {
+    "premises": ("premises", "premises"),
+    "ledger": ("ledger row", "ledger rows"),
+    "fees": ("fee component", "fee components"),
+    "allowances": ("allowance", "allowances"),
+    "problems": ("problem", "problems"),
+    "files": ("file", "files"),
 }
 
 
 def count_text(n: Any, what: str) -> str:
-    return plural(int(n or 0), *NOUNS[what])
+    """`5 lokali` (English: `5 premises`, `1 problem`, `2 problems`)."""
+    n = int(n or 0)
+    if current_locale() == "en":
+        one, many = NOUNS_EN[what]
+        return f"{number_text(n)} {one if n == 1 else many}"
+    return plural(n, *NOUNS[what])
 
 
 def table_label(table: str) -> str:
@@ -163,7 +181,7 @@ def source_label(record: ImportRecord) -> str:
 
 def change_text(before: Any, after: Any) -> str:
     if before is None or after is None or before == after:
-        return "bez zmian"
+        return _("bez zmian")
     diff = int(after) - int(before)
     return ("+" if diff > 0 else "−") + number_text(abs(diff))
 
@@ -301,7 +319,7 @@ async def upload(request: Request) -> Response:
         raise
     if not received.files:
         received_upload.discard()
-        error = "Wybierz plik eksportu (CSV, XLSX albo ZIP)."
+        error = _("Wybierz plik eksportu (CSV, XLSX albo ZIP).")
         return _imports_page(request, service, error=error, status_code=400)
     allow_shrink = _checked(received.fields, "allow_shrink")
     replace_history = _checked(received.fields, "replace_history")
@@ -387,7 +405,7 @@ async def retry(request: Request) -> Response:
     staff = request.state.staff
     new_id = service.retry(record.id, who=staff.login, on_finish=_audit_result(request))
     if new_id is None:
-        error = (
+        error = _(
             "Plików tego eksportu nie ma już w katalogu odrzuconych (rejected/); "
             "wyślij eksport ponownie, zaznaczając odpowiednią opcję."
         )
@@ -417,9 +435,9 @@ routes = [
 
 sections = [
     Section(
-        "Importy",
+        N_("Importy"),
         "/panel/imports",
         ACCOUNTING,
-        "Wysyłanie eksportów z programu księgowego; wynik i raport każdego importu.",
+        N_("Wysyłanie eksportów z programu księgowego; wynik i raport każdego importu."),
     ),
 ]

@@ -17,6 +17,8 @@ from starlette.requests import Request
 
 from etl.snapshot.store import Generation
 from portal.accounts.service import CLOSED, DISABLED, AccountRecord, Accounts, Holder
+from portal.i18n import current_locale
+from portal.i18n import gettext as _
 from portal.panel import letters_store
 from portal.panel.search import fold
 
@@ -42,12 +44,12 @@ def account_url(record: AccountRecord) -> str:
 def state_label(record: AccountRecord | Holder) -> str:
     """The account's state as the office says it."""
     if record.status == CLOSED:
-        return "zamknięte (rezygnacja)"
+        return _("zamknięte (rezygnacja)")
     if record.status == DISABLED:
-        return "zablokowane"
+        return _("zablokowane")
     if record.must_change_password:
-        return "czeka na pierwsze logowanie"
-    return "aktywne"
+        return _("czeka na pierwsze logowanie")
+    return _("aktywne")
 
 
 def premises_from_form(form: FormData, name: str = "premises") -> list[str]:
@@ -69,19 +71,19 @@ def premises_problem(request: Request, premises_ids: Sequence[str]) -> str | Non
     """Why these premises cannot be linked (none given, too many, not in the published data:
     saying which), or None."""
     if not premises_ids:
-        return "Podaj co najmniej jeden lokal (identyfikator, np. KW5/12)."
+        return _("Podaj co najmniej jeden lokal (identyfikator, np. KW5/12).")
     if len(premises_ids) > MAX_PREMISES:
-        return f"Najwyżej {MAX_PREMISES} lokali naraz."
+        return _("Najwyżej %(n)d lokali naraz.") % {"n": MAX_PREMISES}
     current = generation(request)
     if current is None:
-        return "Nie ma jeszcze opublikowanych danych, więc nie da się sprawdzić lokali."
+        return _("Nie ma jeszcze opublikowanych danych, więc nie da się sprawdzić lokali.")
     missing = [pid for pid in premises_ids if current.document_json(pid) is None]
     if missing:
         which = ", ".join(missing)
-        return (
-            f"Tych lokali nie ma w opublikowanych danych: {which}. Sprawdź identyfikator "
+        return _(
+            "Tych lokali nie ma w opublikowanych danych: %(which)s. Sprawdź identyfikator "
             "(wielkość liter ma znaczenie) albo wyszukaj lokal po adresie lub płatniku."
-        )
+        ) % {"which": which}
     return None
 
 
@@ -116,18 +118,18 @@ def polish(exc: Exception) -> str:
     """The account service's refusals (portal.accounts.model, service), for a form."""
     message = str(exc)
     if "already taken" in message:
-        return "Ten login jest już zajęty. Wybierz inny."
+        return _("Ten login jest już zajęty. Wybierz inny.")
     if "login must not be empty" in message:
-        return "Podaj login."
+        return _("Podaj login.")
     if "login is longer" in message:
-        return "Login może mieć najwyżej 64 znaki."
+        return _("Login może mieć najwyżej 64 znaki.")
     if "must not contain spaces" in message:
-        return "Login nie może zawierać spacji ani znaków niedrukowalnych."
+        return _("Login nie może zawierać spacji ani znaków niedrukowalnych.")
     if "e-mail address" in message:
-        return "To nie jest poprawny adres e-mail."
+        return _("To nie jest poprawny adres e-mail.")
     if "closed" in message:
-        return "Konto jest zamknięte: nie można go odblokować ani wydać nowego hasła."
-    return "Nie udało się wykonać tej czynności."
+        return _("Konto jest zamknięte: nie można go odblokować ani wydać nowego hasła.")
+    return _("Nie udało się wykonać tej czynności.")
 
 
 # -- the letter -------------------------------------------------------------------------------
@@ -158,6 +160,7 @@ def issue(request: Request, record: AccountRecord, password: str, kind: str) -> 
         community=community,
         places=places,
         with_email=bool(record.email),
+        locale=current_locale(),  # the letter speaks the office's language of this request
     )
     token = letters_store.store(request.app.state).put(
         letter, account_id=record.id, login=record.login, owner=letters_store.owner(request)

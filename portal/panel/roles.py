@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal.i18n import N_
+
 ADMIN, OFFICE, ACCOUNTANT = "admin", "office", "accountant"
 ROLES = (ADMIN, OFFICE, ACCOUNTANT)
 
@@ -30,7 +32,8 @@ OFFICE_WORK = frozenset({ADMIN, OFFICE})  # resident accounts
 ACCOUNTING = frozenset({ADMIN, ACCOUNTANT})  # imports, generations
 ADMIN_ONLY = frozenset({ADMIN})  # staff, audit log
 
-ROLE_NAMES = {ADMIN: "administrator", OFFICE: "biuro", ACCOUNTANT: "księgowość"}
+# Message ids (portal.i18n); pages get them translated (portal.panel.pages.render).
+ROLE_NAMES = {ADMIN: N_("administrator"), OFFICE: N_("biuro"), ACCOUNTANT: N_("księgowość")}
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

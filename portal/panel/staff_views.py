@@ -17,23 +17,25 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from portal.i18n import N_
+from portal.i18n import gettext as _
 from portal.panel.audit import audit
 from portal.panel.pages import render
 from portal.panel.roles import ADMIN_ONLY, OFFICE, ROLE_NAMES, ROLES, Section, route
 from portal.panel.staff import ACTIVE, DISABLED, Staff, StaffError, StaffMember
 
-MSG_SELF = "Nie można zablokować ani zresetować własnego konta."
+MSG_SELF = N_("Nie można zablokować ani zresetować własnego konta.")
 
 # What each confirmed action says and does: (question, button, notice after it).
 CONFIRMED = {
     "disable": (
-        "Zablokować konto pracownika {login}?",
-        "Zablokuj konto",
-        "Konto {login} zostało zablokowane; wszystkie jego sesje zakończono.",
+        N_("Zablokować konto pracownika {login}?"),
+        N_("Zablokuj konto"),
+        N_("Konto {login} zostało zablokowane; wszystkie jego sesje zakończono."),
     ),
     "reset": (
-        "Wydać nowe hasło jednorazowe dla {login}?",
-        "Wydaj nowe hasło",
+        N_("Wydać nowe hasło jednorazowe dla {login}?"),
+        N_("Wydaj nowe hasło"),
         "",
     ),
 }
@@ -102,11 +104,11 @@ async def confirm_page(request: Request) -> Response:
 
 
 def _confirm(request: Request, member: StaffMember, action: str, error: str | None = None):
-    question, button, _ = CONFIRMED[action]
+    question, button, _notice = CONFIRMED[action]
     context = {
         "member": member,
         "action": action,
-        "question": question.format(login=member.login),
+        "question": _(question).format(login=member.login),
         "button": button,
         "error": error,
     }
@@ -144,12 +146,12 @@ async def enable(request: Request) -> Response:
 def _polish(message: str) -> str:
     """The service's refusals, for the form."""
     if "already taken" in message:
-        return "Ten login jest już zajęty."
+        return _("Ten login jest już zajęty.")
     if "e-mail" in message:
-        return "To nie jest poprawny adres e-mail."
+        return _("To nie jest poprawny adres e-mail.")
     if "role" in message:
-        return "Wybierz rolę z listy."
-    return "Login nie może być pusty ani zawierać spacji (najwyżej 64 znaki)."
+        return _("Wybierz rolę z listy.")
+    return _("Login nie może być pusty ani zawierać spacji (najwyżej 64 znaki).")
 
 
 # /panel/staff/{id}/disable and /reset: a confirmation page (GET) and the action (POST).
@@ -165,9 +167,9 @@ routes = [
 
 sections = [
     Section(
-        "Pracownicy",
+        N_("Pracownicy"),
         "/panel/staff",
         ADMIN_ONLY,
-        "Konta pracowników biura: zakładanie, blokowanie, nowe hasła jednorazowe.",
+        N_("Konta pracowników biura: zakładanie, blokowanie, nowe hasła jednorazowe."),
     )
 ]

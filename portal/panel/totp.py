@@ -16,6 +16,8 @@ import pyotp
 import segno
 from markupsafe import Markup
 
+from portal.i18n import gettext as _
+
 ISSUER = "EBOK panel"
 VALID_WINDOW = 1  # steps either side of now
 CODE_LENGTH = 6
@@ -42,7 +44,7 @@ def qr_svg(uri: str) -> Markup:
         scale=1,
         border=4,
         omitsize=True,
-        title="Kod QR do aplikacji uwierzytelniającej",
+        title=_("Kod QR do aplikacji uwierzytelniającej"),
         svgclass="totp-qr",
         lineclass=None,
         dark="#000",

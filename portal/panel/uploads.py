@@ -17,6 +17,7 @@ from typing import BinaryIO
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from portal.i18n import gettext as _
 from portal.panel.importer import Upload
 from portal.web.csrf import allow_upload
 
@@ -34,10 +35,10 @@ class TooLarge(UploadRefused):
 
 
 def too_large_message(limit: int) -> str:
-    return (
-        f"Wysyłka jest większa niż {limit // (1024 * 1024)} MB i nie została przyjęta. "
-        "Spakuj pliki do ZIP albo wyślij eksport w częściach (np. po jednej wspólnocie)."
-    )
+    return _(
+        "Wysyłka jest większa niż %(mb)d MB i nie została przyjęta. Spakuj pliki do ZIP albo "
+        "wyślij eksport w częściach (np. po jednej wspólnocie)."
+    ) % {"mb": limit // (1024 * 1024)}
 
 
 def declared_too_large(request: Request, limit: int) -> bool:
@@ -100,7 +101,7 @@ class _Form:
             if not filename:  # the file field left empty
                 return
             if len(self.received.files) >= MAX_FILES:
-                raise UploadRefused(f"Za dużo plików naraz (najwyżej {MAX_FILES}).")
+                raise UploadRefused(_("Za dużo plików naraz (najwyżej %(n)d).") % {"n": MAX_FILES})
             self.out = self.upload.create(filename.decode("utf-8", "replace"))
             self.received.files.append(self.upload.names[-1])
         else:
@@ -112,7 +113,7 @@ class _Form:
         elif self.name is not None:
             self.value.extend(data[start:end])
             if len(self.value) > MAX_FIELD_BYTES:
-                raise UploadRefused("Ten formularz nie wygląda na formularz wysyłki.")
+                raise UploadRefused(_("Ten formularz nie wygląda na formularz wysyłki."))
 
     def part_end(self) -> None:
         if self.out is not None:
@@ -136,7 +137,7 @@ async def receive_files(
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
-        raise UploadRefused("Ten formularz nie wygląda na formularz wysyłki.")
+        raise UploadRefused(_("Ten formularz nie wygląda na formularz wysyłki."))
     # The check below refuses past `limit` with its message; the CSRF middleware's cut-off
     # (a disconnect) stays behind it as a backstop.
     allow_upload(request, 2 * limit)
@@ -152,7 +153,8 @@ async def receive_files(
             except (UploadRefused, OSError):
                 raise
             except Exception as exc:  # python-multipart: not well-formed
-                raise UploadRefused("Wysyłka dotarła niekompletna; spróbuj jeszcze raz.") from exc
+                incomplete = _("Wysyłka dotarła niekompletna; spróbuj jeszcze raz.")
+                raise UploadRefused(incomplete) from exc
         parser.finalize()
     finally:
         form.close()
