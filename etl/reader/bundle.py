@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.model import Bundle, BundleRejected, Problem, SourceFile
-from etl.reader import attachments, headers, validate
+from etl.model import COLUMNS, SOURCE_COLUMNS, Bundle, BundleRejected, Problem, SourceFile
+from etl.reader import attachments, headers, stream, validate
 from etl.reader.archive import (
     CSV_SUFFIXES,
     XLSX_SUFFIXES,
@@ -29,7 +31,7 @@ from etl.reader.archive import (
     members,
     refuse,
 )
-from etl.reader.raw import RawTable
+from etl.reader.raw import Problems, RawTable
 from etl.reader.sheets import (
     HEAD_BYTES,
     Sheet,
@@ -44,6 +46,11 @@ from etl.snapshot.store import Generation
 
 # The bundle reader's public names (the import benchmark uses the dialect detection too).
 __all__ = ["RawTable", "detect_encoding", "detect_separator", "read_bundle", "read_tables"]
+
+# Tables read from CSV a block of rows at a time (etl.reader.stream): validated as they are
+# read, never whole in memory. Only the ledger grows with the portfolio's history.
+STREAMED = {"ledger"}
+RowsRead = Callable[[str, int], None]
 
 MAX_FORMULA_PROBLEMS = 10  # per sheet: one cause (never saved in Excel), a few addresses
 
@@ -103,14 +110,14 @@ def _refused_by_header(
     return []
 
 
-def _raw(
+def _matched(
     table: str,
     file: str,
     sheet: Sheet,
     aliases: headers.Aliases,
     problems: list[Problem],
     warnings: list[str],
-) -> RawTable | None:
+) -> headers.HeaderMap | None:
     """The sheet's columns named by the contract; None (with the problems said) when the table
     cannot be read as a whole: a required column missing, a column given twice, or formula
     cells without a saved value. Its rows are then not checked one by one, nor is anything
@@ -140,7 +147,19 @@ def _raw(
         )  # fmt: skip
     if matched.duplicates or matched.missing or len(problems) > before:
         return None
-    frame, rows, mask = sheet.frame, sheet.rows, sheet.number_cells
+    return matched
+
+
+def _picked(
+    table: str,
+    file: str,
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    mask: pd.DataFrame | None,
+    matched: headers.HeaderMap,
+) -> RawTable:
+    """The contract's columns of a positional frame (all of a sheet, or a block of a CSV
+    file's rows), trimmed, with their row numbers, blank rows left out."""
     picked = {f"c{pos}": canonical for pos, canonical in matched.columns.items()}
     out = (
         frame[list(picked)].rename(columns=picked)
@@ -165,12 +184,78 @@ def _raw(
     return RawTable(table, file, out, number_cells, matched.written, matched.polish)
 
 
+def _raw(
+    table: str,
+    file: str,
+    sheet: Sheet,
+    aliases: headers.Aliases,
+    problems: list[Problem],
+    warnings: list[str],
+) -> RawTable | None:
+    """The sheet as a RawTable of the contract's columns, or None (`_matched`)."""
+    matched = _matched(table, file, sheet, aliases, problems, warnings)
+    if matched is None:
+        return None
+    return _picked(table, file, sheet.frame, sheet.rows, sheet.number_cells, matched)
+
+
+def _validated_in_blocks(
+    table: str,
+    entry: Member,
+    label: str,
+    aliases: headers.Aliases,
+    problems: list[Problem],
+    warnings: list[str],
+    progress: RowsRead | None,
+) -> tuple[RawTable | None, SourceFile]:
+    """A big CSV table (the ledger) read and validated a block of rows at a time, kept as
+    compact columns (etl.reader.stream): the file is never in memory whole. The RawTable
+    carries the validated frame and the problems its rows have (`RawTable.done`); raises
+    stream.NotStreamable (having said nothing) when the file must be read whole."""
+    with entry.open() as fh:
+        found = stream.scan(fh)
+    said: list[Problem] = []
+    noted: list[str] = []
+    found_problems = Problems()
+    parts: list[pa.Table] = []
+    rows_read = 0
+    with entry.open() as fh:
+        pieces = stream.blocks(fh, found)
+        header = next(pieces)
+        empty = empty_frame([f"c{i}" for i in range(len(header))])
+        sheet = Sheet(header, empty, np.zeros(0, dtype=np.int64), None)  # type: ignore[arg-type]
+        matched = _matched(table, label, sheet, aliases, said, noted)
+        if matched is not None:
+            for block in pieces:
+                assert isinstance(block, stream.Block)
+                raw = _picked(table, label, block.frame, block.rows, None, matched)
+                parts.append(stream.compact(validate.VALIDATORS[table](raw, found_problems)))
+                rows_read += len(block.rows)
+                if progress is not None:
+                    progress(label, rows_read)
+    source = SourceFile(label, found.sha256, found.size)
+    problems += said
+    warnings += noted
+    if matched is None:
+        return None, source
+    raw = _picked(table, label, sheet.frame, sheet.rows, None, matched)
+    columns = [*COLUMNS[table], *SOURCE_COLUMNS]
+    done = stream.joined(parts, columns) if parts else validate.VALIDATORS[table](raw, Problems())
+    raw.frame = done[["premises_id", "_row"]]
+    raw.done, raw.found = done, found_problems
+    return raw, source
+
+
 def read_tables(
-    path: Path, aliases: headers.Aliases, documents: list[Member] | None = None
+    path: Path,
+    aliases: headers.Aliases,
+    documents: list[Member] | None = None,
+    progress: RowsRead | None = None,
 ) -> tuple[list[RawTable], list[SourceFile], list[Problem], list[str]]:
     """Every table file of the bundle read into a RawTable; problems found on the way. The
     files of documents folders go to `documents` unread (or are ignored with a warning when
-    it is None)."""
+    it is None). A streamed table (STREAMED) comes validated already (`RawTable.done`);
+    `progress(file, rows)` hears how far its reading is."""
     problems: list[Problem] = []
     warnings: list[str] = []
     sources: list[SourceFile] = []
@@ -207,6 +292,18 @@ def read_tables(
                 if refused:
                     problems += refused
                     continue
+                if hint in STREAMED:
+                    try:
+                        raw, source = _validated_in_blocks(
+                            hint, entry, label, aliases, problems, warnings, progress
+                        )
+                    except stream.NotStreamable:
+                        pass  # read whole below
+                    else:
+                        sources.append(source)
+                        if raw is not None:
+                            raws.append(raw)
+                        continue
                 data = entry.read()
                 header, frame, rows = read_csv_bytes(label, data)
                 sheets = [(hint, label, Sheet(header, frame, rows, None))]
@@ -266,15 +363,17 @@ def read_bundle(
     *,
     aliases_file: Path | None = None,
     previous: Generation | None = None,
+    progress: RowsRead | None = None,
 ) -> Bundle:
-    """Read and validate one bundle; raises BundleRejected listing every problem found."""
+    """Read and validate one bundle; raises BundleRejected listing every problem found.
+    `progress(file, rows)` hears how many rows of a big file are read so far."""
     try:
         aliases = headers.Aliases.load(aliases_file)
     except headers.AliasFileError as exc:
         name = aliases_file.name if aliases_file else ""
         raise BundleRejected([Problem(name, "", None, "", "", str(exc))]) from None
     found: list[Member] = []
-    raws, sources, problems, warnings = read_tables(path, aliases, found)
+    raws, sources, problems, warnings = read_tables(path, aliases, found, progress)
     # Tables the bundle has but that could not be read: what refers to them is not checked.
     unreadable = {p.table for p in problems if p.table} - {raw.table for raw in raws}
     tables, more, total_more = validate.validate(raws, previous, unreadable=unreadable)

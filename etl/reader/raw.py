@@ -22,7 +22,11 @@ class RawTable:
     rows, and for XLSX which cells were numbers (money there is rounded, not rejected).
 
     `headers` keeps each column's header as the file writes it, and `polish` whether the file
-    heads its columns with Polish aliases, so that problems name columns the accountant's way."""
+    heads its columns with Polish aliases, so that problems name columns the accountant's way.
+
+    A table validated as it was read, a block at a time (etl.reader.bundle), carries its
+    normalised frame in `done` and its rows' problems in `found`; its `frame` then holds only
+    the premises ids and row numbers the reference checks report by."""
 
     table: str
     file: str
@@ -30,6 +34,8 @@ class RawTable:
     number_cells: pd.DataFrame | None = None
     headers: dict[str, str] = field(default_factory=dict)
     polish: bool = False
+    done: pd.DataFrame | None = None
+    found: Problems | None = None
 
     def header(self, column: str) -> str:
         """The column as the file heads it; for a column the file lacks, its name in the
@@ -58,6 +64,12 @@ class Problems:
     def __init__(self) -> None:
         self.items: list[Problem] = []
         self.total = 0
+
+    def extend(self, other: Problems) -> None:
+        """Another collection's problems after these (the cap still holds)."""
+        for problem in other.items:
+            self.add(problem)
+        self.total += other.total - len(other.items)
 
     def add(self, problem: Problem) -> None:
         self.total += 1

@@ -19,6 +19,9 @@ from etl.snapshot.store import Generation
 
 def _isin(series: pd.Series, values: set[str]) -> np.ndarray:
     """Membership per row, looked up once per distinct value."""
+    if isinstance(series.dtype, pd.CategoricalDtype):  # a table validated in blocks
+        member = np.array([v.strip() in values for v in series.cat.categories.tolist()] + [False])
+        return member[series.cat.codes.to_numpy()]
     indices, distinct = cells.distinct(series)
     member = np.array([v in values for v in distinct.to_pylist()], dtype=bool)
     return member[indices] if len(member) else np.zeros(len(series), dtype=bool)

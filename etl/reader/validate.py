@@ -618,7 +618,11 @@ def validate(
     raws = {raw.table: raw for raw in raw_tables}
     tables: dict[str, pd.DataFrame] = {}
     for table, raw in raws.items():
-        if table == "premises":
+        if raw.done is not None:  # validated as it was read
+            tables[table] = raw.done
+            if raw.found is not None:
+                problems.extend(raw.found)
+        elif table == "premises":
             tables[table] = premises(raw, problems, _community_places(raws, previous))
         else:
             tables[table] = VALIDATORS[table](raw, problems)

@@ -1,0 +1,257 @@
+"""A big CSV file read in bounded pieces, with the row numbers and cells the whole-file reading
+(`etl.reader.sheets.read_csv_bytes`) gives it.
+
+The ledger of a manager's portfolio runs to millions of rows: read whole, its bytes, their text,
+the Arrow table and the frames made of it are all alive at once (1.8 GB for 5 million rows). Here
+the file is read twice, a block at a time, never whole:
+
+1. a scan decides the encoding over every byte as `etl.reader.encoding.choose_encoding` does
+   (its decision only depends on which bytes occur, so counts per block add up to it), and
+   hashes the file for the manifest;
+2. the rows are parsed a block of lines at a time (pyarrow's reader over a block cut at a line
+   break, transcoded to UTF-8), each block numbered by the lines before it.
+
+Only files that read unambiguously this way are streamed: no quote character (a quoted value
+may hold a line break, so a block cannot be cut at any line break), no lone CR line break, a
+first line that heads the table. Anything else, and anything the scan or a block's parse would
+refuse, raises `NotStreamable`: the caller reads the file whole, which gives the exact answer
+(or the exact refusal) in those rare cases.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from etl.reader.encoding import _ASCII, _SAME, CANDIDATES, CP1250, RULED_OUT, WEIGHTS
+from etl.reader.sheets import HEAD_BYTES, _header_line, detect_separator
+
+BLOCK_BYTES = 16 * 1024**2  # the piece of a file parsed at once
+
+
+class NotStreamable(Exception):
+    """The file must be read whole to be read exactly as `read_csv_bytes` reads it."""
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What the first pass found: the encoding, and the file's SHA-256 and size."""
+
+    encoding: str
+    sha256: str
+    size: int
+
+
+def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
+    """The encoding `choose_encoding` picks for the whole file, decided block by block; raises
+    NotStreamable where it would refuse the file, or the file has quote characters."""
+    digest = hashlib.sha256()
+    strict = codecs.getincrementaldecoder("utf-8")()
+    lenient = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    utf8 = True
+    decoded = broken = 0  # lenient UTF-8 reading of the non-ASCII bytes: characters, U+FFFD
+    high_bytes = 0
+    counts = np.zeros(256, dtype=np.int64)
+    size = 0
+    bom = None
+    while piece := fh.read(block):
+        if bom is None:
+            if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                raise NotStreamable("UTF-16")
+            if b"\x00" in piece[:HEAD_BYTES]:
+                raise NotStreamable("NUL bytes")
+            bom = piece.startswith(codecs.BOM_UTF8)
+        if b'"' in piece:
+            raise NotStreamable("quotes")
+        digest.update(piece)
+        size += len(piece)
+        high = piece.translate(None, _ASCII)
+        high_bytes += len(high)
+        if high:
+            if utf8:
+                try:
+                    strict.decode(high)
+                except UnicodeDecodeError:
+                    utf8 = False
+            text = lenient.decode(high)
+            decoded += len(text)
+            broken += text.count("\ufffd")
+            differing = high.translate(None, _SAME)
+            if differing:
+                counts += np.bincount(np.frombuffer(differing, dtype=np.uint8), minlength=256)
+    if bom is None:
+        raise NotStreamable("empty file")
+    tail = lenient.decode(b"", final=True)
+    decoded += len(tail)
+    broken += tail.count("\ufffd")
+    if utf8:
+        try:
+            strict.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    if bom:
+        encoding = "utf-8-sig"
+    elif not high_bytes or utf8:
+        encoding = "utf-8"
+    elif decoded - broken >= 3 * broken:
+        raise NotStreamable("UTF-8 with stray bytes")  # refused, with the line, when read whole
+    elif not counts.any():
+        encoding = CP1250
+    else:
+        values = np.flatnonzero(counts)
+        score = {
+            enc: None
+            if RULED_OUT[enc][values].any()
+            else int((WEIGHTS[enc][values] * counts[values]).sum())
+            for enc in CANDIDATES
+        }
+        possible = [enc for enc in CANDIDATES if score[enc] is not None]
+        if not possible or (len(possible) == 2 and score[possible[0]] == score[possible[1]]):
+            raise NotStreamable("encoding undecided")  # refused, with the word, when read whole
+        encoding = max(possible, key=lambda enc: score[enc] or 0)
+    return Scan(encoding, digest.hexdigest(), size)
+
+
+@dataclass
+class Block:
+    """Rows of one piece of the file: positional text columns c0..cN, and the spreadsheet row
+    number of each."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+
+
+def _parse(text: bytes, names: list[str], sep: str, *, skip_header: bool, skip_blank: bool):
+    def stop(_row: object) -> str:
+        return "error"
+
+    return pacsv.read_csv(
+        pa.py_buffer(text),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if skip_header else 0),
+        parse_options=pacsv.ParseOptions(
+            delimiter=sep,
+            quote_char=False,
+            ignore_empty_lines=skip_blank,
+            invalid_row_handler=stop,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.large_string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        ),
+    )
+
+
+def _nonblank(text: bytes) -> np.ndarray:
+    """0-based numbers of the lines of `text` that are not empty (a CR before LF ignored)."""
+    buf = np.frombuffer(text, dtype=np.uint8)
+    breaks = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [len(buf)]))
+    if len(buf) and buf[-1] == 10:  # the block ends with its last line's break
+        starts, ends = starts[:-1], ends[:-1]
+    length = ends - starts
+    has = length > 0
+    length[has] -= buf[ends[has] - 1] == 13
+    return np.flatnonzero(length > 0)
+
+
+def blocks(fh: BinaryIO, found: Scan, block: int = BLOCK_BYTES) -> Iterator[list[str] | Block]:
+    """The header (first), then the rows block by block, as `read_csv_bytes` reads them;
+    raises NotStreamable for a file it would read otherwise (a blank first line, a ragged row,
+    a lone CR: the stdlib reader's numbering or pyarrow's own line breaks)."""
+    codec = "utf-8" if found.encoding.startswith("utf-8") else found.encoding
+    head = fh.read(HEAD_BYTES)
+    if found.encoding == "utf-8-sig":
+        head = head[3:]
+    head_text = head.decode(codec, errors="replace")
+    first_line = head_text.splitlines()[0] if head_text else ""
+    if not first_line.strip():
+        raise NotStreamable("no header on the first line")
+    sep = detect_separator(_header_line(head_text))
+    header = next(csv.reader([first_line.lstrip("\ufeff")], delimiter=sep))
+    names = [f"c{i}" for i in range(len(header))]
+    yield header
+    fh.seek(3 if found.encoding == "utf-8-sig" else 0)
+    data = b""
+    line = 1  # the number of the first line of the next block
+    skip_header = True
+    eof = False
+    while not eof:
+        piece = fh.read(block)
+        eof = not piece
+        data += piece
+        cut = len(data.rstrip(b"\r\n")) if eof else data.rfind(b"\n") + 1
+        if not cut:
+            continue
+        text, data = data[:cut], data[cut:]
+        if codec != "utf-8":
+            text = text.decode(codec).encode("utf-8")
+        lines = text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
+        yield from _block(text, names, sep, line, lines, skip_header)
+        line += lines
+        skip_header = False
+
+
+def _block(
+    text: bytes, names: list[str], sep: str, line: int, lines: int, skip_header: bool
+) -> Iterator[Block]:
+    try:
+        table = _parse(text, names, sep, skip_header=skip_header, skip_blank=False)
+        if table.num_rows != lines - skip_header:
+            raise NotStreamable("rows and lines disagree (a lone CR?)")
+        numbers = line + skip_header + np.arange(table.num_rows, dtype=np.int64)
+    except pa.ArrowInvalid:
+        try:
+            table = _parse(text, names, sep, skip_header=skip_header, skip_blank=True)
+        except pa.ArrowInvalid:
+            raise NotStreamable("a ragged row") from None
+        numbers = line + _nonblank(text).astype(np.int64)
+        numbers = numbers[1:] if skip_header else numbers
+        if len(numbers) != table.num_rows:
+            raise NotStreamable("rows and lines disagree") from None
+    if table.num_rows:
+        yield Block(table.to_pandas(), numbers)
+
+
+# --- validated blocks kept compact -----------------------------------------------------------
+
+
+def compact(frame: pd.DataFrame) -> pa.Table:
+    """A validated block with its text as dictionary codes: a ledger repeats its premises ids,
+    dates, descriptions and documents, so 5 million rows take ~50 bytes each instead of the
+    ~200 of their text. Columns of None (a CSV ledger has no details) are left out."""
+    columns = {}
+    for name in frame.columns:
+        series = frame[name]
+        if series.dtype.kind in "iub":
+            columns[name] = pa.array(series.to_numpy())
+        elif series.dtype == object and series.isna().all():
+            continue
+        else:
+            values = pa.array(series.array)
+            if isinstance(values, pa.ChunkedArray):
+                values = values.combine_chunks()
+            columns[name] = pc.dictionary_encode(values.cast(pa.large_string()))
+    return pa.table(columns)
+
+
+def joined(parts: list[pa.Table], columns: list[str]) -> pd.DataFrame:
+    """The blocks as one frame of `columns`: text as pandas categoricals over one dictionary
+    per column, the columns `compact` left out as None."""
+    frame = pa.concat_tables(parts).unify_dictionaries().to_pandas()
+    for name in columns:
+        if name not in frame.columns:
+            frame[name] = None
+    return frame[columns]
