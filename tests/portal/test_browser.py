@@ -87,3 +87,61 @@ def test_resident_signs_in_changes_password_reads_balance_and_ledger(live_server
     # No Content-Security-Policy violation or failed load on any page we saw.
     problems = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert problems == []
+
+
+def test_resident_switches_to_english_and_reads_the_balance(live_server, store, browser):
+    """The header's link switches to English before signing in; the choice holds through the
+    sign-in and on every page; the balance reads in English format; the other link switches
+    back to Polish."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    app, base_url = live_server
+    publish_documents(
+        store,
+        [
+            make_document(
+                "KW5/12",
+                ledger=[
+                    ledger_row("2026-01-01", "Bilans otwarcia", charge=10000, row=2),
+                    ledger_row("2026-01-10", "Naliczenie 01/2026", charge=45000, row=3),
+                    ledger_row("2026-01-15", "Wpłata", payment=123456, document="WB/1", row=4),
+                ],
+            )
+        ],
+    )
+    password = "kwiatowa-wiosna-2026-sad"
+    app.state.accounts.create(
+        "anna.nowak", passwords.hash_password(password), ["KW5/12"], must_change_password=False
+    )
+
+    browser.get(base_url + "/login")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Logowanie"
+    browser.find_element(By.LINK_TEXT, "English").click()
+    wait_for_url(browser, lambda u: "lang=" not in u)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in"
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    browser.find_element(By.ID, "login").send_keys("anna.nowak")
+    browser.find_element(By.ID, "password").send_keys(password, Keys.ENTER)
+
+    assert wait_for_url(browser, lambda u: "/login" not in u).startswith(
+        base_url + "/premises/KW5%2F12"
+    )
+    body = browser.find_element(By.TAG_NAME, "body").text.replace("\u00a0", " ")
+    assert "Signed in as anna.nowak" in body and "Data as of 20 Nov 2026" in body
+    balance = browser.find_element(By.CLASS_NAME, "balance-figure").text.replace("\u00a0", " ")
+    assert balance == "PLN 684.56 overpaid"
+
+    browser.find_element(By.LINK_TEXT, "Transactions").click()
+    wait_for_url(browser, lambda u: u.endswith("/ledger"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.ledger tbody tr")
+    cells = [c.text.replace("\u00a0", " ") for c in rows[-1].find_elements(By.TAG_NAME, "td")]
+    assert cells == ["15 Jan 2026", "WB/1", "Wpłata", "", "PLN 1,234.56", "PLN 684.56"]
+
+    browser.find_element(By.LINK_TEXT, "Polski").click()
+    wait_for_url(browser, lambda u: "lang=" not in u)
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "pl"
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Obroty")
+
+    problems = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert problems == []
