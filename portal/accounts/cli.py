@@ -24,6 +24,7 @@ from etl.snapshot.store import SnapshotStore
 from portal.accounts.lifecycle import notify_password_changed
 from portal.accounts.mail import Mailer
 from portal.accounts.service import ACTIVE, DISABLED, AccountError, AccountRecord, Accounts
+from portal.i18n import DEFAULT_LOCALE, LOCALES
 
 if TYPE_CHECKING:
     from portal.accounts.letters import Kind
@@ -35,6 +36,7 @@ Action = Callable[[argparse.Namespace, Settings, Accounts], int]
 CLI_RETRY_DELAYS = (2.0,)
 
 LETTER_HELP = "also write the printable letter with the login and one-time password (PDF)"
+LANG_HELP = "the letter's language: pl (default) or en"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--premises", action="append", required=True, metavar="ID")
     create.add_argument("--email")
     create.add_argument("--letter", metavar="FILE.pdf", help=LETTER_HELP)
+    create.add_argument("--lang", choices=LOCALES, default=DEFAULT_LOCALE, help=LANG_HELP)
 
     action("list", cmd_list, "list accounts")
 
@@ -84,10 +87,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     reset.add_argument("login")
     reset.add_argument("--letter", metavar="FILE.pdf", help=LETTER_HELP)
+    reset.add_argument("--lang", choices=LOCALES, default=DEFAULT_LOCALE, help=LANG_HELP)
     # The older spelling, still in docs/accounts.md: the same action.
     reset_password = action("reset-password", cmd_reset, "the same as `reset LOGIN`")
     reset_password.add_argument("--login", required=True)
     reset_password.add_argument("--letter", metavar="FILE.pdf", help=LETTER_HELP)
+    reset_password.add_argument(
+        "--lang", choices=LOCALES, default=DEFAULT_LOCALE, help=LANG_HELP
+    )
 
     close = action(
         "close",
@@ -169,7 +176,12 @@ def check_letter_path(path: str | None) -> str | None:
 
 
 def write_letter_for(
-    settings: Settings, record: AccountRecord, password: str, kind: Kind, path: str
+    settings: Settings,
+    record: AccountRecord,
+    password: str,
+    kind: Kind,
+    path: str,
+    locale: str = DEFAULT_LOCALE,
 ) -> int:
     # The PDF stack is imported only when a letter is asked for.
     from portal.accounts.letters import Letter, describe_premises, write_letter
@@ -185,6 +197,7 @@ def write_letter_for(
         community=community,
         places=places,
         with_email=bool(record.email),
+        locale=locale,
     )
     try:
         write_letter(Path(path), letter)
@@ -203,7 +216,9 @@ def cmd_create(args: argparse.Namespace, settings: Settings, accounts: Accounts)
     print_password(record.login, password)
     print("The first sign-in with it asks the resident to set a password of their own.")
     if args.letter:
-        return write_letter_for(settings, record, password, "activation", args.letter)
+        return write_letter_for(
+            settings, record, password, "activation", args.letter, args.lang
+        )
     return 0
 
 
@@ -274,7 +289,7 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, accounts: Accounts) 
         mailer.flush(60)
         mailer.close()
     if args.letter:
-        return write_letter_for(settings, record, password, "reset", args.letter)
+        return write_letter_for(settings, record, password, "reset", args.letter, args.lang)
     return 0
 
 

@@ -160,6 +160,15 @@ def test_create_with_letter_prints_credentials_and_premises(settings, store, tmp
     assert sign_in_status(settings, "łucja", password) == 303
 
 
+def test_a_letter_in_english_on_request(settings, store, tmp_path, capsys):
+    publish_documents(store, [make_document("ZR7/12", community_name=COMMUNITY, number="12")])
+    letter = tmp_path / "letter-lucy.pdf"
+    password = create(settings, capsys, "lucy", "--letter", str(letter), "--lang", "en")
+    text = pdf_text(letter)
+    assert "One-time password" in text and "First steps" in text and password in text
+    assert "Hasło jednorazowe" not in text
+
+
 def test_create_refuses_an_existing_letter_file_before_creating(settings, tmp_path, capsys):
     letter = tmp_path / "taken.pdf"
     letter.write_bytes(b"someone else's letter")
