@@ -1,10 +1,11 @@
 """Every page a resident can see, checked by axe-core in headless Chromium: no violation
-(tests/portal/axe.py: two axe-core releases, all rules), in each language of the portal.
+(tests/portal/axe.py: two axe-core releases, all rules), in Polish and in English.
 
 One server and two browsers for the whole module (a visitor who is not signed in, and a
-resident with two premises, readings, allowances, an announcement and documents), so each
-page costs a page load and an axe run, not a browser start. Pages reached by submitting a
-form (a failed sign-in, a refused slip) are checked as the resident sees them after it.
+resident with two premises, readings, allowances, an announcement, documents and e-mail
+notices switched on), so each page costs a page load and an axe run, not a browser start.
+Pages reached by submitting a form (a failed sign-in, a refused slip) are checked as the
+resident sees them after it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from ebok.settings import Settings
 from portal.accounts import passwords
+from portal.notices.store import NoticesStore
 from tests.builders import ledger_row, make_document
 from tests.portal.axe import Page, check_page, fill_and_submit
 from tests.portal.conftest import (
@@ -49,6 +51,8 @@ PAGES = [
     Page("password reset", "visitor", "/password/reset/{token}"),
     Page("password reset, link invalid", "visitor", "/password/reset/niewazny"),
     Page("not found, signed out", "visitor", "/nie-ma-takiej-strony"),
+    Page("notices, unsubscribe link", "visitor", "/notices/unsubscribe/{unsubscribe}"),
+    Page("notices, unsubscribe link invalid", "visitor", "/notices/unsubscribe/niewazny"),
     Page("premises list", "resident", "/"),
     Page("overview", "resident", KW12),
     Page("ledger", "resident", f"{KW12}/ledger"),
@@ -61,6 +65,8 @@ PAGES = [
     Page("slip form, refused", "resident", f"{SLIP}?kind=other&other=abc&title="),
     Page("slip ready", "resident", f"{SLIP}?kind=other&other=123,45&title=Op%C5%82ata"),
     Page("slip print view", "resident", f"{SLIP}/print?amount=123,45&title=Op%C5%82ata"),
+    Page("settings", "resident", "/settings"),
+    Page("settings, saved", "resident", "/settings?saved=on"),
     Page("password change", "resident", "/password/change"),
     Page(
         "password change, refused",
@@ -119,32 +125,29 @@ def site(tmp_path_factory):
     with cheap_password_hashing(), serving(settings) as (app, base_url):
         record = app.state.accounts.create(
             "jan", passwords.hash_password(PASSWORD), ["KW5/12", "KW5/G 3"],
-            must_change_password=False,
+            email="jan@example.pl", must_change_password=False,
         )  # fmt: skip
         token = app.state.reset_tokens.issue(record.id, record.password_hash)
+        notices = NoticesStore(app.state.accounts.db).subscribe(record.id, "pl")
+        unsubscribe = app.state.unsubscribe_tokens.issue(record.id, notices.version)
         visitor = start_chromium(folder / "visitor")
         resident = start_chromium(folder / "resident")
         try:
             resident.get(base_url + "/login")
             fill_and_submit(login="jan", password=PASSWORD)(resident)
-            yield {"base_url": base_url, "token": token, "visitor": visitor, "resident": resident}
+            yield {
+                "base_url": base_url,
+                "values": {"token": token, "unsubscribe": unsubscribe},
+                "visitor": visitor,
+                "resident": resident,
+            }
         finally:
             visitor.quit()
             resident.quit()
 
 
-@pytest.fixture(scope="module")
-def english(site) -> bool:
-    """Whether the portal speaks English yet (`?lang=en` gives a page in `lang="en"`)."""
-    driver = site["visitor"]
-    driver.get(site["base_url"] + "/login?lang=en")
-    return driver.execute_script("return document.documentElement.lang") == "en"
-
-
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_no_accessibility_violations(site, english, page: Page, lang: str):
-    if lang == "en" and not english:
-        pytest.skip("the portal has no English yet: ?lang=en still serves Polish")
-    problems = check_page(site[page.who], site["base_url"], page, lang, token=site["token"])
+def test_no_accessibility_violations(site, page: Page, lang: str):
+    problems = check_page(site[page.who], site["base_url"], page, lang, **site["values"])
     assert not problems, "\n".join(problems)
