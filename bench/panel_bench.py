@@ -106,10 +106,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def _start(data_dir: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
+    """One worker: this script's own server (which counts its garbage collections); more:
+    `ebok serve --workers N` as deployed (its access log to /dev/null)."""
     port = _free_port()
-    cmd = [sys.executable, __file__, "--serve", "--port", str(port), "--data-dir", str(data_dir)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    if workers == 1:
+        cmd = [sys.executable, __file__, "--serve", "--port", str(port)]
+        cmd += ["--data-dir", str(data_dir)]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    else:
+        cmd = [*EBOK, "--data-dir", str(data_dir), "serve", "--port", str(port)]
+        cmd += ["--workers", str(workers)]
+        env = dict(os.environ, EBOK_SECRET_KEY=SECRET, EBOK_BASE_URL=f"http://127.0.0.1:{port}")
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -126,6 +142,10 @@ def _start(data_dir: Path) -> tuple[subprocess.Popen, str]:
 
 def _stop(proc: subprocess.Popen) -> str:
     """Stop the server; what it printed (its garbage collections during the load)."""
+    if proc.stderr is None:  # `ebok serve --workers N`: its workers too
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        return "server: ebok serve with several workers (garbage collections not counted)"
     proc.send_signal(signal.SIGUSR2)
     time.sleep(0.5)
     proc.terminate()
@@ -256,9 +276,16 @@ def _cookie(client, path: str) -> str:
 
 # ---------------------------------------------------------------------------- load
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
+    """User + system CPU time so far of a process and its children alive (the workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                total += _cpu_seconds(int(child))
+            except FileNotFoundError:  # gone meanwhile
+                pass
+    return total
 
 
 def _wrk(url: str, cookie: str, duration: int) -> dict:
@@ -288,6 +315,12 @@ def main() -> int:
     parser.add_argument("--premises", type=int, default=50_000, help="premises published")
     parser.add_argument("--accounts", type=int, default=10_000, help="resident accounts")
     parser.add_argument("--only", help="only the pages whose name contains this")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (1: in-process, counting garbage collections; more: ebok serve)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -309,7 +342,7 @@ def main() -> int:
         premises_ids = _publish(tmp, data_dir, args.premises)
         _accounts(data_dir, premises_ids, args.accounts)
         members = _staff(data_dir)
-        server, base_url = _start(data_dir)
+        server, base_url = _start(data_dir, args.workers)
         office = _sign_in(base_url, *members["office"])
         accountant = _sign_in(base_url, *members["accountant"])
         clients += [office, accountant]
@@ -340,12 +373,14 @@ def main() -> int:
         setup = time.monotonic() - started
         print(
             f"setup {setup:.1f} s: {len(premises_ids)} premises published, {args.accounts}"
-            f" accounts; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before"
+            f" accounts; {args.workers} server process(es); {os.cpu_count()} CPUs, load"
+            f" average {os.getloadavg()[0]:.1f} before"
             f" the run; wrk -t2 -c{CONCURRENCY} -d{args.duration}s --latency,"
             f" {args.rounds} rounds"
         )
         results: dict[str, list[dict]] = {name: [] for name, *_ in pages}
-        server.send_signal(signal.SIGUSR1)  # count the server's collections from here on
+        if args.workers == 1:
+            server.send_signal(signal.SIGUSR1)  # count the server's collections from here on
         for _ in range(args.rounds):
             for name, client, path, _text in pages:
                 cookie = _cookie(client, path)
