@@ -102,7 +102,7 @@ def job_for_command(settings: Settings) -> tuple[NoticeJob, Mailer]:
     from portal.accounts.service import Accounts
     from portal.secret_key import load_secret_key
 
-    accounts = Accounts(settings.accounts_db)
+    accounts = Accounts(settings.accounts_database)
     mailer = Mailer(settings)
     tokens = UnsubscribeTokens(load_secret_key(settings))
     return NoticeJob(settings, NoticesStore(accounts.db), mailer, tokens), mailer

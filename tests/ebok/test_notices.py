@@ -9,17 +9,13 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from ebok.cli import main
 from ebok.settings import Settings
 from portal.accounts.service import Accounts
 from portal.notices.store import NoticesStore
+from tests.cli import ebok
 from tests.etl.builders import minimal_tables, write_csv_bundle
 from tests.etl.test_imports import upload_of
 from tests.etl.test_sync import settle
-
-
-def ebok(settings: Settings, *args: str) -> int:
-    return main(["--data-dir", str(settings.data_dir), *args])
 
 
 def outbox(settings: Settings) -> list:
@@ -49,7 +45,7 @@ def with_new_charge() -> dict:
 
 
 def opt_in(settings: Settings, login: str, premises_id: str, email: str | None) -> int:
-    accounts = Accounts(settings.accounts_db)
+    accounts = Accounts(settings.accounts_database)
     try:
         record = accounts.create(login, "x", [premises_id], email=email)
         NoticesStore(accounts.db).subscribe(record.id, "pl")

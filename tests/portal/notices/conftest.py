@@ -70,7 +70,7 @@ def publish(
 
 @pytest.fixture
 def accounts(settings: Settings) -> Iterator[Accounts]:
-    service = Accounts(settings.accounts_db)
+    service = Accounts(settings.accounts_database)
     yield service
     service.close()
 
