@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.legacy import columns
+from etl.legacy.columns import Distinct, bools, ints
 from etl.legacy.records import (
     ChargeLine,
     Fields,
@@ -46,7 +47,6 @@ _SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 _SPACES = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _SPACE) + "]+"
 _QUANTITY = r"^[+-]?[0-9]+([.,][0-9]{0,6})?$"
 _RATE = r"^[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)$"
-_TOTAL = r"^(?P<sign>[+-]?)(?P<whole>[0-9]{1,15})(?:[.,](?P<cents>[0-9]{0,2}))?$"
 _PERIOD = r"^[0-9]{4}(0[1-9]|1[0-2])$"
 _CANONICAL = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"  # what format(Decimal(text), "f") gives back
 
@@ -163,67 +163,37 @@ def _line(
     return charge_line(fields, layout.premises, layout.period, layout.first, own)
 
 
-class _Column:
-    """A column as its distinct values (each checked and converted once, in Arrow) and each
-    row's index into them: charge lines repeat their codes, periods, units, prices, totals."""
-
-    def __init__(self, values: pa.Array, *, trim: bool = True) -> None:
-        encoded = pc.dictionary_encode(values)
-        self.index = encoded.indices.to_numpy(zero_copy_only=False)
-        distinct = encoded.dictionary
-        self.values = pc.utf8_trim_whitespace(distinct) if trim else distinct
-
-    def rows(self, per_value: np.ndarray) -> np.ndarray:
-        return per_value[self.index]
-
-    def matches(self, pattern: str) -> np.ndarray:
-        return self.rows(_bools(pc.match_substring_regex(self.values, pattern)))
-
-
-def _bools(values: pa.Array) -> np.ndarray:
-    return values.to_numpy(zero_copy_only=False)
-
-
-def _ints(values: pa.Array, valid: pa.Array) -> np.ndarray:
-    """int64 of digit strings; 0 where not `valid` (those rows are not kept)."""
-    return pc.cast(pc.if_else(valid, values, "0"), pa.int64()).to_numpy()
-
-
 def _vectorised(
     file: str, split: columns.Split, layout: Layout, noted: list[tuple[int, str]]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The rows every column check passes, and which rows those are."""
     col = split.columns
     first = layout.first
-    premises = _Column(col[layout.premises])
-    quantity = _Column(col[first + 2])
-    rate = _Column(col[first + 4])
-    total = _Column(col[first + 5])
+    premises = Distinct(col[layout.premises])
+    quantity = Distinct(col[first + 2])
+    rate = Distinct(col[first + 4])
+    total = Distinct(col[first + 5])
+    amount_ok, amounts = columns.grosze(total.values)
     passed = (
-        premises.rows(_bools(pc.not_equal(premises.values, "")))
+        premises.rows(bools(pc.not_equal(premises.values, "")))
         & quantity.matches(_QUANTITY)
         & rate.matches(_RATE)
-        & total.matches(_TOTAL)
+        & total.rows(amount_ok)
     )
     year = month = np.zeros(len(passed), dtype=np.int64)
     if layout.period is not None:
-        period = _Column(col[layout.period])
+        period = Distinct(col[layout.period])
         valid = pc.match_substring_regex(period.values, _PERIOD)
-        passed &= period.rows(_bools(valid))
-        year = period.rows(_ints(pc.utf8_slice_codeunits(period.values, 0, 4), valid))
-        month = period.rows(_ints(pc.utf8_slice_codeunits(period.values, 4, 6), valid))
-    parts = pc.extract_regex(pc.if_else(pc.match_substring_regex(total.values, _TOTAL),
-                                        total.values, "0"), _TOTAL)  # fmt: skip
-    whole = pc.cast(parts.field("whole"), pa.int64()).to_numpy()
-    cents = pc.cast(pc.utf8_rpad(parts.field("cents"), 2, "0"), pa.int64()).to_numpy()
-    minus = _bools(pc.equal(parts.field("sign"), "-"))
-    grosze = total.rows(np.where(minus, -1, 1) * (whole * 100 + cents))
+        passed &= period.rows(bools(valid))
+        year = period.rows(ints(pc.utf8_slice_codeunits(period.values, 0, 4), valid))
+        month = period.rows(ints(pc.utf8_slice_codeunits(period.values, 4, 6), valid))
+    grosze = total.rows(amounts)
     q_text, q_float = _decimal_text(quantity)
     r_text, r_float = _decimal_text(rate)
     keep = np.flatnonzero(passed)
     numbers = split.numbers[keep]
 
-    def kept(column: _Column, values: pa.Array | None = None) -> np.ndarray:
+    def kept(column: Distinct, values: pa.Array | None = None) -> np.ndarray:
         """The Python strings of the kept rows, each distinct value made once."""
         values = column.values if values is None else values
         distinct = np.empty(len(values), dtype=object)
@@ -233,7 +203,7 @@ def _vectorised(
     premises_text, q_rows, r_rows = kept(premises), kept(quantity, q_text), kept(rate, r_text)
     estimate = quantity.rows(q_float)[keep] * rate.rows(r_float)[keep] * 100
     _compare(file, numbers, premises_text, q_rows, r_rows, estimate, grosze[keep], noted)
-    description = _Column(col[first + 1], trim=False)
+    description = Distinct(col[first + 1], trim=False)
     collapsed = pc.utf8_trim_whitespace(
         pc.replace_substring_regex(description.values, _SPACES, " ")
     )
@@ -243,10 +213,10 @@ def _vectorised(
             "premises": premises_text,
             "year": year[keep],
             "month": month[keep],
-            "line_no": kept(_Column(col[first])),
+            "line_no": kept(Distinct(col[first])),
             "description": kept(description, collapsed),
             "quantity": q_rows,
-            "unit": kept(_Column(col[first + 3])),
+            "unit": kept(Distinct(col[first + 3])),
             "rate": r_rows,
             "total": grosze[keep],
         }
@@ -282,12 +252,12 @@ def _compare(
             )  # fmt: skip
 
 
-def _decimal_text(column: _Column) -> tuple[pa.Array, np.ndarray]:
+def _decimal_text(column: Distinct) -> tuple[pa.Array, np.ndarray]:
     """The distinct numbers as format(Decimal(text), "f") writes them, and as floats for
     estimates (0 where the number does not read; those rows are not kept)."""
     dotted = pc.replace_substring(column.values, ",", ".")
     readable = pc.match_substring_regex(dotted, r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
-    odd = np.flatnonzero(_bools(readable) & ~_bools(pc.match_substring_regex(dotted, _CANONICAL)))
+    odd = np.flatnonzero(bools(readable) & ~bools(pc.match_substring_regex(dotted, _CANONICAL)))
     if len(odd):  # `+1`, `.5`, `007`, `5.`: rare, and Decimal says how they read
         text = dotted.to_pylist()
         for i in odd:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 
@@ -87,3 +88,43 @@ def split(text: str, count: int) -> Split | None:
     numbers = np.setdiff1d(every, [n for n, _ in odd], assume_unique=True) if odd else every
     columns = [_array(table.column(i)) for i in range(count)]
     return Split(columns, numbers, odd, text)
+
+
+class Distinct:
+    """A column as its distinct values (each checked and converted once, in Arrow) and each
+    row's index into them: charge lines repeat their codes, periods, units, prices, totals."""
+
+    def __init__(self, values: pa.Array, *, trim: bool = True) -> None:
+        encoded = pc.dictionary_encode(values)
+        self.index = encoded.indices.to_numpy(zero_copy_only=False)
+        distinct = encoded.dictionary
+        self.values = pc.utf8_trim_whitespace(distinct) if trim else distinct
+
+    def rows(self, per_value: np.ndarray) -> np.ndarray:
+        return per_value[self.index]
+
+    def matches(self, pattern: str) -> np.ndarray:
+        return self.rows(bools(pc.match_substring_regex(self.values, pattern)))
+
+
+def bools(values: pa.Array) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False)
+
+
+def ints(values: pa.Array, valid: pa.Array) -> np.ndarray:
+    """int64 of digit strings; 0 where not `valid` (those rows are not kept)."""
+    return pc.cast(pc.if_else(valid, values, "0"), pa.int64()).to_numpy()
+
+
+# A plain amount as the export writes it (`-12,50`, `3.4`, `7`): its digits are the grosze.
+AMOUNT = r"^(?P<sign>[+-]?)(?P<whole>[0-9]{1,15})(?:[.,](?P<cents>[0-9]{0,2}))?$"
+
+
+def grosze(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Which (trimmed) values are plain amounts, and their grosze (0 for the others)."""
+    valid = pc.match_substring_regex(values, AMOUNT)
+    parts = pc.extract_regex(pc.if_else(valid, values, "0"), AMOUNT)
+    whole = pc.cast(parts.field("whole"), pa.int64()).to_numpy()
+    cents = pc.cast(pc.utf8_rpad(parts.field("cents"), 2, "0"), pa.int64()).to_numpy()
+    minus = bools(pc.equal(parts.field("sign"), "-"))
+    return bools(valid), np.where(minus, -1, 1) * (whole * 100 + cents)

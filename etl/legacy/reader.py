@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from etl.legacy import charges, checks
+from etl.legacy.cards import parse_cards
 from etl.legacy.charges import FeeSchedule, parse_nal, parse_pow
 from etl.legacy.community import community_settings
 from etl.legacy.records import (
@@ -27,7 +28,6 @@ from etl.legacy.records import (
     parse_as_of,
     parse_lok,
     parse_others,
-    parse_wplaty,
     zl,
 )
 from etl.legacy.source import AS_OF_SUFFIX, Export, detect, load_exports
@@ -109,7 +109,7 @@ def _read_one(
     codes: set[str] = set()
     lok_text = need("lok.txt", "premises")
     people = parse_lok(lok, lok_text, problems, codes)
-    cards = parse_wplaty(wpl, need("wplaty.txt", "ledger"), problems)
+    cards = parse_cards(wpl, need("wplaty.txt", "ledger"), problems)
     nal_text = export.text("nal_czynsz.txt")
     charge_lines: pd.DataFrame | None = None
     if nal_text is None:

@@ -145,8 +145,19 @@ class Fields:
 def _rows(
     file: str, table: str, text: str, count: int, absorb: int | None, problems: list[Problem]
 ) -> list[Fields]:
+    return _fields(file, table, numbered_lines(text), count, absorb, problems)
+
+
+def _fields(
+    file: str,
+    table: str,
+    lines: list[tuple[int, str]],
+    count: int,
+    absorb: int | None,
+    problems: list[Problem],
+) -> list[Fields]:
     out = []
-    for number, line in numbered_lines(text):
+    for number, line in lines:
         values = split_fields(line, count, absorb)
         if values is None:
             n = len(line.split("#"))
@@ -368,8 +379,13 @@ class Card:
 
 
 def parse_wplaty(file: str, text: str, problems: list[Problem]) -> list[Card]:
+    return card_lines(file, numbered_lines(text), problems)
+
+
+def card_lines(file: str, lines: list[tuple[int, str]], problems: list[Problem]) -> list[Card]:
+    """The cards of wplaty.txt's (line number, line) pairs: non-blank lines, CR dropped."""
     cards = []
-    for f in _rows(file, "ledger", text, 34, None, problems):
+    for f in _fields(file, "ledger", lines, 34, None, problems):
         f.premises = f.text(1)
         if not f.premises:
             f.fail("premises code", "", "card without a premises code")
