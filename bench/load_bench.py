@@ -5,21 +5,29 @@ Targets (issue 12, "Load and faults"): no errors, p99 < 100 ms, memory flat (the
 grows less than 10 % from the middle of the run to its end).
 
 Run:  .venv/bin/python bench/load_bench.py [--duration 300] [--clients 200] [--workers 1,N]
+          [--think 1.0]
 
 Setup: a temporary data dir with a generation of `--clients` premises (five years of monthly
 charges and payments each, fee components, an allowance: bench/portal_bench.py's documents)
 and one account per premises. The server is `ebok serve --workers N` as deployed (a real
 subprocess, uvicorn with httptools, access log on, written to a file). Each client signs in
 through the real /login form (httpx), then keeps one keep-alive connection and requests its own
-premises' pages in turn, each as soon as the previous one answered (no pause between pages,
-like wrk's connections in the other benches): overview, ledger, overview, fees, overview,
-allowances. The clients are this script's own asyncio connections (a minimal HTTP/1.1 client,
-~20 µs a request, so that the load generator leaves the CPUs to the server) and, unlike wrk,
-keep the cookie the server re-issues (a session's `seen` is refreshed once a minute; replaying
-a stale cookie would make every request re-issue it, which no browser asks for).
+premises' pages in turn: overview, ledger, overview, fees, overview, allowances, reading each
+for `--think` seconds on average (0.5 to 1.5 times it, at random, so that the clients do not
+march in step; they also start at random within the first `--think` seconds). A resident
+reads a page before opening the next; `--think 0` instead sends each request as soon as the
+previous one answered, like wrk's connections in the other benches: that measures how many
+requests a second the server can answer at all, and with 200 such clients the latency is
+mostly their queue (200 / the rate). The clients are this script's own asyncio connections
+(a minimal HTTP/1.1 client, ~20 µs a request, so that the load generator leaves the CPUs to
+the server) and, unlike wrk, keep the cookie the server re-issues (a session's `seen` is
+refreshed once a minute; replaying a stale cookie would make every request re-issue it, which
+no browser asks for).
 
 Errors: any answer but 200 (a redirect to /login included), a connection that fails, an answer
-slower than 30 s. Latency: from writing the request to reading the whole page. RSS: the
+slower than 30 s. Latency: from writing the request to reading the whole page; each client's
+first round of pages is not timed (its first view reads the premises' document and renders the
+page, a cache miss that bench/portal_bench.py times on its own). RSS: the
 server's processes together (the supervisor and its workers), when the load starts, at its
 middle and at its end. Exits 1 when a target is missed in any configuration. Everything runs on
 127.0.0.1; nothing is fetched from anywhere. Figures: docs/benchmarks.md, "Load (issue 12)".
@@ -30,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import re
 import shutil
 import socket
@@ -195,12 +204,19 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, list[tuple[st
 
 
 async def _client(
-    port: int, premises_id: str, cookies: dict[str, str], until: float, tally: Tally
+    port: int,
+    premises_id: str,
+    cookies: dict[str, str],
+    until: float,
+    tally: Tally,
+    think: float,
 ) -> None:
     base = "/premises/" + quote(premises_id, safe="")
     paths = [base + page for page in PAGES]
     reader = writer = None
     turn = 0
+    if think:
+        await asyncio.sleep(random.uniform(0, think))
     while time.monotonic() < until:
         if writer is None:
             try:
@@ -229,9 +245,12 @@ async def _client(
             writer.close()
             reader = writer = None
             continue
-        tally.latencies.append(time.perf_counter() - start)
+        if turn > len(PAGES):  # the first round warms the caches up (not timed)
+            tally.latencies.append(time.perf_counter() - start)
         if status != 200:
             tally.error(f"HTTP {status}")
+        if think:
+            await asyncio.sleep(think * random.uniform(0.5, 1.5))
         for name, value in headers:
             if name == "set-cookie":  # as a browser keeps it
                 pair = value.split(";", 1)[0]
@@ -248,7 +267,11 @@ async def _client(
 
 
 async def _load(
-    port: int, pid: int, sessions: list[tuple[str, dict[str, str]]], duration: float
+    port: int,
+    pid: int,
+    sessions: list[tuple[str, dict[str, str]]],
+    duration: float,
+    think: float,
 ) -> tuple[Tally, list[int], float]:
     """The clients for `duration` seconds; (tally, RSS at start/middle/end, seconds)."""
     tally = Tally()
@@ -256,7 +279,7 @@ async def _load(
     began = time.monotonic()
     until = began + duration
     tasks = [
-        asyncio.create_task(_client(port, premises_id, cookies, until, tally))
+        asyncio.create_task(_client(port, premises_id, cookies, until, tally, think))
         for premises_id, cookies in sessions
     ]
     await asyncio.sleep(duration / 2)
@@ -285,7 +308,9 @@ class Result:
         return (self.rss_mb[2] - self.rss_mb[1]) / self.rss_mb[1]
 
 
-def _run(data_dir: Path, logins: dict[str, str], workers: int, duration: float) -> Result:
+def _run(
+    data_dir: Path, logins: dict[str, str], workers: int, duration: float, think: float
+) -> Result:
     log = data_dir.parent / f"serve-{workers}.log"
     proc, port = _serve(data_dir, workers, log)
     try:
@@ -296,7 +321,7 @@ def _run(data_dir: Path, logins: dict[str, str], workers: int, duration: float) 
             runner = uvloop.run
         except ImportError:
             runner = asyncio.run
-        tally, rss, seconds = runner(_load(port, proc.pid, sessions, duration))
+        tally, rss, seconds = runner(_load(port, proc.pid, sessions, duration, think))
     finally:
         _stop(proc)
     text = log.read_text("utf-8", errors="replace")
@@ -320,6 +345,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=300, help="seconds per configuration")
     parser.add_argument("--clients", type=int, default=200, help="residents at once")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="seconds a resident reads a page, on average (0: none, as fast as answered)",
+    )
     cpus = os.cpu_count() or 1
     parser.add_argument(
         "--workers", default=f"1,{cpus}", help=f"worker counts to run (default: 1,{cpus})"
@@ -337,13 +368,13 @@ def main() -> int:
         print(
             f"{args.clients} premises and accounts in {time.monotonic() - started:.1f} s; "
             f"{cpus} CPUs, load average {os.getloadavg()[0]:.1f}; {args.clients} clients, "
-            f"{args.duration:.0f} s per configuration; pages: overview, ledger, overview, "
-            "fees, overview, allowances",
+            f"{args.duration:.0f} s per configuration, {args.think:g} s reading each page; "
+            "pages: overview, ledger, overview, fees, overview, allowances",
             flush=True,
         )
         results = []
         for workers in counts:
-            results.append(_run(data_dir, logins, workers, args.duration))
+            results.append(_run(data_dir, logins, workers, args.duration, args.think))
             print(f"  {workers} worker(s) done, load average {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
