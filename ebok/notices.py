@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ebok.console import note
 from ebok.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,7 +38,10 @@ class CommandNotices:
             from portal.notices.job import job_for_command
 
             self._job, self._mailer = job_for_command(self.settings)
-        return self._job(previous, current)
+        queued = self._job(previous, current)
+        if queued:
+            note(f"generation {current.id}: {queued} e-mail notice(s) queued")
+        return queued
 
     def close(self) -> None:
         """Deliver what was queued; what cannot go out now is kept in outbox/failed/."""

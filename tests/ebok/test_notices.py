@@ -59,7 +59,7 @@ def drop(settings: Settings, name: str, tables: dict) -> Path:
     return settle(write_csv_bundle(settings.inbox_dir / name, tables))
 
 
-def test_ebok_sync_sends_one_notice_per_publish(settings: Settings, tmp_path) -> None:
+def test_ebok_sync_sends_one_notice_per_publish(settings: Settings, tmp_path, capsys) -> None:
     drop(settings, "first", minimal_tables())
     assert ebok(settings, "sync") == 0
     opt_in(settings, "anna", "KW5/1", "anna@example.pl")
@@ -68,6 +68,7 @@ def test_ebok_sync_sends_one_notice_per_publish(settings: Settings, tmp_path) ->
 
     drop(settings, "second", with_new_charge())
     assert ebok(settings, "sync") == 0
+    assert "1 e-mail notice(s) queued" in capsys.readouterr().err
     (msg,) = outbox(settings)
     assert msg["To"] == "anna@example.pl"
     assert msg["Subject"] == "Nowości w EBOK: saldo, naliczenia"
