@@ -164,3 +164,11 @@ def test_notices_switched_on_in_english_are_sent_in_english(signed_in, notices) 
     assert "Wysyłaj je w języku tej strony" in polish.text
     switch(client, "on")
     assert notices.subscription(client.account_id).language == "pl"
+
+
+def test_one_click_post_as_multipart_works_too(app, notices, subscribed) -> None:
+    account_id, path = subscribed
+    with TestClient(app) as provider:
+        answer = provider.post(path, files={"List-Unsubscribe": (None, "One-Click")})
+    assert answer.status_code == 200
+    assert not notices.subscription(account_id).enabled
