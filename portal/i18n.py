@@ -163,9 +163,12 @@ def render(env: Environment, name: str, context: Mapping[str, Any], *, locale: s
 def install(env: Environment) -> None:
     """Give a Jinja2 environment `_()`, `ngettext()` and `{% trans %}` reading the current
     language (newstyle: `_("… %(name)s", name=x)` escapes `x`; a literal % is written %%),
-    `{% trans %}` blocks with whitespace trimmed as the extractor reads them, and the global
-    `current_locale()` for `<html lang>`."""
+    `{% trans %}` blocks with whitespace trimmed as the extractor reads them, the filter
+    `|t` for a message id held in a variable (`{{ error|t }}`: translated and still escaped,
+    where `_()` would mark its result safe HTML), and the global `current_locale()` for
+    `<html lang>`."""
     env.add_extension("jinja2.ext.i18n")
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["current_locale"] = current_locale
+    env.filters["t"] = gettext
