@@ -22,6 +22,7 @@ from portal.web.locale import LocaleMiddleware
 from portal.web.metrics import RequestMetrics
 from portal.web.security import SecurityHeadersMiddleware
 from portal.web.session import SessionMiddleware
+from portal.web.unavailable import DatabaseGuard
 from tests.builders import make_document, publish_documents
 from tests.forms import csrf_token
 
@@ -291,6 +292,7 @@ def test_the_lane_knows_every_layer_it_stands_in_for(app, client):
         OverviewLane,
         SecurityHeadersMiddleware,
         LocaleMiddleware,
+        DatabaseGuard,  # the lane steps aside when the database raises: the stack answers 503
         PanelSplit,
         ServerErrorMiddleware,
         SessionMiddleware,
