@@ -16,6 +16,7 @@ import portal.panel.uploads
 from ebok.cli import main
 from etl.snapshot.store import SnapshotStore
 from etl.sync import import_lock
+from tests.cli import ebok as ebok_command
 from tests.etl.builders import minimal_tables, write_csv, write_csv_bundle, zip_dir
 from tests.etl.test_sync import broken_tables, settle
 from tests.forms import csrf_token
@@ -343,8 +344,8 @@ def test_the_history_lists_sync_and_command_line_imports_too(app, settings, acco
     settings.inbox_dir.mkdir()
     settle(write_csv_bundle(settings.inbox_dir / "kwiatowa", minimal_tables()), 200)
     settle(write_csv_bundle(settings.inbox_dir / "zepsuty", broken_tables()), 100)
-    main(["--data-dir", str(settings.data_dir), "sync"])
-    main(["--data-dir", str(settings.data_dir), "import", str(tmp_path / "nie-ma")])
+    ebok_command(settings, "sync")
+    ebok_command(settings, "import", str(tmp_path / "nie-ma"))
 
     page = accountant.get("/panel/imports").text
     rows = cells(page)
@@ -365,7 +366,7 @@ def test_the_history_is_paginated(app, settings, accountant, monkeypatch, tmp_pa
 
     monkeypatch.setattr(portal.panel.imports_views, "PAGE_SIZE", 2)
     for n in range(3):
-        main(["--data-dir", str(settings.data_dir), "import", str(tmp_path / f"brak-{n}")])
+        ebok_command(settings, "import", str(tmp_path / f"brak-{n}"))
     first = accountant.get("/panel/imports").text
     assert "strona 1 z 2" in first and "brak-2" in first and "brak-0" not in first
     second = accountant.get("/panel/imports?page=2").text

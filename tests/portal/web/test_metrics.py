@@ -99,7 +99,7 @@ def test_imports_are_counted_by_result_from_the_history(settings):
     from ebok.serve import create_app as create_served
     from etl.imports import ImportHistory, ImportRecord
 
-    history = ImportHistory(settings.imports_db)
+    history = ImportHistory(settings.imports_database)
     for number, status in enumerate(["published", "published", "rejected", "running"]):
         history.save(ImportRecord(f"id{number}", "sync", "sync", "x.zip", "2026-11-30", status))
     text = scrape(create_served(settings)).text
