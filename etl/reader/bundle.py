@@ -31,6 +31,7 @@ from etl.reader.archive import (
     members,
     refuse,
 )
+from etl.reader.ledger_blocks import ledger_block
 from etl.reader.raw import Problems, RawTable
 from etl.reader.sheets import (
     HEAD_BYTES,
@@ -47,8 +48,9 @@ from etl.snapshot.store import Generation
 # The bundle reader's public names (the import benchmark uses the dialect detection too).
 __all__ = ["RawTable", "detect_encoding", "detect_separator", "read_bundle", "read_tables"]
 
-# Tables read from CSV a block of rows at a time (etl.reader.stream): validated as they are
-# read, never whole in memory. Only the ledger grows with the portfolio's history.
+# Tables read from CSV a block of rows at a time (etl.reader.stream) and validated as they are
+# read (etl.reader.ledger_blocks), never whole in memory. Only the ledger grows with the
+# portfolio's history.
 STREAMED = {"ledger"}
 RowsRead = Callable[[str, int], None]
 
@@ -226,10 +228,10 @@ def _validated_in_blocks(
         sheet = Sheet(header, empty, np.zeros(0, dtype=np.int64), None)  # type: ignore[arg-type]
         matched = _matched(table, label, sheet, aliases, said, noted)
         if matched is not None:
+            codec = "utf-8" if found.encoding.startswith("utf-8") else found.encoding
             for block in pieces:
                 assert isinstance(block, stream.Block)
-                raw = _picked(table, label, block.frame, block.rows, None, matched)
-                parts.append(stream.compact(validate.VALIDATORS[table](raw, found_problems)))
+                parts.append(ledger_block(block, codec, label, matched, found_problems))
                 rows_read += len(block.rows)
                 if progress is not None:
                     progress(label, rows_read)
@@ -240,7 +242,11 @@ def _validated_in_blocks(
         return None, source
     raw = _picked(table, label, sheet.frame, sheet.rows, None, matched)
     columns = [*COLUMNS[table], *SOURCE_COLUMNS]
-    done = stream.joined(parts, columns) if parts else validate.VALIDATORS[table](raw, Problems())
+    if parts:
+        done = stream.joined(parts, columns)
+        done["_file"] = pd.Categorical.from_codes(np.zeros(len(done), np.int8), [label])
+    else:
+        done = validate.VALIDATORS[table](raw, Problems())
     raw.frame = done[["premises_id", "_row"]]
     raw.done, raw.found = done, found_problems
     return raw, source

@@ -124,11 +124,34 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
 
 @dataclass
 class Block:
-    """Rows of one piece of the file: positional text columns c0..cN, and the spreadsheet row
-    number of each."""
+    """Rows of one piece of the file: positional columns c0..cN of undecoded bytes (a ledger
+    repeats its values, so only the distinct ones are decoded: `coded`), and the spreadsheet
+    row number of each."""
 
-    frame: pd.DataFrame
+    table: pa.Table
     rows: np.ndarray
+
+
+def coded(column: pa.ChunkedArray | pa.Array, codec: str) -> tuple[np.ndarray, pa.Array]:
+    """(each row's index into the distinct values, the distinct values as text) of a column
+    of bytes in `codec`; raises NotStreamable for bytes that are not text in it."""
+    encoded = pc.dictionary_encode(column)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = pa.chunked_array(encoded.chunks).combine_chunks()
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    distinct = encoded.dictionary
+    try:
+        if codec == "utf-8":
+            return codes, distinct.cast(pa.large_string())  # the cast checks it is UTF-8
+        text = distinct.view(pa.large_string())
+        ascii_ = np.asarray(pc.string_is_ascii(text).to_numpy(zero_copy_only=False), dtype=bool)
+        if not ascii_.all():
+            others = distinct.filter(pa.array(~ascii_)).to_pylist()
+            decoded = pa.array([v.decode(codec) for v in others], pa.large_string())
+            text = pc.replace_with_mask(text, pa.array(~ascii_), decoded)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        raise NotStreamable("not text in its encoding") from None
+    return codes, text
 
 
 def _parse(text: bytes, names: list[str], sep: str, *, skip_header: bool, skip_blank: bool):
@@ -145,7 +168,7 @@ def _parse(text: bytes, names: list[str], sep: str, *, skip_header: bool, skip_b
             invalid_row_handler=stop,
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.large_string() for n in names},
+            column_types={n: pa.large_binary() for n in names},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
             null_values=[],
@@ -196,8 +219,6 @@ def blocks(fh: BinaryIO, found: Scan, block: int = BLOCK_BYTES) -> Iterator[list
         if not cut:
             continue
         text, data = data[:cut], data[cut:]
-        if codec != "utf-8":
-            text = text.decode(codec).encode("utf-8")
         lines = text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
         yield from _block(text, names, sep, line, lines, skip_header)
         line += lines
@@ -222,29 +243,10 @@ def _block(
         if len(numbers) != table.num_rows:
             raise NotStreamable("rows and lines disagree") from None
     if table.num_rows:
-        yield Block(table.to_pandas(), numbers)
+        yield Block(table, numbers)
 
 
 # --- validated blocks kept compact -----------------------------------------------------------
-
-
-def compact(frame: pd.DataFrame) -> pa.Table:
-    """A validated block with its text as dictionary codes: a ledger repeats its premises ids,
-    dates, descriptions and documents, so 5 million rows take ~50 bytes each instead of the
-    ~200 of their text. Columns of None (a CSV ledger has no details) are left out."""
-    columns = {}
-    for name in frame.columns:
-        series = frame[name]
-        if series.dtype.kind in "iub":
-            columns[name] = pa.array(series.to_numpy())
-        elif series.dtype == object and series.isna().all():
-            continue
-        else:
-            values = pa.array(series.array)
-            if isinstance(values, pa.ChunkedArray):
-                values = values.combine_chunks()
-            columns[name] = pc.dictionary_encode(values.cast(pa.large_string()))
-    return pa.table(columns)
 
 
 def joined(parts: list[pa.Table], columns: list[str]) -> pd.DataFrame:
