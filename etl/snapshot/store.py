@@ -416,7 +416,15 @@ class GenerationWriter:
     def commit(self, manifest: dict[str, Any]) -> Generation:
         self.db.commit()
         self.db.close()
-        manifest = {"schema": FORMAT_VERSION, "generation": self.id, **manifest}
+        # The documents file's size: a host that receives generations by copy tells by it a
+        # file still being copied (SnapshotStore.current).
+        size = (self.tmp / DOCUMENTS_FILE).stat().st_size
+        manifest = {
+            "schema": FORMAT_VERSION,
+            "generation": self.id,
+            **manifest,
+            "documents_bytes": size,
+        }
         (self.tmp / MANIFEST_FILE).write_text(
             json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8"
         )
@@ -439,6 +447,22 @@ class GenerationWriter:
             self.db.close()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _complete(path: Path) -> Generation | None:
+    """The generation at `path` if all of it is there: its manifest (which names it), and its
+    documents file, of the size the manifest says (manifests from before that have no size)."""
+    try:
+        generation = Generation(path)
+        documents = (path / DOCUMENTS_FILE).stat().st_size
+    except (OSError, ValueError):
+        return None
+    manifest = generation.manifest
+    if not isinstance(manifest, dict) or manifest.get("generation", path.name) != path.name:
+        return None
+    if manifest.get("documents_bytes", documents) != documents:
+        return None
+    return generation
 
 
 class SnapshotStore:
@@ -483,10 +507,13 @@ class SnapshotStore:
             return cached[1]
         with self._lock:
             gen_id = self.pointer.read_text("utf-8").strip()
-            path = self.root / gen_id
-            if not gen_id or not path.is_dir():
-                return None
-            generation = Generation(path)
+            generation = _complete(self.root / gen_id) if gen_id else None
+            if generation is None:
+                # The pointer names a generation that is not (all) here: another host's copy
+                # that brought the pointer first, or is still copying. The one served so far
+                # stays, whole, and the pointer is looked at again after `recheck`.
+                self._checked_at = now
+                return cached[1] if cached else None
             self._cached = (key, generation)
             self._checked_at = now
             return generation

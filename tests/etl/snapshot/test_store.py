@@ -1,6 +1,8 @@
+import shutil
+
 import pytest
 
-from etl.snapshot.store import RECHECK_SECONDS, SnapshotStore
+from etl.snapshot.store import DOCUMENTS_FILE, MANIFEST_FILE, RECHECK_SECONDS, SnapshotStore
 from tests.builders import make_document, publish_documents
 
 
@@ -47,3 +49,39 @@ def test_a_generation_is_read_once_and_forgotten_when_pruned(store: SnapshotStor
     store.prune(keep=1)
     with pytest.raises(KeyError):  # a pruned generation is not handed out
         store.generation(first.id)
+
+
+def test_a_host_that_sees_a_new_generation_late_serves_the_older_one_whole(store, tmp_path):
+    """Hosts that get generations by copy (docs/deployment.md, "Two hosts") may see the pointer
+    before the generation, or the generation half-copied: they serve the previous one, and the
+    new one only once all of it is there."""
+    clock = [1000.0]
+    portal = SnapshotStore(store.root, clock=lambda: clock[0])
+    first = publish_documents(store, [make_document(payer_name="Anna Nowak")])
+    assert portal.current().id == first.id
+    source = SnapshotStore(tmp_path / "source-host")  # where the import ran
+    second = publish_documents(source, [make_document(payer_name="Zofia Żak")])
+    copy = store.root / second.id
+
+    def looked_again():
+        clock[0] += RECHECK_SECONDS
+        return portal.current()
+
+    store.set_current(second.id)  # the pointer first: its generation is not here yet
+    assert looked_again().id == first.id
+    copy.mkdir()
+    assert looked_again().id == first.id
+    shutil.copy(second.path / MANIFEST_FILE, copy / MANIFEST_FILE)
+    assert looked_again().id == first.id
+    body = (second.path / DOCUMENTS_FILE).read_bytes()
+    (copy / DOCUMENTS_FILE).write_bytes(body[: len(body) // 2])  # still being copied
+    assert looked_again().id == first.id
+    assert looked_again().document("KW5/12")["premises"]["payer_name"] == "Anna Nowak"
+    (copy / DOCUMENTS_FILE).write_bytes(body)
+    assert looked_again().id == second.id
+    assert portal.current().document("KW5/12")["premises"]["payer_name"] == "Zofia Żak"
+
+
+def test_a_fresh_host_with_a_pointer_ahead_of_its_generations_serves_nothing_yet(store):
+    store.set_current("20990101T000000000000Z")
+    assert SnapshotStore(store.root).current() is None
