@@ -27,17 +27,13 @@ MONEY = [5, 6, *range(9, 33), 33]
 _DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 
 
-def parse_cards(file: str, text: str, problems: list[Problem]) -> list[Card]:
+def parse_cards(file: str, source: columns.Source, problems: list[Problem]) -> list[Card]:
     """The cards in file order; a refused line's problems as `records.card_lines` makes them."""
-    split = columns.split(text, FIELDS)
+    split = columns.split(source, FIELDS)
     if split is None:
-        return parse_wplaty(file, text, problems)
+        return parse_wplaty(file, source.text(), problems)
     fast, passed = _vectorised(split)
-    rest = sorted(
-        split.odd + [(int(split.numbers[i]), split.line(i)) for i in np.flatnonzero(~passed)]
-    )
-    rest = [(n, line.rstrip("\r")) for n, line in rest if line.strip()]
-    slow = card_lines(file, rest, problems)
+    slow = card_lines(file, split.rest(~passed), problems)
     if not slow:
         return fast
     return sorted(fast + slow, key=lambda c: c.line)
@@ -46,8 +42,8 @@ def parse_cards(file: str, text: str, problems: list[Problem]) -> list[Card]:
 def _vectorised(split: columns.Split) -> tuple[list[Card], np.ndarray]:
     col = split.columns
     n = len(split.numbers)
-    premises = Distinct(col[1])
-    year = Distinct(col[2])
+    premises = Distinct(col[1], split.codec)
+    year = Distinct(col[2], split.codec)
     year_ok = pc.match_substring_regex(year.values, r"^[0-9]{4}$")
     years = year.rows(columns.ints(year.values, year_ok))
     passed = (
@@ -55,11 +51,11 @@ def _vectorised(split: columns.Split) -> tuple[list[Card], np.ndarray]:
         & year.rows(bools(year_ok))
         & (years > 0)
     )
-    days = Distinct(pa.concat_arrays([col[3], col[4]]))
+    days = Distinct(pa.concat_arrays([col[3], col[4]]), split.codec)
     parsed = [_day(text) for text in days.values.to_pylist()]
     day_ok = days.rows(np.array([d is not False for d in parsed], dtype=bool))
     passed &= day_ok[:n] & day_ok[n:]
-    figures = Distinct(pa.concat_arrays([col[i] for i in MONEY]))
+    figures = Distinct(pa.concat_arrays([col[i] for i in MONEY]), split.codec)
     ok, amounts = columns.grosze(figures.values)
     empty = bools(pc.equal(figures.values, ""))
     money = figures.rows(np.where(empty, 0, amounts)).reshape(len(MONEY), n)
@@ -67,7 +63,7 @@ def _vectorised(split: columns.Split) -> tuple[list[Card], np.ndarray]:
     keep = np.flatnonzero(passed)
     day = np.empty(len(parsed), dtype=object)
     day[:] = [d or None for d in parsed]
-    owners, codes = Distinct(col[0]), premises
+    owners, codes = Distinct(col[0], split.codec), premises
     cards = []
     for line, owner, code, y, start, end, figures_ in zip(
         split.numbers[keep].tolist(),

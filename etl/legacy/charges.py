@@ -71,8 +71,10 @@ def empty() -> pd.DataFrame:
     return _frame({name: [] for name in COLUMNS})
 
 
-def parse_nal(file: str, text: str, problems: list[Problem], warnings: list[str]) -> pd.DataFrame:
-    return parse(file, text, NAL, problems, warnings)
+def parse_nal(
+    file: str, source: columns.Source, problems: list[Problem], warnings: list[str]
+) -> pd.DataFrame:
+    return parse(file, source, NAL, problems, warnings)
 
 
 @dataclass(frozen=True)
@@ -111,27 +113,25 @@ def parse_pow(file: str, text: str, problems: list[Problem], warnings: list[str]
         footer = "\n".join(line.strip() for line in rest if line.strip() and "#" not in line)
         data = [line if "#" in line else "" for line in rest]
     body = "\n" * (second + 1) + "\n".join(data)  # keep the line numbers
-    return FeeSchedule(header, footer, parse(file, body, POW, problems, warnings))
+    return FeeSchedule(
+        header, footer, parse(file, columns.Source.of_text(body), POW, problems, warnings)
+    )
 
 
 def parse(
-    file: str, text: str, layout: Layout, problems: list[Problem], warnings: list[str]
+    file: str, source: columns.Source, layout: Layout, problems: list[Problem], warnings: list[str]
 ) -> pd.DataFrame:
-    """The charge lines of `text`; a refused line becomes a Problem, a total that differs from
+    """The charge lines of the file; a refused line becomes a Problem, a total that differs from
     quantity × price a warning (both in line order, as the line parsers made them)."""
-    split = columns.split(text, layout.count)
+    split = columns.split(source, layout.count)
     noted: list[tuple[int, str]] = []
     if split is None:
-        frame, rest = empty(), numbered_lines(text)
+        frame, rest = empty(), numbered_lines(source.text())
     else:
         frame, passed = _vectorised(file, split, layout, noted)
-        rest = sorted(split.odd + [(int(split.numbers[i]), split.line(i)) for i in
-                                   np.flatnonzero(~passed)])  # fmt: skip
+        rest = split.rest(~passed)
     slow = []
     for number, line in rest:
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
         own: list[str] = []
         charge = _line(file, layout, number, line, problems, own)
         noted += [(number, w) for w in own]
@@ -169,10 +169,10 @@ def _vectorised(
     """The rows every column check passes, and which rows those are."""
     col = split.columns
     first = layout.first
-    premises = Distinct(col[layout.premises])
-    quantity = Distinct(col[first + 2])
-    rate = Distinct(col[first + 4])
-    total = Distinct(col[first + 5])
+    premises = Distinct(col[layout.premises], split.codec)
+    quantity = Distinct(col[first + 2], split.codec)
+    rate = Distinct(col[first + 4], split.codec)
+    total = Distinct(col[first + 5], split.codec)
     amount_ok, amounts = columns.grosze(total.values)
     passed = (
         premises.rows(bools(pc.not_equal(premises.values, "")))
@@ -182,7 +182,7 @@ def _vectorised(
     )
     year = month = np.zeros(len(passed), dtype=np.int64)
     if layout.period is not None:
-        period = Distinct(col[layout.period])
+        period = Distinct(col[layout.period], split.codec)
         valid = pc.match_substring_regex(period.values, _PERIOD)
         passed &= period.rows(bools(valid))
         year = period.rows(ints(pc.utf8_slice_codeunits(period.values, 0, 4), valid))
@@ -203,7 +203,7 @@ def _vectorised(
     premises_text, q_rows, r_rows = kept(premises), kept(quantity, q_text), kept(rate, r_text)
     estimate = quantity.rows(q_float)[keep] * rate.rows(r_float)[keep] * 100
     _compare(file, numbers, premises_text, q_rows, r_rows, estimate, grosze[keep], noted)
-    description = Distinct(col[first + 1], trim=False)
+    description = Distinct(col[first + 1], split.codec, trim=False)
     collapsed = pc.utf8_trim_whitespace(
         pc.replace_substring_regex(description.values, _SPACES, " ")
     )
@@ -213,10 +213,10 @@ def _vectorised(
             "premises": premises_text,
             "year": year[keep],
             "month": month[keep],
-            "line_no": kept(Distinct(col[first])),
+            "line_no": kept(Distinct(col[first], split.codec)),
             "description": kept(description, collapsed),
             "quantity": q_rows,
-            "unit": kept(Distinct(col[first + 3])),
+            "unit": kept(Distinct(col[first + 3], split.codec)),
             "rate": r_rows,
             "total": grosze[keep],
         }

@@ -9,6 +9,10 @@ whose problems name it exactly as before.
 The split must be the one `records.numbered_lines` makes (LF or CRLF line ends, a DOS
 end-of-file mark dropped, no quoting). Arrow also ends a line at a lone CR, so text holding
 one is not split here (`None`): the caller reads it line by line as before.
+
+A file in a single-byte code page (the export's ISO-8859-2, or Windows-1250) is split as bytes
+and only each column's distinct values are decoded: the whole file is decoded only when a line
+must be read by the line parsers.
 """
 
 from __future__ import annotations
@@ -21,83 +25,121 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+# Code pages that give each byte one character: a field's bytes decode on their own, so only
+# each distinct value is decoded, after the split.
+SINGLE_BYTE = ("cp1250", "iso-8859-2")
+
+
+@dataclass
+class Source:
+    """A file's bytes and their encoding: a single-byte code page, or `utf-8` (text decoded
+    already, e.g. from UTF-8 with a BOM, given back as plain UTF-8)."""
+
+    data: bytes
+    codec: str
+
+    @classmethod
+    def of_text(cls, text: str) -> Source:
+        return cls(text.encode("utf-8"), "utf-8")
+
+    def text(self) -> str:
+        return self.data.decode(self.codec)
+
 
 @dataclass
 class Split:
-    """The rows that have exactly the expected number of fields, column-wise, with their line
-    numbers; and the lines that do not, as (line number, text)."""
+    """The rows that have exactly the expected number of fields, column-wise (string columns,
+    or bytes in `codec` for a single-byte code page: `Distinct` decodes them), with their line
+    numbers; and the numbers of the lines that do not."""
 
     columns: list[pa.Array]
     numbers: np.ndarray  # int64, 1-based line number of each row
-    odd: list[tuple[int, str]] = field(default_factory=list)
-    text: str = ""
+    source: Source
+    odd_numbers: list[int] = field(default_factory=list)
     _lines: list[str] | None = None
 
-    def line(self, row: int) -> str:
-        """The text of a row's line as `records.numbered_lines` gives it. A row of empty fields
-        may have been a blank line (the reader makes one of those) or a line of `#`s."""
-        values = [column[row].as_py() for column in self.columns]
-        if any(values):
-            return "#".join(values)
+    @property
+    def codec(self) -> str:
+        return self.source.codec
+
+    def line(self, number: int) -> str:
+        """Line `number` as `records.numbered_lines` gives it (CR and end-of-file mark gone)."""
         if self._lines is None:
-            self._lines = [line.rstrip("\r") for line in self.text.split("\n")]
-        return self._lines[int(self.numbers[row]) - 1]
+            self._lines = [line.rstrip("\r") for line in self.source.text().split("\n")]
+        return self._lines[number - 1]
+
+    def rest(self, failed: np.ndarray) -> list[tuple[int, str]]:
+        """(line number, line) of the odd lines and of the rows `failed` marks, in line order,
+        blank lines left out: what the line parsers are to read."""
+        numbers = sorted([*self.odd_numbers, *self.numbers[failed].tolist()])
+        return [(n, line) for n in numbers if (line := self.line(n)).strip()]
 
 
 def _array(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
-def split(text: str, count: int) -> Split | None:
-    """`text` as `count` string columns; None when only the line-by-line reading is exact."""
-    data = text.encode("utf-8")  # bytes: counting and finding in them is a memchr
+def split(source: Source, count: int) -> Split | None:
+    """The file as `count` columns; None when only the line-by-line reading is exact."""
+    data = source.data
     if data.count(b"\r") != data.count(b"\r\n"):
         return None  # a lone CR: Arrow would end the line there, the export does not
     if b"\x1a" in data:
         if b"\r\x1a" in data:
             return None  # dropping the mark would leave a CR where the line's end was
-        text, data = text.replace("\x1a", ""), data.replace(b"\x1a", b"")
+        source = Source(data.replace(b"\x1a", b""), source.codec)
     names = [str(i) for i in range(count)]
-    odd: list[tuple[int, str]] = []
+    kind = pa.string() if source.codec == "utf-8" else pa.binary()
+    odd: list[int] = []
 
     def invalid(row: pacsv.InvalidRow) -> str:
-        odd.append((row.number, row.text))
+        odd.append(row.number)
         return "skip"
 
-    table = pacsv.read_csv(
-        io.BytesIO(data),
-        # one block: one chunk per column, nothing to concatenate
-        read_options=pacsv.ReadOptions(
-            column_names=names, use_threads=False, block_size=max(len(data), 1 << 20)
-        ),
-        parse_options=pacsv.ParseOptions(
-            delimiter="#",
-            quote_char=False,
-            escape_char=False,
-            newlines_in_values=False,
-            ignore_empty_lines=False,  # every line a row or an odd line: numbers stay exact
-            invalid_row_handler=invalid,
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(source.data),
+            # one block: one chunk per column, nothing to concatenate
+            read_options=pacsv.ReadOptions(
+                column_names=names, use_threads=False, block_size=max(len(source.data), 1 << 20)
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter="#",
+                quote_char=False,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,  # every line a row or an odd line: numbers stay exact
+                # Arrow hands an odd line to the handler decoded as UTF-8, which a code page's
+                # letters are not: a file in one is read with no handler, and when a line has
+                # another number of fields, read again as UTF-8 text
+                invalid_row_handler=invalid if source.codec == "utf-8" else None,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, kind),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        if source.codec == "utf-8":
+            raise
+        return split(Source.of_text(source.text()), count)
     every = np.arange(1, table.num_rows + len(odd) + 1, dtype=np.int64)
-    numbers = np.setdiff1d(every, [n for n, _ in odd], assume_unique=True) if odd else every
+    numbers = np.setdiff1d(every, odd, assume_unique=True) if odd else every
     columns = [_array(table.column(i)) for i in range(count)]
-    return Split(columns, numbers, odd, text)
+    return Split(columns, numbers, source, odd)
 
 
 class Distinct:
-    """A column as its distinct values (each checked and converted once, in Arrow) and each
-    row's index into them: charge lines repeat their codes, periods, units, prices, totals."""
+    """A column as its distinct values (each decoded, checked and converted once, in Arrow) and
+    each row's index into them: charge lines repeat their codes, periods, units, prices."""
 
-    def __init__(self, values: pa.Array, *, trim: bool = True) -> None:
+    def __init__(self, values: pa.Array, codec: str, *, trim: bool = True) -> None:
         encoded = pc.dictionary_encode(values)
         self.index = encoded.indices.to_numpy(zero_copy_only=False)
         distinct = encoded.dictionary
+        if pa.types.is_binary(distinct.type):
+            distinct = pa.array([v.decode(codec) for v in distinct.to_pylist()], pa.string())
         self.values = pc.utf8_trim_whitespace(distinct) if trim else distinct
 
     def rows(self, per_value: np.ndarray) -> np.ndarray:

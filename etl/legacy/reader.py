@@ -21,6 +21,7 @@ import pandas as pd
 from etl.legacy import charges, checks
 from etl.legacy.cards import parse_cards
 from etl.legacy.charges import FeeSchedule, parse_nal, parse_pow
+from etl.legacy.columns import Source
 from etl.legacy.community import community_settings
 from etl.legacy.records import (
     Card,
@@ -109,15 +110,18 @@ def _read_one(
     codes: set[str] = set()
     lok_text = need("lok.txt", "premises")
     people = parse_lok(lok, lok_text, problems, codes)
-    cards = parse_cards(wpl, need("wplaty.txt", "ledger"), problems)
-    nal_text = export.text("nal_czynsz.txt")
+    wpl_source = export.source("wplaty.txt")
+    if wpl_source is None:
+        problems.append(Problem(wpl, "ledger", None, "", "", "file missing"))
+    cards = parse_cards(wpl, wpl_source or Source.of_text(""), problems)
+    nal_source = export.source("nal_czynsz.txt")
     charge_lines: pd.DataFrame | None = None
-    if nal_text is None:
+    if nal_source is None:
         warnings.append(
             f"{nal}: missing; the ledger shows the cards' monthly charges without a breakdown"
         )
     else:
-        charge_lines = parse_nal(nal, nal_text, problems, warnings)
+        charge_lines = parse_nal(nal, nal_source, problems, warnings)
     pow_text = export.text("pow_czynsz.txt")
     if pow_text is None:
         warnings.append(f"{export.label('pow_czynsz.txt')}: missing, no fee schedule shown")

@@ -15,9 +15,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from etl.legacy.columns import SINGLE_BYTE, Source
 from etl.legacy.records import decode
 from etl.model import BundleRejected, Problem, SourceFile
-from etl.reader.encoding import EncodingRefused
+from etl.reader.encoding import EncodingRefused, choose_encoding
 
 MARKER_FILES = ("lok.txt", "wplaty.txt")  # their presence marks an export
 KNOWN_FILES = ("lok.txt", "nal_czynsz.txt", "pow_czynsz.txt", "wplaty.txt")
@@ -101,6 +102,20 @@ class Export:
             return decode(entry[1], self.label(name))
         except EncodingRefused as exc:
             raise _refuse(exc.name, exc.reason) from None
+
+    def source(self, name: str) -> Source | None:
+        """The file for the column reader: its bytes as they are in a single-byte code page
+        (only distinct values get decoded), else its text as UTF-8; refused like `text`."""
+        entry = self.files.get(name)
+        if entry is None:
+            return None
+        try:
+            codec = choose_encoding(entry[1], self.label(name))
+        except EncodingRefused as exc:
+            raise _refuse(exc.name, exc.reason) from None
+        if codec in SINGLE_BYTE:
+            return Source(entry[1], codec)
+        return Source.of_text(self.text(name) or "")
 
     def sources(self) -> list[SourceFile]:
         return [
