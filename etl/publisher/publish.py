@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 
 from etl.model import Bundle, BundleRejected, Problem, unknown_premises
-from etl.publisher import community, history, shrink
+from etl.publisher import community, history, reuse, shrink
 from etl.publisher.grouping import Groups, plain, values_of
 from etl.reader.headers import table_for
 from etl.snapshot.document import (
@@ -347,6 +347,26 @@ class _Builder:
         # Per community: [premises, ledger rows, fees, allowances, readings] in the built
         # documents.
         self.counts: dict[str, list[int]] = {}
+        # Re-imports (etl.publisher.reuse): what each document is built from, the records of
+        # those built, and the premises whose previous document is reused instead.
+        # Kept history and kept readings come from the previous document, which a reused
+        # document is: only the rules below change what the same rows become.
+        self.mode = f"{bundle.kind}|{replace_history}|{self.allowed}"
+        self.digests: dict[str, str] | None = None
+        self.records: list[reuse.Record] = []
+        self.reused: set[str] = set()
+
+    def input_digests(self) -> dict[str, str]:
+        """What each document of a complete bundle is built from ({} for other bundles)."""
+        if not self.complete:
+            return {}
+        tables = {
+            "ledger": self.ledger, "fees": self.fees, "allowances": self.allowances,
+            "readings": self.readings,
+        }  # fmt: skip
+        return reuse.digests(
+            self.plan.build, self.plan.build, self.communities, self.premises, tables, self.mode
+        )
 
     def _community(self, cid: str, prev_doc: dict[str, Any] | None) -> dict[str, Any]:
         if cid in self.communities:
@@ -366,12 +386,12 @@ class _Builder:
         return self._prev_community[cid]
 
     def batches(self, progress: Progress | None) -> Iterator[list[tuple[str, str, str, bytes]]]:
-        ids = sorted(self.plan.build)
-        total = len(ids)
-        for start in range(0, total, CHUNK):
+        ids = sorted(p for p in self.plan.build if p not in self.reused)
+        total, done = len(self.plan.build), len(self.reused)
+        for start in range(0, len(ids), CHUNK):
             yield list(self._batch(ids[start : start + CHUNK]))
             if progress is not None:
-                progress(min(start + CHUNK, total), total)
+                progress(done + min(start + CHUNK, len(ids)), total)
 
     def _batch(self, ids: list[str]) -> Iterator[tuple[str, str, str, bytes]]:
         fee_sums: dict[str, int] = {}
@@ -468,11 +488,17 @@ class _Builder:
             if readings:  # only when there are any: other documents stay as they were
                 doc["readings"] = readings
             c = self.counts.setdefault(cid, [0, 0, 0, 0, 0])
+            figures = (
+                len(rows),
+                len(fees),
+                len(allowances),
+                len(readings["rows"]) if readings else 0,
+            )
             c[0] += 1
-            c[1] += len(rows)
-            c[2] += len(fees)
-            c[3] += len(allowances)
-            c[4] += len(readings["rows"]) if readings else 0
+            for i, n in enumerate(figures, 1):
+                c[i] += n
+            if self.digests is not None:
+                self.records.append((pid, self.digests.get(pid, ""), *figures))
             body = orjson.dumps(doc, default=_json_default)
             yield pid, cid, body_digest(body), body
 
@@ -553,6 +579,27 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _reuse_unchanged(
+    builder: _Builder, previous: Generation | None, writer: GenerationWriter
+) -> None:
+    """Copy the previous document of every premises whose inputs did not change, and count
+    it (etl.publisher.reuse); the builder then builds only the others."""
+    builder.digests = builder.input_digests()
+    recorded = reuse.previous(previous) if previous is not None and builder.digests else {}
+    same = sorted(
+        pid for pid, digest in builder.digests.items() if recorded.get(pid, ("",))[0] == digest
+    )
+    if not same:
+        return
+    reuse.copy(writer.db, previous, same)  # type: ignore[arg-type]
+    for pid in same:
+        c = builder.counts.setdefault(builder.plan.build[pid], [0, 0, 0, 0, 0])
+        c[0] += 1
+        for i, n in enumerate(recorded[pid][1], 1):
+            c[i] += n
+    builder.reused = set(same)
+
+
 def _published_counts(
     previous: Generation, cids: set[str], manifest_entries: dict[str, Any]
 ) -> dict[str, dict[str, int]]:
@@ -599,10 +646,13 @@ def _publish(
 
     writer = store.start()
     try:
+        reuse.create(writer.db)
         copied = writer.copy_from(previous, plan.copy) if previous is not None else 0
         if copied:
             writer.discard(plan.build)
+            reuse.copy_kept(writer.db, previous)  # type: ignore[arg-type]
         community.write(bundle, previous, writer)
+        _reuse_unchanged(builder, previous, writer)
         try:
             _write_behind(writer, builder.batches(progress))
         finally:
@@ -612,6 +662,7 @@ def _publish(
                 builder.published_readings.close()
         if builder.problems:
             raise history.HistoryMismatch(builder.problems)
+        reuse.record(writer.db, builder.records)
         digest = writer.content_digest()
         if previous is not None and previous.manifest.get("content_digest") == digest:
             writer.abort()
@@ -674,5 +725,5 @@ def _publish(
         counts=counts,
         communities=communities,
         warnings=warnings,
-        rebuilt=len(plan.build),
+        rebuilt=len(plan.build) - len(builder.reused),
     )

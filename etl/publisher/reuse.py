@@ -1,0 +1,126 @@
+"""A re-import that changes a few premises rebuilds only their documents.
+
+Each document built from a complete bundle is recorded in the generation with a digest of
+everything it was built from (`document_inputs`): its community and premises sections, its
+rows of every table (values, files and row numbers: etl.publisher.grouping hashes them per
+premises without making a Python object of a row), the rules it was built under and the
+format version. The next import computes the same digests; a premises whose digest the
+current generation holds gets that generation's document, copied in SQL, and its figures
+from the record, and is not built again. Generations stay immutable: the copy is a new row in
+the new generation's own file, and the pointer still switches once, when all of it is written.
+
+A bundle that is not complete (a lone ledger, say) takes parts of each document from the
+previous one, so its documents are always built, and recorded without a digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from etl.publisher.grouping import Groups, value_hash
+from etl.snapshot.document import FORMAT_VERSION
+from etl.snapshot.store import DOCUMENTS_FILE, Generation
+
+TABLE = "document_inputs"
+# (premises id, digest, ledger rows, fee lines, allowances, readings) of a document
+Record = tuple[str, str, int, int, int, int]
+# Bump when the way documents are built from the same rows changes: old records then match
+# nothing and every document is built anew once.
+RULES = "1"
+
+
+def create(db: sqlite3.Connection) -> None:
+    db.execute(
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (premises_id TEXT PRIMARY KEY, digest TEXT NOT NULL,"
+        " ledger INTEGER, fees INTEGER, allowances INTEGER, readings INTEGER) WITHOUT ROWID"
+    )
+
+
+def digests(
+    ids: Iterable[str],
+    owner: dict[str, str],
+    communities: dict[str, dict[str, Any]],
+    premises: dict[str, tuple[str, dict[str, Any]]],
+    tables: dict[str, Groups | None],
+    mode: str,
+) -> dict[str, str]:
+    """premises id -> the digest of what its document is built from, for premises whose
+    community section the bundle carries (the others are always built)."""
+    spans = {name: g.span_hashes() if g is not None else None for name, g in tables.items()}
+    sections = {cid: value_hash(section) for cid, section in communities.items()}
+    out: dict[str, str] = {}
+    for pid in ids:
+        cid = owner[pid]
+        if cid not in sections or pid not in premises:
+            continue
+        parts = [RULES, str(FORMAT_VERSION), mode, pid, cid, str(sections[cid])]
+        parts.append(str(value_hash(premises[pid][1])))
+        for name, found in spans.items():
+            parts.append(name + ("-" if found is None else str(found.get(pid, 0))))
+        text = "\0".join(parts).encode()
+        out[pid] = hashlib.blake2b(text, digest_size=16).hexdigest()
+    return out
+
+
+def previous(generation: Generation) -> dict[str, tuple[str, list[int]]]:
+    """premises id -> (digest, [ledger, fees, allowances, readings]) recorded in a
+    generation (none in one written before records existed)."""
+    uri = f"file:{generation.path / DOCUMENTS_FILE}?mode=ro&immutable=1"
+    db = sqlite3.connect(uri, uri=True)
+    try:
+        if not db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
+        ).fetchone():
+            return {}
+        rows = db.execute(f"SELECT * FROM {TABLE} WHERE digest != ''")
+        return {pid: (digest, list(counts)) for pid, digest, *counts in rows}
+    finally:
+        db.close()
+
+
+def copy(db: sqlite3.Connection, generation: Generation, ids: list[str]) -> None:
+    """The documents (and records) of `ids`, unchanged, from `generation` into `db`."""
+    if not ids:
+        return
+    db.execute("ATTACH DATABASE ? AS prev", (str(generation.path / DOCUMENTS_FILE),))
+    try:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            db.execute(
+                "INSERT INTO documents SELECT * FROM prev.documents"
+                f" WHERE premises_id IN ({marks})",
+                chunk,
+            )
+            db.execute(
+                f"INSERT INTO {TABLE} SELECT * FROM prev.{TABLE} WHERE premises_id IN ({marks})",
+                chunk,
+            )
+        db.commit()
+    finally:
+        db.execute("DETACH DATABASE prev")
+
+
+def copy_kept(db: sqlite3.Connection, generation: Generation) -> None:
+    """The records of the documents copied with their communities (etl.snapshot.store's
+    copy_from), so that a later import may reuse them too."""
+    db.execute("ATTACH DATABASE ? AS prev", (str(generation.path / DOCUMENTS_FILE),))
+    try:
+        if db.execute(
+            "SELECT 1 FROM prev.sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
+        ).fetchone():
+            db.execute(
+                f"INSERT OR IGNORE INTO {TABLE} SELECT * FROM prev.{TABLE}"
+                " WHERE premises_id IN (SELECT premises_id FROM main.documents)"
+            )
+        db.commit()
+    finally:
+        db.execute("DETACH DATABASE prev")
+
+
+def record(db: sqlite3.Connection, rows: list[Record]) -> None:
+    db.executemany(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?)", rows)
+    db.commit()
