@@ -4,6 +4,7 @@ A backup is a folder:
     manifest.json           what was copied: each file's path, size and SHA-256, the generation
     ebok.sqlite3            accounts, staff, sessions ended, sign-in history, audit log, throttles
     imports.sqlite3         the import history (when there is one)
+    database.pgdump         instead of the two, with EBOK_DATABASE_URL: pg_dump of its schema
     secret_key              the session and token key, when it is kept in the data dir (0600)
     aliases.toml, communities.toml   the manager's import settings (when there are any)
     snapshots/CURRENT, snapshots/<generation>/…   the generation being served, whole
@@ -19,8 +20,9 @@ accounts with the same passwords, and the sessions it had stay valid (same key, 
 manifest before it writes anything. Each file is written under a temporary name and renamed;
 the snapshot pointer is written last, so a half-finished restore serves nothing.
 
-This module is the one place that knows the data dir's stores as files: when the accounts move
-to PostgreSQL, backing them up becomes that server's job (pg_dump), and this copies the rest.
+With PostgreSQL (EBOK_DATABASE_URL) the database is dumped with pg_dump (ebok.database.pgdump:
+a consistent snapshot while the portals serve) and restored with pg_restore into an empty
+database; a backup restores only where the same kind of database is configured.
 """
 
 from __future__ import annotations
@@ -37,10 +39,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ebok.console import fail, note
+from ebok.database import pgdump
+from ebok.database.pgdump import DumpError
 from ebok.settings import Settings
 from etl.snapshot.store import POINTER_FILE, SnapshotStore
 
 MANIFEST = "manifest.json"
+PGDUMP = "database.pgdump"
 FORMAT = 1
 SNAPSHOTS = "snapshots"
 PRIVATE = 0o600  # databases and the key: personal data, password hashes, a signing key
@@ -51,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "backup",
         help="copy the databases, the current generation, the key and the TOML files into DIR",
         description="Copy what a portal needs to be brought back into DIR (new, or empty): "
-        "ebok.sqlite3 and imports.sqlite3 (SQLite online backup, safe while serving), the "
+        "ebok.sqlite3 and imports.sqlite3 (SQLite online backup, safe while serving; with "
+        "EBOK_DATABASE_URL: pg_dump of its schema), the "
         "current generation and its pointer, secret_key, aliases.toml, communities.toml, and "
         "a manifest.json with each file's SHA-256.",
     )
@@ -61,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "restore",
         help="restore a backup made by `ebok backup` into an empty data dir",
         description="Check every file of DIR against its manifest.json, then copy them into "
-        "the data dir (--data-dir or $EBOK_DATA_DIR), which must be empty or missing.",
+        "the data dir (--data-dir or $EBOK_DATA_DIR), which must be empty or missing (a "
+        "PostgreSQL dump: into EBOK_DATABASE_URL's database, which must be empty).",
     )
     restore.add_argument("dir", type=Path, metavar="DIR")
     restore.set_defaults(func=cmd_restore)
@@ -124,10 +131,14 @@ def backup(settings: Settings, target: Path) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         files: list[tuple[str, str]] = []  # (path in the backup, kind)
-        for db in (settings.accounts_db, settings.imports_db):
-            if db.exists():
-                _copy_database(db, work / db.name)
-                files.append((db.name, "sqlite"))
+        if settings.database_url:
+            pgdump.dump(settings.database_url, work / PGDUMP)
+            files.append((PGDUMP, "pgdump"))
+        else:
+            for db in (settings.accounts_db, settings.imports_db):
+                if db.exists():
+                    _copy_database(db, work / db.name)
+                    files.append((db.name, "sqlite"))
         for path in (settings.secret_key_file, settings.aliases_file, settings.communities_file):
             if path.exists():
                 _copy_file(path, work / path.name, PRIVATE if path.name == "secret_key" else None)
@@ -208,9 +219,21 @@ def restore(settings: Settings, source: Path) -> dict[str, Any]:
         raise BackupError(f"the data dir {data} is not empty: restore only into an empty one")
     manifest = read_manifest(source)
     entries = manifest.get("files", [])
+    dumped = [e for e in entries if e["kind"] == "pgdump"]
+    if dumped and not settings.database_url:
+        raise BackupError(
+            "the backup holds a PostgreSQL dump: set EBOK_DATABASE_URL to an empty database"
+        )
+    if settings.database_url and any(e["kind"] == "sqlite" for e in entries):
+        raise BackupError(
+            "the backup holds SQLite databases, and EBOK_DATABASE_URL names PostgreSQL:"
+            " restore without EBOK_DATABASE_URL"
+        )
+    if dumped:  # first: the one step that can still refuse (a database that is not empty)
+        pgdump.restore(str(settings.database_url), source / _safe_relative(dumped[0]["path"]))
     pointer = [e for e in entries if e["kind"] == "pointer"]
     data.mkdir(parents=True, exist_ok=True)
-    for entry in [e for e in entries if e["kind"] != "pointer"] + pointer:
+    for entry in [e for e in entries if e["kind"] not in ("pointer", "pgdump")] + pointer:
         relative = _safe_relative(entry["path"])
         target = data.joinpath(*relative.parts)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -231,7 +254,7 @@ def _summary(manifest: dict[str, Any]) -> str:
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     try:
         manifest = backup(settings, args.dir)
-    except (BackupError, OSError, sqlite3.Error) as exc:
+    except (BackupError, DumpError, OSError, sqlite3.Error) as exc:
         return fail(f"backup: {exc}")
     print(f"backed up {settings.data_dir} into {args.dir.resolve()}: {_summary(manifest)}")
     return 0
@@ -240,7 +263,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     try:
         manifest = restore(settings, args.dir)
-    except (BackupError, OSError) as exc:
+    except (BackupError, DumpError, OSError) as exc:
         return fail(f"restore: {exc}")
     print(f"restored {args.dir.resolve()} into {settings.data_dir}: {_summary(manifest)}")
     if not any(e["path"] == "secret_key" for e in manifest["files"]):

@@ -4,6 +4,8 @@ of scripts/test: EBOK_TEST_DATABASE_URL)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -94,3 +96,20 @@ def reset_schema(name: str, expected: dict[str, int]) -> None:
         if data:
             listed = ", ".join(f"{name}.{t}" for t in data)
             conn.execute(f"TRUNCATE {listed} RESTART IDENTITY CASCADE")
+
+
+@contextmanager
+def another_database(url: str) -> Iterator[str]:
+    """`url` with a new, empty database of the test server in place of its own (the same
+    search_path), dropped afterwards with whatever is still connected to it."""
+    import secrets
+    from urllib.parse import urlsplit
+
+    name = f"ebok_other_{secrets.token_hex(4)}"
+    with _admin() as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield urlsplit(url)._replace(path=f"/{name}").geturl()
+    finally:
+        with _admin() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

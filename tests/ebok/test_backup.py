@@ -17,6 +17,7 @@ from etl.snapshot.store import SnapshotStore
 from portal.app import create_app
 from tests.builders import make_document, publish_documents
 from tests.cli import NEW_PASSWORD, change_password, ebok, one_time_password, sign_in
+from tests.database import TEST_DATABASE_URL, another_database
 
 OVERVIEW = "/premises/KW5%2F12"
 
@@ -137,6 +138,7 @@ def test_backup_refuses_a_folder_that_is_not_empty_and_leaves_nothing_behind(por
 
 
 def test_a_data_dir_without_a_generation_backs_up_and_restores(settings, tmp_path):
+    settings = Settings.from_env({}, data_dir=settings.data_dir)  # SQLite, in either pass
     ebok(settings, "accounts", "create", "--login", "ola", "--premises", "G/3")
     manifest = backup(settings, tmp_path / "kopia")
     assert manifest["generation"] is None
@@ -168,3 +170,38 @@ def test_everything_inside_the_generation_comes_along(portal_data, tmp_path):
     restore(fresh, tmp_path / "kopia")
     copy = fresh.snapshots_dir / generation.id / "files" / "abc.pdf"
     assert copy.read_bytes() == b"%PDF-1.4 test"
+
+
+@pytest.mark.skipif(TEST_DATABASE_URL is None, reason="in the PostgreSQL pass of scripts/test")
+def test_with_postgresql_the_backup_holds_a_dump_that_restores_into_an_empty_database(
+    settings, store, tmp_path, capsys
+):
+    settings = Settings.from_env(
+        {}, data_dir=settings.data_dir, database_url=settings.database_url
+    )  # the key in DATA/secret_key
+    publish_documents(store, [make_document("KW5/12")])
+    ebok(settings, "accounts", "create", "--login", "jan", "--premises", "KW5/12")
+    one_time = one_time_password(capsys.readouterr().out)
+    client, answer = sign_in(create_app(settings), "jan", one_time)
+    assert change_password(client, one_time, NEW_PASSWORD).status_code == 303
+    before = _page(client)
+    assert ebok(settings, "backup", str(tmp_path / "kopia")) == 0
+    manifest = json.loads((tmp_path / "kopia" / "manifest.json").read_text())
+    names = {entry["path"] for entry in manifest["files"]}
+    assert "database.pgdump" in names and not {"ebok.sqlite3", "imports.sqlite3"} & names
+    assert stat.S_IMODE((tmp_path / "kopia" / "database.pgdump").stat().st_mode) == 0o600
+
+    with another_database(settings.database_url) as url:
+        fresh = Settings.from_env({}, data_dir=tmp_path / "restored", database_url=url)
+        assert ebok(fresh, "restore", str(tmp_path / "kopia")) == 0
+        restored = create_app(fresh)
+        again, answer = sign_in(restored, "jan", NEW_PASSWORD)
+        assert answer.status_code == 303 and _page(again) == before
+        assert _page(TestClient(restored, cookies=client.cookies)) == before  # same session
+        # Into a database that is not empty: refused, and the data dir stays untouched.
+        second = Settings.from_env({}, data_dir=tmp_path / "second", database_url=url)
+        assert ebok(second, "restore", str(tmp_path / "kopia")) == 1
+        assert "empty database" in capsys.readouterr().err
+        assert not second.data_dir.exists()
+    with pytest.raises(BackupError, match="EBOK_DATABASE_URL"):  # a SQLite portal
+        restore(Settings.from_env({}, data_dir=tmp_path / "sqlite"), tmp_path / "kopia")
