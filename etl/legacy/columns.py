@@ -17,7 +17,6 @@ must be read by the line parsers.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,7 +97,8 @@ def split(source: Source, count: int) -> Split | None:
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(source.data),
+            # a native buffer: a Python file object makes Arrow's reader take the GIL
+            pa.BufferReader(pa.py_buffer(source.data)),
             # one block: one chunk per column, nothing to concatenate
             read_options=pacsv.ReadOptions(
                 column_names=names, use_threads=False, block_size=max(len(source.data), 1 << 20)
