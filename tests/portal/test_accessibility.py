@@ -55,6 +55,7 @@ PAGES = [
     Page("notices, unsubscribe link invalid", "visitor", "/notices/unsubscribe/niewazny"),
     Page("premises list", "resident", "/"),
     Page("overview", "resident", KW12),
+    Page("overview, password changed", "resident", f"{KW12}?password_changed=1"),
     Page("ledger", "resident", f"{KW12}/ledger"),
     Page("ledger, all years", "resident", f"{KW12}/ledger?year=all"),
     Page("fees", "resident", f"{KW12}/fees"),
