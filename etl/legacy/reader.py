@@ -137,13 +137,15 @@ def _read_one(
         (nal, "ledger", charges.empty() if charge_lines is None else charge_lines),
         (export.label("pow_czynsz.txt"), "fees", schedule.lines),
     )
-    wanted = {c.premises for c in cards}.union(*(f["premises"].unique() for _, _, f in frames))
-    wanted -= set(owners) | codes
+    listed = [set(f["premises"].unique()) for _, _, f in frames]  # codes of the lines
+    wanted = {c.premises for c in cards}.union(*listed) - set(owners) - codes
     people = people + _ownerless(lok, lok_text, wanted, cards, warnings)
     premises = premises_frame(lok, export.community_id, people, problems)
     known = set(premises["premises_id"]) | codes
     unknown = [(wpl, "ledger", c.line, c.premises) for c in cards if c.premises not in known]
-    for label, table, lines in frames:
+    for (label, table, lines), distinct in zip(frames, listed, strict=True):
+        if distinct <= known:
+            continue
         stray = lines[~lines["premises"].isin(known)]
         found = zip(stray["line"], stray["premises"], strict=True)
         unknown += [(label, table, n, p) for n, p in found]
