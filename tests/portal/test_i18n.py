@@ -225,3 +225,27 @@ def test_the_slip_stays_polish_around_an_english_page(app, signed_in, published)
     assert printed.status_code == 200
     assert "Back to the form" in printed.text
     assert "POLECENIE PRZELEWU" in printed.text and "10,00\xa0zł" in printed.text
+
+
+RESIDENT_PAGES = (
+    OVERVIEW,
+    OVERVIEW + "/ledger",
+    OVERVIEW + "/fees",
+    OVERVIEW + "/allowances",
+    OVERVIEW + "/slip",
+    "/documents",
+    "/password/change",
+    "/premises/XX%2F1",
+)
+# What the test document and the form carry as data, in Polish whatever the page's language.
+DATA_WORDS = {"Kraków", "Wspólnota", "Wpłata", "zarządu", "Kwiatowa"}
+
+
+@pytest.mark.parametrize("path", RESIDENT_PAGES)
+def test_resident_pages_in_english_have_no_polish_left(signed_in, published, path) -> None:
+    client = signed_in("KW5/12", login="jan")
+    client.get("/?lang=en")
+    page = client.get(path)
+    words = re.sub(r"<[^>]+>", " ", page.text).split()
+    polish = [w for w in words if re.search("[ąćęłńóśźż]", w.lower()) and w not in DATA_WORDS]
+    assert not polish, f"{path}: {polish[:10]}"
