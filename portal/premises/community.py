@@ -34,6 +34,7 @@ from etl.snapshot.store import Generation, is_document_id
 from portal.i18n import N_
 from portal.i18n import gettext as _
 from portal.premises.documents import account_premises
+from portal.web import format as fmt
 from portal.web.format import LOCAL_ZONE
 from portal.web.templating import templates
 
@@ -140,7 +141,7 @@ def _size(size: int) -> str:
         return f"{size} B"
     if size < 1024**2:
         return f"{round(size / 1024)} kB"
-    return f"{size / 1024**2:.1f} MB".replace(".", ",")
+    return fmt.number(f"{size / 1024**2:.1f}") + " MB"  # 1,5 MB; in English 1.5 MB
 
 
 def _listing(
