@@ -62,9 +62,9 @@ ACTIONS: dict[str, str] = Labels({
 
 # target_kind -> label
 TARGET_KINDS: dict[str, str] = Labels({
-    "staff": "pracownik",
+    "staff": N_("pracownik"),
     "account": N_("konto mieszkańca"),
-    "premises": "lokal",
+    "premises": N_("lokal"),
     "generation": N_("generacja danych"),
     "import": N_("import"),
 })

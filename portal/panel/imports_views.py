@@ -139,10 +139,10 @@ NOUNS = {
 # The contract's tables as an accountant names them (docs/import-format.md).
 TABLES = Labels({
     "communities": N_("wspólnoty"),
-    "premises": "lokale",
-    "ledger": "obroty",
+    "premises": N_("lokale"),
+    "ledger": N_("obroty"),
     "fees": N_("opłaty"),
-    "allowances": "dodatki",
+    "allowances": N_("dodatki"),
 })
 
 
