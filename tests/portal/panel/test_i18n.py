@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from starlette.testclient import TestClient
 
 from portal.accounts.passwords import hash_password
 from tests.builders import make_document, publish_documents
+from tests.portal.panel.flows import enrol_step, new_password_step, password_step
 
 POLISH = re.compile(r"[ąćęłńśźżĄĆĘŁŃŚŹŻ]")
 PAGES = (
@@ -97,3 +99,26 @@ def test_the_letter_follows_the_offices_language(app, english_admin, monkeypatch
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     [html] = printed
     assert '<html lang="en">' in html and "One-time password" in html and "jan.en" in html
+
+
+def test_an_import_reads_in_english(settings, tmp_path) -> None:
+    import ebok.serve
+    from tests.etl.builders import minimal_tables, write_csv_bundle
+    from tests.portal.panel.test_imports import files_of, finished, send
+
+    # The app as `ebok serve` makes it (with the import service); staff_client signs in to
+    # the `app` fixture's, so the sign-in is done here.
+    app = ebok.serve.create_app(settings)
+    member, one_time = app.state.staff.create("anna", "accountant")
+    with TestClient(app) as accountant:
+        password_step(accountant, "anna", one_time)
+        new_password_step(accountant)
+        enrol_step(accountant)
+        accountant.get("/panel/imports?lang=en")
+        answer = send(accountant, files_of(write_csv_bundle(tmp_path / "k", minimal_tables())))
+        page = finished(app, accountant, answer)
+        assert "Published." in page.text and "What changed" in page.text
+        assert "20 Nov 2026" in page.text
+        history = accountant.get("/panel/imports").text
+        assert "5 files: allowances.csv, communities.csv, …" in history
+        assert ">Published<" in history
