@@ -7,8 +7,10 @@ ebok.database). For PostgreSQL, `to_postgresql` rewrites the rest, outside strin
 
     ?  and  :name                 ->  %s  and  %(name)s   (psycopg's parameters; `%` -> `%%`)
     json_group_array(x)           ->  coalesce(json_agg(x)::text, '[]')
-    LIKE                          ->  ILIKE               (SQLite's LIKE ignores ASCII case)
-    COLLATE BINARY                ->  COLLATE "C"         (LIKE on a NOCASE column needs it)
+    x LIKE ?                      ->  x ILIKE %s COLLATE "C"   (SQLite's LIKE ignores ASCII
+                                      case, and so does ILIKE in the C collation; a NOCASE
+                                      column's own collation would be refused by ILIKE)
+    COLLATE BINARY                ->  COLLATE "C"
     INSERT OR IGNORE INTO … VALUES …  ->  INSERT INTO … VALUES … ON CONFLICT DO NOTHING
 
 and `ddl_to_postgresql` the table definitions of a migration (`INTEGER PRIMARY KEY` as an
@@ -81,6 +83,7 @@ def _parameters(code: str) -> str:
 
 
 _LIKE = re.compile(r"(?<![A-Za-z_:])LIKE(?![A-Za-z_])", re.IGNORECASE)
+_LIKE_PARAMETER = re.compile(r"(?<![A-Za-z_:])LIKE(\s+)(\?|:[A-Za-z_]\w*)", re.IGNORECASE)
 _BINARY = re.compile(r"\bCOLLATE\s+BINARY\b", re.IGNORECASE)
 _OR_IGNORE = re.compile(r"\bINSERT\s+OR\s+IGNORE\s+INTO\b", re.IGNORECASE)
 _REFUSED = re.compile(r"\b(PRAGMA|INSERT\s+OR\s+REPLACE|REPLACE\s+INTO)\b", re.IGNORECASE)
@@ -114,6 +117,7 @@ def to_postgresql(sql: str) -> str:
     for is_code, text in pieces:
         if is_code:
             text = _OR_IGNORE.sub("INSERT INTO", text)
+            text = _LIKE_PARAMETER.sub(r'ILIKE\1\2 COLLATE "C"', text)
             text = _LIKE.sub("ILIKE", text)
             text = _BINARY.sub('COLLATE "C"', text)
             text = _parameters(_json_group_array(text))

@@ -145,6 +145,7 @@ class PostgresDatabase:
                     if not conn.closed and not conn.broken:
                         raise  # a statement's own failure (a lock timeout…), not the server's
                     conn.close()
+                    self.close()  # the idle ones died with it (a restart ends them all)
                     if not borrowed or attempt == 2:
                         raise DatabaseUnavailable(f"lost {describe(self.url)}") from exc
                     log.info("database connection lost; trying a new one")

@@ -339,8 +339,7 @@ class Accounts(Closing):
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self.db().execute(
             _RECORD_SQL
-            + " WHERE a.login COLLATE BINARY LIKE :like ESCAPE '\\'"
-            " OR a.email LIKE :like ESCAPE '\\'"
+            + " WHERE a.login LIKE :like ESCAPE '\\' OR a.email LIKE :like ESCAPE '\\'"
             " OR a.application_number LIKE :like ESCAPE '\\'"
             " OR EXISTS (SELECT 1 FROM account_premises p WHERE p.account_id = a.id"
             "            AND p.premises_id LIKE :like ESCAPE '\\')"
