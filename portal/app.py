@@ -27,6 +27,7 @@ the argon2 hasher.
 from __future__ import annotations
 
 import atexit
+import logging
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -39,6 +40,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from ebok.database import DatabaseUnavailable
 from ebok.settings import Settings
 from etl.snapshot.store import SnapshotStore
 from portal.accounts import auth, password_change, passwords, recovery
@@ -120,8 +122,11 @@ def create_app(settings: Settings, *, importer: Importer | None = None) -> Starl
     https = urlsplit(settings.base_url).scheme == "https"
     secret_key = load_secret_key(settings)
     accounts = Accounts(settings.accounts_database)
-    accounts.migrate()
-    accounts.prune_sign_ins()
+    try:
+        accounts.migrate()
+        accounts.prune_sign_ins()
+    except DatabaseUnavailable as exc:  # pages answer 503 and migrate on first use once it is up
+        logging.getLogger("ebok.database").warning("database unavailable at start: %s", exc)
     passwords.dummy_hash()  # made now, so the first unknown login takes no longer than others
 
     # The premises areas come first: the overview is the hot path and the first route tried.
