@@ -39,8 +39,13 @@ def _extracted() -> dict[str, str]:
     with (ROOT / "babel.cfg").open() as fh:
         method_map, options_map = parse_mapping_cfg(fh)
     found: dict[str, str] = {}
+    top = ("portal", "templates")  # what babel.cfg names; not data/, build/, .venv/…
+
+    def wanted(path: str) -> bool:
+        return Path(path).relative_to(ROOT).parts[0] in top
+
     for filename, _lineno, message, _comments, _context in extract_from_dir(
-        str(ROOT), method_map, options_map
+        str(ROOT), method_map, options_map, directory_filter=wanted
     ):
         for msgid in message if isinstance(message, tuple) else (message,):
             if msgid:
