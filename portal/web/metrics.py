@@ -20,9 +20,9 @@ Several server processes (`ebok serve --workers N`) each count their own request
 prometheus-client's multiprocess mode adds them up when PROMETHEUS_MULTIPROC_DIR names a
 directory they share (ebok.serve makes a fresh one per start). A request's cost must stay
 tiny (the overview's lane answers in tens of µs): when its answer starts, its route, status
-and time are appended to a list of this process (a request's time is the time to its status
-and headers); a thread sums the list up and moves the sums into prometheus-client's
-values once a second (and before a scrape, and at exit), off the requests' path.
+and time are added to this process's totals (a request's time is the time to its status and
+headers); a thread adds what they grew by to prometheus-client's values once a second (and
+before a scrape, and at exit), off the requests' path (`Recorder`).
 """
 
 from __future__ import annotations
@@ -126,22 +126,35 @@ class Allowed:
         return any(ip in network for network in self.networks)
 
 
-# A request as the middleware appends it: (route label, method, status, seconds). Only
-# strings and numbers: the collector stops tracking such a tuple at once, so the requests of
-# a second cost it nothing (keeping each request's scope until the flush made every
-# collection longer: the overview lane lost a third of its rate).
-Answered = tuple[str, str, int, float]
-SETTLE_SECONDS = 0.02  # after taking the list: an append begun before lands in it meanwhile
-
-
 class Recorder:
-    """The requests this process answered since the last flush."""
+    """This process's request counts and time sums since it started.
+
+    `record` runs on the event loop's thread, for every request: a few dict and list updates,
+    no lock, nothing kept per request. The flushing thread copies the totals (`dict(...)` and
+    `list(...)` copy in one step under the GIL) and adds what grew since its last copy to
+    prometheus-client's values: its work grows with the number of routes, not of requests, so
+    it hardly ever holds the GIL the event loop waits for, and no object lives on per request
+    for the cycle collector to walk. Two threads recording at once (tests' clients) may lose
+    an increment; a server's one event loop cannot."""
 
     def __init__(self) -> None:
-        self.answered: list[Answered] = []  # appended to by requests (list.append: atomic)
+        self.counts: dict[tuple[str, str, int], int] = {}
+        self.sums: dict[str, list[float]] = {}  # route -> [sum, count per bucket…, +Inf]
+        self._applied_counts: dict[tuple[str, str, int], int] = {}
+        self._applied_sums: dict[str, list[float]] = {}
         self._lock = threading.Lock()  # one flush at a time
         self._flusher: threading.Thread | None = None
         self.sources: weakref.WeakSet[Any] = weakref.WeakSet()  # app states: their mailers
+
+    def record(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
+        sums = self.sums.get(route)
+        if sums is None:
+            sums = self.sums[route] = [0.0] * (len(BUCKETS) + 2)
+        sums[0] += seconds
+        sums[1 + bisect_left(BUCKETS, seconds)] += 1
 
     def start(self) -> None:
         """The flushing thread of this process (the first app made starts it)."""
@@ -161,41 +174,33 @@ class Recorder:
                 log.exception("metrics flush")
 
     def flush(self) -> None:
-        """Sum up the answered requests and move the sums into prometheus-client's values
-        (this process's files in multiprocess mode), and the mail queue's length."""
+        """Add what the totals grew by since the last flush to prometheus-client's values
+        (this process's files in multiprocess mode); set the mail queue's length."""
         with self._lock:
-            answered, self.answered = self.answered, []
-            if answered:
-                time.sleep(SETTLE_SECONDS)
-            requests: dict[tuple[str, str, int], int] = {}
-            durations: dict[str, list[float]] = {}  # route -> [sum, count per bucket…, +Inf]
-            for route, method, status, seconds in answered:
-                key = (route, method, status)
-                requests[key] = requests.get(key, 0) + 1
-                sums = durations.get(route)
-                if sums is None:
-                    sums = durations[route] = [0.0] * (len(BUCKETS) + 2)
-                sums[0] += seconds
-                sums[1 + bisect_left(BUCKETS, seconds)] += 1
-            self._apply(requests, durations)
-
-    def _apply(
-        self, requests: dict[tuple[str, str, int], int], durations: dict[str, list[float]]
-    ) -> None:
-        for (route, method, status), count in requests.items():
-            REQUESTS.labels(route, method, str(status)).inc(count)
-            sign_in = _SIGN_INS.get((route, method))
-            if sign_in is not None and status in sign_in[1]:
-                SIGN_INS.labels(sign_in[0], sign_in[1][status]).inc(count)
-        for route, sums in durations.items():
-            child = DURATION.labels(route)
-            # Histogram.observe, for many observations at once: its sum and its per-bucket
-            # counts (each observation counts in the first bucket that holds it).
-            child._sum.inc(sums[0])
-            for bucket, count in zip(child._buckets, sums[1:], strict=True):
-                if count:
-                    bucket.inc(count)
-        MAIL_QUEUED.set(sum(_mail_queued(state) for state in self.sources))
+            counts = dict(self.counts)
+            sums = {route: list(values) for route, values in dict(self.sums).items()}
+            for (route, method, status), total in counts.items():
+                grown = total - self._applied_counts.get((route, method, status), 0)
+                if not grown:
+                    continue
+                REQUESTS.labels(route, method, str(status)).inc(grown)
+                sign_in = _SIGN_INS.get((route, method))
+                if sign_in is not None and status in sign_in[1]:
+                    SIGN_INS.labels(sign_in[0], sign_in[1][status]).inc(grown)
+            for route, values in sums.items():
+                before = self._applied_sums.get(route) or [0.0] * len(values)
+                grown_sums = [now - was for now, was in zip(values, before, strict=True)]
+                if not any(grown_sums[1:]):
+                    continue
+                child = DURATION.labels(route)
+                # Histogram.observe, for many observations at once: its sum and its per-bucket
+                # counts (each observation counts in the first bucket that holds it).
+                child._sum.inc(grown_sums[0])
+                for bucket, count in zip(child._buckets, grown_sums[1:], strict=True):
+                    if count:
+                        bucket.inc(count)
+            self._applied_counts, self._applied_sums = counts, sums
+            MAIL_QUEUED.set(sum(_mail_queued(state) for state in self.sources))
 
     def close(self) -> None:
         self.flush()
@@ -244,8 +249,7 @@ class RequestMetrics:
             if message["type"] == "http.response.start":
                 seconds = perf_counter() - start
                 status = message["status"]
-                label = self.route(scope, status)
-                RECORDER.answered.append((label, scope["method"], status, seconds))
+                RECORDER.record(self.route(scope, status), scope["method"], status, seconds)
             await send(message)
 
         await self.app(scope, receive, sending)
