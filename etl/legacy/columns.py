@@ -17,6 +17,7 @@ must be read by the line parsers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,10 +79,13 @@ def _array(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
 def split(source: Source, count: int) -> Split | None:
     """The file as `count` columns; None when only the line-by-line reading is exact."""
     data = source.data
-    if data.count(b"\r") != data.count(b"\r\n"):
+    if _LONE_CR.search(data):
         return None  # a lone CR: Arrow would end the line there, the export does not
     if b"\x1a" in data:
         if b"\r\x1a" in data:
