@@ -73,6 +73,14 @@ def value_hash(value: Any) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
+def _factorized(series: pd.Series) -> tuple[np.ndarray, Any]:
+    """(codes, distinct values) like pd.factorize; a categorical (a ledger validated in blocks,
+    etl.reader.stream) has them already, and its narrow codes are kept as they are."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(), series.cat.categories
+    return pd.factorize(series)
+
+
 class Column:
     """One column of a big table, ready to be cut into Python lists in sorted order.
 
@@ -92,7 +100,7 @@ class Column:
             self.values = series.to_numpy() if order is None else series.to_numpy()[order]
             return
         try:
-            codes, uniques = pd.factorize(series)
+            codes, uniques = _factorized(series)
         except TypeError:  # unhashable cells (lists of details)
             self.values = np.array([plain(v) for v in series.tolist()], dtype=object)
             if order is not None:
@@ -131,7 +139,7 @@ class Groups:
     ) -> None:
         if len(frame) == 0:  # an empty table may come without its columns
             frame = pd.DataFrame({"premises_id": pd.Series([], dtype=object)})
-        pid_codes, pids = pd.factorize(frame["premises_id"])
+        pid_codes, pids = _factorized(frame["premises_id"])
         sorted_order = row_order(frame, pid_codes, order)
         sorted_pids = pid_codes if sorted_order is None else pid_codes[sorted_order]
         starts = np.flatnonzero(np.diff(sorted_pids)) + 1
@@ -203,6 +211,11 @@ def sort_codes(series: pd.Series) -> np.ndarray:
     """Integer keys that sort like the values (ISO dates and file names sort as text)."""
     if series.dtype.kind in "iu":
         return series.to_numpy()
+    if isinstance(series.dtype, pd.CategoricalDtype):  # ranks of the distinct values, by code
+        distinct = series.cat.categories.to_numpy(dtype=object)
+        ranks = np.empty(len(distinct), dtype=np.int64)
+        ranks[np.argsort(distinct, kind="stable")] = np.arange(len(distinct))
+        return ranks[series.cat.codes.to_numpy()]
     try:  # ISO dates: parsed in C, no hashing of millions of strings
         days = pa.array(series.array).cast(pa.date32()).cast(pa.int32())
         if days.null_count == 0:

@@ -25,7 +25,7 @@ import csv
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -251,9 +251,31 @@ def _block(
 
 def joined(parts: list[pa.Table], columns: list[str]) -> pd.DataFrame:
     """The blocks as one frame of `columns`: text as pandas categoricals over one dictionary
-    per column, the columns `compact` left out as None."""
-    frame = pa.concat_tables(parts).unify_dictionaries().to_pandas()
+    per column, the columns the blocks lack as None. Column by column, each dropped from the
+    blocks once joined, so the ledger is never held twice over."""
+    blocks = [{name: part.column(name) for name in part.column_names} for part in parts]
+    parts.clear()
+    out: dict[str, Any] = {}
     for name in columns:
-        if name not in frame.columns:
-            frame[name] = None
-    return frame[columns]
+        if name not in blocks[0]:
+            out[name] = None
+            continue
+        chunks = pa.chunked_array([c for b in blocks for c in b.pop(name).chunks])
+        if pa.types.is_dictionary(chunks.type):
+            chunks = chunks.unify_dictionaries()
+            codes = np.concatenate(
+                [np.asarray(c.indices.to_numpy(zero_copy_only=False)) for c in chunks.chunks]
+            )
+            categories = pd.Index(chunks.chunk(0).dictionary.to_pandas())
+            out[name] = pd.Categorical.from_codes(_narrow(codes), categories)
+        else:
+            out[name] = chunks.to_numpy()
+        del chunks
+    return pd.DataFrame(out)
+
+
+def _narrow(codes: np.ndarray) -> np.ndarray:
+    for dtype in (np.int8, np.int16, np.int32):
+        if len(codes) == 0 or int(codes.max()) <= np.iinfo(dtype).max:
+            return codes.astype(dtype, copy=False)
+    return codes
