@@ -3,6 +3,7 @@ other export is read as the contract bundle (docs/import-format.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from etl.legacy import reader as legacy
@@ -17,9 +18,10 @@ def read_export(
     aliases_file: Path | None = None,
     communities_file: Path | None = None,
     previous: Generation | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> Bundle:
     """Read and validate one export of either kind; raises BundleRejected listing every
-    problem found."""
+    problem found. `progress(file, rows)` hears how far a big file's reading is."""
     if legacy.detect(path):
         return legacy.read_legacy(path, communities_file=communities_file, previous=previous)
-    return read_bundle(path, aliases_file=aliases_file, previous=previous)
+    return read_bundle(path, aliases_file=aliases_file, previous=previous, progress=progress)

@@ -1,7 +1,8 @@
 """A one-line progress display for long imports, drawn only on a terminal.
 
 Cron and tests see nothing (stderr is not a TTY there), so logs carry no carriage-return
-litter; an operator running `ebok import` by hand sees what stage a 5-million-row import is in.
+litter; an operator running `ebok import` by hand sees what stage a 5-million-row import is in:
+the rows of a big file read so far, then the premises published of all.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ class ProgressLine:
         """Start a stage with no count yet (reading, validating)."""
         self.label = label
         self._draw(f"{label}…")
+
+    def rows(self, file: str, done: int) -> None:
+        """Rows of a big file read so far (its total is not known before the end)."""
+        now = time.monotonic()
+        if now - self._last < 0.1:
+            return
+        self._last = now
+        count = f"{done:,}".replace(",", " ")
+        self._draw(f"{self.label}: {file}, {count} rows read")
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()

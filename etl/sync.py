@@ -114,13 +114,14 @@ def import_path(
             aliases_file=_optional(settings.aliases_file),
             communities_file=_optional(settings.communities_file),
             previous=store.current(),
+            progress=progress.rows if progress is not None else None,
         )
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"
         raise BundleRejected([Problem(path.name, "", None, "", "", reason)]) from None
     read = time.perf_counter() - started
     if progress is not None:
-        progress.stage(f"publishing {path.name}")
+        progress.stage(f"publishing {path.name}: premises")
     result = publish(
         bundle,
         store,
