@@ -63,18 +63,24 @@ def read_legacy(
     if problems:
         raise BundleRejected(problems)
     tables = {
-        name: pd.concat([part[name] for part in parts], ignore_index=True)
+        name: _concat([part[name] for part in parts])
         for name in ("communities", "premises", "ledger", "fees")
     }
-    for name in ("ledger", "fees"):
-        money = ["charge", "payment"] if name == "ledger" else ["amount"]
-        tables[name] = tables[name].astype(dict.fromkeys(money, "int64"))
     return Bundle(
         tables=tables,
         sources=[s for e in exports for s in e.sources()],
         warnings=warnings,
         kind="legacy",
     )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The communities' rows of one table; money columns int64 (as each part has them)."""
+    if len(frames) == 1:
+        return frames[0]  # one community: its frame as it is, not a copy of 10^5 rows
+    frame = pd.concat(frames, ignore_index=True)
+    money = [c for c in ("charge", "payment", "amount") if c in frame.columns]
+    return frame.astype(dict.fromkeys(money, "int64"))
 
 
 @contextlib.contextmanager
