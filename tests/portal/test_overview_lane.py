@@ -302,3 +302,19 @@ def test_the_lane_knows_every_layer_it_stands_in_for(app, client):
         Router,
     ]
     assert app.routes[0].name == "premises"
+
+
+def test_the_lane_answers_in_the_cookies_language_as_the_stack_does(app, signed_in, published):
+    """`ebok_lang=en` beside the session: the English page, `Content-Language: en`, the same
+    bytes and headers as the stack's; the Polish page stays cached apart."""
+    client = signed_in("KW5/12", login="jan")
+    cookie = f"{_cookie(client)}; ebok_lang=en"
+    _asgi(app, app, OVERVIEW, cookie)  # verified by the stack
+    spy = Spy(app)
+    (status, headers, body), answered = _compare(app, spy, OVERVIEW, cookie)
+    assert answered and status == 200
+    assert (b"content-language", b"en") in headers
+    assert b"Signed in as <strong>jan</strong>" in body and b'<html lang="en">' in body
+    (_, headers, body), answered = _compare(app, spy, OVERVIEW, _cookie(client))
+    assert answered and (b"content-language", b"pl") in headers
+    assert b"Zalogowano jako <strong>jan</strong>" in body
