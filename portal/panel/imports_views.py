@@ -107,13 +107,14 @@ def who_label(record: ImportRecord) -> str:
 
 
 def size_text(size: int | None) -> str:
-    """`532 B`, `12,4 kB`, `3,1 MB`."""
+    """`532 B`, `12,4 kB`, `3,1 MB` (English: `12.4 kB`)."""
     if size is None:
         return ""
     if size < 1024:
         return f"{size} B"
     value, unit = (size / 1024, "kB") if size < 1024 * 1024 else (size / 1024 / 1024, "MB")
-    return f"{value:.1f} {unit}".replace(".", ",")
+    text = f"{value:.1f} {unit}"
+    return text if current_locale() == "en" else text.replace(".", ",")
 
 
 def number_text(value: Any) -> str:
