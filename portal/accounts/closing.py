@@ -65,8 +65,9 @@ class Closing:
     def purge_closed(
         self: Accounts, retention_days: int, now: datetime | None = None
     ) -> list[str]:
-        """Erase the e-mail address and sign-in history of accounts closed more than
-        `retention_days` ago, and their login and address from the panel's audit log.
+        """Erase the e-mail address, sign-in history and e-mail notice records of accounts
+        closed more than `retention_days` ago, and their login and address from the panel's
+        audit log.
         Returns the logins that had something erased."""
         cutoff = iso((now or utc_now()) - timedelta(days=retention_days))
         with self.db().transaction() as conn:
@@ -77,7 +78,10 @@ class Closing:
                 "      OR EXISTS (SELECT 1 FROM sign_ins s WHERE s.account_id = a.id)"
                 "      OR EXISTS (SELECT 1 FROM sign_ins s WHERE s.account_id IS NULL"
                 "                 AND s.login = a.login COLLATE NOCASE)"
-                "      OR EXISTS (SELECT 1 FROM audit_log l WHERE l.account_id = a.id))"
+                "      OR EXISTS (SELECT 1 FROM audit_log l WHERE l.account_id = a.id)"
+                "      OR EXISTS (SELECT 1 FROM notice_subscriptions n"
+                "                 WHERE n.account_id = a.id)"
+                "      OR EXISTS (SELECT 1 FROM notices_sent n WHERE n.account_id = a.id))"
                 " ORDER BY login",
                 (CLOSED, cutoff),
             ).fetchall()
@@ -90,6 +94,9 @@ class Closing:
                     (account_id, login),
                 )
                 conn.execute("DELETE FROM ended_sessions WHERE account_id = ?", (account_id,))
+                # The e-mail notices' opt-in (with its language) and what was sent when.
+                for table in ("notice_subscriptions", "notices_sent"):
+                    conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
         for _, login, _ in rows:
             log.info("account %s: personal data erased after the retention period", login)
         return [login for _, login, _ in rows]

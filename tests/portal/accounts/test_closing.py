@@ -79,3 +79,21 @@ def test_zero_retention_erases_at_once(accounts: Accounts) -> None:
         "anna"
     ]
     assert accounts.get(record.id).email is None
+
+
+def test_erasure_forgets_the_e_mail_notices_opt_in_and_what_was_sent(accounts: Accounts) -> None:
+    from portal.notices.store import NoticesStore
+
+    notices = NoticesStore(accounts.db)
+    anna = make_account(accounts)
+    bartek = make_account(accounts, "bartek", "b@example.com")
+    for record in (anna, bartek):
+        notices.subscribe(record.id, "en")
+        notices.record_sent(record.id, "20261124T000000Z", "digest")
+    accounts.close_account("anna")
+    later = utc_now() + timedelta(days=31)
+    assert accounts.purge_closed(retention_days=30, now=later) == ["anna"]
+    assert notices.subscription(anna.id) is None
+    assert not notices.already_notified(anna.id, "20261124T000000Z", "digest")
+    assert notices.subscription(bartek.id).enabled  # an open account keeps its choice
+    assert notices.already_notified(bartek.id, "20261124T000000Z", "digest")
