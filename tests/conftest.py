@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,22 +38,30 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     )
 
 
+# Schemas taken in turn, each emptied just before a test gets it: a background thread a test
+# left behind (an import finishing) writes into a schema that is emptied again before reuse.
+TEST_SCHEMAS = 4
+
+
 @pytest.fixture(scope="session")
-def _test_schema() -> tuple[str, dict[str, int]]:
-    """This run's schema in the test server (EBOK_TEST_DATABASE_URL), made empty once, and
-    the schema versions the code migrates it to."""
-    name = f"ebok_test_{os.getpid()}"
-    create_schema(name)
-    return name, schema_versions()
+def _test_schemas() -> tuple[list[str], dict[str, int], list[int]]:
+    """This run's schemas in the test server (EBOK_TEST_DATABASE_URL), made empty once, the
+    schema versions the code migrates them to, and whose turn it is."""
+    names = [f"ebok_test_{os.getpid()}_{n}" for n in range(TEST_SCHEMAS)]
+    for name in names:
+        create_schema(name)
+    return names, schema_versions(), [0]
 
 
 @pytest.fixture
-def test_database_url(_test_schema: tuple[str, dict[str, int]]) -> Iterator[str]:
-    """A URL to an empty schema in the test server: the run's schema, whose tables are emptied
-    after each test (migrating 30 tables for every test would cost more than the test)."""
-    name, versions = _test_schema
-    yield schema_url(name)
+def test_database_url(_test_schemas: tuple[list[str], dict[str, int], list[int]]) -> str:
+    """A URL to an empty schema in the test server: the next of the run's schemas, its tables
+    emptied first (migrating 30 tables for every test would cost more than the test)."""
+    names, versions, turn = _test_schemas
+    name = names[turn[0] % len(names)]
+    turn[0] += 1
     reset_schema(name, versions)
+    return schema_url(name)
 
 
 @pytest.fixture

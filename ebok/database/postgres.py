@@ -162,21 +162,44 @@ class PostgresDatabase:
         """One transaction on one connection for this thread's statements until it ends."""
         if getattr(self._local, "conn", None) is not None:
             raise RuntimeError("transactions do not nest")
-        conn = self._borrow()
+        conn = self._begun()
         self._local.conn = conn
         try:
             try:
-                with conn.transaction():
-                    yield self
-            except psycopg.IntegrityError as exc:
-                raise IntegrityError(str(exc)) from exc
-            except psycopg.OperationalError as exc:
-                if conn.closed or conn.broken:
-                    raise DatabaseUnavailable(f"lost {describe(self.url)}") from exc
+                yield self
+            except BaseException:
+                if not conn.closed and not conn.broken:
+                    conn.execute("ROLLBACK")
                 raise
+            conn.execute("COMMIT")
+        except psycopg.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+        except psycopg.OperationalError as exc:
+            if conn.closed or conn.broken:
+                raise DatabaseUnavailable(f"lost {describe(self.url)}") from exc
+            raise
         finally:
             self._local.conn = None
             self._give_back(conn)
+
+    def _begun(self) -> psycopg.Connection:
+        """A borrowed connection with a transaction begun on it; a stale one (the server
+        restarted since) is replaced once, as nothing has run on it yet."""
+        for attempt in (1, 2):
+            conn = self._borrow()
+            try:
+                conn.execute("BEGIN")
+                return conn
+            except psycopg.OperationalError as exc:
+                dead = conn.closed or conn.broken
+                conn.close()
+                self._give_back(conn)
+                if not dead:
+                    raise
+                self.close()
+                if attempt == 2:
+                    raise DatabaseUnavailable(f"lost {describe(self.url)}") from exc
+        raise AssertionError("unreachable")
 
     def stamp(self) -> None:
         """No cheap "changed since" here: callers do not cache."""

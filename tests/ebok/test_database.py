@@ -150,6 +150,15 @@ def test_postgresql_connections_killed_under_the_pool_are_replaced(db):
         )
     assert db.execute("SELECT count(*) FROM items").fetchone() == (1,)
     assert db.execute("SELECT count(*) FROM items").fetchone() == (1,)
+    db.execute("SELECT 1")  # back in the pool, to be killed again
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'ebok' AND pid <> pg_backend_pid()"
+        )
+    with db.transaction() as tx:  # a transaction starts on a new connection too
+        tx.execute("INSERT INTO items (name, weight) VALUES ('y', 2)")
+    assert db.execute("SELECT count(*) FROM items").fetchone() == (2,)
 
 
 def test_an_unreachable_postgresql_is_unavailable(tmp_path):
