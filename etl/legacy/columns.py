@@ -91,6 +91,8 @@ def split(source: Source, count: int) -> Split | None:
         if b"\r\x1a" in data:
             return None  # dropping the mark would leave a CR where the line's end was
         source = Source(data.replace(b"\x1a", b""), source.codec)
+    if not source.data:
+        return None  # Arrow refuses an empty file; the line parsers read it as no lines
     names = [str(i) for i in range(count)]
     kind = pa.string() if source.codec == "utf-8" else pa.binary()
     odd: list[int] = []
@@ -126,7 +128,7 @@ def split(source: Source, count: int) -> Split | None:
         )
     except pa.ArrowInvalid:
         if source.codec == "utf-8":
-            raise
+            return None  # whatever Arrow cannot read, the line parsers can
         return split(Source.of_text(source.text()), count)
     every = np.arange(1, table.num_rows + len(odd) + 1, dtype=np.int64)
     numbers = np.setdiff1d(every, odd, assume_unique=True) if odd else every

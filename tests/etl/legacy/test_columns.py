@@ -95,3 +95,12 @@ def test_a_bad_line_after_blank_lines_is_named_by_its_own_line_number(tmp_path, 
     # the first ten lines were each followed by a blank one: line 51 is now line 61
     assert (problem.file, problem.row, problem.value) == ("KLO11/nal_czynsz.txt", 61, "67,035")
     assert "more than 2 decimal places" in problem.reason and P1 in problem.reason
+
+
+def test_an_empty_charge_file_is_no_charge_lines(tmp_path, toml):
+    built = export([])
+    built.cards = [CardSpec(P1, 2026, payments={1: 10000}, charges={})]
+    built.extra_files = {"nal_czynsz.txt": b""}
+    bundle = legacy.read_legacy(built.write(tmp_path / "inbox"), communities_file=toml)
+    ledger = bundle.tables["ledger"]
+    assert list(ledger["description"]) == ["Wpłaty 01/2026"]
