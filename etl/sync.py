@@ -114,7 +114,8 @@ def import_path(
             aliases_file=_optional(settings.aliases_file),
             communities_file=_optional(settings.communities_file),
             previous=store.current(),
-            progress=progress.rows if progress is not None else None,
+            # rows read so far, where the progress display shows them (the panel's does not)
+            progress=getattr(progress, "rows", None),
         )
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"

@@ -219,7 +219,7 @@ def _validated_in_blocks(
     said: list[Problem] = []
     noted: list[str] = []
     found_problems = Problems()
-    parts: list[pa.Table] = []
+    parts: list[stream.Part] = []
     rows_read = 0
     with entry.open() as fh:
         pieces = stream.blocks(fh, found)

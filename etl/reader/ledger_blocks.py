@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from etl.reader import cells
 from etl.reader.headers import HeaderMap
 from etl.reader.raw import Problems, RawTable
-from etl.reader.stream import Block, coded
+from etl.reader.stream import Block, Coded, Part, coded, narrow
 from etl.reader.validate import _why
 
 PARSED = {"date", "period", "charge", "payment"}  # trimmed by their parsers, not before
@@ -50,9 +50,9 @@ def _recoded(codes: np.ndarray, values: pa.Array) -> tuple[np.ndarray, pa.Array]
     return (remap[codes] if len(remap) else codes), encoded.dictionary
 
 
-def _dictionary(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+def _coded(codes: np.ndarray, values: pa.Array) -> Coded:
     codes, values = _recoded(codes, values)
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), values)
+    return Coded(narrow(codes), values.to_pylist())
 
 
 class _Rows:
@@ -80,7 +80,7 @@ class _Rows:
 
 def ledger_block(
     block: Block, codec: str, file: str, matched: HeaderMap, problems: Problems
-) -> pa.Table:
+) -> Part:
     """The block's rows validated (problems added to `problems`) as a table of the normalised
     ledger columns, text dictionary-coded; blank rows are left out as in `etl.reader.bundle`."""
     n = block.table.num_rows
@@ -142,15 +142,13 @@ def ledger_block(
     )
     date_text = pa.array(dates.values.array, pa.large_string())
     period_text = pa.array(periods.values.array, pa.large_string())
-    return pa.table(
-        {
-            "premises_id": _dictionary(pid.codes, pid.values),
-            "date": _dictionary(date.codes, date_text),
-            "description": _dictionary(columns["description"].codes, columns["description"].values),
-            "document": _dictionary(columns["document"].codes, columns["document"].values),
-            "period": _dictionary(period.codes, period_text),
-            "charge": pa.array(amounts["charge"][0].astype(np.int64)),
-            "payment": pa.array(amounts["payment"][0].astype(np.int64)),
-            "_row": pa.array(rows.astype(np.int64)),
-        }
-    )
+    return {
+        "premises_id": _coded(pid.codes, pid.values),
+        "date": _coded(date.codes, date_text),
+        "description": _coded(columns["description"].codes, columns["description"].values),
+        "document": _coded(columns["document"].codes, columns["document"].values),
+        "period": _coded(period.codes, period_text),
+        "charge": amounts["charge"][0].astype(np.int64),
+        "payment": amounts["payment"][0].astype(np.int64),
+        "_row": rows.astype(np.int64),
+    }

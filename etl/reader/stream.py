@@ -249,33 +249,59 @@ def _block(
 # --- validated blocks kept compact -----------------------------------------------------------
 
 
-def joined(parts: list[pa.Table], columns: list[str]) -> pd.DataFrame:
-    """The blocks as one frame of `columns`: text as pandas categoricals over one dictionary
-    per column, the columns the blocks lack as None. Column by column, each dropped from the
-    blocks once joined, so the ledger is never held twice over."""
-    blocks = [{name: part.column(name) for name in part.column_names} for part in parts]
-    parts.clear()
-    out: dict[str, Any] = {}
-    for name in columns:
-        if name not in blocks[0]:
-            out[name] = None
-            continue
-        chunks = pa.chunked_array([c for b in blocks for c in b.pop(name).chunks])
-        if pa.types.is_dictionary(chunks.type):
-            chunks = chunks.unify_dictionaries()
-            codes = np.concatenate(
-                [np.asarray(c.indices.to_numpy(zero_copy_only=False)) for c in chunks.chunks]
-            )
-            categories = pd.Index(chunks.chunk(0).dictionary.to_pandas())
-            out[name] = pd.Categorical.from_codes(_narrow(codes), categories)
-        else:
-            out[name] = chunks.to_numpy()
-        del chunks
-    return pd.DataFrame(out)
+@dataclass
+class Coded:
+    """A block's text column: each row's index into `values`, its distinct values."""
+
+    codes: np.ndarray
+    values: list[str]
 
 
-def _narrow(codes: np.ndarray) -> np.ndarray:
+Part = dict[str, "Coded | np.ndarray"]  # a validated block: text coded, numbers as they are
+
+
+def narrow(codes: np.ndarray) -> np.ndarray:
+    """Codes in the narrowest integer type that holds them (a ledger's descriptions fit a
+    byte): what a block keeps until the end of the file is its codes."""
+    top = int(codes.max()) if len(codes) else 0
     for dtype in (np.int8, np.int16, np.int32):
-        if len(codes) == 0 or int(codes.max()) <= np.iinfo(dtype).max:
+        if top <= np.iinfo(dtype).max:
             return codes.astype(dtype, copy=False)
     return codes
+
+
+def joined(parts: list[Part], columns: list[str]) -> pd.DataFrame:
+    """The validated blocks as one frame of `columns`: text as pandas categoricals over the
+    distinct values of all blocks, the columns the blocks lack as None. Column by column, each
+    block's arrays dropped once copied, so the ledger is never held twice over (numpy's big
+    arrays go back to the system when freed)."""
+    sizes = [len(part["_row"]) for part in parts]  # type: ignore[arg-type]
+    total = sum(sizes)
+    out: dict[str, Any] = {}
+    for name in columns:
+        if name not in parts[0]:  # no details in a CSV ledger: a code per row, not an object
+            out[name] = pd.Categorical.from_codes(np.full(total, -1, np.int8), [])
+            continue
+        first = parts[0][name]
+        if isinstance(first, Coded):
+            index: dict[str, int] = {}
+            remaps = []
+            for part in parts:
+                values = part[name].values  # type: ignore[union-attr]
+                remaps.append(np.array([index.setdefault(v, len(index)) for v in values]))
+            codes = np.empty(total, dtype=narrow(np.array([len(index)])).dtype)
+            at = 0
+            for part, remap, size in zip(parts, remaps, sizes, strict=True):
+                codes[at : at + size] = remap[part.pop(name).codes]  # type: ignore[union-attr]
+                at += size
+            categories = pd.Index(list(index), dtype="str")
+            out[name] = pd.Categorical.from_codes(codes, categories)
+        else:
+            values = np.empty(total, dtype=first.dtype)  # type: ignore[union-attr]
+            at = 0
+            for part, size in zip(parts, sizes, strict=True):
+                values[at : at + size] = part.pop(name)
+                at += size
+            out[name] = values
+    parts.clear()
+    return pd.DataFrame(out, copy=False)
