@@ -144,7 +144,7 @@ def _read_one(
         (nal, "ledger", charges.empty() if charge_lines is None else charge_lines),
         (export.label("pow_czynsz.txt"), "fees", schedule.lines),
     )
-    listed = [set(f["premises"].unique()) for _, _, f in frames]  # codes of the lines
+    listed = [set(f["premises"].to_numpy()) for _, _, f in frames]  # codes of the lines
     wanted = {c.premises for c in cards}.union(*listed) - set(owners) - codes
     people = people + _ownerless(lok, lok_text, wanted, cards, warnings)
     premises = premises_frame(lok, export.community_id, people, problems)
