@@ -12,7 +12,9 @@ one is not split here (`None`): the caller reads it line by line as before.
 
 A file in a single-byte code page (the export's ISO-8859-2, or Windows-1250) is split as bytes
 and only each column's distinct values are decoded: the whole file is decoded only when a line
-must be read by the line parsers.
+must be read by the line parsers. Arrow would hand a line with another number of fields to its
+handler decoded as UTF-8, which a code page's letters are not; so such a file is split again,
+as UTF-8 text.
 """
 
 from __future__ import annotations
