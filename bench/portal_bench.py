@@ -21,6 +21,8 @@ The two servers are loaded in alternation, many short rounds rather than one lon
 that a noisy neighbour on the machine hits both alike; the verdict uses the median round, and
 the script exits 1 when a target is missed. Needs `wrk` (Debian: apt-get install -y wrk).
 Everything runs on 127.0.0.1 in a temporary data dir; nothing is fetched from anywhere.
+`--database-url postgresql://…` keeps the accounts in that (empty) PostgreSQL database, as
+EBOK_DATABASE_URL does: every request's session check is then a query to the server.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ SECRET = "bench-secret-key-0123456789abcdef0123"
 PASSWORD = "bench-kwiatowa-wiosna-47"
 PREMISES_ID = "KW5/12"
 CONCURRENCY = 20
+DATABASE_VARIABLE = "BENCH_DATABASE_URL"  # --database-url, for the server processes
 TARGET_RATIO = 0.70
 TARGET_P99_MS = 20.0
 
@@ -84,7 +87,11 @@ def _serve(kind: str, port: int, data_dir: str, page_file: str) -> None:
         from portal.app import create_app
 
         settings = Settings.from_env(
-            {}, data_dir=data_dir, secret_key=SECRET, base_url=f"http://127.0.0.1:{port}"
+            {},
+            data_dir=data_dir,
+            secret_key=SECRET,
+            base_url=f"http://127.0.0.1:{port}",
+            database_url=os.environ.get(DATABASE_VARIABLE),
         )
         app = create_app(settings)
     else:
@@ -206,7 +213,7 @@ def _create_accounts(data_dir: Path, accounts: dict[str, str]) -> None:
     from portal.accounts import passwords
     from portal.accounts.service import Accounts
 
-    store = Accounts(data_dir / "ebok.sqlite3")
+    store = Accounts(os.environ.get(DATABASE_VARIABLE) or data_dir / "ebok.sqlite3")
     store.migrate()
     hashed = passwords.hash_password(PASSWORD)
     for login, premises_id in accounts.items():
@@ -317,6 +324,10 @@ def main() -> int:
         type=Path,
         help="also load the portal of this source tree (an earlier commit) in every round",
     )
+    parser.add_argument(
+        "--database-url",
+        help="accounts in this (empty) PostgreSQL database instead of SQLite (EBOK_DATABASE_URL)",
+    )
     parser.add_argument("--serve", choices=["portal", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -330,6 +341,8 @@ def main() -> int:
         return 2
     if args.spread > args.premises:
         parser.error("--spread must not exceed --premises")
+    if args.database_url:
+        os.environ[DATABASE_VARIABLE] = args.database_url  # the servers started below inherit it
 
     import httpx
 

@@ -177,6 +177,7 @@ class Accounts(Closing):
         self._local = threading.local()
         self._migrate_lock = threading.Lock()
         self._migrated = False
+        self._writes = 0  # statements this service wrote: the session cache's stamp on PostgreSQL
 
     # -- connections and schema -------------------------------------------------------------
     def db(self) -> Database:
@@ -199,7 +200,12 @@ class Accounts(Closing):
         self._local.search_lines = None  # likewise
 
     def _write(self, sql: str, params: Iterable | dict = ()) -> Rows:
-        return self.db().execute(sql, params)
+        # Counted before and after: an answer cached while the write runs is not reused.
+        self._writes += 1
+        try:
+            return self.db().execute(sql, params)
+        finally:
+            self._writes += 1
 
     # -- reading ------------------------------------------------------------------------------
     def get(self, account_id: int) -> AccountRecord | None:
@@ -261,12 +267,18 @@ class Accounts(Closing):
         `total_changes` when this one writes. A revocation therefore counts from the next
         request wherever it was made; on top of that no answer is reused for longer than
         SESSION_CACHE_SECONDS, whatever the database says. The check costs one PRAGMA (~6 µs)
-        instead of the lookup (~50 µs)."""
+        instead of the lookup (~50 µs).
+
+        On PostgreSQL nothing that cheap tells whether another process or host wrote: answers
+        are kept while this service wrote nothing (its own revocations count at once) and for
+        SESSION_CACHE_SECONDS at most, so a revocation made elsewhere counts within that second
+        (the lookup is a round trip to the server, ~0.2 ms: on every request it cut a worker's
+        throughput to a fifth, docs/benchmarks.md)."""
         conn = self.db()
         local = self._local
         stamp = conn.stamp()
-        if stamp is None:  # PostgreSQL: other hosts write too, and nothing cheap tells
-            return self._session_lookup(conn, account_id, version, issued_at)
+        if stamp is None:  # PostgreSQL
+            stamp = ("this service's writes", self._writes)
         cache: dict | None = getattr(local, "sessions", None)
         if cache is None or local.sessions_stamp != stamp or len(cache) >= SESSION_CACHE_SIZE:
             cache = local.sessions = {}

@@ -200,6 +200,7 @@ def test_revocations_in_this_process_count_at_once_despite_the_session_cache(set
     assert accounts.session_account(record.id, version, stamp) is None
 
 
+@sqlite_only  # PostgreSQL: within a second, the next test
 def test_revocations_by_another_process_count_at_once_despite_the_session_cache(settings):
     """`ebok accounts disable` runs in another process with its own connection: the portal's
     cached answer must not outlive the change, even with its clock standing still."""
@@ -221,7 +222,26 @@ def test_revocations_by_another_process_count_at_once_despite_the_session_cache(
     assert portal_side.session_account(record.id, version, stamp) is None
 
 
-@sqlite_only  # PostgreSQL: no cache (other hosts write too)
+def test_revocations_by_another_host_count_within_the_session_cache_bound(settings):
+    """With PostgreSQL another host's revocation reaches a cached answer when it is
+    SESSION_CACHE_SECONDS old at the latest; this service's own count at once."""
+    clock = FrozenClock()
+    portal_side = Accounts(settings.accounts_database, clock=clock)
+    elsewhere = Accounts(settings.accounts_database)
+    record = new(elsewhere)
+    stamp = elsewhere.record_sign_in("jan", record.id, success=True)
+    assert portal_side.session_account(record.id, record.auth_version, stamp) is not None
+    elsewhere.set_status(record.id, DISABLED)
+    clock.now += portal.accounts.service.SESSION_CACHE_SECONDS
+    assert portal_side.session_account(record.id, record.auth_version, stamp) is None
+    elsewhere.set_status(record.id, ACTIVE)
+    version = elsewhere.get(record.id).auth_version
+    assert portal_side.session_account(record.id, version, stamp) is not None
+    portal_side.end_session(record.id, stamp)  # this service's own: at once
+    assert portal_side.session_account(record.id, version, stamp) is None
+
+
+@sqlite_only  # counts the statements SQLite runs
 def test_a_cached_session_answer_is_reused_for_at_most_a_second(settings):
     clock = FrozenClock()
     accounts = Accounts(settings.accounts_database, clock=clock)
