@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ebok.database import Database, describe, migrate, open_database
+from ebok.database import Database, DatabaseUnavailable, describe, migrate, open_database
 from ebok.settings import Settings
 from etl.legacy.source import detect as is_legacy
 from etl.model import BundleRejected, Problem
@@ -665,7 +665,10 @@ class ImportService:
         self.after_publish = after_publish
         self.history_db = ImportHistory(settings.imports_database)
         # Uploads left queued or running by a server process that is gone never finished.
-        self.history_db.interrupt_unfinished()
+        try:
+            self.history_db.interrupt_unfinished()
+        except DatabaseUnavailable as exc:  # the portal starts anyway and answers 503 meanwhile
+            log.warning("import history unavailable at start: %s", exc)
         self._cond = threading.Condition()
         self._queue: deque[_Job] = deque()
         self._live: dict[str, ImportRecord] = {}
