@@ -58,6 +58,9 @@ _ODD = [0xA24BAED4963EE407, 0x9FB21C651E98DF25, 0xC2B2AE3D27D4EB4F, 0x165667B19E
         0xBF58476D1CE4E5B9, 0x2545F4914F6CDD1D]  # fmt: skip
 
 
+HASHED_ROWS = 1 << 20  # rows hashed at once by Groups.span_hashes
+
+
 def _mixed(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: every input bit moves every output bit (wrapping uint64)."""
     x = x ^ (x >> np.uint64(30))
@@ -92,6 +95,7 @@ class Column:
     ) -> None:
         self.values: np.ndarray | None = None
         self.codes: np.ndarray | None = None
+        self._per_value: np.ndarray | None = None
         self.default = default
         self.size = size
         if series is None:
@@ -113,14 +117,20 @@ class Column:
         self.values = np.array(lookup, dtype=object)
         self.codes = codes if order is None else codes[order]
 
-    def hashes(self) -> np.ndarray:
-        """A 64-bit hash of each row's value."""
+    def hashes(self, rows: slice) -> np.ndarray:
+        """A 64-bit hash of the value of each of these rows."""
         if self.values is None:
-            return np.full(self.size, value_hash(self.default), dtype=np.uint64)
+            n = len(range(self.size)[rows])
+            return np.full(n, value_hash(self.default), dtype=np.uint64)
         if self.values.dtype.kind in "iu":
-            return _mixed(self.values.astype(np.uint64))
-        per_value = np.array([value_hash(v) for v in self.values.tolist()], dtype=np.uint64)
-        return per_value if self.codes is None else per_value[self.codes]
+            return _mixed(self.values[rows].astype(np.uint64))
+        if self.codes is None:  # unhashable cells (lists of details): row by row
+            return np.array([value_hash(v) for v in self.values[rows].tolist()], np.uint64)
+        if self._per_value is None:
+            self._per_value = np.array(
+                [value_hash(v) for v in self.values.tolist()], dtype=np.uint64
+            )
+        return self._per_value[self.codes[rows]]
 
     def take(self, rows: slice | np.ndarray) -> list[Any]:
         if self.values is None:
@@ -169,20 +179,29 @@ class Groups:
     def span_hashes(self) -> dict[str, int]:
         """A 64-bit hash of each premises' rows (every column, in order): equal rows, equal
         hash, so a re-import can tell the premises whose rows did not change without making a
-        Python object of any row (etl.publisher.reuse)."""
+        Python object of any row (etl.publisher.reuse). Worked out a stretch of whole spans
+        at a time, so its arrays stay small whatever the table's size."""
         rows = next((c.size for c in self.columns.values()), 0)
-        total = np.zeros(rows, dtype=np.uint64)
-        for i, column in enumerate(self.columns.values()):
-            total += column.hashes() * np.uint64(_ODD[i % len(_ODD)])
-        if not len(self._starts):
+        starts = self._starts
+        if not len(starts):
             return {}
-        lengths = np.diff(np.append(self._starts, rows))
-        position = np.arange(rows, dtype=np.uint64) - np.repeat(
-            self._starts.astype(np.uint64), lengths
-        )
-        total = _mixed(total + position * np.uint64(0x9E3779B97F4A7C15))
-        sums = np.add.reduceat(total, self._starts)
-        return dict(zip(self._ids, (sums ^ lengths.astype(np.uint64)).tolist(), strict=True))
+        ends = np.append(starts[1:], rows)
+        sums = np.empty(len(starts), dtype=np.uint64)
+        i = 0
+        while i < len(starts):
+            j = max(i + 1, int(np.searchsorted(ends, starts[i] + HASHED_ROWS, side="right")))
+            a, b = int(starts[i]), int(ends[j - 1])
+            total = np.zeros(b - a, dtype=np.uint64)
+            for k, column in enumerate(self.columns.values()):
+                total += column.hashes(slice(a, b)) * np.uint64(_ODD[k % len(_ODD)])
+            local, lengths = starts[i:j] - a, ends[i:j] - starts[i:j]
+            position = np.arange(b - a, dtype=np.uint64) - np.repeat(
+                local.astype(np.uint64), lengths
+            )
+            total = _mixed(total + position * np.uint64(0x9E3779B97F4A7C15))
+            sums[i:j] = np.add.reduceat(total, local) ^ lengths.astype(np.uint64)
+            i = j
+        return dict(zip(self._ids, sums.tolist(), strict=True))
 
     def take(self, premises_ids: list[str]) -> tuple[dict[str, tuple[int, int]], list[list]]:
         """Rows of these premises: {id: (start, end) into the lists}, and the column lists in
