@@ -27,12 +27,15 @@ from etl.snapshot.accounts import nrb_digits, nrb_problem
 # Thousands separators Polish spreadsheets write: space, no-break space, narrow no-break space.
 _SPACES = "[ \u00a0\u202f\u2009]"
 _CURRENCY = r"(?i)\s*(zł|zl|pln)\.?$"
-_PLAIN = r"^([+-]?)(\d+)(?:[.,](\d*))?$"
+# Digits are [0-9], not `\d`: Python's `\d` (and int(), Decimal()) take any Unicode digit,
+# Arabic-Indic or fullwidth, where Arrow's `\d` (the column parsers) takes 0-9 only; a cell
+# the column refused would then get no reason from the scalar parser, or slip through.
+_PLAIN = r"^([+-]?)([0-9]+)(?:[.,]([0-9]*))?$"
 # `1.234.567` or `1.234,56`: dots group thousands, a comma (if any) starts the decimals.
-_DOT_GROUPS = r"^[+-]?\d{1,3}(?:(?:\.\d{3}){2,}|(?:\.\d{3})+,\d*)$"
+_DOT_GROUPS = r"^[+-]?[0-9]{1,3}(?:(?:\.[0-9]{3}){2,}|(?:\.[0-9]{3})+,[0-9]*)$"
 # `1,234,567` or `1,234.56`: commas group thousands, a dot (if any) starts the decimals.
-_COMMA_GROUPS = r"^[+-]?\d{1,3}(?:(?:,\d{3}){2,}|(?:,\d{3})+\.\d*)$"
-_SPACE_GROUPS = rf"^[+-]?\d{{1,3}}(?:{_SPACES}\d{{3}})+(?:[.,]\d*)?$"
+_COMMA_GROUPS = r"^[+-]?[0-9]{1,3}(?:(?:,[0-9]{3}){2,}|(?:,[0-9]{3})+\.[0-9]*)$"
+_SPACE_GROUPS = rf"^[+-]?[0-9]{{1,3}}(?:{_SPACES}[0-9]{{3}})+(?:[.,][0-9]*)?$"
 
 
 def _canonical_number(text: str) -> str:
@@ -76,9 +79,9 @@ def parse_money(text: str, *, from_number_cell: bool = False) -> int:
 
 
 _DATE_FORMATS = (
-    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), (0, 1, 2)),
-    (re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$"), (2, 1, 0)),
-    (re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})$"), (2, 1, 0)),
+    (re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$"), (0, 1, 2)),
+    (re.compile(r"^([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})$"), (2, 1, 0)),
+    (re.compile(r"^([0-9]{1,2})-([0-9]{1,2})-([0-9]{4})$"), (2, 1, 0)),
 )
 
 
@@ -99,9 +102,9 @@ def parse_date(text: str) -> date:
 
 
 _PERIOD_FORMATS = (
-    (re.compile(r"^(\d{4})[-./](\d{1,2})$"), (0, 1)),
-    (re.compile(r"^(\d{1,2})[-./](\d{4})$"), (1, 0)),
-    (re.compile(r"^(\d{4})-(\d{2})-\d{2}$"), (0, 1)),  # an XLSX date cell: its month
+    (re.compile(r"^([0-9]{4})[-./]([0-9]{1,2})$"), (0, 1)),
+    (re.compile(r"^([0-9]{1,2})[-./]([0-9]{4})$"), (1, 0)),
+    (re.compile(r"^([0-9]{4})-([0-9]{2})-[0-9]{2}$"), (0, 1)),  # an XLSX date cell: its month
 )
 
 
@@ -131,7 +134,7 @@ def parse_nip(text: str) -> str:
     s = re.sub(r"[\s\u00a0\-]", "", text).upper()
     if s.startswith("PL"):
         s = s[2:]
-    if not (s.isdigit() and len(s) == 10):
+    if not re.fullmatch(r"[0-9]{10}", s):
         raise ValueError("a NIP has 10 digits")
     try:
         return pl_nip.validate(s)
@@ -144,10 +147,10 @@ def parse_share(text: str) -> Decimal:
     s = text.strip()
     if "/" in s:
         num_text, _, den_text = s.partition("/")
-        try:
-            num, den = int(num_text.strip()), int(den_text.strip())
-        except ValueError:
-            raise ValueError("a fraction share is two whole numbers, e.g. 523/10000") from None
+        whole = re.compile(r"[+-]?[0-9]+")  # not int()'s: it takes `1_000` and Unicode digits
+        if not (whole.fullmatch(num_text.strip()) and whole.fullmatch(den_text.strip())):
+            raise ValueError("a fraction share is two whole numbers, e.g. 523/10000")
+        num, den = int(num_text.strip()), int(den_text.strip())
         if den == 0:
             raise ValueError("division by zero in the share")
         with localcontext() as ctx:

@@ -249,3 +249,35 @@ def test_money_column_over_chunked_and_sliced_arrow_data() -> None:
     assert parsed.values.tolist() == expected
     assert not parsed.bad.any()
     assert parsed.empty.tolist() == [t == "" for t in texts]
+
+
+NOT_ASCII = ["٢٠٢٦", "۲۰۲۶", "２０２６", "2０26"]  # Arabic-Indic, Persian, fullwidth, mixed
+
+
+@pytest.mark.parametrize("digits", NOT_ASCII)
+def test_digits_that_are_not_ascii_are_refused_by_scalar_and_column_parsers(digits: str) -> None:
+    """`\\d` and int() take any Unicode digit; Arrow's column checks take 0-9 only. A cell the
+    column check refuses must get the scalar parser's reason, not a bare "invalid value", and a
+    period must not slip through as `2026-01`."""
+    for parse, text in [
+        (cells.parse_money, f"{digits},50"),
+        (cells.parse_decimal, f"{digits},5"),
+        (cells.parse_date, f"01.01.{digits}"),
+        (cells.parse_date, f"{digits}-01-01"),
+        (cells.parse_period, f"{digits}-01"),
+        (cells.parse_share, f"1/{digits}"),
+        (cells.parse_int, digits),
+        (cells.parse_nip, digits * 2 + "00"),
+    ]:
+        with pytest.raises(ValueError):
+            parse(text)
+    column = pd.Series([f"{digits},50", "12,50"])
+    assert list(cells.money_column(column).bad) == [True, False]
+    assert list(cells.period_column(pd.Series([f"{digits}-01"])).bad) == [True]
+    assert list(cells.date_column(pd.Series([f"01.01.{digits}"])).bad) == [True]
+    assert list(cells.decimal_column(pd.Series([f"{digits},5"])).bad) == [True]
+
+
+def test_superscript_digits_are_not_a_nip() -> None:
+    with pytest.raises(ValueError, match="10 digits"):
+        cells.parse_nip("²" * 10)
