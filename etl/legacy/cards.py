@@ -24,7 +24,7 @@ from etl.model import Problem
 FIELDS = 34
 # opening debt, opening surplus, the 12 (charges, payments) pairs, closing balance
 MONEY = [5, 6, *range(9, 33), 33]
-_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")  # ASCII digits, as records._DATE
 
 
 def parse_cards(file: str, source: columns.Source, problems: list[Problem]) -> list[Card]:
@@ -106,7 +106,7 @@ def _day(text: str) -> date | None | bool:
     if not text:
         return None
     m = _DATE.fullmatch(text)
-    if not m or not m[0].isascii():
+    if not m:
         return False
     try:
         return date(int(m[3]), int(m[2]), int(m[1]))

@@ -17,7 +17,7 @@ decimal strings the ledger's breakdown shows (`format(Decimal, "f")`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from etl.legacy.records import (
     ChargeLine,
     Fields,
     charge_line,
+    expected_grosze,
     numbered_lines,
     plain_charge,
     split_fields,
@@ -40,13 +41,13 @@ from etl.model import Problem
 
 COLUMNS = ["line", "premises", "year", "month", "line_no", "description", "quantity", "unit",
            "rate", "total"]  # fmt: skip
-_GROSZ = Decimal("0.01")
 # Every character str.split() and str.strip() take for whitespace (none lies above U+3000), so
 # Arrow collapses a description exactly as " ".join(text.split()) does.
 _SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 _SPACES = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _SPACE) + "]+"
-_QUANTITY = r"^[+-]?[0-9]+([.,][0-9]{0,6})?$"
-_RATE = r"^[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)$"
+# At most 15 digits before the point (records.LARGEST): longer ones go to the line parsers.
+_QUANTITY = r"^[+-]?[0-9]{1,15}([.,][0-9]{0,6})?$"
+_RATE = r"^[+-]?([0-9]{1,15}([.,][0-9]*)?|[.,][0-9]+)$"
 _PERIOD = r"^[0-9]{4}(0[1-9]|1[0-2])$"
 _CANONICAL = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"  # what format(Decimal(text), "f") gives back
 
@@ -187,6 +188,7 @@ def _vectorised(
         passed &= period.rows(bools(valid))
         year = period.rows(ints(pc.utf8_slice_codeunits(period.values, 0, 4), valid))
         month = period.rows(ints(pc.utf8_slice_codeunits(period.values, 4, 6), valid))
+        passed &= year > 0  # 000001: no year 0000, as the line parsers say
     grosze = total.rows(amounts)
     q_text, q_float = _decimal_text(quantity)
     r_text, r_float = _decimal_text(rate)
@@ -242,13 +244,11 @@ def _compare(
         clear = (diff < 1 - slack) & np.isfinite(estimate)
     for i in np.flatnonzero(~clear):
         q, r, total = Decimal(quantity[i]), Decimal(rate[i]), int(grosze[i])
-        expected = q * r
-        if abs(expected * 100 - total) > 1:
+        if abs(q * r * 100 - total) > 1:
             noted.append(
                 (int(numbers[i]),
                  f"{file}, line {numbers[i]}, premises {premises[i]}: total {zl(total)} differs "
-                 f"from quantity × price {zl(int(expected.quantize(_GROSZ, ROUND_HALF_UP) * 100))}"
-                 "; the total is used as given")
+                 f"from quantity × price {zl(expected_grosze(q, r))}; the total is used as given")
             )  # fmt: skip
 
 
@@ -335,7 +335,10 @@ def month_totals(lines: pd.DataFrame) -> dict[tuple[str, int, int], int]:
     group, codes, premises = _months(dated)
     order = np.argsort(group, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
-    sums = np.add.reduceat(dated["total"].to_numpy()[order], starts)  # int64, or Python ints
+    totals = dated["total"].to_numpy()[order]
+    if len(totals) and int(np.abs(totals).max()) * len(totals) >= 2**63:
+        totals = totals.astype(object)  # sums that int64 would wrap round: Python ints
+    sums = np.add.reduceat(totals, starts)
     return dict(zip(_keys(dated, order[starts], codes, premises), sums.tolist(), strict=True))
 
 

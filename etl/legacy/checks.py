@@ -227,6 +227,8 @@ def check_openings(
 
 
 def _year_before(day: date) -> date:
+    if day.year == 1:
+        return date.min  # no year 0: nothing published can lie in the year before
     try:
         return day.replace(year=day.year - 1)
     except ValueError:  # 29 February

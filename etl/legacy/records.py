@@ -10,16 +10,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from etl.model import Problem
 from etl.reader import cells, encoding
 from etl.snapshot.money import decimal_text
 
-_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
-_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-_PERIOD = re.compile(r"^(\d{4})(\d{2})$")
+# Digits are ASCII 0-9: `\d`, str.isdigit() and int() also take `²`, Arabic-Indic or fullwidth
+# digits, which int() then reads or chokes on, and the column checks (Arrow's `[0-9]`) refuse.
+_NUMBER = re.compile(r"^[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)$")
+_DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
+_PERIOD = re.compile(r"^([0-9]{4})([0-9]{2})$")
+_YEAR = re.compile(r"[0-9]{4}")
+_DIGITS = re.compile(r"[0-9]+")
 _GROSZ = Decimal("0.01")
+# A figure has at most 15 digits before the point, as the contract's amounts
+# (cells.parse_money): its grosze fit int64 with room for a card's sums, and quantity × price
+# stays within the precision `expected_grosze` computes it with.
+LARGEST = 10**15
+TOO_LARGE = "too large: more than 15 digits before the decimal point"
 
 
 def decode(data: bytes, name: str = "") -> str:
@@ -102,6 +111,9 @@ class Fields:
         except ValueError as exc:
             self.fail(column, raw, str(exc))
             return None
+        if abs(value) >= LARGEST:
+            self.fail(column, raw, TOO_LARGE)
+            return None
         if places is not None and decimals > places:
             if value != round(value, places):
                 self.fail(column, raw, f"more than {places} decimal places")
@@ -136,7 +148,7 @@ class Fields:
     def period(self, i: int, column: str) -> tuple[int, int] | None:
         raw = self.values[i].strip()
         m = _PERIOD.match(raw)
-        if m and 1 <= int(m[2]) <= 12:
+        if m and 1 <= int(m[2]) <= 12 and m[1] != "0000":
             return int(m[1]), int(m[2])
         self.fail(column, self.values[i], "not a period YYYYMM")
         return None
@@ -245,7 +257,7 @@ def _share(f: Fields) -> str:
     if not num.strip("0") and not den.strip("0"):
         return ""
     try:
-        if num.isdigit() and den.isdigit():
+        if _DIGITS.fullmatch(num) and _DIGITS.fullmatch(den):
             value = cells.parse_share(f"{num}/{den}")
         else:
             value = cells.parse_decimal(num) / cells.parse_decimal(den)
@@ -295,12 +307,10 @@ def charge_line(
     total = f.money(first + 5, "total")
     if not f.ok or quantity is None or rate is None or total is None:
         return None
-    expected = quantity * rate
-    if abs(expected * 100 - total) > 1:
+    if abs(quantity * rate * 100 - total) > 1:
         warnings.append(
             f"{f.file}, line {f.line}, premises {f.premises}: total {zl(total)} differs from "
-            f"quantity × price {zl(int(expected.quantize(_GROSZ, ROUND_HALF_UP) * 100))}; "
-            "the total is used as given"
+            f"quantity × price {zl(expected_grosze(quantity, rate))}; the total is used as given"
         )
     return ChargeLine(
         f.line,
@@ -315,8 +325,20 @@ def charge_line(
     )
 
 
-_MONEY = re.compile(r"^([+-]?)(\d+)(?:[.,](\d{0,2}))?$")
-_QUANTITY = re.compile(r"^[+-]?\d+(?:[.,]\d{0,6})?$")
+_MONEY = re.compile(r"^([+-]?)([0-9]{1,15})(?:[.,]([0-9]{0,2}))?$")
+_QUANTITY = re.compile(r"^[+-]?[0-9]{1,15}(?:[.,][0-9]{0,6})?$")
+_RATE = re.compile(r"^[+-]?([0-9]{1,15}([.,][0-9]*)?|[.,][0-9]+)$")
+
+
+# Room for quantity × price of 15 + 15 digits before the point (LARGEST) and its grosze:
+# in the default 28 digits, quantize() of such a product raises InvalidOperation.
+_WIDE = Context(prec=40)
+
+
+def expected_grosze(quantity: Decimal, rate: Decimal) -> int:
+    """quantity × price in grosze, rounded half-up: what the total should read."""
+    value = _WIDE.multiply(quantity, rate).quantize(_GROSZ, ROUND_HALF_UP, _WIDE)
+    return int(value.scaleb(2, _WIDE))
 
 
 def plain_charge(file: str, number: int, line: str, warnings: list[str]) -> ChargeLine | None:
@@ -330,12 +352,12 @@ def plain_charge(file: str, number: int, line: str, warnings: list[str]) -> Char
     money = _MONEY.match(total)
     if not (
         premises
-        and len(period) == 6
-        and period.isdigit()
+        and _PERIOD.match(period)
         and "01" <= period[4:] <= "12"
+        and period[:4] != "0000"
         and money
         and _QUANTITY.match(quantity)
-        and _NUMBER.match(rate)
+        and _RATE.match(rate)
     ):
         return None
     sign, whole, cents = money.groups()
@@ -343,7 +365,7 @@ def plain_charge(file: str, number: int, line: str, warnings: list[str]) -> Char
     grosze = -grosze if sign == "-" else grosze
     q, r = Decimal(quantity.replace(",", ".")), Decimal(rate.replace(",", "."))
     if abs(q * r * 100 - grosze) > 1:
-        expected = int((q * r).quantize(_GROSZ, ROUND_HALF_UP) * 100)
+        expected = expected_grosze(q, r)
         warnings.append(
             f"{file}, line {number}, premises {premises}: total {zl(grosze)} differs from "
             f"quantity × price {zl(expected)}; the total is used as given"
@@ -389,10 +411,7 @@ def card_lines(file: str, lines: list[tuple[int, str]], problems: list[Problem])
         f.premises = f.text(1)
         if not f.premises:
             f.fail("premises code", "", "card without a premises code")
-        year_text = f.text(2)
-        year = int(year_text) if re.fullmatch(r"\d{4}", year_text) else None
-        if year is None:
-            f.fail("year", f.values[2], "not a year YYYY")
+        year = _year(f)
         start, end = f.date(3, "date from"), f.date(4, "date to")
         debt = f.money(5, "opening debt", empty_is_zero=True)
         surplus = f.money(6, "opening surplus", empty_is_zero=True)
@@ -424,10 +443,23 @@ def card_lines(file: str, lines: list[tuple[int, str]], problems: list[Problem])
     return cards
 
 
+def _year(f: Fields) -> int | None:
+    """The card's year: four ASCII digits, and not 0000, which no calendar has (a card of
+    year 0000 with no dates would start on a 1 January that `date` cannot make)."""
+    text = f.text(2)
+    if not _YEAR.fullmatch(text):
+        f.fail("year", f.values[2], "not a year YYYY")
+        return None
+    if text == "0000":
+        f.fail("year", f.values[2], "not a year YYYY: there is no year 0000")
+        return None
+    return int(text)
+
+
 def parse_as_of(file: str, text: str, problems: list[Problem]) -> date | None:
     lines = numbered_lines(text)
     raw = lines[0][1].strip() if lines else ""
-    m = re.fullmatch(r"(\d{4})(\d{2})(\d{2})", raw)
+    m = re.fullmatch(r"([0-9]{4})([0-9]{2})([0-9]{2})", raw)
     try:
         if m:
             return date(int(m[1]), int(m[2]), int(m[3]))

@@ -30,7 +30,7 @@ MAX_RATIO = 200  # uncompressed-to-compressed, beyond which a large member is a 
 
 # `ebok sync` archives a bundle as `<UTC stamp>-<name>`; re-importing it from the archive must
 # not turn the stamp into part of the community id.
-_ARCHIVE_STAMP = re.compile(r"^\d{8}T\d{6}Z-(?:\d+-)?")
+_ARCHIVE_STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z-(?:[0-9]+-)?")
 
 
 def community_id(folder_name: str) -> str:
