@@ -23,7 +23,7 @@ from etl.reader.raw import Problems, RawTable, column_of
 from etl.snapshot import money
 from etl.snapshot.store import Generation
 
-_POSTAL = re.compile(r"^(\d{2})-?(\d{3})$")
+_POSTAL = re.compile(r"^([0-9]{2})-?([0-9]{3})$")  # 0-9: `\d` takes Arabic-Indic digits too
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

@@ -251,3 +251,20 @@ def test_problems_are_capped_but_counted(tmp_path: Path) -> None:
     assert len(info.value.problems) == MAX_PROBLEMS
     assert "and 50 more" in info.value.report()
     assert info.value.problems[-1].row == MAX_PROBLEMS + 1
+
+
+def test_digits_that_are_not_ascii_are_refused_with_the_parsers_reason(tmp_path: Path) -> None:
+    """Arabic-Indic digits (٠-٩) read as numbers by Python's \\d and int(), not by Arrow's:
+    each cell is refused with the reason its parser gives, none slips through as 2026-01."""
+    tables = minimal_tables()
+    tables["communities"][0]["postal_code"] = "٣٠-٠٠١"
+    tables["ledger"][1].update(period="٢٠٢٦-٠١", charge="١٢,٥٠")
+    tables["ledger"][0]["date"] = "٠١.٠١.٢٠٢٦"
+    tables["premises"][0]["occupants"] = "٣"
+    problems = problems_of(write_csv_bundle(tmp_path / "b", tables))
+    found = {(p.table, p.row, p.column): p.reason for p in problems}
+    assert "NN-NNN" in found[("communities", 2, "postal_code")]
+    assert "not a month" in found[("ledger", 3, "period")]
+    assert "not a number" in found[("ledger", 3, "charge")]
+    assert "not a date" in found[("ledger", 2, "date")]
+    assert "whole number" in found[("premises", 2, "occupants")]
