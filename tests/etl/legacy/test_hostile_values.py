@@ -15,7 +15,7 @@ from etl.snapshot.store import SnapshotStore
 from tests.builders import ledger_row, make_document, publish_documents
 from tests.etl.legacy_builders import Charge, communities_toml, klonowa
 
-P1 = "KLO11-KLO11-00000-00001M"
+P1, P3 = "KLO11-KLO11-00000-00001M", "KLO11-KLO11-00000-00004M"
 WPL, NAL, POW, LOK = (f"KLO11/{n}" for n in ("wplaty.txt", "nal_czynsz.txt", "pow_czynsz.txt",
                                              "lok.txt"))  # fmt: skip
 HUGE_TEXT = "99999999999999999999,99"
@@ -197,6 +197,41 @@ def test_fifteen_digit_quantity_and_price_read_with_a_warning(tmp_path, toml):
                                "999999999999999,99", total=6888)  # fmt: skip
     bundle = legacy.read_legacy(export.write(tmp_path / "inbox"), communities_file=toml)
     assert any("line 1" in w and "differs from quantity × price" in w for w in bundle.warnings)
+
+
+# --- values the line parsers already refused: they stay refused, not crashes ---------------
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "field", "value", "column", "reason"),
+    [
+        ("wplaty.txt", 1, 2, "10000", "year", "not a year YYYY"),
+        ("wplaty.txt", 1, 3, "31/02/2026", "date from", "not a date dd/mm/yyyy"),
+        ("wplaty.txt", 1, 4, "01/01/0000", "date to", "not a date dd/mm/yyyy"),
+        ("wplaty.txt", 1, 1, "", "premises code", "card without a premises code"),
+        ("nal_czynsz.txt", 1, 4, "", "period", "not a period YYYYMM"),
+        ("nal_czynsz.txt", 1, 7, "", "quantity", "not a number"),
+        ("nal_czynsz.txt", 1, 10, "", "total", "not a number"),
+        ("klo11_ost_wys.wmb", 1, 0, "00000101", "as_of", "not a date YYYYMMDD"),
+    ],
+)
+def test_impossible_dates_and_empty_required_fields_are_refused(
+    tmp_path, toml, name, line, field, value, column, reason
+):
+    folder = klonowa().write(tmp_path / "inbox")
+    edit(folder, name, line, field, value)
+    assert reasons(folder, toml)[(f"KLO11/{name}", line, column)].startswith(reason)
+
+
+def test_negative_zero_is_zero(tmp_path, toml):
+    export = klonowa()
+    folder = export.write(tmp_path / "inbox")
+    edit(folder, "wplaty.txt", 3, 5, "-0,00")  # opening debt of P3's card
+    edit(folder, "wplaty.txt", 3, 6, "-0")  # opening surplus
+    bundle = legacy.read_legacy(folder, communities_file=toml)
+    ledger = bundle.tables["ledger"]
+    rows = ledger[ledger["premises_id"] == P3]
+    assert int(rows["payment"].sum() - rows["charge"].sum()) == export.closing(P3)
 
 
 # --- the first day of year 1 ----------------------------------------------------------------
