@@ -2,7 +2,9 @@
 # commands (compose.yaml). Data lives in the /data volume; the process runs as `ebok`, not root.
 #   docker build -t ebok .
 #   docker run -d -p 127.0.0.1:8000:8000 -v ebok-data:/data -e EBOK_BASE_URL=https://... ebok
-FROM python:3.11-slim
+# Debian 12 pinned: its postgresql-client 15 is the pg_dump `ebok backup` runs against the
+# compose file's postgres:15 (pg_dump must be the server's major version or newer).
+FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -12,6 +14,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 10001 ebok \
     && useradd --system --uid 10001 --gid ebok --home-dir /data --no-create-home \
         --shell /usr/sbin/nologin ebok
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
