@@ -503,9 +503,16 @@ def preview_list(request: Request, preview: Preview) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """Healthy = able to serve residents: a published generation, and the accounts database
+    answering (with PostgreSQL it may be down while this process runs on)."""
     generation = request.app.state.store.current()
     if generation is None:
         return JSONResponse({"status": "unavailable", "generation": None}, status_code=503)
+    try:
+        request.app.state.accounts.db().execute("SELECT 1").fetchone()
+    except DatabaseUnavailable:
+        body = {"status": "database unavailable", "generation": generation.id}
+        return JSONResponse(body, status_code=503)
     return JSONResponse({"status": "ok", "generation": generation.id})
 
 
