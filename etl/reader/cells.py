@@ -123,6 +123,11 @@ def parse_period(text: str) -> str:
 
 def parse_nrb(text: str) -> str:
     """A Polish bank account (NRB) as 26 digits; spaces, dashes and a leading PL allowed."""
+    if len(text) == 26 and text.isascii() and text.isdigit():
+        # The usual cell: its mod 97-10 check in one integer operation (what nrb_problem
+        # asks of stdnum, digit by digit, twice: 17,788 accounts took 0.3 s).
+        if int(text[2:] + "2521" + text[:2]) % 97 == 1:
+            return text
     problem = nrb_problem(text)
     if problem is not None:
         raise ValueError(problem)
