@@ -160,7 +160,11 @@ def _parse(text: bytes, names: list[str], sep: str, *, skip_header: bool, skip_b
 
     return pacsv.read_csv(
         pa.py_buffer(text),
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if skip_header else 0),
+        # One thread: a block is small, and on a busy two-core machine pyarrow's threads cost
+        # more CPU than they save time (read+validate 3.7-5.4 -> 3.4-4.3 s CPU, no slower).
+        read_options=pacsv.ReadOptions(
+            column_names=names, skip_rows=1 if skip_header else 0, use_threads=False
+        ),
         parse_options=pacsv.ParseOptions(
             delimiter=sep,
             quote_char=False,
