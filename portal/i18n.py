@@ -42,8 +42,12 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jinja2 import pass_context
+from markupsafe import Markup
+
 if TYPE_CHECKING:
     from jinja2 import Environment
+    from jinja2.runtime import Context
 
 DEFAULT_LOCALE = "pl"
 LOCALES = ("pl", "en")
@@ -160,6 +164,29 @@ def render(env: Environment, name: str, context: Mapping[str, Any], *, locale: s
         return env.get_template(name).render(context)
 
 
+_CONSTANTS: dict[tuple[str, str, bool], str] = {}
+MAX_CONSTANTS = 10_000  # message ids come from templates, but `_(variable)` could be anything
+
+
+@pass_context
+def _template_gettext(context: Context, message: str, /, **variables: Any) -> str:
+    """Jinja's newstyle `gettext` (the result marked safe under autoescape, `variables`
+    escaped into it, `%%` read as `%` even without variables), with the answers for messages
+    without variables kept per language."""
+    autoescape = context.eval_ctx.autoescape
+    if variables:
+        text = gettext(message)
+        return (Markup(text) if autoescape else text) % variables
+    key = (_locale.get(), message, autoescape)
+    answer = _CONSTANTS.get(key)
+    if answer is None:
+        text = gettext(message)
+        answer = (Markup(text) if autoescape else text) % {}
+        if len(_CONSTANTS) < MAX_CONSTANTS:
+            _CONSTANTS[key] = answer
+    return answer
+
+
 def install(env: Environment) -> None:
     """Give a Jinja2 environment `_()`, `ngettext()` and `{% trans %}` reading the current
     language (newstyle: `_("… %(name)s", name=x)` escapes `x`; a literal % is written %%),
@@ -170,5 +197,9 @@ def install(env: Environment) -> None:
     env.add_extension("jinja2.ext.i18n")
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # Jinja's own newstyle callables (and `_`, an alias that looks `gettext` up again) build a
+    # Markup and %-format it on every call: a quarter of the panel's search page went there
+    # (py-spy, bench/panel_bench.py). Ours answer a message without variables from a cache.
+    env.globals.update(_=_template_gettext, gettext=_template_gettext)
     env.globals["current_locale"] = current_locale
     env.filters["t"] = gettext
