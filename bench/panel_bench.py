@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -368,8 +369,12 @@ def main() -> int:
         if args.only:
             pages = [p for p in pages if args.only in p[0]]
         for name, client, path, text in pages:  # warm-up (the search index is built here)
-            page = client.get(path)
-            assert page.status_code == 200 and text in page.text, (name, page.status_code)
+            # Each worker builds its own index on its first search: with several, the page is
+            # asked for by several connections at once until every worker has answered it.
+            with ThreadPoolExecutor(4 * args.workers) as pool:
+                answers = list(pool.map(client.get, [path] * (4 * args.workers)))
+            for page in answers:
+                assert page.status_code == 200 and text in page.text, (name, page.status_code)
         setup = time.monotonic() - started
         print(
             f"setup {setup:.1f} s: {len(premises_ids)} premises published, {args.accounts}"
