@@ -15,12 +15,73 @@ import sqlite3
 from pathlib import Path
 
 from ebok import database
+from ebok.database.dialect import ddl_to_postgresql
 
 
 def connect(path: Path) -> sqlite3.Connection:
     """A connection to a SQLite accounts file (ebok.database.sqlite_connect)."""
     return database.sqlite_connect(path)
 
+
+# Migration 2's tables, the same on both backends; the append-only triggers differ (PostgreSQL's
+# call a function).
+_STAFF_AND_AUDIT_LOG = """
+    CREATE TABLE staff (
+        id INTEGER PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        email TEXT,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'office', 'accountant')),
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+        must_change_password INTEGER NOT NULL DEFAULT 1,
+        auth_version INTEGER NOT NULL DEFAULT 1,
+        totp_secret TEXT,
+        totp_pending_secret TEXT,
+        totp_last_step INTEGER,
+        created_at TEXT NOT NULL,
+        password_changed_at TEXT,
+        status_changed_at TEXT,
+        last_login_at TEXT
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        staff_id INTEGER REFERENCES staff(id),
+        staff_login TEXT NOT NULL,
+        client TEXT,
+        action TEXT NOT NULL,
+        target_kind TEXT,
+        target TEXT,
+        account_id INTEGER REFERENCES accounts(id),
+        details TEXT
+    );
+    CREATE INDEX audit_log_by_at ON audit_log (at);
+    CREATE INDEX audit_log_by_account ON audit_log (account_id) WHERE account_id IS NOT NULL;
+"""
+_SQLITE_AUDIT_LOG_TRIGGERS = """
+    CREATE TRIGGER audit_log_append_only BEFORE DELETE ON audit_log
+    BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    CREATE TRIGGER audit_log_keeps_events
+    BEFORE UPDATE OF id, at, staff_id, staff_login, client, action, target_kind ON audit_log
+    BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+"""
+_POSTGRESQL_AUDIT_LOG_TRIGGERS = """
+    CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'the audit log is append-only'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END
+    $$;
+    CREATE TRIGGER audit_log_append_only BEFORE DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+    CREATE TRIGGER audit_log_keeps_events
+        BEFORE UPDATE OF id, at, staff_id, staff_login, client, action, target_kind ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+"""
 
 MIGRATIONS: list[str] = [
     # 1: accounts, their premises, the sign-in history and sessions ended by logout.
@@ -65,48 +126,7 @@ MIGRATIONS: list[str] = [
     # The log is append-only: deleting a row or rewriting who, when, from where or what is
     # refused by the database itself; only the target and details may change, which is how a
     # closed account's personal data is erased from it (portal.accounts.closing).
-    """
-    CREATE TABLE staff (
-        id INTEGER PRIMARY KEY,
-        login TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        password_hash TEXT NOT NULL,
-        email TEXT,
-        role TEXT NOT NULL CHECK (role IN ('admin', 'office', 'accountant')),
-        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
-        must_change_password INTEGER NOT NULL DEFAULT 1,
-        auth_version INTEGER NOT NULL DEFAULT 1,
-        totp_secret TEXT,
-        totp_pending_secret TEXT,
-        totp_last_step INTEGER,
-        created_at TEXT NOT NULL,
-        password_changed_at TEXT,
-        status_changed_at TEXT,
-        last_login_at TEXT
-    );
-    CREATE TABLE audit_log (
-        id INTEGER PRIMARY KEY,
-        at TEXT NOT NULL,
-        staff_id INTEGER REFERENCES staff(id),
-        staff_login TEXT NOT NULL,
-        client TEXT,
-        action TEXT NOT NULL,
-        target_kind TEXT,
-        target TEXT,
-        account_id INTEGER REFERENCES accounts(id),
-        details TEXT
-    );
-    CREATE INDEX audit_log_by_at ON audit_log (at);
-    CREATE INDEX audit_log_by_account ON audit_log (account_id) WHERE account_id IS NOT NULL;
-    CREATE TRIGGER audit_log_append_only BEFORE DELETE ON audit_log
-    BEGIN
-        SELECT RAISE(ABORT, 'the audit log is append-only');
-    END;
-    CREATE TRIGGER audit_log_keeps_events
-    BEFORE UPDATE OF id, at, staff_id, staff_login, client, action, target_kind ON audit_log
-    BEGIN
-        SELECT RAISE(ABORT, 'the audit log is append-only');
-    END;
-    """,
+    _STAFF_AND_AUDIT_LOG + _SQLITE_AUDIT_LOG_TRIGGERS,
     # 3: the signed application an account was opened on (its date and number), as the office
     # records it in the panel (portal.panel.accounts_views); NULL for accounts opened before.
     """
@@ -167,50 +187,7 @@ MIGRATIONS: list[str] = [
 # Migrations whose PostgreSQL text differs beyond what ebok.database.dialect.ddl_to_postgresql
 # does, by number. 2: PostgreSQL's triggers call a function.
 POSTGRESQL: dict[int, str] = {
-    2: """
-    CREATE TABLE staff (
-        id INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-        login TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        password_hash TEXT NOT NULL,
-        email TEXT,
-        role TEXT NOT NULL CHECK (role IN ('admin', 'office', 'accountant')),
-        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
-        must_change_password INTEGER NOT NULL DEFAULT 1,
-        auth_version INTEGER NOT NULL DEFAULT 1,
-        totp_secret TEXT,
-        totp_pending_secret TEXT,
-        totp_last_step BIGINT,
-        created_at TEXT NOT NULL,
-        password_changed_at TEXT,
-        status_changed_at TEXT,
-        last_login_at TEXT
-    );
-    CREATE TABLE audit_log (
-        id INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-        at TEXT NOT NULL,
-        staff_id INTEGER REFERENCES staff(id),
-        staff_login TEXT NOT NULL,
-        client TEXT,
-        action TEXT NOT NULL,
-        target_kind TEXT,
-        target TEXT,
-        account_id INTEGER REFERENCES accounts(id),
-        details TEXT
-    );
-    CREATE INDEX audit_log_by_at ON audit_log (at);
-    CREATE INDEX audit_log_by_account ON audit_log (account_id) WHERE account_id IS NOT NULL;
-    CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        RAISE EXCEPTION 'the audit log is append-only'
-            USING ERRCODE = 'integrity_constraint_violation';
-    END
-    $$;
-    CREATE TRIGGER audit_log_append_only BEFORE DELETE ON audit_log
-        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
-    CREATE TRIGGER audit_log_keeps_events
-        BEFORE UPDATE OF id, at, staff_id, staff_login, client, action, target_kind ON audit_log
-        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
-    """,
+    2: ddl_to_postgresql(_STAFF_AND_AUDIT_LOG) + _POSTGRESQL_AUDIT_LOG_TRIGGERS,
 }
 
 
