@@ -197,6 +197,11 @@ class Mailer:
     def failed_dir(self) -> Path:
         return self.settings.outbox_dir / "failed"
 
+    @property
+    def pending(self) -> int:
+        """Messages queued or being delivered now (what /metrics shows as the queue)."""
+        return self._queue.unfinished_tasks
+
     def send(self, msg: EmailMessage) -> None:
         """Queue `msg` for delivery off the caller's path."""
         self._ensure_worker()
@@ -205,7 +210,7 @@ class Mailer:
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every queued message was delivered or kept as failed."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
+        while self.pending:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.01)

@@ -214,8 +214,7 @@ RECORDER = Recorder()
 
 def _mail_queued(state: Any) -> int:
     mailer = getattr(state, "mailer", None)
-    pending = getattr(mailer, "_queue", None)  # Mailer's queue.Queue: queued and in delivery
-    return int(getattr(pending, "unfinished_tasks", 0))
+    return mailer.pending if mailer is not None else 0
 
 
 class RequestMetrics:
