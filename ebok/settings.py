@@ -313,6 +313,12 @@ class Settings:
         return self.data_dir / "snapshots"
 
     @property
+    def work_dir(self) -> Path:
+        """Scratch space of an import (a ledger too big for memory, etl.reader.spill): on the
+        data dir's volume, never in the system's temporary folder, which may be small."""
+        return self.data_dir / "work"
+
+    @property
     def accounts_db(self) -> Path:
         return self.data_dir / "ebok.sqlite3"
 

@@ -19,9 +19,13 @@ def read_export(
     communities_file: Path | None = None,
     previous: Generation | None = None,
     progress: Callable[[str, int], None] | None = None,
+    work_dir: Path | None = None,
 ) -> Bundle:
     """Read and validate one export of either kind; raises BundleRejected listing every
-    problem found. `progress(file, rows)` hears how far a big file's reading is."""
+    problem found. `progress(file, rows)` hears how far a big file's reading is; `work_dir`
+    (the data dir's scratch folder) takes a ledger too big for memory."""
     if legacy.detect(path):
         return legacy.read_legacy(path, communities_file=communities_file, previous=previous)
-    return read_bundle(path, aliases_file=aliases_file, previous=previous, progress=progress)
+    return read_bundle(
+        path, aliases_file=aliases_file, previous=previous, progress=progress, work_dir=work_dir
+    )

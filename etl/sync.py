@@ -116,6 +116,7 @@ def import_path(
             previous=store.current(),
             # rows read so far, where the progress display shows them (the panel's does not)
             progress=getattr(progress, "rows", None),
+            work_dir=settings.work_dir,
         )
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"

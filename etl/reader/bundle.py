@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.model import COLUMNS, SOURCE_COLUMNS, Bundle, BundleRejected, Problem, SourceFile
-from etl.reader import attachments, headers, stream, validate
+from etl.reader import attachments, headers, spill, stream, validate
 from etl.reader.archive import (
     CSV_SUFFIXES,
     XLSX_SUFFIXES,
@@ -209,13 +209,18 @@ def _validated_in_blocks(
     problems: list[Problem],
     warnings: list[str],
     progress: RowsRead | None,
+    work_dir: Path | None,
 ) -> tuple[RawTable | None, SourceFile]:
     """A big CSV table (the ledger) read and validated a block of rows at a time, kept as
-    compact columns (etl.reader.stream): the file is never in memory whole. The RawTable
-    carries the validated frame and the problems its rows have (`RawTable.done`); raises
-    stream.NotStreamable (having said nothing) when the file must be read whole."""
+    compact columns (etl.reader.stream): the file is never in memory whole, and a file too big
+    to keep even so is spilled to `work_dir` in premises buckets (etl.reader.spill). The
+    RawTable carries the validated table and the problems its rows have (`RawTable.done`);
+    raises stream.NotStreamable (having said nothing) when the file must be read whole."""
     with entry.open() as fh:
         found = stream.scan(fh)
+    columns = [*COLUMNS[table], *SOURCE_COLUMNS]
+    buckets = spill.bucket_count(found.size)
+    sink = spill.Spill(buckets, columns, work_dir) if buckets > 1 else None
     said: list[Problem] = []
     noted: list[str] = []
     found_problems = Problems()
@@ -231,7 +236,11 @@ def _validated_in_blocks(
             codec = "utf-8" if found.encoding.startswith("utf-8") else found.encoding
             for block in pieces:
                 assert isinstance(block, stream.Block)
-                parts.append(ledger_block(block, codec, label, matched, found_problems))
+                part = ledger_block(block, codec, label, matched, found_problems)
+                if sink is not None:
+                    sink.add(part)
+                else:
+                    parts.append(part)
                 rows_read += len(block.rows)
                 if progress is not None:
                     progress(label, rows_read)
@@ -241,7 +250,9 @@ def _validated_in_blocks(
     if matched is None:
         return None, source
     raw = _picked(table, label, sheet.frame, sheet.rows, None, matched)
-    columns = [*COLUMNS[table], *SOURCE_COLUMNS]
+    if sink is not None and sink.rows:
+        raw.done, raw.found = sink.table(table, label), found_problems
+        return raw, source  # its frame stays empty: etl.reader.references asks the spill
     if parts:
         done = stream.joined(parts, columns)
         done["_file"] = pd.Categorical.from_codes(np.zeros(len(done), np.int8), [label])
@@ -257,11 +268,13 @@ def read_tables(
     aliases: headers.Aliases,
     documents: list[Member] | None = None,
     progress: RowsRead | None = None,
+    work_dir: Path | None = None,
 ) -> tuple[list[RawTable], list[SourceFile], list[Problem], list[str]]:
     """Every table file of the bundle read into a RawTable; problems found on the way. The
     files of documents folders go to `documents` unread (or are ignored with a warning when
     it is None). A streamed table (STREAMED) comes validated already (`RawTable.done`);
-    `progress(file, rows)` hears how far its reading is."""
+    `progress(file, rows)` hears how far its reading is; `work_dir` (the data dir's scratch
+    folder; None: the system's) takes a ledger too big for memory (etl.reader.spill)."""
     problems: list[Problem] = []
     warnings: list[str] = []
     sources: list[SourceFile] = []
@@ -301,7 +314,7 @@ def read_tables(
                 if hint in STREAMED:
                     try:
                         raw, source = _validated_in_blocks(
-                            hint, entry, label, aliases, problems, warnings, progress
+                            hint, entry, label, aliases, problems, warnings, progress, work_dir
                         )
                     except stream.NotStreamable:
                         pass  # read whole below
@@ -355,7 +368,7 @@ def read_tables(
                 )
             )
         seen.setdefault(raw.table, raw.file)
-    if not problems and not any(len(r.frame) for r in raws):
+    if not problems and not any(len(r.frame if r.done is None else r.done) for r in raws):
         problems.append(
             Problem(
                 path.name, "", None, "", "", "empty bundle: no table file with data rows was found"
@@ -370,16 +383,18 @@ def read_bundle(
     aliases_file: Path | None = None,
     previous: Generation | None = None,
     progress: RowsRead | None = None,
+    work_dir: Path | None = None,
 ) -> Bundle:
     """Read and validate one bundle; raises BundleRejected listing every problem found.
-    `progress(file, rows)` hears how many rows of a big file are read so far."""
+    `progress(file, rows)` hears how many rows of a big file are read so far; `work_dir` is
+    where a ledger too big for memory is spilled (None: the system's temporary folder)."""
     try:
         aliases = headers.Aliases.load(aliases_file)
     except headers.AliasFileError as exc:
         name = aliases_file.name if aliases_file else ""
         raise BundleRejected([Problem(name, "", None, "", "", str(exc))]) from None
     found: list[Member] = []
-    raws, sources, problems, warnings = read_tables(path, aliases, found, progress)
+    raws, sources, problems, warnings = read_tables(path, aliases, found, progress, work_dir)
     # Tables the bundle has but that could not be read: what refers to them is not checked.
     unreadable = {p.table for p in problems if p.table} - {raw.table for raw in raws}
     tables, more, total_more = validate.validate(raws, previous, unreadable=unreadable)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from etl.model import MAX_PROBLEMS, Problem
 from etl.reader.headers import key, polish_label
+
+if TYPE_CHECKING:
+    from etl.reader.spill import SpilledTable
 
 
 @dataclass
@@ -26,7 +30,8 @@ class RawTable:
 
     A table validated as it was read, a block at a time (etl.reader.bundle), carries its
     normalised frame in `done` and its rows' problems in `found`; its `frame` then holds only
-    the premises ids and row numbers the reference checks report by."""
+    the premises ids and row numbers the reference checks report by (nothing, when `done` is
+    a table spilled to disk: etl.reader.spill)."""
 
     table: str
     file: str
@@ -34,7 +39,7 @@ class RawTable:
     number_cells: pd.DataFrame | None = None
     headers: dict[str, str] = field(default_factory=dict)
     polish: bool = False
-    done: pd.DataFrame | None = None
+    done: pd.DataFrame | SpilledTable | None = None
     found: Problems | None = None
 
     def header(self, column: str) -> str:

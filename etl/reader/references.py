@@ -14,6 +14,7 @@ import pandas as pd
 from etl.model import unknown_premises
 from etl.reader import cells
 from etl.reader.raw import Problems, RawTable
+from etl.reader.spill import SpilledTable
 from etl.snapshot.store import Generation
 
 
@@ -86,6 +87,9 @@ def check(
     for table in ("ledger", "fees", "allowances", "readings"):
         if table not in tables or "premises" in unreadable:
             continue
+        if isinstance(tables[table], SpilledTable):
+            _check_spilled(tables[table], raws[table], known, problems)  # type: ignore[arg-type]
+            continue
         unknown = np.flatnonzero(~_isin(tables[table]["premises_id"], known))
         problems.rows(
             raws[table],
@@ -93,3 +97,14 @@ def check(
             "premises_id",
             unknown_premises,
         )
+
+
+def _check_spilled(table: SpilledTable, raw: RawTable, known: set[str], problems: Problems) -> None:
+    """The unknown premises of a table spilled to disk: its distinct ids are known without
+    reading it, and only the rows of unknown ones are looked up (in file order)."""
+    unknown = table.premises_ids - known
+    if not unknown:
+        return
+    rows = table.rows_of(unknown)
+    named = RawTable(raw.table, raw.file, rows, None, raw.headers, raw.polish)
+    problems.rows(named, np.arange(len(rows)), "premises_id", unknown_premises)
