@@ -21,10 +21,12 @@ Merge rules (docs/import-format.md):
 
 Documents are built column-wise: each table is sorted once and cut into per-premises slices
 (etl.publisher.grouping), and each document becomes JSON through orjson, so 5 million ledger
-rows never become 5 million dicts."""
+rows never become 5 million dicts. A ledger spilled to disk in premises buckets
+(etl.reader.spill) is built from one bucket at a time, so memory holds one bucket of it."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import queue
 import sqlite3
@@ -37,12 +39,14 @@ from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
 
+import numpy as np
 import orjson
 
 from etl.model import Bundle, BundleRejected, Problem, unknown_premises
 from etl.publisher import community, history, reuse, shrink
 from etl.publisher.grouping import Groups, plain, values_of
 from etl.reader.headers import table_for
+from etl.reader.spill import SpilledTable
 from etl.snapshot.document import (
     ALLOWANCE_FIELDS,
     COMMUNITY_FIELDS,
@@ -69,6 +73,7 @@ COUNT_KEYS = ("premises", "ledger", "fees", "allowances", "readings")
 CHUNK = 2000  # premises per batch written to SQLite; bounds the Python objects alive at once
 
 Progress = Callable[[int, int], None]
+LEDGER_ORDER = ("date", "_file", "_row")  # a premises' ledger rows in a document
 
 
 @dataclass
@@ -112,6 +117,12 @@ def _premises_sections(bundle: Bundle) -> dict[str, tuple[str, dict[str, Any]]]:
 
 def _unknown_premises(bundle: Bundle, table: str, ids: set[str]) -> list[Problem]:
     frame = bundle.tables[table]
+    if isinstance(frame, SpilledTable):
+        rows = frame.rows_of(ids)
+        return [
+            Problem(frame.file, table, row, "premises_id", pid, unknown_premises(pid))
+            for pid, row in zip(rows["premises_id"].tolist(), rows["_row"].tolist(), strict=True)
+        ]
     frame = frame[frame["premises_id"].isin(ids).to_numpy()]
     return [
         Problem(file, table, row, "premises_id", pid, unknown_premises(pid))
@@ -150,7 +161,11 @@ def _plan(bundle: Bundle, prev_owner: dict[str, str], premises: dict) -> _Plan:
         frame = bundle.tables.get(table)
         if frame is None or len(frame) == 0:
             continue
-        listed = set(frame["premises_id"].unique().tolist())
+        listed = (
+            frame.premises_ids
+            if isinstance(frame, SpilledTable)
+            else set(frame["premises_id"].unique().tolist())
+        )
         missing = {p for p in listed if p not in build and p not in referable}
         if missing:
             problems += _unknown_premises(bundle, table, missing)
@@ -208,6 +223,8 @@ def _json_default(value: Any) -> Any:
 def _table_file(bundle: Bundle, table: str) -> str:
     """The file a table came from, for a problem that has no row of its own."""
     frame = bundle.tables.get(table)
+    if isinstance(frame, SpilledTable):
+        return frame.file
     if frame is not None and len(frame) and "_file" in frame.columns:
         return str(frame["_file"].iloc[0])
     for source in bundle.sources:
@@ -281,6 +298,17 @@ class _PublishedReadings:
         self.db.close()
 
 
+class _Hashed:
+    """A table's per-premises hashes (Groups.span_hashes) worked out once, for input digests
+    asked a ledger bucket at a time."""
+
+    def __init__(self, groups: Groups) -> None:
+        self._hashes = groups.span_hashes()
+
+    def span_hashes(self) -> dict[str, int]:
+        return self._hashes
+
+
 def _has_readings(generation: Generation) -> bool:
     """Whether a generation may hold readings: its manifest counts them per community (one
     written before readings existed has none, and says nothing of them)."""
@@ -305,9 +333,13 @@ class _Builder:
         self.communities = _community_sections(bundle)
         self.premises = premises
         tables = bundle.tables
+        ledger = tables.get("ledger")
+        # A spilled ledger's Groups are made a bucket at a time (`parts`).
+        self.spilled = ledger if isinstance(ledger, SpilledTable) else None
+        self.has_ledger = ledger is not None
         self.ledger = (
-            Groups(tables["ledger"], ("date", "_file", "_row"), LEDGER_SOURCE)
-            if "ledger" in tables
+            Groups(ledger, LEDGER_ORDER, LEDGER_SOURCE)
+            if ledger is not None and self.spilled is None
             else None
         )
         self.fees = (
@@ -337,7 +369,7 @@ class _Builder:
         # Keeping history needs a previous generation (a first import costs nothing here).
         self.published = (
             _PublishedLedgers(previous)
-            if previous is not None and self.ledger is not None and not replace_history
+            if previous is not None and self.has_ledger and not replace_history
             else None
         )
         self.allowed = history.tolerance(bundle.kind)
@@ -352,21 +384,50 @@ class _Builder:
         # Kept history and kept readings come from the previous document, which a reused
         # document is: only the rules below change what the same rows become.
         self.mode = f"{bundle.kind}|{replace_history}|{self.allowed}"
-        self.digests: dict[str, str] | None = None
+        self.digests: dict[str, str] = {}
         self.records: list[reuse.Record] = []
         self.reused: set[str] = set()
+        self.done = 0  # documents written or reused, for the progress display
+        self._hashed: dict[str, _Hashed | None] | None = None
 
-    def input_digests(self) -> dict[str, str]:
-        """What each document of a complete bundle is built from ({} for other bundles)."""
+    def input_digests(self, ids: list[str]) -> dict[str, str]:
+        """What each of these documents of a complete bundle is built from ({} for other
+        bundles); the ledger's Groups must hold their rows (`parts`)."""
         if not self.complete:
             return {}
-        tables = {
-            "ledger": self.ledger, "fees": self.fees, "allowances": self.allowances,
-            "readings": self.readings,
-        }  # fmt: skip
+        if self._hashed is None:  # the same for every bucket: worked out once
+            self._hashed = {
+                name: _Hashed(groups) if groups is not None else None
+                for name, groups in (
+                    ("fees", self.fees), ("allowances", self.allowances),
+                    ("readings", self.readings),
+                )
+            }  # fmt: skip
+        tables = {"ledger": self.ledger, **self._hashed}
         return reuse.digests(
-            self.plan.build, self.plan.build, self.communities, self.premises, tables, self.mode
+            ids,
+            self.plan.build,
+            self.communities,
+            self.premises,
+            tables,  # type: ignore[arg-type]
+            self.mode,
         )
+
+    def parts(self) -> Iterator[list[str]]:
+        """The premises to build, sorted, a ledger bucket at a time (all of them at once
+        when the ledger is in memory), with `self.ledger` holding that bucket's rows."""
+        ids = sorted(self.plan.build)
+        if self.spilled is None:
+            yield ids
+            return
+        of = self.spilled.bucket_of(ids)
+        for bucket in range(self.spilled.buckets):
+            self.ledger = None  # the previous bucket goes before the next is loaded
+            frame = self.spilled.frame(bucket)
+            self.ledger = Groups(frame, LEDGER_ORDER, LEDGER_SOURCE)
+            del frame
+            yield [ids[i] for i in np.flatnonzero(of == bucket).tolist()]
+        self.ledger = None
 
     def _community(self, cid: str, prev_doc: dict[str, Any] | None) -> dict[str, Any]:
         if cid in self.communities:
@@ -385,13 +446,18 @@ class _Builder:
             self._prev_community[cid] = section
         return self._prev_community[cid]
 
-    def batches(self, progress: Progress | None) -> Iterator[list[tuple[str, str, str, bytes]]]:
-        ids = sorted(p for p in self.plan.build if p not in self.reused)
-        total, done = len(self.plan.build), len(self.reused)
+    def batches(
+        self, ids: list[str], progress: Progress | None
+    ) -> Iterator[list[tuple[str, str, str, bytes]]]:
+        """The documents of these premises (those not reused), CHUNK at a time."""
+        ids = [p for p in ids if p not in self.reused]
+        total = len(self.plan.build)
         for start in range(0, len(ids), CHUNK):
-            yield list(self._batch(ids[start : start + CHUNK]))
+            chunk = ids[start : start + CHUNK]
+            yield list(self._batch(chunk))
+            self.done += len(chunk)
             if progress is not None:
-                progress(done + min(start + CHUNK, len(ids)), total)
+                progress(self.done, total)
 
     def _batch(self, ids: list[str]) -> Iterator[tuple[str, str, str, bytes]]:
         fee_sums: dict[str, int] = {}
@@ -497,22 +563,28 @@ class _Builder:
             c[0] += 1
             for i, n in enumerate(figures, 1):
                 c[i] += n
-            if self.digests is not None:
-                self.records.append((pid, self.digests.get(pid, ""), *figures))
+            self.records.append((pid, self.digests.get(pid, ""), *figures))
             body = orjson.dumps(doc, default=_json_default)
             yield pid, cid, body_digest(body), body
 
 
-def _write_behind(writer: GenerationWriter, batches: Iterator[list]) -> None:
+Job = list | Callable[[sqlite3.Connection], None]  # documents to add, or work on the file
+
+
+def _write_behind(writer: GenerationWriter, batches: Iterator[Job]) -> None:
     """Insert documents in a second thread while the next batch is built: SQLite releases the
-    GIL while it works, so on two cores writing costs little extra wall time."""
-    handoff: queue.Queue[list | None] = queue.Queue(maxsize=4)
+    GIL while it works, so on two cores writing costs little extra wall time. A job that is
+    not a batch of documents (copying reused ones) runs there too: one thread writes."""
+    handoff: queue.Queue[Job | None] = queue.Queue(maxsize=4)
     failure: list[BaseException] = []
 
     def consume() -> None:
         try:
             while (batch := handoff.get()) is not None:
-                writer.add_digested(batch)
+                if callable(batch):
+                    batch(writer.db)
+                else:
+                    writer.add_digested(batch)
         except BaseException as exc:  # re-raised in the building thread below
             failure.append(exc)
             while handoff.get() is not None:  # unblock the producer
@@ -579,25 +651,39 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _reuse_unchanged(
-    builder: _Builder, previous: Generation | None, writer: GenerationWriter
-) -> None:
-    """Copy the previous document of every premises whose inputs did not change, and count
-    it (etl.publisher.reuse); the builder then builds only the others."""
-    builder.digests = builder.input_digests()
-    recorded = reuse.previous(previous) if previous is not None and builder.digests else {}
-    same = sorted(
-        pid for pid, digest in builder.digests.items() if recorded.get(pid, ("",))[0] == digest
-    )
-    if not same:
-        return
-    reuse.copy(writer.db, previous, same)  # type: ignore[arg-type]
+def _reused(
+    builder: _Builder, ids: list[str], recorded: dict[str, tuple[str, list[int]]]
+) -> list[str]:
+    """The premises of `ids` whose inputs did not change since the previous generation
+    recorded them (etl.publisher.reuse), counted as if built; the builder builds the others."""
+    digests = builder.input_digests(ids)
+    builder.digests.update(digests)
+    same = sorted(pid for pid, digest in digests.items() if recorded.get(pid, ("",))[0] == digest)
     for pid in same:
         c = builder.counts.setdefault(builder.plan.build[pid], [0, 0, 0, 0, 0])
         c[0] += 1
         for i, n in enumerate(recorded[pid][1], 1):
             c[i] += n
-    builder.reused = set(same)
+    builder.reused.update(same)
+    builder.done += len(same)
+    return same
+
+
+def _jobs(
+    builder: _Builder, previous: Generation | None, progress: Progress | None
+) -> Iterator[Job]:
+    """The writer's work, part by part (etl.reader.spill's buckets): the unchanged documents
+    copied from the previous generation, then the others built."""
+    recorded = reuse.previous(previous) if previous is not None and builder.complete else {}
+    for ids in builder.parts():
+        same = _reused(builder, ids, recorded)
+        if same:
+            yield functools.partial(_copy, previous=previous, ids=same)
+        yield from builder.batches(ids, progress)
+
+
+def _copy(db: sqlite3.Connection, previous: Generation, ids: list[str]) -> None:
+    reuse.copy(db, previous, ids)
 
 
 def _published_counts(
@@ -652,9 +738,8 @@ def _publish(
             writer.discard(plan.build)
             reuse.copy_kept(writer.db, previous)  # type: ignore[arg-type]
         community.write(bundle, previous, writer)
-        _reuse_unchanged(builder, previous, writer)
         try:
-            _write_behind(writer, builder.batches(progress))
+            _write_behind(writer, _jobs(builder, previous, progress))
         finally:
             if builder.published is not None:
                 builder.published.close()

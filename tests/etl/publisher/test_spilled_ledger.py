@@ -1,0 +1,139 @@
+"""A ledger too big for memory is spilled to disk in premises buckets (etl.reader.spill) and
+published a bucket at a time: residents must see exactly what an import held in memory shows
+them, and an accountant exactly the same problems.
+
+The thresholds are lowered here so that a small demo export is spilled into many buckets."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl.demo.generate import generate
+from etl.model import BundleRejected
+from etl.publisher.publish import PublishResult, publish
+from etl.reader import spill
+from etl.reader.bundle import read_bundle
+from etl.reader.spill import SpilledTable
+from etl.snapshot.store import SnapshotStore
+from tests.etl.builders import minimal_tables, write_csv_bundle
+
+
+@pytest.fixture
+def spilling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ledger spilled, in buckets of ~2 KB of CSV."""
+    monkeypatch.setattr(spill, "SPILL_ABOVE", 0)
+    monkeypatch.setattr(spill, "BUCKET_BYTES", 2048)
+
+
+def _import(store: SnapshotStore, path: Path, work: Path | None = None) -> PublishResult:
+    return publish(read_bundle(path, previous=store.current(), work_dir=work), store)
+
+
+def _documents(store: SnapshotStore) -> dict[str, str]:
+    generation = store.current()
+    assert generation is not None
+    return {pid: generation.document_json(pid) or "" for pid in generation.premises_ids()}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "bundle"
+    generate(out, communities=3, premises=40, months=6, seed=3)
+    return out
+
+
+def test_a_spilled_ledger_publishes_what_one_in_memory_does(
+    tmp_path: Path, demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_memory = SnapshotStore(tmp_path / "memory")
+    _import(in_memory, demo)
+
+    monkeypatch.setattr(spill, "SPILL_ABOVE", 0)
+    monkeypatch.setattr(spill, "BUCKET_BYTES", 2048)
+    bundle = read_bundle(demo, work_dir=tmp_path / "work")
+    ledger = bundle.tables["ledger"]
+    assert isinstance(ledger, SpilledTable) and ledger.buckets > 5
+    assert list((tmp_path / "work").iterdir()) == []  # anonymous files: nothing left behind
+    spilled = SnapshotStore(tmp_path / "spilled")
+    publish(bundle, spilled)
+
+    assert _documents(spilled) == _documents(in_memory)
+    a, b = spilled.current(), in_memory.current()
+    assert a is not None and b is not None
+    assert a.manifest["content_digest"] == b.manifest["content_digest"]
+    assert a.manifest["communities"] == b.manifest["communities"]
+    assert a.manifest["counts"]["ledger"] == len(ledger) > 0
+
+
+def test_a_re_import_of_a_spilled_ledger_rebuilds_only_what_changed(
+    tmp_path: Path, spilling: None
+) -> None:
+    store = SnapshotStore(tmp_path / "snapshots")
+    tables = minimal_tables()
+    write_csv_bundle(tmp_path / "a", tables)
+    assert _import(store, tmp_path / "a").rebuilt == 2
+
+    changed = copy.deepcopy(tables)
+    changed["ledger"][3]["charge"] = "-13,00"  # KW5/G-3's only row
+    write_csv_bundle(tmp_path / "b", changed)
+    again = _import(store, tmp_path / "b")
+    assert again.changed and again.rebuilt == 1
+
+    fresh = SnapshotStore(tmp_path / "fresh")
+    _import(fresh, tmp_path / "b")
+    assert _documents(store) == _documents(fresh)
+
+
+def _problems(path: Path) -> list[Any]:
+    with pytest.raises(BundleRejected) as caught:
+        read_bundle(path)
+    return list(caught.value.problems)
+
+
+def test_a_spilled_ledger_names_the_same_unknown_premises_and_bad_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = minimal_tables()
+    row = tables["ledger"][0]
+    tables["ledger"] += [
+        {**row, "premises_id": "KW5/99"},
+        {**row, "date": "31.02.2026"},
+        {**row, "premises_id": "KW5/98"},
+        {**row, "premises_id": "KW5/99", "description": "Korekta"},
+    ]
+    write_csv_bundle(tmp_path / "b", tables)
+    in_memory = _problems(tmp_path / "b")
+    assert [p.row for p in in_memory if "unknown premises" in p.reason] == [6, 8, 9]
+
+    monkeypatch.setattr(spill, "SPILL_ABOVE", 0)
+    monkeypatch.setattr(spill, "BUCKET_BYTES", 64)
+    assert _problems(tmp_path / "b") == in_memory
+
+
+def test_a_lone_spilled_ledger_refreshes_only_the_ledger(tmp_path: Path, spilling: None) -> None:
+    """A partial bundle takes the rest of each document from the published one."""
+    tables = minimal_tables()
+    store = SnapshotStore(tmp_path / "snapshots")
+    write_csv_bundle(tmp_path / "full", tables)
+    _import(store, tmp_path / "full")
+    ledger = {"ledger": copy.deepcopy(tables["ledger"])}
+    ledger["ledger"][0]["charge"] = "-1,00"
+    write_csv_bundle(tmp_path / "ledger", ledger)
+    _import(store, tmp_path / "ledger")
+
+    fresh = SnapshotStore(tmp_path / "fresh")
+    tables["ledger"] = ledger["ledger"]
+    write_csv_bundle(tmp_path / "fresh-bundle", tables)
+    _import(fresh, tmp_path / "fresh-bundle")
+    assert _documents(store) == _documents(fresh)
+
+
+def test_bucket_count_grows_with_the_file_only_above_the_memory_limit() -> None:
+    assert spill.bucket_count(100, above=1000, per=10) == 1
+    assert spill.bucket_count(1000, above=1000, per=10) == 1
+    assert spill.bucket_count(1001, above=1000, per=10) == 101
+    assert spill.bucket_count(1001, above=1000, per=10_000) == 2
