@@ -25,6 +25,7 @@ class ProgressLine:
         self.enabled = enabled
         self.label = ""
         self._last = 0.0
+        self._file = ""  # the file whose rows were shown last
         self._drawn = False
 
     def stage(self, label: str) -> None:
@@ -35,9 +36,9 @@ class ProgressLine:
     def rows(self, file: str, done: int) -> None:
         """Rows of a big file read so far (its total is not known before the end)."""
         now = time.monotonic()
-        if now - self._last < 0.1:
+        if now - self._last < 0.1 and file == self._file:  # a new file is always shown
             return
-        self._last = now
+        self._last, self._file = now, file
         count = f"{done:,}".replace(",", " ")
         self._draw(f"{self.label}: {file}, {count} rows read")
 
