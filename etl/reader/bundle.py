@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.model import COLUMNS, SOURCE_COLUMNS, Bundle, BundleRejected, Problem, SourceFile
-from etl.reader import attachments, headers, spill, stream, validate
+from etl.reader import attachments, headers, spill, stream, table_blocks, validate
 from etl.reader.archive import (
     CSV_SUFFIXES,
     XLSX_SUFFIXES,
@@ -49,9 +49,9 @@ from etl.snapshot.store import Generation
 __all__ = ["RawTable", "detect_encoding", "detect_separator", "read_bundle", "read_tables"]
 
 # Tables read from CSV a block of rows at a time (etl.reader.stream) and validated as they are
-# read (etl.reader.ledger_blocks), never whole in memory. Only the ledger grows with the
-# portfolio's history.
-STREAMED = {"ledger"}
+# read (etl.reader.ledger_blocks, etl.reader.table_blocks), never whole in memory: the ledger
+# grows with the portfolio's history, the fees with its premises.
+STREAMED = {"ledger", *table_blocks.STREAMED_TABLES}
 RowsRead = Callable[[str, int], None]
 
 MAX_FORMULA_PROBLEMS = 10  # per sheet: one cause (never saved in Excel), a few addresses
@@ -219,12 +219,13 @@ def _validated_in_blocks(
     with entry.open() as fh:
         found = stream.scan(fh)
     columns = [*COLUMNS[table], *SOURCE_COLUMNS]
-    buckets = spill.bucket_count(found.size)
+    buckets = spill.bucket_count(found.size) if table == "ledger" else 1
     sink = spill.Spill(buckets, columns, work_dir) if buckets > 1 else None
     said: list[Problem] = []
     noted: list[str] = []
     found_problems = Problems()
     parts: list[stream.Part] = []
+    frames: list[pd.DataFrame] = []  # the blocks of a table other than the ledger
     rows_read = 0
     with entry.open() as fh:
         pieces = stream.blocks(fh, found)
@@ -236,6 +237,15 @@ def _validated_in_blocks(
             codec = "utf-8" if found.encoding.startswith("utf-8") else found.encoding
             for block in pieces:
                 assert isinstance(block, stream.Block)
+                if table != "ledger":
+                    text = table_blocks.text_frame(block, codec)
+                    rows = _picked(table, label, text, block.rows, None, matched)
+                    frames.append(validate.VALIDATORS[table](rows, found_problems))
+                    del text, rows
+                    rows_read += len(block.rows)
+                    if progress is not None:
+                        progress(label, rows_read)
+                    continue
                 part = ledger_block(block, codec, label, matched, found_problems)
                 if sink is not None:
                     sink.add(part)
@@ -256,6 +266,8 @@ def _validated_in_blocks(
     if parts:
         done = stream.joined(parts, columns)
         done["_file"] = pd.Categorical.from_codes(np.zeros(len(done), np.int8), [label])
+    elif frames:
+        done = table_blocks.joined(frames, label)
     else:
         done = validate.VALIDATORS[table](raw, Problems())
     raw.frame = done[["premises_id", "_row"]]
