@@ -45,6 +45,17 @@ def _required(raw: RawTable, names: Iterable[str], problems: Problems) -> None:
         problems.rows(raw, empty, name, lambda _v, why=why: why, named=True)
 
 
+def _written(raw: RawTable, name: str, where: np.ndarray) -> np.ndarray:
+    """Which of the rows `where` marks hold more than white space in column `name` (as
+    str.strip() sees it; the other rows are False)."""
+    out = np.zeros(len(where), dtype=bool)
+    at = np.flatnonzero(where)
+    if len(at):
+        texts = column_of(raw, name).iloc[at]
+        out[at] = [bool(text.strip()) for text in texts]
+    return out
+
+
 def _duplicates(raw: RawTable, column: str, problems: Problems) -> None:
     series = column_of(raw, column)
     dup = series.duplicated(keep="first").to_numpy(dtype=bool) & (series != "").to_numpy(bool)
@@ -274,21 +285,23 @@ def fees(raw: RawTable, problems: Problems) -> pd.DataFrame:
     rate = _decimals(raw, "rate", problems)
     amount = _money(raw, "amount", problems)
     values = amount.values.copy()
-    missing = np.flatnonzero(amount.empty)
-    q, r = quantity.to_numpy(dtype=object), rate.to_numpy(dtype=object)
-    q_text = column_of(raw, "quantity").str.strip().to_numpy(dtype=object)
-    r_text = column_of(raw, "rate").str.strip().to_numpy(dtype=object)
-    cannot = []
-    for i in missing:
-        if (q_text[i] and not q[i]) or (r_text[i] and not r[i]):
-            continue  # already reported as not a number
-        if q[i] and r[i]:
-            values[i] = money.from_decimal(Decimal(q[i]) * Decimal(r[i]))
-        else:
-            cannot.append(i)
+    missing = amount.empty
+    has_q, has_r = (quantity != "").to_numpy(bool), (rate != "").to_numpy(bool)
+    # A quantity or rate written but not a number is reported already: no second problem.
+    refused = _written(raw, "quantity", missing & ~has_q) | _written(raw, "rate", missing & ~has_r)
+    computed = np.flatnonzero(missing & ~refused & has_q & has_r)
+    if len(computed):
+        at = pa.array(computed)
+        grosze, exact = cells.product_grosze(
+            pa.array(quantity.array).take(at), pa.array(rate.array).take(at)
+        )
+        values[computed] = grosze
+        for i in computed[~exact]:  # too many digits for int64 arithmetic: in Decimal
+            q, r = Decimal(quantity.iloc[i]), Decimal(rate.iloc[i])
+            values[i] = money.from_decimal(q * r)
     problems.rows(
         raw,
-        np.array(cannot, dtype=np.int64),
+        np.flatnonzero(missing & ~refused & ~(has_q & has_r)),
         "amount",
         lambda _v: "no amount, and no quantity and rate to compute it from",
     )

@@ -281,3 +281,34 @@ def test_digits_that_are_not_ascii_are_refused_by_scalar_and_column_parsers(digi
 def test_superscript_digits_are_not_a_nip() -> None:
     with pytest.raises(ValueError, match="10 digits"):
         cells.parse_nip("²" * 10)
+
+
+def test_product_grosze_is_the_decimal_product_rounded_half_up() -> None:
+    """quantity × rate in int64 arithmetic gives exactly what Decimal gives (or says it cannot:
+    too many digits), halves rounded away from zero included."""
+    import random
+
+    import pyarrow as pa
+
+    from etl.snapshot import money
+
+    rng = random.Random(14)
+
+    def number() -> str:
+        whole = str(rng.choice([0, 1, 7, rng.randint(0, 999), rng.randint(0, 10**12)]))
+        frac = "".join(rng.choice("0123456789") for _ in range(rng.choice([0, 1, 2, 3, 4, 9, 11])))
+        return ("-" if rng.random() < 0.2 else "") + whole + (f".{frac}" if frac else "")
+
+    pairs = [(number(), number()) for _ in range(20000)]
+    pairs += [("54.30", "3.15"), ("-54.30", "3.15"), ("0.005", "1"), ("-0.005", "1"),
+              ("0.0049", "1"), ("2999999999", "2999999999"), ("999999999", "999999999"),
+              ("0.000000001", "0.000000005"), ("10", "0"), ("-0", "5.5")]  # fmt: skip
+    left, right = (pa.array(side, pa.large_string()) for side in zip(*pairs, strict=True))
+    grosze, ok = cells.product_grosze(left, right)
+    assert ok[:-10].sum() > 5000  # most take the fast road
+    for (q, r), value, exact in zip(pairs, grosze.tolist(), ok.tolist(), strict=True):
+        if exact:
+            assert value == money.from_decimal(Decimal(q) * Decimal(r)), (q, r)
+    assert ok[-10:].tolist() == [True] * 5 + [False] * 2 + [True] * 3  # × 100 would overflow
+    assert grosze[-10:-5].tolist() == [17105, -17105, 1, -1, 0]
+    assert grosze[-3:].tolist() == [0, 0, 0]

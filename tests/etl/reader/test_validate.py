@@ -240,6 +240,27 @@ def test_fee_without_amount_nor_quantity_and_rate(tmp_path: Path) -> None:
     assert (problem.table, problem.row, problem.column) == ("fees", 2, "amount")
 
 
+def test_fee_amounts_worked_out_from_long_quantities_are_exact(tmp_path: Path) -> None:
+    """Quantity × rate with more digits than int64 arithmetic holds is worked out in Decimal,
+    the others in integers: the same grosze either way."""
+    tables = minimal_tables()
+    fee = tables["fees"][0]
+    tables["fees"] = [
+        {**fee, "quantity": "54,30", "rate": "3,15"},
+        {**fee, "quantity": "123456789012,345678", "rate": "0,0000001"},
+        {**fee, "quantity": "-0,005", "rate": "1"},
+        {**fee, "quantity": "29 999 999,99", "rate": "299 999 999"},
+        {**fee, "quantity": "   ", "rate": "1"},
+    ]
+    for row in tables["fees"]:
+        row["amount"] = ""
+    problems = problems_of(write_csv_bundle(tmp_path / "b", tables))
+    assert where(problems) == {("fees", 6, "amount")}  # the blank quantity only
+    tables["fees"].pop()
+    fees = read_bundle(write_csv_bundle(tmp_path / "c", tables)).tables["fees"]
+    assert fees["amount"].tolist() == [17105, 1234568, -1, 899999996700000001]
+
+
 def test_problems_are_capped_but_counted(tmp_path: Path) -> None:
     tables = minimal_tables()
     tables["ledger"] = [
