@@ -31,7 +31,7 @@ from etl.reader.archive import (
     members,
     refuse,
 )
-from etl.reader.ledger_blocks import ledger_block
+from etl.reader.block_cache import validated_block
 from etl.reader.raw import Problems, RawTable
 from etl.reader.sheets import (
     HEAD_BYTES,
@@ -246,7 +246,7 @@ def _validated_in_blocks(
                     if progress is not None:
                         progress(label, rows_read)
                     continue
-                part = ledger_block(block, codec, label, matched, found_problems)
+                part = validated_block(block, codec, label, matched, found_problems, work_dir)
                 if sink is not None:
                     sink.add(part)
                 else:

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from etl.reader.chunks import Chunk, Chunker
 from etl.reader.encoding import _ASCII, _SAME, CANDIDATES, CP1250, RULED_OUT, WEIGHTS
 from etl.reader.sheets import HEAD_BYTES, _header_line, detect_separator
 
@@ -45,16 +46,19 @@ class NotStreamable(Exception):
 
 @dataclass(frozen=True)
 class Scan:
-    """What the first pass found: the encoding, and the file's SHA-256 and size."""
+    """What the first pass found: the encoding, the file's SHA-256 and size, and where its
+    lines are cut into chunks (etl.reader.chunks: chunk 0 is the header line)."""
 
     encoding: str
     sha256: str
     size: int
+    chunks: tuple[Chunk, ...] = ()
 
 
 def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
-    """The encoding `choose_encoding` picks for the whole file, decided block by block; raises
-    NotStreamable where it would refuse the file, or the file has quote characters."""
+    """The encoding `choose_encoding` picks for the whole file, decided block by block, and
+    its chunks (one read of the file for both); raises NotStreamable where it would refuse the
+    file, or the file has quote characters."""
     digest = hashlib.sha256()
     strict = codecs.getincrementaldecoder("utf-8")()
     lenient = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -64,6 +68,7 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
     counts = np.zeros(256, dtype=np.int64)
     size = 0
     bom = None
+    chunker = Chunker()
     while piece := fh.read(block):
         if bom is None:
             if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -74,6 +79,7 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
         if b'"' in piece:
             raise NotStreamable("quotes")
         digest.update(piece)
+        chunker.feed(piece)
         size += len(piece)
         high = piece.translate(None, _ASCII)
         high_bytes += len(high)
@@ -119,7 +125,7 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
         if not possible or (len(possible) == 2 and score[possible[0]] == score[possible[1]]):
             raise NotStreamable("encoding undecided")  # refused, with the word, when read whole
         encoding = max(possible, key=lambda enc: score[enc] or 0)
-    return Scan(encoding, digest.hexdigest(), size)
+    return Scan(encoding, digest.hexdigest(), size, tuple(chunker.finish()))
 
 
 @dataclass
@@ -210,6 +216,9 @@ def blocks(fh: BinaryIO, found: Scan, block: int = BLOCK_BYTES) -> Iterator[list
     header = next(csv.reader([first_line.lstrip("\ufeff")], delimiter=sep))
     names = [f"c{i}" for i in range(len(header))]
     yield header
+    if found.chunks:
+        yield from _runs(fh, found, names, sep, block)
+        return
     fh.seek(3 if found.encoding == "utf-8-sig" else 0)
     data = b""
     line = 1  # the number of the first line of the next block
@@ -248,6 +257,103 @@ def _block(
             raise NotStreamable("rows and lines disagree") from None
     if table.num_rows:
         yield Block(table, numbers)
+
+
+class Lines(Block):
+    """A run of whole chunks of the file (etl.reader.chunks), up to a block's size, read and
+    parsed only when asked: a re-import takes most chunks validated from a cache
+    (etl.reader.block_cache) and parses only the others, a run of them at a time. `table` and
+    `rows` parse all of it, as a Block. The runs of one reading share `session` (the cache's
+    state); `last` marks the run that ends the file."""
+
+    def __init__(
+        self,
+        fh: BinaryIO,
+        chunks: list[Chunk],
+        names: list[str],
+        sep: str,
+        *,
+        found: Scan,
+        last: bool,
+        session: dict[str, Any],
+    ) -> None:
+        self.fh, self.chunks, self.names, self.sep = fh, chunks, names, sep
+        self.found, self.last, self.session = found, last, session
+        self._parsed: Block | None = None
+        self._rows: np.ndarray | None = None
+
+    def text(self, i: int = 0, j: int | None = None) -> bytes:
+        """The bytes of chunks [i, j) (the file's end without its last line breaks)."""
+        j = len(self.chunks) if j is None else j
+        start, end = self.chunks[i].start, self.chunks[j - 1].end
+        self.fh.seek(start)
+        data = self.fh.read(end - start)
+        if len(data) != end - start:
+            raise NotStreamable("the file changed while it was read")
+        return data.rstrip(b"\r\n") if self.last and j == len(self.chunks) else data
+
+    def parse(self, which: list[int] | None = None) -> Block | None:
+        """These chunks (all: None) parsed as one block, each row numbered by its line in the
+        file (chunks need not be next to each other); None when they have no rows."""
+        which = list(range(len(self.chunks))) if which is None else which
+        texts, starts, at = [], [], 0
+        i = 0
+        while i < len(which):  # neighbouring chunks read at once
+            j = i + 1
+            while j < len(which) and which[j] == which[j - 1] + 1:
+                j += 1
+            text = self.text(which[i], which[j - 1] + 1)
+            for k in which[i:j]:
+                starts.append((at, self.chunks[k].line))
+                at += self.chunks[k].lines
+            texts.append(text)
+            i = j
+        text = b"".join(texts)
+        if not text:
+            return None
+        lines = text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
+        parsed = next(_block(text, self.names, self.sep, 0, lines, False), None)
+        contiguous = which[-1] - which[0] == len(which) - 1
+        if parsed is not None and not contiguous:
+            local = np.array([s for s, _ in starts], dtype=np.int64)
+            first = np.array([line for _, line in starts], dtype=np.int64)
+            at_chunk = np.searchsorted(local, parsed.rows, side="right") - 1
+            parsed.rows = first[at_chunk] + parsed.rows - local[at_chunk]
+        elif parsed is not None:
+            parsed.rows = parsed.rows + starts[0][1]
+        return parsed
+
+    def _whole(self) -> Block:
+        if self._parsed is None:
+            parsed = self.parse()
+            empty = pa.table({n: pa.array([], pa.large_binary()) for n in self.names})
+            self._parsed = parsed or Block(empty, np.zeros(0, dtype=np.int64))
+        return self._parsed
+
+    @property
+    def table(self) -> pa.Table:  # type: ignore[override]
+        return self._whole().table
+
+    @property
+    def rows(self) -> np.ndarray:  # type: ignore[override]
+        return self._rows if self._rows is not None else self._whole().rows
+
+    @rows.setter
+    def rows(self, rows: np.ndarray) -> None:
+        self._rows = rows
+
+
+def _runs(fh: BinaryIO, found: Scan, names: list[str], sep: str, block: int) -> Iterator[Lines]:
+    """The data chunks (all but the header's) in runs of up to `block` bytes."""
+    session: dict[str, Any] = {}
+    chunks = found.chunks[1:]
+    run: list[Chunk] = []
+    for k, chunk in enumerate(chunks):
+        run.append(chunk)
+        if run[-1].end - run[0].start >= block or k == len(chunks) - 1:
+            last = k == len(chunks) - 1
+            yield Lines(fh, run, names, sep, found=found, last=last, session=session)
+            run = []
 
 
 # --- validated blocks kept compact -----------------------------------------------------------

@@ -1,0 +1,347 @@
+"""Validated ledger chunks kept from the last import, so that a re-import parses and validates
+only the chunks whose bytes changed.
+
+A chunk (etl.reader.chunks) is found again by a key: the SHA-256 of its bytes together with
+everything else that decides what they validate to (the header line, the encoding, the
+separator, which column is which, the rules' version, the parsers' versions). Only chunks
+that validated without a problem are kept, so a problem is always found by parsing and worded
+as the validation words it; row numbers are kept relative to the chunk's first line, so a
+chunk that moved (lines added above it) is still found.
+
+What is kept per run of chunks (a block, etl.reader.stream.Lines) is its text columns'
+distinct values once (a "values" entry), and per chunk its rows: codes into those values and
+the amounts (a "chunk" entry naming its values entry). A re-import joins the chunks of a block
+taken from the cache and those parsed anew with a few array operations per column and block,
+not a Python object per value: 5 million rows of text are mostly codes. The file the entries
+live in, and how it is replaced by each import, is etl.reader.block_pack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl.reader.block_pack import Pack
+from etl.reader.headers import HeaderMap
+from etl.reader.ledger_blocks import ledger_block
+from etl.reader.raw import Problems
+from etl.reader.stream import Block, Coded, Lines, Part, narrow
+
+# Bump when what a chunk validates to changes (etl.reader.ledger_blocks, cells, validate):
+# older entries then match nothing.
+RULES = "1"
+CACHE_DIR = "cache"
+VALUES, CHUNK = 1, 2  # kinds of entries
+FIRST_SEEN = {"premises_id"}  # values kept in the order rows first show them (see _joined)
+_HEAD = struct.Struct("<I")
+
+
+def cache_dir(work_dir: Path) -> Path:
+    """DATA/cache, beside DATA/work (the import's scratch folder)."""
+    return work_dir.parent / CACHE_DIR
+
+
+# --- entries ---------------------------------------------------------------------------------
+
+
+def _with_head(head: Any, arrays: list[bytes]) -> bytes:
+    data = orjson.dumps(head)
+    return _HEAD.pack(len(data)) + data + b"".join(arrays)
+
+
+def _head(payload: bytes) -> tuple[Any, int]:
+    (length,) = _HEAD.unpack_from(payload)
+    return orjson.loads(payload[4 : 4 + length]), 4 + length
+
+
+def encode_values(part: Part) -> bytes:
+    """The distinct values of a block's text columns: Arrow's offsets and UTF-8 bytes."""
+    head, arrays = [], []
+    for name, column in part.items():
+        if not isinstance(column, Coded):
+            continue
+        values = pa.array(column.values, pa.string())
+        validity, offsets, data = values.buffers()
+        m = len(values)
+        ends = np.frombuffer(offsets, dtype="<i4", count=m + 1)
+        nulls = b"" if values.null_count == 0 else validity.to_pybytes()[: (m + 7) // 8]
+        text = data.to_pybytes()[: int(ends[-1])] if data is not None else b""
+        head.append([name, m, len(nulls), len(text)])
+        arrays += [ends.tobytes(), nulls, text]
+    return _with_head(head, arrays)
+
+
+def decode_values(payload: bytes) -> dict[str, pa.Array]:
+    """`encode_values` back; raises for bytes that are not such an entry."""
+    head, at = _head(payload)
+    view = memoryview(payload)
+    out = {}
+    for name, m, nulls, size in head:
+        offsets = view[at : at + 4 * (m + 1)]
+        at += 4 * (m + 1)
+        validity = pa.py_buffer(view[at : at + nulls]) if nulls else None
+        at += nulls
+        data = view[at : at + size]
+        at += size
+        values = pa.Array.from_buffers(
+            pa.string(), m, [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
+        values.validate(full=True)
+        out[name] = values
+    if at != len(payload):
+        raise ValueError("not a whole values entry")
+    return out
+
+
+def encode_chunk(part: Part, a: int, b: int, first_line: int, values_key: bytes) -> bytes:
+    """Rows [a, b) of a validated block (one chunk's): text as codes into the block's values
+    entry, amounts (as int32 where they fit), row numbers relative to `first_line` (none at
+    all when they are simply consecutive, the usual case)."""
+    columns: list[list[str]] = []
+    arrays: list[bytes] = []
+    for name, column in part.items():
+        values = column.codes[a:b] if isinstance(column, Coded) else column[a:b]  # type: ignore[index]
+        kind = "text" if isinstance(column, Coded) else values.dtype.str
+        if name == "_row":
+            values = values - first_line
+            if not len(values) or (values[0] == 0 and values[-1] == len(values) - 1):
+                columns.append([name, "consecutive", ""])  # increasing, so the ends decide
+                continue
+        if kind != "text" and values.dtype.kind == "i" and len(values):
+            small = np.iinfo(np.int32)
+            if small.min <= int(values.min()) and int(values.max()) <= small.max:
+                values = values.astype("<i4")
+        columns.append([name, kind, values.dtype.str])
+        arrays.append(values.tobytes())
+    return _with_head({"n": b - a, "values": values_key.hex(), "columns": columns}, arrays)
+
+
+class _Piece:
+    """One chunk's rows: text as codes into the values of `source`, numbers as they are."""
+
+    def __init__(self, source: bytes, columns: dict[str, np.ndarray]) -> None:
+        self.source, self.columns = source, columns
+
+
+def decode_chunk(payload: bytes, first_line: int) -> _Piece:
+    """`encode_chunk` back, rows numbered from `first_line`; raises for other bytes."""
+    head, at = _head(payload)
+    n = int(head["n"])
+    columns: dict[str, np.ndarray] = {}
+    for name, kind, stored in head["columns"]:
+        if kind == "consecutive":
+            columns[name] = first_line + np.arange(n, dtype=np.int64)
+            continue
+        dtype = np.dtype(stored)
+        if at + n * dtype.itemsize > len(payload):
+            raise ValueError("a chunk cut short")
+        array = np.frombuffer(payload, dtype=dtype, count=n, offset=at)
+        at += n * dtype.itemsize
+        if kind != "text":
+            array = array.astype(np.dtype(kind))
+            if name == "_row":
+                array = array + first_line
+        columns[name] = array
+    if at != len(payload) or "_row" not in columns:
+        raise ValueError("not a whole chunk")
+    return _Piece(bytes.fromhex(head["values"]), columns)
+
+
+# --- a block joined from its chunks ----------------------------------------------------------
+
+
+def _joined(pieces: list[_Piece], sources: dict[bytes, dict[str, pa.Array]]) -> Part:
+    """The chunks of a block as one part: each text column's values are the union of the
+    values entries its chunks use (found by Arrow), cut to those the rows use. Premises ids
+    are numbered in the order the rows first show them, as a block parsed whole numbers them:
+    the publisher then finds a ledger listed premises by premises already in order."""
+    out: Part = {}
+    n = sum(len(p.columns["_row"]) for p in pieces)
+    for name in pieces[0].columns:
+        if name not in sources[pieces[0].source]:
+            out[name] = np.concatenate([p.columns[name] for p in pieces])
+            continue
+        used_sources = list(dict.fromkeys(p.source for p in pieces))
+        arrays = [sources[s][name] for s in used_sources]
+        offsets = dict(
+            zip(used_sources, np.cumsum([0] + [len(a) for a in arrays]).tolist(), strict=False)
+        )
+        encoded = pc.dictionary_encode(pa.concat_arrays(arrays), null_encoding="encode")
+        index = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        codes = index[
+            np.concatenate([p.columns[name].astype(np.int64) + offsets[p.source] for p in pieces])
+        ]
+        size = len(encoded.dictionary)
+        if name in FIRST_SEEN:
+            first = np.full(size, n, dtype=np.int64)
+            first[codes[::-1]] = np.arange(n - 1, -1, -1)  # the last write wins: the first row
+            kept = np.flatnonzero(first < n)
+            kept = kept[np.argsort(first[kept], kind="stable")]
+        else:
+            used = np.zeros(size, dtype=bool)
+            used[codes] = True
+            kept = np.flatnonzero(used)
+        remap = np.empty(size, dtype=np.int64)
+        remap[kept] = np.arange(len(kept))
+        values = encoded.dictionary.take(pa.array(kept)).to_pylist()
+        out[name] = Coded(narrow(remap[codes]), values)
+    return out
+
+
+def _pieces_of(part: Part, bounds: list[int]) -> list[_Piece]:
+    """A validated run cut at these row positions, its codes still into its own values."""
+    out = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        columns = {
+            name: (column.codes if isinstance(column, Coded) else column)[a:b]  # type: ignore[index]
+            for name, column in part.items()
+        }
+        out.append(_Piece(b"", columns))
+    return out
+
+
+# --- the hook: a block validated, from the cache where it can --------------------------------
+
+
+def _context(block: Lines, codec: str, matched: HeaderMap) -> bytes:
+    """What besides a chunk's bytes decides what it validates to."""
+    found = block.found
+    return orjson.dumps(
+        [
+            RULES,
+            pa.__version__,
+            np.__version__,
+            found.encoding,
+            codec,
+            block.sep,
+            found.chunks[0].sha256.hex(),  # the header line
+            len(block.names),
+            sorted(matched.columns.items()),
+            sorted(matched.written.items()),
+            matched.polish,
+        ]
+    )
+
+
+class _Session:
+    """The cache while one file is read: the packs, and the values entries decoded so far."""
+
+    def __init__(self, directory: Path) -> None:
+        self.pack = Pack(directory)
+        self.sources: dict[bytes, dict[str, pa.Array] | None] = {}
+
+    def values(self, key: bytes) -> dict[str, pa.Array] | None:
+        if key not in self.sources:
+            payload = self.pack.get(key, VALUES)
+            try:
+                self.sources[key] = decode_values(payload) if payload is not None else None
+            except (ValueError, TypeError, KeyError, struct.error, pa.ArrowException):
+                self.sources[key] = None  # a corrupt entry: its chunks are parsed again
+        return self.sources[key]
+
+    def piece(self, key: bytes, first_line: int) -> _Piece | None:
+        """The chunk kept under `key`, if it and its values check out."""
+        payload = self.pack.get(key, CHUNK)
+        if payload is None:
+            return None
+        try:
+            piece = decode_chunk(payload, first_line)
+            values = self.values(piece.source)
+            if values is None:
+                return None
+            for name, column in piece.columns.items():
+                if name in values and len(column):
+                    if int(column.min()) < 0 or int(column.max()) >= len(values[name]):
+                        return None
+            return piece
+        except (ValueError, TypeError, KeyError, struct.error):
+            return None
+
+
+def _session(block: Lines, work_dir: Path) -> _Session | None:
+    if "cache" not in block.session:
+        try:
+            block.session["cache"] = _Session(cache_dir(work_dir))
+        except OSError:
+            block.session["cache"] = None  # no cache where the data dir cannot hold one
+    return block.session["cache"]
+
+
+def validated_block(
+    block: Block,
+    codec: str,
+    file: str,
+    matched: HeaderMap,
+    problems: Problems,
+    work_dir: Path | None,
+) -> Part:
+    """`ledger_block` of a block; of a run of chunks (stream.Lines) read with a data dir,
+    the chunks the last import validated without a problem come from the cache, the others
+    are parsed and validated at once, and all of them are kept for the next import. The last
+    block of the file makes this import's chunks the cache."""
+    if not isinstance(block, Lines) or work_dir is None:
+        return ledger_block(block, codec, file, matched, problems)
+    session = _session(block, work_dir)
+    if session is None:
+        return ledger_block(block, codec, file, matched, problems)
+    context = _context(block, codec, matched)
+    chunks = block.chunks
+    keys = [hashlib.sha256(context + c.sha256).digest() for c in chunks]
+    pieces: list[_Piece | None] = [
+        session.piece(k, c.line) for k, c in zip(keys, chunks, strict=True)
+    ]
+    missing = [k for k, piece in enumerate(pieces) if piece is None]
+    parsed = block.parse(missing) if missing else None
+    clean = [piece is not None for piece in pieces]
+    part: Part | None = None
+    if parsed is not None:  # the chunks not in the cache, validated at once
+        before = problems.total
+        run = ledger_block(parsed, codec, file, matched, problems)
+        starts = [chunks[k].line for k in missing]
+        bounds = np.searchsorted(run["_row"], starts[1:]).tolist()  # type: ignore[arg-type]
+        edges = [0, *bounds, len(run["_row"])]  # type: ignore[arg-type]
+        for k, piece in zip(missing, _pieces_of(run, edges), strict=True):
+            pieces[k] = piece
+            clean[k] = problems.total == before  # a chunk with a problem is never kept
+        if len(missing) == len(chunks):
+            part = run  # nothing came from the cache: the run is the block
+        else:
+            session.sources[b""] = {
+                name: pa.array(c.values, pa.string())
+                for name, c in run.items()
+                if isinstance(c, Coded)
+            }
+    found = [p for p in pieces if p is not None and len(p.columns["_row"])]
+    if part is None:
+        if found:
+            part = _joined(found, session.sources)  # type: ignore[arg-type]
+        else:  # only blank lines
+            part = ledger_block(block, codec, file, matched, problems)
+    _keep(session.pack, part, chunks, keys, clean)
+    if block.last:
+        session.pack.commit()
+    block.rows = part["_row"]  # type: ignore[assignment]
+    return part
+
+
+def _keep(pack: Pack, part: Part, chunks: list, keys: list[bytes], clean: list[bool]) -> None:
+    """The block's values and its clean chunks into the new pack."""
+    if not any(clean):
+        return
+    values = encode_values(part)
+    values_key = hashlib.sha256(values).digest()
+    pack.put(values_key, VALUES, values)
+    rows = part["_row"]
+    bounds = np.searchsorted(rows, [c.line for c in chunks[1:]]).tolist()  # type: ignore[arg-type]
+    edges = [0, *bounds, len(rows)]  # type: ignore[arg-type]
+    for k, chunk in enumerate(chunks):
+        if clean[k]:
+            payload = encode_chunk(part, edges[k], edges[k + 1], chunk.line, values_key)
+            pack.put(keys[k], CHUNK, payload)

@@ -1,0 +1,95 @@
+"""The file that keeps validated ledger chunks from one import to the next
+(etl.reader.block_cache says what is in it and why).
+
+One file, DATA/cache/ledger-blocks.pack (a fixed name, never built from data): a magic line,
+then entries of (key, kind, length, CRC-32, payload). Each import writes a new pack beside the
+old one, with only what it read itself, and renames it over the old one once the whole ledger
+was read: the cache holds one ledger and does not grow, and a crash leaves the old pack whole
+(or, should a rename outlive its data, entries whose CRC does not check out). An entry that
+does not check out, a torn end, a file that is not a pack: all are simply not found.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import zlib
+from pathlib import Path
+
+PACK = "ledger-blocks.pack"
+MAGIC = b"EBOK-ledger-blocks-2\n"
+_ENTRY = struct.Struct("<32sBQI")  # key, kind, payload length, CRC-32 of the payload
+
+
+class Pack:
+    """The previous import's pack (read) and this import's (being written)."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / PACK
+        for stale in directory.glob(f".{PACK}.tmp-*"):  # left by an import that was killed
+            stale.unlink(missing_ok=True)
+        self._old: mmap.mmap | None = None
+        self._index: dict[bytes, tuple[int, int, int, int]] = {}
+        try:
+            with open(self.path, "rb") as fh:
+                self._old = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            self._index = _index(self._old)
+        except (OSError, ValueError):  # none yet, or empty
+            self._index = {}
+        self._tmp = directory / f".{PACK}.tmp-{os.getpid()}"
+        self._out = open(self._tmp, "wb")  # noqa: SIM115 - closed by commit or abort
+        self._out.write(MAGIC)
+        self._written: set[bytes] = set()
+
+    def get(self, key: bytes, kind: int) -> bytes | None:
+        """The payload kept under `key`, if there is one of this kind and it checks out."""
+        found = self._index.get(key)
+        if found is None or found[0] != kind or self._old is None:
+            return None
+        _, at, length, crc = found
+        payload = self._old[at : at + length]
+        if len(payload) != length or zlib.crc32(payload) != crc:
+            return None
+        return payload
+
+    def put(self, key: bytes, kind: int, payload: bytes) -> None:
+        """Keep `payload` under `key` in the new pack (once)."""
+        if key in self._written:
+            return
+        self._written.add(key)
+        self._out.write(_ENTRY.pack(key, kind, len(payload), zlib.crc32(payload)))
+        self._out.write(payload)
+
+    def commit(self) -> None:
+        """This import's entries become the pack."""
+        self._out.close()
+        os.replace(self._tmp, self.path)
+        self._close_old()
+
+    def abort(self) -> None:
+        self._out.close()
+        self._tmp.unlink(missing_ok=True)
+        self._close_old()
+
+    def _close_old(self) -> None:
+        if self._old is not None:
+            self._old.close()
+            self._old = None
+
+
+def _index(data: mmap.mmap) -> dict[bytes, tuple[int, int, int, int]]:
+    """key -> (kind, offset, length, crc) of every whole entry (a torn end is left out)."""
+    if data[: len(MAGIC)] != MAGIC:
+        return {}
+    index = {}
+    at = len(MAGIC)
+    while at + _ENTRY.size <= len(data):
+        key, kind, length, crc = _ENTRY.unpack_from(data, at)
+        at += _ENTRY.size
+        if at + length > len(data):
+            break
+        index[key] = (kind, at, length, crc)
+        at += length
+    return index
