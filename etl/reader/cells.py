@@ -380,6 +380,55 @@ def product_grosze(left: pa.Array, right: pa.Array) -> tuple[np.ndarray, np.ndar
     return np.where(a_negative ^ b_negative, -grosze, grosze), ok
 
 
+# Shares as an export writes them: `9464/6918620` (at most 9 digits each, for int64) or
+# `0,0523`, `1` (at most 20 decimals, which Decimal's 28 digits hold exactly).
+_FRACTION = r"^(?P<num>[0-9]{1,9})/(?P<den>[0-9]{1,9})$"
+_DECIMAL_SHARE = r"^(?:0[.,](?P<frac>[0-9]{1,20})|1(?:[.,](?P<zeros>0{0,20}))?)$"
+_UNIT = 10**12  # parse_share keeps 12 decimals of a fraction
+
+
+def _integers(texts: pa.Array) -> np.ndarray:
+    return np.asarray(pc.cast(texts, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def share_texts(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(`decimal_text(parse_share(v))`, answered) for the shares written plainly, as above;
+    not answered (for the scalar parser to answer or refuse): anything else, and 0 or more
+    than 1. A fraction is rounded half-up at 12 decimals from its exact value: Decimal's
+    division first rounds to 28 digits, which moves it by under 10**-16 of the 12th decimal,
+    and a remainder of exactly half is a quotient it holds exactly, so both round alike."""
+    found = pc.extract_regex(values, _FRACTION)
+    fraction = _mask(pc.is_valid(found))
+    num, den = (
+        _integers(pc.if_else(pa.array(fraction), _field(found, part), _s("0")))
+        for part in ("num", "den")
+    )
+    fraction &= (num > 0) & (num <= den)
+    num, den = np.where(fraction, num, 0), np.where(fraction, den, 1)
+    high, rest = np.divmod(num * 10**6, den)  # long division, 6 decimals at a time
+    low, rest = np.divmod(rest * 10**6, den)
+    units = high * 10**6 + low + (2 * rest >= den)
+    digits = pc.utf8_rtrim(pc.utf8_lpad(pa.array(units).cast(_T), 12, "0"), "0")
+    fraction_text = pc.if_else(
+        pa.array(units == _UNIT), _s("1"), pc.binary_join_element_wise(_s("0."), digits, _s(""))
+    )
+    found = pc.extract_regex(values, _DECIMAL_SHARE)
+    frac, zeros = _field(found, "frac"), _field(found, "zeros")
+    decimal = _mask(pc.is_valid(found)) & ~_mask(
+        pc.and_(pc.equal(pc.utf8_rtrim(frac, "0"), _s("")), pc.not_equal(frac, _s("")))
+    )  # 0,000 is no share
+    decimal_text_ = pc.if_else(  # as written: only a fraction's quotient is normalised
+        pc.equal(frac, _s("")),
+        pc.if_else(
+            pc.equal(zeros, _s("")), _s("1"), pc.binary_join_element_wise(_s("1."), zeros, _s(""))
+        ),
+        pc.binary_join_element_wise(_s("0."), frac, _s("")),
+    )
+    texts = pc.if_else(pa.array(fraction), fraction_text, decimal_text_)
+    answered = fraction | decimal
+    return pc.if_else(pa.array(answered), texts, _s("")), answered
+
+
 _ISO = r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"
 _DMY_DOTS = r"^(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})$"
 _DMY_DASHES = r"^(?P<d>\d{1,2})-(?P<m>\d{1,2})-(?P<y>\d{4})$"

@@ -15,6 +15,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.model import COLUMNS, Problem
 from etl.reader import attachments, cells, references
@@ -110,26 +111,41 @@ def _decimals(raw: RawTable, name: str, problems: Problems) -> pd.Series:
 
 
 def _per_value(
-    raw: RawTable, name: str, parser: Callable[[str], object], problems: Problems
+    raw: RawTable,
+    name: str,
+    parser: Callable[[str], object],
+    problems: Problems,
+    *,
+    column: Callable[[pa.Array], tuple[pa.Array, np.ndarray]] | None = None,
 ) -> pd.Series:
-    """Parse each distinct non-empty value once (few distinct values, or small tables)."""
+    """Parse each distinct non-empty value once (few distinct values, or small tables) and
+    spread the answers back by index. `column`, a vectorised parser, may answer first for the
+    distinct values it can, (texts, answered); `parser` takes the others."""
     series = column_of(raw, name)
-    parsed: dict[str, object] = {"": ""}
+    encoded = pc.dictionary_encode(cells._arrow(series))
+    codes = encoded.indices
+    distinct = encoded.dictionary.to_pylist()
+    answered = np.zeros(len(distinct), dtype=bool)
+    out: list[object] = [""] * len(distinct)
+    if column is not None and distinct:
+        texts, answered = column(encoded.dictionary)
+        out = texts.to_pylist()
     failed: dict[str, str] = {}
-    for value in series.unique():
-        if value in parsed:
-            continue
-        if not value.strip():
-            parsed[value] = ""
+    for i, value in enumerate(distinct):
+        if answered[i] or not value.strip():
             continue
         try:
-            parsed[value] = parser(value)
+            out[i] = parser(value)
         except ValueError as exc:
             failed[value] = str(exc)
     if failed:
-        bad = np.flatnonzero(series.isin(list(failed)).to_numpy(dtype=bool))
+        refused = [i for i, value in enumerate(distinct) if value in failed]
+        bad = np.flatnonzero(np.isin(codes.to_numpy(zero_copy_only=False), refused))
         problems.rows(raw, bad, name, lambda v: failed[v])
-    return series.map(lambda v: parsed.get(v, ""))
+    if all(isinstance(value, str) for value in out):
+        values = pa.array(out, pa.large_string()).take(codes)
+        return pd.Series(values.to_pandas().array, index=series.index)
+    return pd.Series(np.array(out, dtype=object)[codes], index=series.index, dtype=object)
 
 
 def _per_distinct(
@@ -206,7 +222,13 @@ def premises(
     area = _decimals(raw, "area_m2", problems)
     negative = np.flatnonzero(area.str.startswith("-").to_numpy(dtype=bool))
     problems.rows(raw, negative, "area_m2", lambda _v: "an area cannot be negative")
-    shares = _per_value(raw, "share", lambda v: cells.decimal_text(cells.parse_share(v)), problems)
+    shares = _per_value(
+        raw,
+        "share",
+        lambda v: cells.decimal_text(cells.parse_share(v)),
+        problems,
+        column=cells.share_texts,
+    )
 
     def occupants_of(text: str) -> int:
         value = cells.parse_int(text)

@@ -312,3 +312,30 @@ def test_product_grosze_is_the_decimal_product_rounded_half_up() -> None:
     assert ok[-10:].tolist() == [True] * 5 + [False] * 2 + [True] * 3  # × 100 would overflow
     assert grosze[-10:-5].tolist() == [17105, -17105, 1, -1, 0]
     assert grosze[-3:].tolist() == [0, 0, 0]
+
+
+def test_share_texts_agree_with_the_scalar_parser() -> None:
+    """The vectorised shares answer exactly as decimal_text(parse_share(v)) would, and leave
+    every value they cannot answer so (signs, spaces, zero, above 1, long numbers) to it."""
+    import random
+
+    import pyarrow as pa
+
+    rng = random.Random(23)
+    texts = ["1/1", "1/2", "1/3", "2/3", "1/999999999", "999999999/999999999", "5/0", "0/5",
+             "3/2", "-1/4", "1 /4", "1/4 ", "0,0523", "0.052300", "0,000", "0,", "1", "1,",
+             "1.000", "1,5", "0", "00,5", "1234567890/9999999999", "0,123456789012345678901",
+             "1/8", "1/16", "1/2048", "7/1024000000"]  # fmt: skip
+    for _ in range(5000):
+        den = rng.choice([rng.randint(1, 10**9 - 1), rng.randint(1, 1000), 2 ** rng.randint(0, 29)])
+        texts.append(f"{rng.randint(1, den)}/{den}")
+        texts.append("0," + str(rng.randint(0, 10 ** rng.randint(1, 12))).zfill(rng.randint(1, 14)))
+    answers, answered = cells.share_texts(pa.array(texts, pa.large_string()))
+    assert answered.sum() > 9000
+    for text, answer, done in zip(texts, answers.to_pylist(), answered.tolist(), strict=True):
+        try:
+            expected = cells.decimal_text(cells.parse_share(text))
+        except ValueError:
+            assert not done, text
+        else:
+            assert not done or answer == expected, text
