@@ -16,6 +16,7 @@ previous one, so its documents are always built, and recorded without a digest.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -30,6 +31,9 @@ Record = tuple[str, str, int, int, int, int]
 # Bump when the way documents are built from the same rows changes: old records then match
 # nothing and every document is built anew once.
 RULES = "1"
+# The share of the previous documents reused above which `copy` takes them all and deletes
+# the others: copying whole records is cheaper than picking rows, deleting a few is cheap.
+WHOLE_COPY = 0.9
 
 
 def create(db: sqlite3.Connection) -> None:
@@ -87,6 +91,9 @@ def copy(db: sqlite3.Connection, generation: Generation, ids: list[str]) -> None
         return
     db.execute("ATTACH DATABASE ? AS prev", (str(generation.path / DOCUMENTS_FILE),))
     try:
+        if _copy_whole(db, ids):
+            db.commit()
+            return
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -102,6 +109,30 @@ def copy(db: sqlite3.Connection, generation: Generation, ids: list[str]) -> None
         db.commit()
     finally:
         db.execute("DETACH DATABASE prev")
+
+
+def _copy_whole(db: sqlite3.Connection, ids: list[str]) -> bool:
+    """When nearly every previous document is reused and nothing is written yet, the whole
+    tables copied (SQLite's transfer of whole records, page by page: 0.50 s for 560 MB of
+    documents against 0.57 s for 49,510 rows picked by id) and the few not reused deleted;
+    False (nothing done) otherwise."""
+    for table in ("documents", TABLE):
+        if db.execute(f"SELECT 1 FROM main.{table} LIMIT 1").fetchone():
+            return False
+    previous = db.execute(f"SELECT count(*) FROM prev.{TABLE}").fetchone()[0]
+    if len(ids) < WHOLE_COPY * previous:
+        return False
+    # A bare `INSERT INTO t SELECT * FROM prev.t` into an empty table of the same schema is
+    # what SQLite copies record by record without decoding them (its transfer optimisation).
+    db.execute("INSERT INTO documents SELECT * FROM prev.documents")
+    db.execute(f"INSERT INTO {TABLE} SELECT * FROM prev.{TABLE}")
+    kept = json.dumps(ids, ensure_ascii=False)
+    for table in ("documents", TABLE):
+        db.execute(
+            f"DELETE FROM main.{table} WHERE premises_id NOT IN (SELECT value FROM json_each(?))",
+            (kept,),
+        )
+    return True
 
 
 def copy_kept(db: sqlite3.Connection, generation: Generation) -> None:

@@ -7,6 +7,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from etl.publisher import reuse
 from etl.publisher.publish import PublishResult, publish
 from etl.reader.bundle import read_bundle
 from etl.snapshot.store import SnapshotStore
@@ -30,7 +33,13 @@ def _fresh(tmp_path: Path, tables: dict[str, Any]) -> SnapshotStore:
     return store
 
 
-def test_one_changed_amount_rebuilds_one_document(tmp_path: Path) -> None:
+@pytest.mark.parametrize("whole_copy", [reuse.WHOLE_COPY, 0.0])
+def test_one_changed_amount_rebuilds_one_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_copy: float
+) -> None:
+    """Either way of copying the reused documents (picked by id, or all of them copied and
+    the rebuilt ones deleted) publishes what a fresh import does."""
+    monkeypatch.setattr(reuse, "WHOLE_COPY", whole_copy)
     store = SnapshotStore(tmp_path / "snapshots")
     tables = minimal_tables()
     first = _import(store, tmp_path / "a", tables)
