@@ -206,10 +206,20 @@ class Groups:
     def take(self, premises_ids: list[str]) -> tuple[dict[str, tuple[int, int]], list[list]]:
         """Rows of these premises: {id: (start, end) into the lists}, and the column lists in
         the order the constructor was given."""
+        local, rows = self.select(premises_ids)
+        if rows is None:
+            return local, [[] for _ in self.columns]
+        return local, [c.take(rows) for c in self.columns.values()]
+
+    def select(
+        self, premises_ids: list[str]
+    ) -> tuple[dict[str, tuple[int, int]], slice | np.ndarray | None]:
+        """{id: (start, end) among the rows selected}, and the rows of these premises in the
+        sorted table (a slice when they are next to each other; None: there are none)."""
         spans = [(pid, self.spans[pid]) for pid in premises_ids if pid in self.spans]
         local: dict[str, tuple[int, int]] = {}
         if not spans:
-            return local, [[] for _ in self.columns]
+            return local, None
         contiguous = all(a[1][1] == b[1][0] for a, b in zip(spans, spans[1:], strict=False))
         offset = 0
         for pid, (s, e) in spans:
@@ -223,7 +233,7 @@ class Groups:
             lengths = np.array([e - s for _, (s, e) in spans], dtype=np.int64)
             local_starts = np.cumsum(lengths) - lengths
             rows = np.arange(offset) + np.repeat(starts - local_starts, lengths)
-        return local, [c.take(rows) for c in self.columns.values()]
+        return local, rows
 
 
 def sort_codes(series: pd.Series) -> np.ndarray:

@@ -45,6 +45,7 @@ import orjson
 from etl.model import Bundle, BundleRejected, Problem, unknown_premises
 from etl.publisher import community, history, reuse, shrink
 from etl.publisher.grouping import Groups, plain, values_of
+from etl.publisher.json_rows import JsonRows
 from etl.publisher.sections import PremisesSections, community_sections
 from etl.reader.headers import table_for
 from etl.reader.spill import SpilledTable
@@ -365,6 +366,7 @@ class _Builder:
         self.reused: set[str] = set()
         self.done = 0  # documents written or reused, for the progress display
         self._hashed: dict[str, _Hashed | None] | None = None
+        self._json: JsonRows | None = None  # the ledger's rows as JSON text
 
     def input_digests(self, ids: list[str]) -> dict[str, str]:
         """What each of these documents of a complete bundle is built from ({} for other
@@ -441,11 +443,23 @@ class _Builder:
             if progress is not None:
                 progress(self.done, total)
 
+    def _first_date(self, premises_id: str) -> Any:
+        """The date of this export's first ledger row of a premises (it has rows)."""
+        start = self.ledger.spans[premises_id][0]  # type: ignore[union-attr]
+        return self.ledger.columns["date"].take(slice(start, start + 1))[0]  # type: ignore[union-attr]
+
+    def _ledger_rows(self, premises_id: str) -> list[Any]:
+        """A premises' ledger rows as Python tuples (to merge with published history)."""
+        _, cols = self.ledger.take([premises_id])  # type: ignore[union-attr]
+        return list(zip(*cols, strict=True))
+
     def _batch(self, ids: list[str]) -> Iterator[tuple[str, str, str, bytes]]:
         fee_sums: dict[str, int] = {}
         if self.ledger is not None:
-            ledger_at, cols = self.ledger.take(ids)
-            ledger_rows = list(zip(*cols, strict=True))
+            ledger_at, selected = self.ledger.select(ids)
+            if self._json is None or self._json.groups is not self.ledger:
+                self._json = JsonRows(self.ledger, _json_default)
+            ledger_text = self._json.text(selected) if selected is not None else None
             sums = self.ledger.sums
             charge_sums, payment_sums = sums.get("charge", {}), sums.get("payment", {})
             firsts = self.published.first_dates(ids) if self.published is not None else {}
@@ -475,26 +489,30 @@ class _Builder:
                 premises = prev_doc["premises"]
             else:  # _plan admits no such premises
                 raise AssertionError(pid)
+            rows: Any  # the ledger's rows: a list, or their JSON text (json_rows)
             if self.ledger is not None:
                 s, e = ledger_at.get(pid, (0, 0))
-                rows: list[Any] = ledger_rows[s:e]
+                count = e - s
+                rows = ledger_text.fragment(s, e) if ledger_text is not None else []
                 charges, payments = charge_sums.get(pid, 0), payment_sums.get(pid, 0)
                 first = firsts.get(pid)
-                if first is not None and (not rows or first < rows[0][0]):
+                if first is not None and (not count or first < self._first_date(pid)):
                     # Published rows before this export's first date: keep them.
                     rows, charges, payments, problem = history.merge(
                         pid,
                         self.published.rows(pid),  # type: ignore[union-attr]
-                        rows,
+                        self._ledger_rows(pid),
                         charges,
                         payments,
                         allowed=self.allowed,
                         ledger_file=self.ledger_file,
                     )
+                    count = len(rows)
                     if problem is not None:
                         self.problems.append(problem)
             else:
                 rows = prev_doc["ledger"]["rows"] if prev_doc else []
+                count = len(rows)
                 charges = sum(r[_CHARGE] for r in rows)
                 payments = sum(r[_PAYMENT] for r in rows)
             if self.fees is not None:
@@ -537,7 +555,7 @@ class _Builder:
                 doc["readings"] = readings
             c = self.counts.setdefault(cid, [0, 0, 0, 0, 0])
             figures = (
-                len(rows),
+                count,
                 len(fees),
                 len(allowances),
                 len(readings["rows"]) if readings else 0,
