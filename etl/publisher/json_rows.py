@@ -46,11 +46,15 @@ class RowsText:
 
 
 class JsonRows:
-    """The rows of one Groups table as JSON, in the order of its columns."""
+    """The rows of one Groups table as JSON, in the order of its columns: each an array, or
+    with `keys` (one per column) an object."""
 
-    def __init__(self, groups: Groups, default: Default) -> None:
+    def __init__(
+        self, groups: Groups, default: Default, keys: tuple[str, ...] | None = None
+    ) -> None:
         self.groups = groups
         self.default = default
+        self.keys = keys
         self._lookups: dict[str, pa.Array] = {}  # column -> JSON of each distinct value
 
     def _json(self, value: Any) -> str:
@@ -80,10 +84,21 @@ class JsonRows:
         columns = [
             self._column(name, column, rows, n) for name, column in self.groups.columns.items()
         ]
-        joined = pc.binary_join_element_wise(*columns, _text(","))
+        if self.keys is None:
+            joined = pc.binary_join_element_wise(*columns, _text(","))
+            opening, closing = "[", "],"
+        else:  # "key":value pairs
+            names = [("," if i else "") + self._json(k) + ":" for i, k in enumerate(self.keys)]
+            pairs = [piece for pair in zip(names, columns, strict=True) for piece in pair]
+            joined = pc.binary_join_element_wise(
+                *[_text(p) if isinstance(p, str) else p for p in pairs], _text("")
+            )
+            opening, closing = "{", "},"
         if isinstance(joined, pa.Scalar):  # every column constant
             joined = pa.array([joined.as_py()] * n, pa.large_string())
-        return RowsText(pc.binary_join_element_wise(_text("["), joined, _text("],"), _text("")))
+        return RowsText(
+            pc.binary_join_element_wise(_text(opening), joined, _text(closing), _text(""))
+        )
 
     @property
     def groups_size(self) -> int:

@@ -367,6 +367,7 @@ class _Builder:
         self.done = 0  # documents written or reused, for the progress display
         self._hashed: dict[str, _Hashed | None] | None = None
         self._json: JsonRows | None = None  # the ledger's rows as JSON text
+        self._fees_json: JsonRows | None = None  # the fee lines as JSON objects
 
     def input_digests(self, ids: list[str]) -> dict[str, str]:
         """What each of these documents of a complete bundle is built from ({} for other
@@ -453,7 +454,7 @@ class _Builder:
         _, cols = self.ledger.take([premises_id])  # type: ignore[union-attr]
         return list(zip(*cols, strict=True))
 
-    def _batch(self, ids: list[str]) -> Iterator[tuple[str, str, str, bytes]]:
+    def _batch(self, ids: list[str]) -> Iterator[tuple[str, str, bytes]]:
         fee_sums: dict[str, int] = {}
         if self.ledger is not None:
             ledger_at, selected = self.ledger.select(ids)
@@ -464,9 +465,11 @@ class _Builder:
             charge_sums, payment_sums = sums.get("charge", {}), sums.get("payment", {})
             firsts = self.published.first_dates(ids) if self.published is not None else {}
         if self.fees is not None:
-            fees_at, cols = self.fees.take(ids)
+            fees_at, selected = self.fees.select(ids)
+            if self._fees_json is None:
+                self._fees_json = JsonRows(self.fees, _json_default, FEE_KEYS)
+            fee_text = self._fees_json.text(selected) if selected is not None else None
             fee_sums = self.fees.sums.get("amount", {})
-            fee_rows = [dict(zip(FEE_KEYS, v, strict=True)) for v in zip(*cols, strict=True)]
         if self.allowances is not None:
             allow_at, cols = self.allowances.take(ids)
             allow_rows = [
@@ -515,11 +518,14 @@ class _Builder:
                 count = len(rows)
                 charges = sum(r[_CHARGE] for r in rows)
                 payments = sum(r[_PAYMENT] for r in rows)
+            fees: Any  # a list, or the JSON text of the bundle's fee lines
             if self.fees is not None:
                 s, e = fees_at.get(pid, (0, 0))
-                fees = fee_rows[s:e]
+                fees = fee_text.fragment(s, e) if fee_text is not None else []
+                fee_count, monthly = e - s, fee_sums.get(pid, 0)
             else:
                 fees = prev_doc["fees"] if prev_doc else []
+                fee_count, monthly = len(fees), sum(f["amount"] for f in fees)
             if self.allowances is not None:
                 s, e = allow_at.get(pid, (0, 0))
                 allowances = allow_rows[s:e]
@@ -546,9 +552,7 @@ class _Builder:
                     "charges": charges,
                     "payments": payments,
                     "balance": payments - charges,
-                    "monthly_fees": fee_sums[pid]
-                    if pid in fee_sums
-                    else sum(f["amount"] for f in fees),
+                    "monthly_fees": monthly,
                 },
             }
             if readings:  # only when there are any: other documents stay as they were
@@ -556,7 +560,7 @@ class _Builder:
             c = self.counts.setdefault(cid, [0, 0, 0, 0, 0])
             figures = (
                 count,
-                len(fees),
+                fee_count,
                 len(allowances),
                 len(readings["rows"]) if readings else 0,
             )
@@ -564,8 +568,7 @@ class _Builder:
             for i, n in enumerate(figures, 1):
                 c[i] += n
             self.records.append((pid, self.digests.get(pid, ""), *figures))
-            body = orjson.dumps(doc, default=_json_default)
-            yield pid, cid, body_digest(body), body
+            yield pid, cid, orjson.dumps(doc, default=_json_default)
 
 
 Job = list | Callable[[sqlite3.Connection], None]  # documents to add, or work on the file
@@ -583,8 +586,8 @@ def _write_behind(writer: GenerationWriter, batches: Iterator[Job]) -> None:
             while (batch := handoff.get()) is not None:
                 if callable(batch):
                     batch(writer.db)
-                else:
-                    writer.add_digested(batch)
+                else:  # hashing here too: hashlib lets go of the GIL for a long body
+                    writer.add_digested([(p, c, body_digest(b), b) for p, c, b in batch])
         except BaseException as exc:  # re-raised in the building thread below
             failure.append(exc)
             while handoff.get() is not None:  # unblock the producer

@@ -10,7 +10,13 @@ import pandas as pd
 
 from etl.publisher.grouping import Groups
 from etl.publisher.json_rows import JsonRows
-from etl.publisher.publish import LEDGER_ORDER, LEDGER_SOURCE, _json_default
+from etl.publisher.publish import (
+    FEE_KEYS,
+    FEE_SOURCE,
+    LEDGER_ORDER,
+    LEDGER_SOURCE,
+    _json_default,
+)
 
 ODD_TEXT = ['Wpłata "gotówką"', "zaliczka\\korekta", "tab\there", "ąęłńóśźż€", "", "</script>"]
 
@@ -66,3 +72,28 @@ def test_a_premises_without_rows_has_an_empty_list() -> None:
     _, selected = groups.select(["P1"])
     text = JsonRows(groups, _json_default).text(selected)
     assert orjson.dumps({"rows": text.fragment(0, 0)}) == b'{"rows":[]}'
+
+
+def test_fee_lines_are_written_as_the_objects_orjson_writes() -> None:
+    n = 50
+    fees = pd.DataFrame(
+        {
+            "premises_id": [f"P{i % 4}" for i in range(n)],
+            "component": [ODD_TEXT[i % len(ODD_TEXT)] for i in range(n)],
+            "basis": ["m2"] * n,
+            "quantity": [f"{i}.5" for i in range(n)],
+            "rate": ["" if i % 3 else "2.54" for i in range(n)],
+            "amount": np.arange(n) * -137,
+            "valid_from": [None if i % 2 else "2026-01-01" for i in range(n)],
+            "_file": ["fees.csv"] * n,
+            "_row": np.arange(2, n + 2),
+        }
+    )
+    groups = Groups(fees, ("_file", "_row"), FEE_SOURCE)
+    ids = ["P0", "P1", "P3"]
+    at, cols = groups.take(ids)
+    lines = [dict(zip(FEE_KEYS, v, strict=True)) for v in zip(*cols, strict=True)]
+    expected = {pid: orjson.dumps(lines[s:e]) for pid, (s, e) in at.items()}
+    at, selected = groups.select(ids)
+    text = JsonRows(groups, _json_default, FEE_KEYS).text(selected)
+    assert {pid: orjson.dumps(text.fragment(s, e)) for pid, (s, e) in at.items()} == expected
