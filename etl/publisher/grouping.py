@@ -193,7 +193,14 @@ class Groups:
             a, b = int(starts[i]), int(ends[j - 1])
             total = np.zeros(b - a, dtype=np.uint64)
             for k, column in enumerate(self.columns.values()):
-                total += column.hashes(slice(a, b)) * np.uint64(_ODD[k % len(_ODD)])
+                odd = np.uint64(_ODD[k % len(_ODD)])
+                values = column.values
+                if column.codes is None and values is not None and values.dtype.kind in "iu":
+                    # Integers (amounts, row numbers) enter as they are: the mix below stirs
+                    # the sum, and two rows differing in them differ by far less than 2**60.
+                    total += values[a:b].astype(np.uint64) * odd
+                else:
+                    total += column.hashes(slice(a, b)) * odd
             local, lengths = starts[i:j] - a, ends[i:j] - starts[i:j]
             position = np.arange(b - a, dtype=np.uint64) - np.repeat(
                 local.astype(np.uint64), lengths

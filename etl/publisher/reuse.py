@@ -15,11 +15,14 @@ previous one, so its documents are always built, and recorded without a digest.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
 
 from etl.publisher.grouping import Groups, value_hash
 from etl.snapshot.document import FORMAT_VERSION
@@ -30,7 +33,7 @@ TABLE = "document_inputs"
 Record = tuple[str, str, int, int, int, int]
 # Bump when the way documents are built from the same rows changes: old records then match
 # nothing and every document is built anew once.
-RULES = "1"
+RULES = "2"
 # The share of the previous documents reused above which `copy` takes them all and deletes
 # the others: copying whole records is cheaper than picking rows, deleting a few is cheap.
 WHOLE_COPY = 0.9
@@ -43,6 +46,27 @@ def create(db: sqlite3.Connection) -> None:
     )
 
 
+_ODD = [np.uint64(c) for c in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)]
+
+
+def _mixed(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit moves every output bit (wrapping uint64)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+SORTED = orjson.OPT_SORT_KEYS
+
+
+def _hashes(items: list[str] | list[bytes]) -> np.ndarray:
+    """A 64-bit hash of each text (pandas' SipHash with its fixed key: the same in every
+    process), all in one call."""
+    return pd.util.hash_array(np.array(items, dtype=object), categorize=False)
+
+
 def digests(
     ids: Iterable[str],
     owner: dict[str, str],
@@ -52,21 +76,34 @@ def digests(
     mode: str,
 ) -> dict[str, str]:
     """premises id -> the digest of what its document is built from, for premises whose
-    community section the bundle carries (the others are always built)."""
+    community section the bundle carries (the others are always built). The parts (ids,
+    section hashes, each table's span hash) are combined a column at a time in numpy, two
+    independent 64-bit lanes: no Python string or hash object per premises and part."""
     spans = {name: g.span_hashes() if g is not None else None for name, g in tables.items()}
     sections = {cid: value_hash(section) for cid, section in communities.items()}
-    out: dict[str, str] = {}
-    for pid in ids:
-        cid = owner[pid]
-        if cid not in sections or pid not in premises:
-            continue
-        parts = [RULES, str(FORMAT_VERSION), mode, pid, cid, str(sections[cid])]
-        parts.append(str(value_hash(premises[pid][1])))
-        for name, found in spans.items():
-            parts.append(name + ("-" if found is None else str(found.get(pid, 0))))
-        text = "\0".join(parts).encode()
-        out[pid] = hashlib.blake2b(text, digest_size=16).hexdigest()
-    return out
+    chosen = [pid for pid in ids if owner[pid] in sections and pid in premises]
+    if not chosen:
+        return {}
+    cids = [owner[pid] for pid in chosen]
+    words = [
+        _hashes(chosen),
+        _hashes(cids),
+        np.array([sections[cid] for cid in cids], dtype=np.uint64),
+        _hashes([orjson.dumps(premises[pid][1], option=SORTED, default=str) for pid in chosen]),
+    ]
+    for found in spans.values():
+        if found is not None:
+            words.append(np.array([found.get(pid, 0) for pid in chosen], dtype=np.uint64))
+    # What is the same for every premises: the rules, the format, the mode, which tables
+    # the bundle has (and the hashing library's version, should it ever hash otherwise).
+    same = [RULES, FORMAT_VERSION, mode, pd.__version__, [[n, f is None] for n, f in spans.items()]]
+    lanes = []
+    for lane, seed in enumerate((value_hash(same), value_hash([same, "second lane"]))):
+        h = np.full(len(chosen), seed, dtype=np.uint64)
+        for k, word in enumerate(words):
+            h = _mixed(h * _ODD[(k + lane) % len(_ODD)] + word)
+        lanes.append(h.tolist())
+    return {pid: f"{a:016x}{b:016x}" for pid, a, b in zip(chosen, lanes[0], lanes[1], strict=True)}
 
 
 def previous(generation: Generation) -> dict[str, tuple[str, list[int]]]:
