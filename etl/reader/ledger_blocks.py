@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from etl.reader import cells
 from etl.reader.headers import HeaderMap
 from etl.reader.raw import Problems, RawTable
-from etl.reader.stream import Block, Coded, Part, coded, narrow
+from etl.reader.stream import Block, Coded, NotStreamable, Part, narrow
 from etl.reader.validate import _why
 
 PARSED = {"date", "period", "charge", "payment"}  # trimmed by their parsers, not before
@@ -27,14 +27,22 @@ TEXT = ("premises_id", "description", "document")
 
 class _Column:
     """One column of the block: each row's code and the distinct values (trimmed, unless a
-    parser trims it)."""
+    parser trims it); `unique` when no two values are equal (encoded, not trimmed since)."""
 
-    def __init__(self, codes: np.ndarray, values: pa.Array) -> None:
+    def __init__(self, codes: np.ndarray, values: pa.Array, *, unique: bool = False) -> None:
         self.codes = codes
         self.values = values
+        self.unique = unique
 
     def per_row(self, mask: np.ndarray) -> np.ndarray:
         return mask[self.codes] if len(mask) else np.zeros(len(self.codes), dtype=bool)
+
+    def rows_where(self, mask: np.ndarray) -> np.ndarray:
+        """Positions of the rows whose value `mask` marks (none without a gather when no value
+        is marked, the usual case)."""
+        if not mask.any():
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(mask[self.codes])
 
     def empty(self) -> np.ndarray:
         return np.asarray(pc.equal(self.values, "").to_numpy(zero_copy_only=False), dtype=bool)
@@ -43,15 +51,42 @@ class _Column:
         return pd.Series(self.values.to_pandas().array)
 
 
+def _column(column: pa.ChunkedArray | pa.Array, codec: str) -> _Column:
+    """A column of bytes in `codec` as codes (int32, as Arrow gives them) into its distinct
+    values as text, in the order rows first show them; raises NotStreamable for bytes that are
+    not text in it. The chunks are joined first: encoding one array is cheaper than unifying
+    the dictionaries of many."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    distinct = encoded.dictionary
+    try:
+        if codec == "utf-8":
+            return _Column(codes, distinct.cast(pa.large_string()), unique=True)  # checks UTF-8
+        text = distinct.view(pa.large_string())
+        ascii_ = np.asarray(pc.string_is_ascii(text).to_numpy(zero_copy_only=False), dtype=bool)
+        if not ascii_.all():
+            others = distinct.filter(pa.array(~ascii_)).to_pylist()
+            decoded = pa.array([v.decode(codec) for v in others], pa.large_string())
+            text = pc.replace_with_mask(text, pa.array(~ascii_), decoded)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        raise NotStreamable("not text in its encoding") from None
+    return _Column(codes, text, unique=True)
+
+
 def _recoded(codes: np.ndarray, values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Codes into unique values again (trimming or parsing may make two values one)."""
     encoded = pc.dictionary_encode(values)
-    remap = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    remap = encoded.indices.to_numpy(zero_copy_only=False)
+    if len(remap) and len(encoded.dictionary) == len(values):
+        return codes, values  # nothing merged: the same codes
     return (remap[codes] if len(remap) else codes), encoded.dictionary
 
 
-def _coded(codes: np.ndarray, values: pa.Array) -> Coded:
-    codes, values = _recoded(codes, values)
+def _coded(codes: np.ndarray, values: pa.Array, *, unique: bool = False) -> Coded:
+    if not unique:
+        codes, values = _recoded(codes, values)
     return Coded(narrow(codes), values.to_pylist())
 
 
@@ -86,15 +121,22 @@ def ledger_block(
     n = block.table.num_rows
     columns: dict[str, _Column] = {}
     for pos, name in matched.columns.items():
-        codes, values = coded(block.table.column(f"c{pos}"), codec)
+        column = _column(block.table.column(f"c{pos}"), codec)
         if name not in PARSED:
-            codes, values = _recoded(codes, pc.utf8_trim_whitespace(values))
-        columns[name] = _Column(codes, values)
-    blank = np.ones(n, dtype=bool)
+            column.codes, column.values = _recoded(
+                column.codes, pc.utf8_trim_whitespace(column.values)
+            )
+        columns[name] = column
+    # A blank row has every column empty: none when some column has no empty value at all.
+    blank: np.ndarray | None = np.ones(n, dtype=bool)
     for column in columns.values():
-        blank &= column.per_row(column.empty())
+        empty = column.empty()
+        if not empty.any():
+            blank = None
+            break
+        blank &= column.per_row(empty)
     rows = block.rows
-    if blank.any():
+    if blank is not None and blank.any():
         keep = ~blank
         for column in columns.values():
             column.codes = column.codes[keep]
@@ -102,7 +144,9 @@ def ledger_block(
         n = len(rows)
     for name in (*TEXT, *PARSED):
         if name not in columns:
-            columns[name] = _Column(np.zeros(n, dtype=np.int64), pa.array([""], pa.large_string()))
+            columns[name] = _Column(
+                np.zeros(n, dtype=np.int64), pa.array([""], pa.large_string()), unique=True
+            )
     table = _Rows(file, matched, columns, rows)
 
     def report(at: np.ndarray, name: str, reason, *, named: bool = False) -> None:
@@ -112,43 +156,42 @@ def ledger_block(
     pid = columns["premises_id"]
     raw_names = RawTable("ledger", file, pd.DataFrame(), None, matched.written, matched.polish)
     why = f"{raw_names.name('premises_id')} must not be empty"
-    report(np.flatnonzero(pid.per_row(pid.empty())), "premises_id", lambda _v: why, named=True)
+    report(pid.rows_where(pid.empty()), "premises_id", lambda _v: why, named=True)
 
     date = columns["date"]
     dates = cells.date_column(date.series())
-    report(np.flatnonzero(date.per_row(dates.bad)), "date", _why(cells.parse_date))
-    report(np.flatnonzero(date.per_row(dates.empty)), "date", lambda _v: "empty date")
+    report(date.rows_where(dates.bad), "date", _why(cells.parse_date))
+    report(date.rows_where(dates.empty), "date", lambda _v: "empty date")
 
     period = columns["period"]
     periods = cells.period_column(period.series())
-    report(np.flatnonzero(period.per_row(periods.bad)), "period", _why(cells.parse_period))
+    report(period.rows_where(periods.bad), "period", _why(cells.parse_period))
 
     amounts = {}
     for name in ("charge", "payment"):
         column = columns[name]
         parsed = cells.money_column(column.series())
-        report(np.flatnonzero(column.per_row(parsed.bad)), name, _why(cells.parse_money))
-        values = np.where(parsed.bad | parsed.empty, 0, np.asarray(parsed.values))
+        report(column.rows_where(parsed.bad), name, _why(cells.parse_money))
+        values = np.where(parsed.bad | parsed.empty, 0, np.asarray(parsed.values, np.int64))
         amounts[name] = (values[column.codes] if len(values) else np.zeros(n, np.int64), parsed)
-    neither = columns["charge"].per_row(amounts["charge"][1].empty) & columns["payment"].per_row(
-        amounts["payment"][1].empty
-    )
+    charge, payment = columns["charge"], columns["payment"]
+    charge_empty, payment_empty = amounts["charge"][1].empty, amounts["payment"][1].empty
+    if charge_empty.any() and payment_empty.any():
+        neither = np.flatnonzero(charge.per_row(charge_empty) & payment.per_row(payment_empty))
+    else:
+        neither = np.zeros(0, dtype=np.int64)
     both = f"a {raw_names.name('charge')} or a {raw_names.name('payment')}"
-    report(
-        np.flatnonzero(neither),
-        "charge",
-        lambda _v: f"a ledger row needs {both} (both are empty)",
-        named=True,
-    )
+    report(neither, "charge", lambda _v: f"a ledger row needs {both} (both are empty)", named=True)
     date_text = pa.array(dates.values.array, pa.large_string())
     period_text = pa.array(periods.values.array, pa.large_string())
+    description, document = columns["description"], columns["document"]
     return {
-        "premises_id": _coded(pid.codes, pid.values),
+        "premises_id": _coded(pid.codes, pid.values, unique=True),
         "date": _coded(date.codes, date_text),
-        "description": _coded(columns["description"].codes, columns["description"].values),
-        "document": _coded(columns["document"].codes, columns["document"].values),
+        "description": _coded(description.codes, description.values, unique=True),
+        "document": _coded(document.codes, document.values, unique=True),
         "period": _coded(period.codes, period_text),
-        "charge": amounts["charge"][0].astype(np.int64),
-        "payment": amounts["payment"][0].astype(np.int64),
+        "charge": np.asarray(amounts["charge"][0], dtype=np.int64),
+        "payment": np.asarray(amounts["payment"][0], dtype=np.int64),
         "_row": rows.astype(np.int64),
     }

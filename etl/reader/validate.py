@@ -214,6 +214,22 @@ def communities(raw: RawTable, problems: Problems) -> pd.DataFrame:
     )
 
 
+def _per_community(
+    community: pd.Series, places: dict[str, tuple[str, str]]
+) -> tuple[pd.Series, pd.Series]:
+    """Each row's community's (postal code, city), looked up once per community."""
+    encoded = pc.dictionary_encode(cells._arrow(community))
+    known = [places.get(c, ("", "")) for c in encoded.dictionary.to_pylist()]
+    postal, city = (
+        pa.array([k[part] for k in known], pa.large_string()).take(encoded.indices)
+        for part in (0, 1)
+    )
+    return (
+        pd.Series(postal.to_pandas().array, index=community.index),
+        pd.Series(city.to_pandas().array, index=community.index),
+    )
+
+
 def premises(
     raw: RawTable, problems: Problems, community_places: dict[str, tuple[str, str]]
 ) -> pd.DataFrame:
@@ -242,8 +258,7 @@ def premises(
     )
     community = column_of(raw, "community_id")
     postal = _per_value(raw, "postal_code", _postal, problems)
-    default_postal = community.map(lambda c: community_places.get(c, ("", ""))[0])
-    default_city = community.map(lambda c: community_places.get(c, ("", ""))[1])
+    default_postal, default_city = _per_community(community, community_places)
     postal = postal.where(postal != "", default_postal)
     city = column_of(raw, "city")
     city = city.where(city != "", default_city)
