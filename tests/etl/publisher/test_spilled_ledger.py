@@ -10,16 +10,20 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from etl.demo.generate import generate
-from etl.model import BundleRejected
+from etl.model import COLUMNS, SOURCE_COLUMNS, Bundle, BundleRejected
 from etl.publisher.publish import PublishResult, publish
 from etl.reader import spill
 from etl.reader.bundle import read_bundle
 from etl.reader.spill import SpilledTable
+from etl.reader.stream import Coded
 from etl.snapshot.store import SnapshotStore
 from tests.etl.builders import minimal_tables, write_csv_bundle
+from tests.etl.publisher import test_publish as whole
 
 
 @pytest.fixture
@@ -137,3 +141,52 @@ def test_bucket_count_grows_with_the_file_only_above_the_memory_limit() -> None:
     assert spill.bucket_count(1000, above=1000, per=10) == 1
     assert spill.bucket_count(1001, above=1000, per=10) == 101
     assert spill.bucket_count(1001, above=1000, per=10_000) == 2
+
+
+def _spilled(frame: pd.DataFrame, buckets: int, work: Path) -> SpilledTable:
+    """A ledger frame as the reader spills it: its rows in blocks of two, coded."""
+    columns = [*COLUMNS["ledger"], *SOURCE_COLUMNS]
+    sink = spill.Spill(buckets, columns, work)
+    for start in range(0, len(frame), 2):
+        block = frame.iloc[start : start + 2]
+        part: dict[str, Any] = {}
+        for name in columns:
+            if name not in block.columns or name in ("_file", "details"):
+                continue
+            if block[name].dtype.kind in "iu":
+                part[name] = block[name].to_numpy()
+            else:
+                codes, values = pd.factorize(block[name].fillna(""))
+                part[name] = Coded(codes.astype(np.int8), values.tolist())
+        sink.add(part)
+    return sink.table("ledger", str(frame["_file"].iloc[0]) if len(frame) else "ledger.csv")
+
+
+HISTORY_CASES = [
+    whole.test_an_export_of_the_current_year_keeps_the_earlier_years,
+    whole.test_an_export_without_an_opening_row_continues_a_settled_history,
+    whole.test_an_export_without_an_opening_row_after_an_unsettled_history_is_refused,
+    whole.test_a_premises_without_rows_in_the_export_keeps_its_history_only_when_settled,
+    whole.test_replace_history_drops_the_earlier_years,
+    whole.test_a_lone_ledger_for_a_later_period_keeps_history_too,
+    whole.test_kept_history_is_not_a_shrink,
+]
+
+
+@pytest.mark.parametrize("case", HISTORY_CASES, ids=lambda case: case.__name__[5:])
+def test_kept_history_follows_the_same_rules_for_a_spilled_ledger(
+    case: Any, store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = whole.publish
+    spilled: list[int] = []
+
+    def publish_spilled(bundle: Bundle, *args: Any, **kwargs: Any) -> PublishResult:
+        frame = bundle.tables.get("ledger")
+        if isinstance(frame, pd.DataFrame) and len(frame):
+            bundle.tables["ledger"] = _spilled(frame, 3, tmp_path / "work")
+            spilled.append(len(frame))
+        return real(bundle, *args, **kwargs)
+
+    monkeypatch.setattr(whole, "publish", publish_spilled)
+    case(store)
+    assert spilled  # the case did publish spilled ledgers
