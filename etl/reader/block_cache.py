@@ -38,7 +38,7 @@ from etl.reader.stream import Block, Coded, Lines, Part, narrow
 # older entries then match nothing.
 RULES = "1"
 CACHE_DIR = "cache"
-VALUES, CHUNK = 1, 2  # kinds of entries
+VALUES, ROWS, CHUNK = 1, 2, 3  # kinds of entries
 FIRST_SEEN = {"premises_id"}  # values kept in the order rows first show them (see _joined)
 _HEAD = struct.Struct("<I")
 
@@ -100,27 +100,56 @@ def decode_values(payload: bytes) -> dict[str, pa.Array]:
     return out
 
 
-def encode_chunk(part: Part, a: int, b: int, first_line: int, values_key: bytes) -> bytes:
-    """Rows [a, b) of a validated block (one chunk's): text as codes into the block's values
-    entry, amounts (as int32 where they fit), row numbers relative to `first_line` (none at
-    all when they are simply consecutive, the usual case)."""
+def encode_rows(part: Part, edges: list[int], lines: list[int]) -> bytes:
+    """All rows of a validated block, a column at a time: text as codes into the block's
+    values entry, amounts (int32 where they fit), and each row's line relative to the first
+    line of its chunk (nothing at all when every chunk's rows are its lines in order, the
+    usual case). Chunk k is rows [edges[k], edges[k + 1])."""
+    counts = np.diff(edges)
+    rows = np.asarray(part["_row"])
+    relative = rows - np.repeat(np.asarray(lines, dtype=np.int64), counts)
+    plain = np.arange(len(rows)) - np.repeat(np.asarray(edges[:-1], dtype=np.int64), counts)
     columns: list[list[str]] = []
     arrays: list[bytes] = []
     for name, column in part.items():
-        values = column.codes[a:b] if isinstance(column, Coded) else column[a:b]  # type: ignore[index]
-        kind = "text" if isinstance(column, Coded) else values.dtype.str
         if name == "_row":
-            values = values - first_line
-            if not len(values) or (values[0] == 0 and values[-1] == len(values) - 1):
-                columns.append([name, "consecutive", ""])  # increasing, so the ends decide
+            if np.array_equal(relative, plain):
                 continue
+            values = relative
+        else:
+            values = column.codes if isinstance(column, Coded) else np.asarray(column)
+        kind = "text" if isinstance(column, Coded) else values.dtype.str
         if kind != "text" and values.dtype.kind == "i" and len(values):
             small = np.iinfo(np.int32)
             if small.min <= int(values.min()) and int(values.max()) <= small.max:
                 values = values.astype("<i4")
         columns.append([name, kind, values.dtype.str])
         arrays.append(values.tobytes())
-    return _with_head({"n": b - a, "values": values_key.hex(), "columns": columns}, arrays)
+    return _with_head({"n": len(rows), "columns": columns}, arrays)
+
+
+class _Rows:
+    """A block's rows as kept (`encode_rows`): whole columns, cut into chunks on demand."""
+
+    def __init__(self, payload: bytes) -> None:
+        head, at = _head(payload)
+        n = int(head["n"])
+        self.columns: dict[str, np.ndarray] = {}
+        self.text: set[str] = set()
+        for name, kind, stored in head["columns"]:
+            dtype = np.dtype(stored)
+            if at + n * dtype.itemsize > len(payload):
+                raise ValueError("rows cut short")
+            array = np.frombuffer(payload, dtype=dtype, count=n, offset=at)
+            at += n * dtype.itemsize
+            if kind == "text":
+                self.text.add(name)
+            else:
+                array = array.astype(np.dtype(kind))
+            self.columns[name] = array
+        if at != len(payload):
+            raise ValueError("not a whole rows entry")
+        self.n = n
 
 
 class _Piece:
@@ -130,28 +159,7 @@ class _Piece:
         self.source, self.columns = source, columns
 
 
-def decode_chunk(payload: bytes, first_line: int) -> _Piece:
-    """`encode_chunk` back, rows numbered from `first_line`; raises for other bytes."""
-    head, at = _head(payload)
-    n = int(head["n"])
-    columns: dict[str, np.ndarray] = {}
-    for name, kind, stored in head["columns"]:
-        if kind == "consecutive":
-            columns[name] = first_line + np.arange(n, dtype=np.int64)
-            continue
-        dtype = np.dtype(stored)
-        if at + n * dtype.itemsize > len(payload):
-            raise ValueError("a chunk cut short")
-        array = np.frombuffer(payload, dtype=dtype, count=n, offset=at)
-        at += n * dtype.itemsize
-        if kind != "text":
-            array = array.astype(np.dtype(kind))
-            if name == "_row":
-                array = array + first_line
-        columns[name] = array
-    if at != len(payload) or "_row" not in columns:
-        raise ValueError("not a whole chunk")
-    return _Piece(bytes.fromhex(head["values"]), columns)
+_CHUNK = struct.Struct("<32s32sQQ")  # rows entry, values entry, rows [a, b) of the block
 
 
 # --- a block joined from its chunks ----------------------------------------------------------
@@ -231,11 +239,12 @@ def _context(block: Lines, codec: str, matched: HeaderMap) -> bytes:
 
 
 class _Session:
-    """The cache while one file is read: the packs, and the values entries decoded so far."""
+    """The cache while one file is read: the packs, and the entries decoded so far."""
 
     def __init__(self, directory: Path) -> None:
         self.pack = Pack(directory)
         self.sources: dict[bytes, dict[str, pa.Array] | None] = {}
+        self.rows: dict[bytes, _Rows | None] = {}
 
     def values(self, key: bytes) -> dict[str, pa.Array] | None:
         if key not in self.sources:
@@ -246,23 +255,36 @@ class _Session:
                 self.sources[key] = None  # a corrupt entry: its chunks are parsed again
         return self.sources[key]
 
+    def block_rows(self, key: bytes, values: dict[str, pa.Array]) -> _Rows | None:
+        if key not in self.rows:
+            payload = self.pack.get(key, ROWS)
+            try:
+                rows = _Rows(payload) if payload is not None else None
+                for name in rows.text if rows is not None else ():
+                    codes = rows.columns[name]
+                    if len(codes) and (codes.min() < 0 or codes.max() >= len(values[name])):
+                        raise ValueError("codes out of range")
+                self.rows[key] = rows
+            except (ValueError, TypeError, KeyError, struct.error):
+                self.rows[key] = None
+        return self.rows[key]
+
     def piece(self, key: bytes, first_line: int) -> _Piece | None:
-        """The chunk kept under `key`, if it and its values check out."""
+        """The chunk kept under `key`, if it (its block's rows and values) check out."""
         payload = self.pack.get(key, CHUNK)
-        if payload is None:
+        if payload is None or len(payload) != _CHUNK.size:
             return None
-        try:
-            piece = decode_chunk(payload, first_line)
-            values = self.values(piece.source)
-            if values is None:
-                return None
-            for name, column in piece.columns.items():
-                if name in values and len(column):
-                    if int(column.min()) < 0 or int(column.max()) >= len(values[name]):
-                        return None
-            return piece
-        except (ValueError, TypeError, KeyError, struct.error):
+        rows_key, values_key, a, b = _CHUNK.unpack(payload)
+        values = self.values(values_key)
+        rows = self.block_rows(rows_key, values) if values is not None else None
+        if rows is None or not a <= b <= rows.n:
             return None
+        columns = {name: array[a:b] for name, array in rows.columns.items()}
+        if "_row" in columns:
+            columns["_row"] = columns["_row"] + first_line
+        else:
+            columns["_row"] = first_line + np.arange(b - a, dtype=np.int64)
+        return _Piece(values_key, columns)
 
 
 def _session(block: Lines, work_dir: Path) -> _Session | None:
@@ -332,16 +354,17 @@ def validated_block(
 
 
 def _keep(pack: Pack, part: Part, chunks: list, keys: list[bytes], clean: list[bool]) -> None:
-    """The block's values and its clean chunks into the new pack."""
+    """The block's values, its rows and its clean chunks into the new pack."""
     if not any(clean):
         return
     values = encode_values(part)
     values_key = hashlib.sha256(values).digest()
+    bounds = np.searchsorted(part["_row"], [c.line for c in chunks[1:]]).tolist()  # type: ignore[arg-type]
+    edges = [0, *bounds, len(part["_row"])]  # type: ignore[arg-type]
+    rows = encode_rows(part, edges, [c.line for c in chunks])
+    rows_key = hashlib.sha256(b"".join(keys) + values_key).digest()
     pack.put(values_key, VALUES, values)
-    rows = part["_row"]
-    bounds = np.searchsorted(rows, [c.line for c in chunks[1:]]).tolist()  # type: ignore[arg-type]
-    edges = [0, *bounds, len(rows)]  # type: ignore[arg-type]
-    for k, chunk in enumerate(chunks):
+    pack.put(rows_key, ROWS, rows)
+    for k in range(len(chunks)):
         if clean[k]:
-            payload = encode_chunk(part, edges[k], edges[k + 1], chunk.line, values_key)
-            pack.put(keys[k], CHUNK, payload)
+            pack.put(keys[k], CHUNK, _CHUNK.pack(rows_key, values_key, edges[k], edges[k + 1]))

@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path
 
 PACK = "ledger-blocks.pack"
-MAGIC = b"EBOK-ledger-blocks-2\n"
+MAGIC = b"EBOK-ledger-blocks-3\n"
 _ENTRY = struct.Struct("<32sBQI")  # key, kind, payload length, CRC-32 of the payload
 
 
@@ -39,7 +39,7 @@ class Pack:
         except (OSError, ValueError):  # none yet, or empty
             self._index = {}
         self._tmp = directory / f".{PACK}.tmp-{os.getpid()}"
-        self._out = open(self._tmp, "wb")  # noqa: SIM115 - closed by commit or abort
+        self._out = open(self._tmp, "wb", buffering=1 << 20)  # noqa: SIM115 - commit, abort
         self._out.write(MAGIC)
         self._written: set[bytes] = set()
 
