@@ -8,15 +8,9 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from etl.publisher.builder import FEE_KEYS, FEE_SOURCE, LEDGER_ORDER, LEDGER_SOURCE, json_default
 from etl.publisher.grouping import Groups
 from etl.publisher.json_rows import JsonRows
-from etl.publisher.publish import (
-    FEE_KEYS,
-    FEE_SOURCE,
-    LEDGER_ORDER,
-    LEDGER_SOURCE,
-    _json_default,
-)
 
 ODD_TEXT = ['Wpłata "gotówką"', "zaliczka\\korekta", "tab\there", "ąęłńóśźż€", "", "</script>"]
 
@@ -44,12 +38,12 @@ def _frame(n: int, *, details: bool = False) -> pd.DataFrame:
 def _expected(groups: Groups, ids: list[str]) -> dict[str, bytes]:
     at, cols = groups.take(ids)
     rows = list(zip(*cols, strict=True))
-    return {pid: orjson.dumps(rows[s:e], default=_json_default) for pid, (s, e) in at.items()}
+    return {pid: orjson.dumps(rows[s:e], default=json_default) for pid, (s, e) in at.items()}
 
 
 def _written(groups: Groups, ids: list[str]) -> dict[str, bytes]:
     at, selected = groups.select(ids)
-    text = JsonRows(groups, _json_default).text(selected)
+    text = JsonRows(groups, json_default).text(selected)
     return {pid: orjson.dumps(text.fragment(s, e)) for pid, (s, e) in at.items()}
 
 
@@ -70,7 +64,7 @@ def test_lists_of_details_and_missing_values_are_written_alike() -> None:
 def test_a_premises_without_rows_has_an_empty_list() -> None:
     groups = Groups(_frame(10), LEDGER_ORDER, LEDGER_SOURCE)
     _, selected = groups.select(["P1"])
-    text = JsonRows(groups, _json_default).text(selected)
+    text = JsonRows(groups, json_default).text(selected)
     assert orjson.dumps({"rows": text.fragment(0, 0)}) == b'{"rows":[]}'
 
 
@@ -95,5 +89,5 @@ def test_fee_lines_are_written_as_the_objects_orjson_writes() -> None:
     lines = [dict(zip(FEE_KEYS, v, strict=True)) for v in zip(*cols, strict=True)]
     expected = {pid: orjson.dumps(lines[s:e]) for pid, (s, e) in at.items()}
     at, selected = groups.select(ids)
-    text = JsonRows(groups, _json_default, FEE_KEYS).text(selected)
+    text = JsonRows(groups, json_default, FEE_KEYS).text(selected)
     assert {pid: orjson.dumps(text.fragment(s, e)) for pid, (s, e) in at.items()} == expected
