@@ -68,23 +68,29 @@ def qualifies(
 
 
 class Chunker:
-    """Cuts a file fed piece by piece; `finish` gives its chunks."""
+    """Cuts a file fed piece by piece; `finish` gives its chunks. The chunks' SHA-256 are
+    worked out as they are cut, or (`digests`) by a ChunkDigests fed the same pieces, maybe
+    in another thread (hashlib lets go of the GIL), once `feed` has cut each."""
 
     def __init__(
         self,
         min_bytes: int = MIN_BYTES,
         average: int = AVERAGE_BYTES,
         max_bytes: int = MAX_BYTES,
+        *,
+        digests: ChunkDigests | None = None,
     ) -> None:
         assert 0 < min_bytes <= max_bytes
         self.min, self.average, self.max = min_bytes, average, max_bytes
-        self.chunks: list[Chunk] = []
+        self.bounds: list[tuple[int, int, int, int]] = []  # (start, end, line, lines)
+        self.ends: list[int] = []  # where the chunks cut so far end
+        self.digests = digests or ChunkDigests()
+        self._inline = digests is None
         self._tail = b"\n" * WINDOW  # the bytes before the next piece (start: a line break)
         self._size = 0
         self._last_cut = 0
         self._line = 1  # the number of the line the current chunk starts with
         self._lines = 0  # line breaks in the current chunk so far
-        self._hasher = hashlib.sha256()
         self._header = True  # the first line break ends chunk 0 (the header)
         self._prev_break = -1  # the last line break seen (absolute), -1: none
 
@@ -92,31 +98,29 @@ class Chunker:
         view = memoryview(piece)
         for at in range(0, len(piece), _SUB):
             self._sub(view[at : at + _SUB])
+        if self._inline:
+            self.digests.feed(piece, self.ends)
 
     def _sub(self, sub: memoryview) -> None:
         base = self._size
         ext = self._tail + bytes(sub)
+        self._size += len(sub)
+        self._tail = ext[-WINDOW:]
         local = np.flatnonzero(np.frombuffer(ext, dtype=np.uint8)[WINDOW:] == 10)
         if not len(local):
-            self._hasher.update(sub)
-            self._size += len(sub)
-            self._tail = ext[-WINDOW:]
             return
         breaks = local + base  # absolute offsets of the line breaks
         words = np.ndarray((len(ext) - 7,), dtype="<u8", buffer=ext, strides=(1,))
         lengths = np.diff(breaks, prepend=self._prev_break)
         good = breaks[qualifies(words[local], words[local + 8], lengths, self.average)]
-        hashed = 0  # bytes of `sub` hashed into a chunk so far
         counted = 0  # line breaks of `sub` in chunks so far
 
         def cut(end: int) -> None:
-            nonlocal hashed, counted
-            self._hasher.update(sub[hashed : end - base])
-            hashed = end - base
+            nonlocal counted
             upto = int(np.searchsorted(breaks, end - 1, side="right"))
             lines = self._lines + upto - counted
-            self.chunks.append(Chunk(self._last_cut, end, self._line, lines, self._hasher.digest()))
-            self._hasher = hashlib.sha256()
+            self.bounds.append((self._last_cut, end, self._line, lines))
+            self.ends.append(end)
             self._last_cut, self._line, self._lines, counted = end, self._line + lines, 0, upto
 
         def force(limit: int) -> bool:
@@ -144,15 +148,40 @@ class Chunker:
             pass
         self._lines += len(breaks) - counted
         self._prev_break = int(breaks[-1])
-        self._hasher.update(sub[hashed:])
-        self._size += len(sub)
-        self._tail = ext[-WINDOW:]
 
     def finish(self) -> list[Chunk]:
-        """The chunks: the last one ends at the end of the file (with or without a break)."""
+        """The chunks: the last one ends at the end of the file (with or without a break).
+        With a ChunkDigests of its own, only once that was fed every piece."""
         if self._size > self._last_cut:
             tail_lines = self._lines + (0 if self._size - 1 == self._prev_break else 1)
-            self.chunks.append(
-                Chunk(self._last_cut, self._size, self._line, tail_lines, self._hasher.digest())
-            )
-        return self.chunks
+            self.bounds.append((self._last_cut, self._size, self._line, tail_lines))
+        digests = self.digests.finish(len(self.bounds))
+        return [Chunk(*bound, digest) for bound, digest in zip(self.bounds, digests, strict=True)]
+
+
+class ChunkDigests:
+    """The SHA-256 of each chunk, from the file's pieces in order and the chunks' ends."""
+
+    def __init__(self) -> None:
+        self.digests: list[bytes] = []
+        self._hasher = hashlib.sha256()
+        self._size = 0
+
+    def feed(self, piece: bytes, ends: list[int]) -> None:
+        """The next piece; `ends` must hold every cut up to its end (more may follow)."""
+        view = memoryview(piece)
+        at = 0
+        top = self._size + len(piece)
+        while len(self.digests) < len(ends) and ends[len(self.digests)] <= top:
+            end = ends[len(self.digests)] - self._size
+            self._hasher.update(view[at:end])
+            self.digests.append(self._hasher.digest())
+            self._hasher = hashlib.sha256()
+            at = end
+        self._hasher.update(view[at:])
+        self._size = top
+
+    def finish(self, chunks: int) -> list[bytes]:
+        if len(self.digests) < chunks:  # the last chunk, cut by the end of the file
+            self.digests.append(self._hasher.digest())
+        return self.digests

@@ -24,6 +24,7 @@ import codecs
 import csv
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -33,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from etl.reader.chunks import Chunk, Chunker
+from etl.reader.chunks import Chunk, ChunkDigests, Chunker
 from etl.reader.encoding import _ASCII, _SAME, CANDIDATES, CP1250, RULED_OUT, WEIGHTS
 from etl.reader.sheets import HEAD_BYTES, _header_line, detect_separator
 
@@ -55,6 +56,11 @@ class Scan:
     chunks: tuple[Chunk, ...] = ()
 
 
+def _hashed(piece: bytes, digest: Any, chunker: Chunker) -> None:
+    digest.update(piece)
+    chunker.digests.feed(piece, chunker.ends)
+
+
 def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
     """The encoding `choose_encoding` picks for the whole file, decided block by block, and
     its chunks (one read of the file for both); raises NotStreamable where it would refuse the
@@ -68,33 +74,44 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
     counts = np.zeros(256, dtype=np.int64)
     size = 0
     bom = None
-    chunker = Chunker()
-    while piece := fh.read(block):
-        if bom is None:
-            if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                raise NotStreamable("UTF-16")
-            if b"\x00" in piece[:HEAD_BYTES]:
-                raise NotStreamable("NUL bytes")
-            bom = piece.startswith(codecs.BOM_UTF8)
-        if b'"' in piece:
-            raise NotStreamable("quotes")
-        digest.update(piece)
-        chunker.feed(piece)
-        size += len(piece)
-        high = piece.translate(None, _ASCII)
-        high_bytes += len(high)
-        if high:
-            if utf8:
-                try:
-                    strict.decode(high)
-                except UnicodeDecodeError:
-                    utf8 = False
-            text = lenient.decode(high)
-            decoded += len(text)
-            broken += text.count("\ufffd")
-            differing = high.translate(None, _SAME)
-            if differing:
-                counts += np.bincount(np.frombuffer(differing, dtype=np.uint8), minlength=256)
+    chunker = Chunker(digests=ChunkDigests())
+    # The file's and its chunks' SHA-256 are worked out in a second thread (hashlib lets go
+    # of the GIL), one piece behind the encoding counts and the cutting done here.
+    hashing = ThreadPoolExecutor(1, thread_name_prefix="scan-sha256")
+    hashed: Future[None] | None = None
+    try:
+        while piece := fh.read(block):
+            if bom is None:
+                if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    raise NotStreamable("UTF-16")
+                if b"\x00" in piece[:HEAD_BYTES]:
+                    raise NotStreamable("NUL bytes")
+                bom = piece.startswith(codecs.BOM_UTF8)
+            if b'"' in piece:
+                raise NotStreamable("quotes")
+            chunker.feed(piece)
+            if hashed is not None:
+                hashed.result()  # one piece at a time in the other thread, in order
+            hashed = hashing.submit(_hashed, piece, digest, chunker)
+            size += len(piece)
+            high = piece.translate(None, _ASCII)
+            high_bytes += len(high)
+            if high:
+                if utf8:
+                    try:
+                        strict.decode(high)
+                    except UnicodeDecodeError:
+                        utf8 = False
+                text = lenient.decode(high)
+                decoded += len(text)
+                broken += text.count("\ufffd")
+                differing = high.translate(None, _SAME)
+                if differing:
+                    counts += np.bincount(np.frombuffer(differing, dtype=np.uint8), minlength=256)
+        if hashed is not None:
+            hashed.result()
+    finally:
+        hashing.shutdown()
     if bom is None:
         raise NotStreamable("empty file")
     tail = lenient.decode(b"", final=True)
