@@ -3,7 +3,8 @@ only the chunks whose bytes changed.
 
 A chunk (etl.reader.chunks) is found again by a key: the SHA-256 of its bytes together with
 everything else that decides what they validate to (the header line, the encoding, the
-separator, which column is which, the rules' version, the parsers' versions). Only chunks
+separator, which column is which, the rules' version, the parsers' versions, a digest of
+the validating code itself). Only chunks
 that validated without a problem are kept, so a problem is always found by parsing and worded
 as the validation words it; row numbers are kept relative to the chunk's first line, so a
 chunk that moved (lines added above it) is still found.
@@ -18,8 +19,10 @@ live in, and how it is replaced by each import, is etl.reader.block_pack.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl.reader import cells, ledger_blocks, stream, validate
 from etl.reader.block_pack import Pack
 from etl.reader.headers import HeaderMap
 from etl.reader.ledger_blocks import ledger_block
@@ -218,12 +222,26 @@ def _pieces_of(part: Part, bounds: list[int]) -> list[_Piece]:
 # --- the hook: a block validated, from the cache where it can --------------------------------
 
 
+@functools.cache
+def _rules_source() -> str:
+    """A digest of the code that parses and validates a chunk: a change to it (a rule made
+    stricter, say) leaves the cache behind even where RULES was not bumped."""
+    digest = hashlib.sha256()
+    for module in (cells, ledger_blocks, stream, validate, sys.modules[__name__]):
+        try:
+            digest.update(Path(module.__file__ or "").read_bytes())
+        except OSError:
+            digest.update(module.__name__.encode())
+    return digest.hexdigest()
+
+
 def _context(block: Lines, codec: str, matched: HeaderMap) -> bytes:
     """What besides a chunk's bytes decides what it validates to."""
     found = block.found
     return orjson.dumps(
         [
             RULES,
+            _rules_source(),
             pa.__version__,
             np.__version__,
             found.encoding,
