@@ -55,9 +55,10 @@ def cache_dir(work_dir: Path) -> Path:
 # --- entries ---------------------------------------------------------------------------------
 
 
-def _with_head(head: Any, arrays: list[bytes]) -> bytes:
+def _with_head(head: Any, arrays: list[Any]) -> list[Any]:
+    """An entry's buffers: the length of its JSON head, the head, the arrays (not copied)."""
     data = orjson.dumps(head)
-    return _HEAD.pack(len(data)) + data + b"".join(arrays)
+    return [_HEAD.pack(len(data)), data, *arrays]
 
 
 def _head(payload: bytes) -> tuple[Any, int]:
@@ -65,7 +66,7 @@ def _head(payload: bytes) -> tuple[Any, int]:
     return orjson.loads(payload[4 : 4 + length]), 4 + length
 
 
-def encode_values(part: Part) -> bytes:
+def encode_values(part: Part) -> list[Any]:
     """The distinct values of a block's text columns: Arrow's offsets and UTF-8 bytes."""
     head, arrays = [], []
     for name, column in part.items():
@@ -76,9 +77,9 @@ def encode_values(part: Part) -> bytes:
         m = len(values)
         ends = np.frombuffer(offsets, dtype="<i4", count=m + 1)
         nulls = b"" if values.null_count == 0 else validity.to_pybytes()[: (m + 7) // 8]
-        text = data.to_pybytes()[: int(ends[-1])] if data is not None else b""
+        text = memoryview(data)[: int(ends[-1])] if data is not None else b""
         head.append([name, m, len(nulls), len(text)])
-        arrays += [ends.tobytes(), nulls, text]
+        arrays += [ends, nulls, text]
     return _with_head(head, arrays)
 
 
@@ -104,22 +105,20 @@ def decode_values(payload: bytes) -> dict[str, pa.Array]:
     return out
 
 
-def encode_rows(part: Part, edges: list[int], lines: list[int]) -> bytes:
+def encode_rows(part: Part, edges: list[int], lines: list[int]) -> list[Any]:
     """All rows of a validated block, a column at a time: text as codes into the block's
     values entry, amounts (int32 where they fit), and each row's line relative to the first
     line of its chunk (nothing at all when every chunk's rows are its lines in order, the
     usual case). Chunk k is rows [edges[k], edges[k + 1])."""
-    counts = np.diff(edges)
     rows = np.asarray(part["_row"])
-    relative = rows - np.repeat(np.asarray(lines, dtype=np.int64), counts)
-    plain = np.arange(len(rows)) - np.repeat(np.asarray(edges[:-1], dtype=np.int64), counts)
     columns: list[list[str]] = []
-    arrays: list[bytes] = []
+    arrays: list[Any] = []
     for name, column in part.items():
         if name == "_row":
-            if np.array_equal(relative, plain):
+            if _consecutive(rows, edges, lines):
                 continue
-            values = relative
+            counts = np.diff(edges)
+            values = rows - np.repeat(np.asarray(lines, dtype=np.int64), counts)
         else:
             values = column.codes if isinstance(column, Coded) else np.asarray(column)
         kind = "text" if isinstance(column, Coded) else values.dtype.str
@@ -128,8 +127,21 @@ def encode_rows(part: Part, edges: list[int], lines: list[int]) -> bytes:
             if small.min <= int(values.min()) and int(values.max()) <= small.max:
                 values = values.astype("<i4")
         columns.append([name, kind, values.dtype.str])
-        arrays.append(values.tobytes())
+        arrays.append(np.ascontiguousarray(values))
     return _with_head({"n": len(rows), "columns": columns}, arrays)
+
+
+def _consecutive(rows: np.ndarray, edges: list[int], lines: list[int]) -> bool:
+    """Whether each chunk's rows are its lines from the first, in order (no blank line): the
+    rows increase, so it is enough that the block's span equals its count and each chunk
+    with rows starts at its first line."""
+    if not len(rows):
+        return True
+    if int(rows[-1]) - int(rows[0]) != len(rows) - 1:
+        return False
+    starts = np.asarray(edges[:-1])
+    has = np.diff(edges) > 0
+    return bool(np.array_equal(rows[starts[has]], np.asarray(lines)[has]))
 
 
 class _Rows:
@@ -376,7 +388,10 @@ def _keep(pack: Pack, part: Part, chunks: list, keys: list[bytes], clean: list[b
     if not any(clean):
         return
     values = encode_values(part)
-    values_key = hashlib.sha256(values).digest()
+    digest = hashlib.sha256()
+    for buffer in values:
+        digest.update(buffer)
+    values_key = digest.digest()
     bounds = np.searchsorted(part["_row"], [c.line for c in chunks[1:]]).tolist()  # type: ignore[arg-type]
     edges = [0, *bounds, len(part["_row"])]  # type: ignore[arg-type]
     rows = encode_rows(part, edges, [c.line for c in chunks])

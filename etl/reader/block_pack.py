@@ -16,6 +16,9 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
+
+Buffer = Any  # bytes, or anything with the buffer protocol (a numpy array)
 
 PACK = "ledger-blocks.pack"
 MAGIC = b"EBOK-ledger-blocks-3\n"
@@ -54,13 +57,21 @@ class Pack:
             return None
         return payload
 
-    def put(self, key: bytes, kind: int, payload: bytes) -> None:
-        """Keep `payload` under `key` in the new pack (once)."""
+    def put(self, key: bytes, kind: int, payload: bytes | list[Buffer]) -> None:
+        """Keep `payload` (bytes, or buffers written one after the other, never joined: a
+        block's rows are megabytes) under `key` in the new pack (once)."""
         if key in self._written:
             return
         self._written.add(key)
-        self._out.write(_ENTRY.pack(key, kind, len(payload), zlib.crc32(payload)))
-        self._out.write(payload)
+        parts = [payload] if isinstance(payload, bytes) else payload
+        length = crc = 0
+        for part in parts:
+            view = memoryview(part).cast("B")
+            length += view.nbytes
+            crc = zlib.crc32(view, crc)
+        self._out.write(_ENTRY.pack(key, kind, length, crc))
+        for part in parts:
+            self._out.write(part)
 
     def commit(self) -> None:
         """This import's entries become the pack."""
