@@ -276,6 +276,14 @@ class _Session:
         self.sources: dict[bytes, dict[str, pa.Array] | None] = {}
         self.rows: dict[bytes, _Rows | None] = {}
 
+    def forget(self) -> None:
+        """Let the entries decoded so far go (a block's rows are megabytes), but for those
+        of the block read last, which the next one may share (blocks are cut anew)."""
+        for kept in (self.sources, self.rows):
+            recent = list(kept.items())[-2:]
+            kept.clear()
+            kept.update(recent)
+
     def values(self, key: bytes) -> dict[str, pa.Array] | None:
         if key not in self.sources:
             payload = self.pack.get(key, VALUES)
@@ -346,6 +354,7 @@ def validated_block(
     context = _context(block, codec, matched)
     chunks = block.chunks
     keys = [hashlib.sha256(context + c.sha256).digest() for c in chunks]
+    session.forget()  # the previous block's entries: most of its chunks were its own
     pieces: list[_Piece | None] = [
         session.piece(k, c.line) for k, c in zip(keys, chunks, strict=True)
     ]
