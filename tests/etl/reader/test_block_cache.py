@@ -150,3 +150,23 @@ def test_a_damaged_cache_is_ignored(demo: Path, tmp_path: Path, damage: str) -> 
     reimported = read_bundle(changed, previous=store.current(), work_dir=data / "work")
     pd.testing.assert_frame_equal(_ledger(reimported), _ledger(read_bundle(changed)))
     assert pack.read_bytes()[: len(block_pack.MAGIC)] == block_pack.MAGIC  # written anew
+
+
+def test_blank_lines_keep_their_row_numbers_from_the_cache(demo: Path, tmp_path: Path) -> None:
+    """Rows after blank lines are not their chunk's lines in order: their numbers are kept
+    (and the file's last lines, blank, end no chunk with rows)."""
+    spaced = tmp_path / "spaced"
+    shutil.copytree(demo, spaced)
+    ledger = spaced / "ledger.csv"
+    data = ledger.read_bytes()
+    for at in (0.2, 0.5, 0.8):
+        where = data.index(b"\r\n", int(len(data) * at)) + 2
+        data = data[:where] + b"\r\n;;;;;;\r\n" + data[where:]
+    ledger.write_bytes(data + b"\r\n\r\n")
+    data_dir = tmp_path / "data"
+    first = read_bundle(spaced, work_dir=data_dir / "work")
+    changed = _edited(spaced, tmp_path / "changed", b";Wp\xb3ata;", b";Wp\xb3ata bankowa;")
+    again = read_bundle(changed, work_dir=data_dir / "work")
+    fresh = read_bundle(changed)
+    pd.testing.assert_frame_equal(_ledger(again), _ledger(fresh))
+    assert len(_ledger(first)) == len(_ledger(fresh))
