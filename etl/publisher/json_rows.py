@@ -28,6 +28,12 @@ def _text(value: str) -> pa.Scalar:
     return pa.scalar(value, pa.large_string())
 
 
+def _textual(column: Column) -> bool:
+    """Whether a column's JSON is made from text (one value, distinct values, objects), so
+    that constant text can be put into it."""
+    return column.values is None or column.values.dtype.kind not in "iu"
+
+
 class RowsText:
     """The JSON text of a batch's rows, each `[...]` followed by a comma."""
 
@@ -55,50 +61,75 @@ class JsonRows:
         self.groups = groups
         self.default = default
         self.keys = keys
-        self._lookups: dict[str, pa.Array] = {}  # column -> JSON of each distinct value
+        # (column, text before, text after) -> the JSON of each distinct value
+        self._lookups: dict[tuple[str, str, str], pa.Array] = {}
 
     def _json(self, value: Any) -> str:
         return orjson.dumps(value, default=self.default).decode()
 
-    def _column(self, name: str, column: Column, rows: slice | np.ndarray, n: int) -> Any:
+    def _column(
+        self, name: str, column: Column, rows: slice | np.ndarray, before: str, after: str
+    ) -> Any:
+        """The column's values of these rows as JSON text, each between `before` and `after`
+        (constant text is put into the values once, not joined to each row: the join of a
+        whole row costs as much as making its columns)."""
         if column.values is None:  # one value throughout
-            return _text(self._json(column.default))
+            return _text(before + self._json(column.default) + after)
         if column.values.dtype.kind in "iu":
-            return pa.array(column.values[rows]).cast(pa.large_string())
+            numbers = pa.array(column.values[rows]).cast(pa.large_string())
+            if not before and not after:
+                return numbers
+            return pc.binary_join_element_wise(_text(before), numbers, _text(after), _text(""))
         if column.codes is None:  # unhashable cells (lists of details): one by one
-            texts = [self._json(v) for v in column.values[rows].tolist()]
+            texts = [before + self._json(v) + after for v in column.values[rows].tolist()]
             return pa.array(texts, pa.large_string())
-        if name not in self._lookups:
-            self._lookups[name] = pa.array(
-                [self._json(v) for v in column.values.tolist()], pa.large_string()
+        key = (name, before, after)
+        if key not in self._lookups:
+            self._lookups[key] = pa.array(
+                [before + self._json(v) + after for v in column.values.tolist()],
+                pa.large_string(),
             )
-        lookup = self._lookups[name]
+        lookup = self._lookups[key]
         codes = column.codes[rows]
         if len(codes) and codes.min() < 0:  # -1: missing, the lookup's last value (None)
             codes = np.where(codes < 0, len(lookup) - 1, codes)
         return lookup.take(pa.array(codes))
 
+    def _between(self) -> list[str]:
+        """The text before the first value, between each two, and after the last."""
+        count = len(self.groups.columns)
+        if self.keys is None:
+            return ["[", *[","] * (count - 1), "],"]
+        names = [self._json(k) + ":" for k in self.keys]
+        return ["{" + names[0], *["," + n for n in names[1:]], "},"]
+
     def text(self, rows: slice | np.ndarray) -> RowsText:
         """The JSON of these rows of the sorted table (Groups.select)."""
         n = len(range(self.groups_size)[rows]) if isinstance(rows, slice) else len(rows)
-        columns = [
-            self._column(name, column, rows, n) for name, column in self.groups.columns.items()
-        ]
-        if self.keys is None:
-            joined = pc.binary_join_element_wise(*columns, _text(","))
-            opening, closing = "[", "],"
-        else:  # "key":value pairs
-            names = [("," if i else "") + self._json(k) + ":" for i, k in enumerate(self.keys)]
-            pairs = [piece for pair in zip(names, columns, strict=True) for piece in pair]
-            joined = pc.binary_join_element_wise(
-                *[_text(p) if isinstance(p, str) else p for p in pairs], _text("")
-            )
-            opening, closing = "{", "},"
+        columns = list(self.groups.columns.items())
+        between = self._between()
+        # Each piece of constant text goes into a column of text beside it when there is one
+        # (numbers would need a join of their own).
+        before, after = [""] * len(columns), [""] * len(columns)
+        alone: dict[int, str] = {}
+        for i, literal in enumerate(between):
+            if i < len(columns) and _textual(columns[i][1]):
+                before[i] = literal
+            elif i > 0 and _textual(columns[i - 1][1]):
+                after[i - 1] += literal
+            else:
+                alone[i] = literal
+        pieces: list[Any] = []
+        for i, (name, column) in enumerate(columns):
+            if i in alone:
+                pieces.append(_text(alone[i]))
+            pieces.append(self._column(name, column, rows, before[i], after[i]))
+        if len(columns) in alone:
+            pieces.append(_text(alone[len(columns)]))
+        joined = pc.binary_join_element_wise(*pieces, _text(""))
         if isinstance(joined, pa.Scalar):  # every column constant
             joined = pa.array([joined.as_py()] * n, pa.large_string())
-        return RowsText(
-            pc.binary_join_element_wise(_text(opening), joined, _text(closing), _text(""))
-        )
+        return RowsText(joined)
 
     @property
     def groups_size(self) -> int:
