@@ -28,7 +28,7 @@ import pandas as pd
 from etl.reader.stream import Coded, Part, joined
 
 SPILL_ABOVE = 512 * 1024**2  # bytes of a CSV ledger kept in memory; a bigger one is spilled
-BUCKET_BYTES = 128 * 1024**2  # bytes of CSV per bucket: ~2 million rows, ~80 MB validated
+BUCKET_BYTES = 64 * 1024**2  # bytes of CSV per bucket: ~1 million rows, ~40 MB validated
 
 
 def bucket_count(size: int, *, above: int | None = None, per: int | None = None) -> int:
