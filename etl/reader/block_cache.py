@@ -187,21 +187,23 @@ def _joined(pieces: list[_Piece], sources: dict[bytes, dict[str, pa.Array]]) -> 
     are numbered in the order the rows first show them, as a block parsed whole numbers them:
     the publisher then finds a ledger listed premises by premises already in order."""
     out: Part = {}
-    n = sum(len(p.columns["_row"]) for p in pieces)
+    sizes = [len(p.columns["_row"]) for p in pieces]
+    n = sum(sizes)
+    used_sources = list(dict.fromkeys(p.source for p in pieces))
     for name in pieces[0].columns:
         if name not in sources[pieces[0].source]:
             out[name] = np.concatenate([p.columns[name] for p in pieces])
             continue
-        used_sources = list(dict.fromkeys(p.source for p in pieces))
         arrays = [sources[s][name] for s in used_sources]
-        offsets = dict(
-            zip(used_sources, np.cumsum([0] + [len(a) for a in arrays]).tolist(), strict=False)
+        at = dict(
+            zip(used_sources, np.cumsum([0] + [len(a) for a in arrays]).tolist()[:-1], strict=True)
         )
         encoded = pc.dictionary_encode(pa.concat_arrays(arrays), null_encoding="encode")
         index = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        codes = index[
-            np.concatenate([p.columns[name].astype(np.int64) + offsets[p.source] for p in pieces])
-        ]
+        local = np.concatenate([p.columns[name] for p in pieces]).astype(np.int64)
+        if len(used_sources) > 1:  # each chunk's codes into its own source's values
+            local += np.repeat(np.array([at[p.source] for p in pieces], dtype=np.int64), sizes)
+        codes = index[local]
         size = len(encoded.dictionary)
         if name in FIRST_SEEN:
             first = np.full(size, n, dtype=np.int64)
