@@ -47,11 +47,15 @@ def buckets_of(premises_ids: Iterable[str], count: int) -> np.ndarray:
 
 
 def _subset(column: Coded, keep: np.ndarray) -> Coded:
-    """The rows `keep` of a coded column, with only the distinct values they use."""
+    """The rows `keep` of a coded column, with only the distinct values they use (marked and
+    renumbered in one pass each: a sort per bucket was a fifth of reading a big ledger)."""
     codes = column.codes[keep]
-    used, local = np.unique(codes, return_inverse=True)
-    values = [column.values[i] for i in used.tolist()]
-    return Coded(local.astype(codes.dtype, copy=False), values)
+    present = np.zeros(len(column.values), dtype=bool)
+    present[codes] = True
+    used = np.flatnonzero(present)
+    renumber = np.zeros(len(column.values), dtype=codes.dtype)
+    renumber[used] = np.arange(len(used), dtype=codes.dtype)
+    return Coded(renumber[codes], [column.values[i] for i in used.tolist()])
 
 
 class Spill:
@@ -74,8 +78,11 @@ class Spill:
         per_value = buckets_of(pid.values, len(self.files))
         per_row = per_value[pid.codes] if len(per_value) else np.zeros(0, np.int64)
         self.rows += len(per_row)
+        # The rows of each bucket, in file order: one stable sort by bucket number.
+        order = np.argsort(per_row.astype(np.int16), kind="stable")
+        ends = np.cumsum(np.bincount(per_row, minlength=len(self.files)))
         for bucket, fh in enumerate(self.files):
-            keep = np.flatnonzero(per_row == bucket)
+            keep = order[ends[bucket - 1] if bucket else 0 : ends[bucket]]
             if not len(keep):
                 continue
             piece = {
