@@ -145,7 +145,8 @@ def _per_value(
     if all(isinstance(value, str) for value in out):
         values = pa.array(out, pa.large_string()).take(codes)
         return pd.Series(values.to_pandas().array, index=series.index)
-    return pd.Series(np.array(out, dtype=object)[codes], index=series.index, dtype=object)
+    at = codes.to_numpy(zero_copy_only=False)
+    return pd.Series(np.array(out, dtype=object)[at], index=series.index, dtype=object)
 
 
 def _per_distinct(
