@@ -31,6 +31,7 @@ from etl.exports import read_export
 from etl.model import BundleRejected, Problem
 from etl.progress import ProgressLine
 from etl.publisher.publish import PublishResult, publish
+from etl.reader.spill import SpillFailed
 from etl.snapshot.store import Generation, SnapshotStore
 
 log = logging.getLogger("ebok.imports")
@@ -118,6 +119,8 @@ def import_path(
             progress=getattr(progress, "rows", None),
             work_dir=settings.work_dir,
         )
+    except SpillFailed as exc:
+        raise BundleRejected([Problem(path.name, "ledger", None, "", "", exc.strerror)]) from None
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"
         raise BundleRejected([Problem(path.name, "", None, "", "", reason)]) from None

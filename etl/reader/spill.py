@@ -31,6 +31,19 @@ SPILL_ABOVE = 512 * 1024**2  # bytes of a CSV ledger kept in memory; a bigger on
 BUCKET_BYTES = 64 * 1024**2  # bytes of CSV per bucket: ~1 million rows, ~40 MB validated
 
 
+class SpillFailed(OSError):
+    """The work folder could not take the spilled ledger (full, not writable): said as such,
+    not as a file of the export that cannot be read."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(
+            cause.errno,
+            "the ledger is too big to import in memory and could not be put aside in the data "
+            f"dir's work/ folder ({cause.strerror or cause}); it needs about the ledger's size "
+            "of free space there",
+        )
+
+
 def bucket_count(size: int, *, above: int | None = None, per: int | None = None) -> int:
     """Buckets for a ledger file of `size` bytes: 1 (kept in memory) up to `above`."""
     above = SPILL_ABOVE if above is None else above
@@ -62,12 +75,15 @@ class Spill:
     """Validated blocks written into buckets as they come; `table()` when the file is read."""
 
     def __init__(self, count: int, columns: list[str], work_dir: Path | None = None) -> None:
-        if work_dir is not None:
-            work_dir.mkdir(parents=True, exist_ok=True)
         self.columns = columns
-        self.files: list[IO[bytes]] = [
-            tempfile.TemporaryFile(dir=work_dir, prefix="ledger-") for _ in range(count)
-        ]
+        try:
+            if work_dir is not None:
+                work_dir.mkdir(parents=True, exist_ok=True)
+            self.files: list[IO[bytes]] = [
+                tempfile.TemporaryFile(dir=work_dir, prefix="ledger-") for _ in range(count)
+            ]
+        except OSError as exc:
+            raise SpillFailed(exc) from None
         self.rows = 0
         self.premises: set[str] = set()
 
@@ -89,7 +105,10 @@ class Spill:
                 name: _subset(column, keep) if isinstance(column, Coded) else column[keep]
                 for name, column in part.items()
             }
-            pickle.dump(piece, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                pickle.dump(piece, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            except OSError as exc:
+                raise SpillFailed(exc) from None
         part.clear()
 
     def table(self, table: str, file: str) -> SpilledTable:

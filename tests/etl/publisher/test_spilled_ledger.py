@@ -7,6 +7,7 @@ The thresholds are lowered here so that a small demo export is spilled into many
 from __future__ import annotations
 
 import copy
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ebok.settings import Settings
 from etl.demo.generate import generate
 from etl.model import COLUMNS, SOURCE_COLUMNS, Bundle, BundleRejected
 from etl.publisher.publish import PublishResult, publish
@@ -22,6 +24,7 @@ from etl.reader.bundle import read_bundle
 from etl.reader.spill import SpilledTable
 from etl.reader.stream import Coded
 from etl.snapshot.store import SnapshotStore
+from etl.sync import import_path
 from tests.etl.builders import minimal_tables, write_csv_bundle
 from tests.etl.publisher import test_publish as whole
 
@@ -190,3 +193,22 @@ def test_kept_history_follows_the_same_rules_for_a_spilled_ledger(
     monkeypatch.setattr(whole, "publish", publish_spilled)
     case(store)
     assert spilled  # the case did publish spilled ledgers
+
+
+def test_a_full_work_folder_is_said_as_such_and_nothing_is_published(
+    settings: Settings, tmp_path: Path, spilling: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SnapshotStore(settings.snapshots_dir)
+
+    def full(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spill.pickle, "dump", full)
+    path = write_csv_bundle(tmp_path / "b", minimal_tables())
+    with pytest.raises(BundleRejected) as caught:
+        import_path(path, settings, store)
+    (problem,) = caught.value.problems
+    assert problem.table == "ledger"
+    assert "work/ folder (No space left on device)" in problem.reason
+    assert "free space" in problem.reason and "cannot read" not in problem.reason
+    assert store.current() is None
