@@ -198,6 +198,7 @@ class Builder:
             yield ids
             return
         of = self.spilled.bucket_of(ids)
+        of[of < 0] = 0  # premises without ledger rows: built with the first bucket
         for bucket in range(self.spilled.buckets):
             self.ledger = None  # the previous bucket goes before the next is loaded
             frame = self.spilled.frame(bucket)

@@ -219,8 +219,8 @@ def _validated_in_blocks(
     with entry.open() as fh:
         found = stream.scan(fh)
     columns = [*COLUMNS[table], *SOURCE_COLUMNS]
-    buckets = spill.bucket_count(found.size) if table == "ledger" else 1
-    sink = spill.Spill(buckets, columns, work_dir) if buckets > 1 else None
+    big = table == "ledger" and spill.spilled(found.size)
+    sink = spill.Spill(columns, work_dir) if big else None
     said: list[Problem] = []
     noted: list[str] = []
     found_problems = Problems()

@@ -14,11 +14,8 @@ arrays and short lists of distinct values is the fastest faithful round trip for
 
 from __future__ import annotations
 
-import math
 import pickle
 import tempfile
-import zlib
-from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
@@ -29,6 +26,7 @@ from etl.reader.stream import Coded, Part, joined
 
 SPILL_ABOVE = 512 * 1024**2  # bytes of a CSV ledger kept in memory; a bigger one is spilled
 BUCKET_BYTES = 64 * 1024**2  # bytes of CSV per bucket: ~1 million rows, ~40 MB validated
+BYTES_PER_ROW = 64  # a ledger line, about (the demo's are 62 bytes)
 
 
 class SpillFailed(OSError):
@@ -44,19 +42,9 @@ class SpillFailed(OSError):
         )
 
 
-def bucket_count(size: int, *, above: int | None = None, per: int | None = None) -> int:
-    """Buckets for a ledger file of `size` bytes: 1 (kept in memory) up to `above`."""
-    above = SPILL_ABOVE if above is None else above
-    per = BUCKET_BYTES if per is None else per
-    return 1 if size <= above else max(2, math.ceil(size / per))
-
-
-def buckets_of(premises_ids: Iterable[str], count: int) -> np.ndarray:
-    """The bucket of each premises id: the same in every process and every run (str's hash
-    is not), so a premises' rows from every block meet in one bucket."""
-    return np.fromiter(
-        (zlib.crc32(p.encode()) % count for p in premises_ids), dtype=np.int64
-    ).astype(np.int64)
+def spilled(size: int) -> bool:
+    """Whether a ledger file of `size` bytes is spilled rather than kept in memory."""
+    return size > SPILL_ABOVE
 
 
 def _subset(column: Coded, keep: np.ndarray) -> Coded:
@@ -72,47 +60,83 @@ def _subset(column: Coded, keep: np.ndarray) -> Coded:
 
 
 class Spill:
-    """Validated blocks written into buckets as they come; `table()` when the file is read."""
+    """Validated blocks written into buckets as they come; `table()` when the file is read.
 
-    def __init__(self, count: int, columns: list[str], work_dir: Path | None = None) -> None:
+    A premises is given a bucket when its first row comes: the bucket being filled, until that
+    holds `bucket_rows` rows and the next is started. An export lists a premises' rows
+    together, so a block usually goes whole into one bucket (or two); rows of a premises that
+    come back later still join their bucket."""
+
+    def __init__(
+        self, columns: list[str], work_dir: Path | None = None, bucket_rows: int | None = None
+    ) -> None:
         self.columns = columns
+        self.work_dir = work_dir
+        self.bucket_rows = bucket_rows or max(1, BUCKET_BYTES // BYTES_PER_ROW)
         try:
             if work_dir is not None:
                 work_dir.mkdir(parents=True, exist_ok=True)
-            self.files: list[IO[bytes]] = [
-                tempfile.TemporaryFile(dir=work_dir, prefix="ledger-") for _ in range(count)
-            ]
         except OSError as exc:
             raise SpillFailed(exc) from None
+        self.files: list[IO[bytes]] = []
+        self.filled = 0  # rows given to the last bucket
         self.rows = 0
-        self.premises: set[str] = set()
+        self.bucket: dict[str, int] = {}  # premises id -> its bucket
+
+    def _new_bucket(self) -> int:
+        try:
+            self.files.append(tempfile.TemporaryFile(dir=self.work_dir, prefix="ledger-"))
+        except OSError as exc:
+            raise SpillFailed(exc) from None
+        self.filled = 0
+        return len(self.files) - 1
+
+    def _buckets(self, values: list[str], counts: np.ndarray) -> np.ndarray:
+        """The bucket of each distinct premises id of a block (`counts`: its rows)."""
+        out = np.empty(len(values), dtype=np.int32)
+        for i, (value, count) in enumerate(zip(values, counts.tolist(), strict=True)):
+            bucket = self.bucket.get(value)
+            if bucket is None:
+                if not self.files or self.filled >= self.bucket_rows:
+                    self._new_bucket()
+                bucket = self.bucket[value] = len(self.files) - 1
+            if bucket == len(self.files) - 1:
+                self.filled += count
+            out[i] = bucket
+        return out
 
     def add(self, part: Part) -> None:
         pid = part["premises_id"]
         assert isinstance(pid, Coded)
-        self.premises.update(pid.values)
-        per_value = buckets_of(pid.values, len(self.files))
-        per_row = per_value[pid.codes] if len(per_value) else np.zeros(0, np.int64)
+        counts = np.bincount(pid.codes, minlength=len(pid.values))
+        per_value = self._buckets(pid.values, counts)
+        per_row = per_value[pid.codes] if len(per_value) else np.zeros(0, np.int32)
         self.rows += len(per_row)
-        # The rows of each bucket, in file order: one stable sort by bucket number.
-        order = np.argsort(per_row.astype(np.int16), kind="stable")
-        ends = np.cumsum(np.bincount(per_row, minlength=len(self.files)))
-        for bucket, fh in enumerate(self.files):
-            keep = order[ends[bucket - 1] if bucket else 0 : ends[bucket]]
-            if not len(keep):
-                continue
-            piece = {
-                name: _subset(column, keep) if isinstance(column, Coded) else column[keep]
-                for name, column in part.items()
-            }
-            try:
-                pickle.dump(piece, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            except OSError as exc:
-                raise SpillFailed(exc) from None
+        if not len(per_row):
+            return
+        first, last = int(per_row.min()), int(per_row.max())
+        if first == last:  # the usual case: the whole block to one bucket
+            self._write(first, part)
+        else:  # the rows of each bucket, in file order: one stable sort by bucket number
+            order = np.argsort(per_row - first, kind="stable")
+            ends = np.cumsum(np.bincount(per_row - first))
+            for offset in range(last - first + 1):
+                keep = order[ends[offset - 1] if offset else 0 : ends[offset]]
+                if len(keep):
+                    self._write(first + offset, {
+                        name: _subset(column, keep) if isinstance(column, Coded) else column[keep]
+                        for name, column in part.items()
+                    })  # fmt: skip
         part.clear()
 
+    def _write(self, bucket: int, piece: Part) -> None:
+        try:
+            pickle.dump(piece, self.files[bucket], protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as exc:
+            raise SpillFailed(exc) from None
+
     def table(self, table: str, file: str) -> SpilledTable:
-        return SpilledTable(table, file, self.columns, self.files, self.rows, self.premises)
+        return SpilledTable(table, file, self.columns, self.files, self.rows, self.bucket)
 
 
 class SpilledTable:
@@ -127,12 +151,13 @@ class SpilledTable:
         columns: list[str],
         files: list[IO[bytes]],
         rows: int,
-        premises: set[str],
+        bucket: dict[str, int],
     ) -> None:
         self.table, self.file, self.columns = table, file, columns
         self.files = files
         self.rows = rows
-        self.premises_ids = premises
+        self._bucket = bucket  # premises id -> its bucket
+        self.premises_ids = bucket.keys()
 
     def __len__(self) -> int:
         return self.rows
@@ -163,8 +188,7 @@ class SpilledTable:
     def rows_of(self, premises_ids: set[str]) -> pd.DataFrame:
         """premises_id and _row of every row of these premises, in file order (for problems
         that name them)."""
-        wanted = sorted(premises_ids)
-        buckets = set(buckets_of(wanted, self.buckets).tolist())
+        buckets = {self._bucket[p] for p in premises_ids if p in self._bucket}
         found: list[pd.DataFrame] = []
         for bucket in sorted(buckets):
             for piece in self._pieces(bucket):
@@ -187,7 +211,10 @@ class SpilledTable:
         return rows.sort_values("_row", kind="stable").reset_index(drop=True)
 
     def bucket_of(self, premises_ids: list[str]) -> np.ndarray:
-        return buckets_of(premises_ids, self.buckets)
+        """The bucket of each premises (-1: none, it has no rows)."""
+        return np.fromiter(
+            (self._bucket.get(p, -1) for p in premises_ids), dtype=np.int64, count=len(premises_ids)
+        )
 
     def close(self) -> None:
         for fh in self.files:

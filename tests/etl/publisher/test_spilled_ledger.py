@@ -29,11 +29,17 @@ from tests.etl.builders import minimal_tables, write_csv_bundle
 from tests.etl.publisher import test_publish as whole
 
 
+def _spill_everything(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """Every ledger spilled, in buckets of `rows` rows."""
+    monkeypatch.setattr(spill, "SPILL_ABOVE", 0)
+    monkeypatch.setattr(spill, "BUCKET_BYTES", rows)
+    monkeypatch.setattr(spill, "BYTES_PER_ROW", 1)
+
+
 @pytest.fixture
 def spilling(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every ledger spilled, in buckets of ~2 KB of CSV."""
-    monkeypatch.setattr(spill, "SPILL_ABOVE", 0)
-    monkeypatch.setattr(spill, "BUCKET_BYTES", 2048)
+    """Every ledger spilled, a premises a bucket."""
+    _spill_everything(monkeypatch, 1)
 
 
 def _import(store: SnapshotStore, path: Path, work: Path | None = None) -> PublishResult:
@@ -59,8 +65,7 @@ def test_a_spilled_ledger_publishes_what_one_in_memory_does(
     in_memory = SnapshotStore(tmp_path / "memory")
     _import(in_memory, demo)
 
-    monkeypatch.setattr(spill, "SPILL_ABOVE", 0)
-    monkeypatch.setattr(spill, "BUCKET_BYTES", 2048)
+    _spill_everything(monkeypatch, 30)
     bundle = read_bundle(demo, work_dir=tmp_path / "work")
     ledger = bundle.tables["ledger"]
     assert isinstance(ledger, SpilledTable) and ledger.buckets > 5
@@ -116,8 +121,7 @@ def test_a_spilled_ledger_names_the_same_unknown_premises_and_bad_rows(
     in_memory = _problems(tmp_path / "b")
     assert [p.row for p in in_memory if "unknown premises" in p.reason] == [6, 8, 9]
 
-    monkeypatch.setattr(spill, "SPILL_ABOVE", 0)
-    monkeypatch.setattr(spill, "BUCKET_BYTES", 64)
+    _spill_everything(monkeypatch, 1)
     assert _problems(tmp_path / "b") == in_memory
 
 
@@ -139,17 +143,25 @@ def test_a_lone_spilled_ledger_refreshes_only_the_ledger(tmp_path: Path, spillin
     assert _documents(store) == _documents(fresh)
 
 
-def test_bucket_count_grows_with_the_file_only_above_the_memory_limit() -> None:
-    assert spill.bucket_count(100, above=1000, per=10) == 1
-    assert spill.bucket_count(1000, above=1000, per=10) == 1
-    assert spill.bucket_count(1001, above=1000, per=10) == 101
-    assert spill.bucket_count(1001, above=1000, per=10_000) == 2
+def test_a_premises_rows_meet_in_its_bucket_however_the_file_orders_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buckets fill in file order; a premises that comes back later joins its bucket."""
+    tables = minimal_tables()
+    first, *rest = tables["ledger"]
+    tables["ledger"] = [*rest, first]  # KW5/1, KW5/1, KW5/G-3, then KW5/1 again
+    _spill_everything(monkeypatch, 2)
+    ledger = read_bundle(write_csv_bundle(tmp_path / "b", tables)).tables["ledger"]
+    assert isinstance(ledger, SpilledTable) and ledger.buckets == 2
+    assert ledger.bucket_of(["KW5/1", "KW5/G-3", "KW5/7"]).tolist() == [0, 1, -1]
+    assert ledger.frame(0)["_row"].tolist() == [2, 3, 5]
+    assert ledger.frame(1)["premises_id"].tolist() == ["KW5/G-3"]
 
 
 def _spilled(frame: pd.DataFrame, buckets: int, work: Path) -> SpilledTable:
     """A ledger frame as the reader spills it: its rows in blocks of two, coded."""
     columns = [*COLUMNS["ledger"], *SOURCE_COLUMNS]
-    sink = spill.Spill(buckets, columns, work)
+    sink = spill.Spill(columns, work, bucket_rows=buckets)
     for start in range(0, len(frame), 2):
         block = frame.iloc[start : start + 2]
         part: dict[str, Any] = {}
