@@ -11,6 +11,7 @@ does not check out, a torn end, a file that is not a pack: all are simply not fo
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
@@ -59,8 +60,9 @@ class Pack:
 
     def put(self, key: bytes, kind: int, payload: bytes | list[Buffer]) -> None:
         """Keep `payload` (bytes, or buffers written one after the other, never joined: a
-        block's rows are megabytes) under `key` in the new pack (once)."""
-        if key in self._written:
+        block's rows are megabytes) under `key` in the new pack (once). A pack that cannot
+        be written (a full disk) is given up: the import goes on without it."""
+        if key in self._written or self._out.closed:
             return
         self._written.add(key)
         parts = [payload] if isinstance(payload, bytes) else payload
@@ -69,20 +71,34 @@ class Pack:
             view = memoryview(part).cast("B")
             length += view.nbytes
             crc = zlib.crc32(view, crc)
-        self._out.write(_ENTRY.pack(key, kind, length, crc))
-        for part in parts:
-            self._out.write(part)
+        try:
+            self._out.write(_ENTRY.pack(key, kind, length, crc))
+            for part in parts:
+                self._out.write(part)
+        except OSError:
+            self._give_up()
 
     def commit(self) -> None:
-        """This import's entries become the pack."""
-        self._out.close()
-        os.replace(self._tmp, self.path)
+        """This import's entries become the pack (unless it was given up: the old one stays,
+        its entries as good as ever)."""
+        if not self._out.closed:
+            try:
+                self._out.close()
+                os.replace(self._tmp, self.path)
+            except OSError:
+                self._give_up()
         self._close_old()
 
     def abort(self) -> None:
-        self._out.close()
-        self._tmp.unlink(missing_ok=True)
+        self._give_up()
         self._close_old()
+
+    def _give_up(self) -> None:
+        """No new pack: what was written of it goes (the old one is still read)."""
+        with contextlib.suppress(OSError):
+            self._out.close()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink(missing_ok=True)
 
     def _close_old(self) -> None:
         if self._old is not None:

@@ -170,3 +170,38 @@ def test_blank_lines_keep_their_row_numbers_from_the_cache(demo: Path, tmp_path:
     fresh = read_bundle(changed)
     pd.testing.assert_frame_equal(_ledger(again), _ledger(fresh))
     assert len(_ledger(first)) == len(_ledger(fresh))
+
+
+def test_a_cache_that_cannot_be_written_fails_no_import(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    read_bundle(demo, work_dir=data / "work")
+    pack = block_cache.cache_dir(data / "work") / block_pack.PACK
+    kept = pack.read_bytes()
+
+    class FullDisk:
+        """A file that takes a few bytes, then says the disk is full."""
+
+        def __init__(self, path: Path, mode: str) -> None:
+            self.file = open(path, mode)  # noqa: SIM115
+            self.closed = False
+
+        def write(self, data: object) -> int:
+            if self.file.tell() > 1000:
+                raise OSError(28, "No space left on device")
+            return self.file.write(data)  # type: ignore[arg-type]
+
+        def close(self) -> None:
+            self.file.close()
+            self.closed = True
+
+    def opened(path: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        return FullDisk(path, mode) if "w" in mode else open(path, mode, *args, **kwargs)  # type: ignore[call-overload]  # noqa: SIM115
+
+    monkeypatch.setattr(block_pack, "open", opened, raising=False)
+    changed = _edited(demo, tmp_path / "changed", b";Wp\xb3ata;", b";Wp\xb3ata bankowa;")
+    again = read_bundle(changed, work_dir=data / "work")
+    pd.testing.assert_frame_equal(_ledger(again), _ledger(read_bundle(changed)))
+    assert pack.read_bytes() == kept  # the last pack that was written whole stays
+    assert not [p for p in pack.parent.iterdir() if p != pack]  # nothing half-written
