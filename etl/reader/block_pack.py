@@ -12,7 +12,6 @@ does not check out, a torn end, a file that is not a pack: all are simply not fo
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
 import struct
 import zlib
@@ -34,13 +33,13 @@ class Pack:
         self.path = directory / PACK
         for stale in directory.glob(f".{PACK}.tmp-*"):  # left by an import that was killed
             stale.unlink(missing_ok=True)
-        self._old: mmap.mmap | None = None
+        # Read with pread, not mapped: a file cut short under a mapping kills the process.
+        self._old: int | None = None
         self._index: dict[bytes, tuple[int, int, int, int]] = {}
         try:
-            with open(self.path, "rb") as fh:
-                self._old = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            self._old = os.open(self.path, os.O_RDONLY)
             self._index = _index(self._old)
-        except (OSError, ValueError):  # none yet, or empty
+        except OSError:  # none yet
             self._index = {}
         self._tmp = directory / f".{PACK}.tmp-{os.getpid()}"
         self._out = open(self._tmp, "wb", buffering=1 << 20)  # noqa: SIM115 - commit, abort
@@ -53,7 +52,10 @@ class Pack:
         if found is None or found[0] != kind or self._old is None:
             return None
         _, at, length, crc = found
-        payload = self._old[at : at + length]
+        try:
+            payload = os.pread(self._old, length, at)
+        except OSError:
+            return None
         if len(payload) != length or zlib.crc32(payload) != crc:
             return None
         return payload
@@ -102,20 +104,21 @@ class Pack:
 
     def _close_old(self) -> None:
         if self._old is not None:
-            self._old.close()
+            os.close(self._old)
             self._old = None
 
 
-def _index(data: mmap.mmap) -> dict[bytes, tuple[int, int, int, int]]:
+def _index(fd: int) -> dict[bytes, tuple[int, int, int, int]]:
     """key -> (kind, offset, length, crc) of every whole entry (a torn end is left out)."""
-    if data[: len(MAGIC)] != MAGIC:
+    size = os.fstat(fd).st_size
+    if os.pread(fd, len(MAGIC), 0) != MAGIC:
         return {}
     index = {}
     at = len(MAGIC)
-    while at + _ENTRY.size <= len(data):
-        key, kind, length, crc = _ENTRY.unpack_from(data, at)
+    while at + _ENTRY.size <= size:
+        key, kind, length, crc = _ENTRY.unpack(os.pread(fd, _ENTRY.size, at))
         at += _ENTRY.size
-        if at + length > len(data):
+        if at + length > size:
             break
         index[key] = (kind, at, length, crc)
         at += length
