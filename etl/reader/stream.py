@@ -11,8 +11,9 @@ the file is read twice, a block at a time, never whole:
 2. the rows are parsed a block of lines at a time (pyarrow's reader over a block cut at a line
    break, transcoded to UTF-8), each block numbered by the lines before it.
 
-Only files that read unambiguously this way are streamed: no quote character (a quoted value
-may hold a line break, so a block cannot be cut at any line break), no lone CR line break, a
+Only files that read unambiguously this way are streamed: no quoted value holding a line break
+(quotes are counted in the scan: a value may be quoted, as spreadsheets write them, as long as
+every line break ends a row, so a block can be cut at any of them), no lone CR line break, a
 first line that heads the table. Anything else, and anything the scan or a block's parse would
 refuse, raises `NotStreamable`: the caller reads the file whole, which gives the exact answer
 (or the exact refusal) in those rare cases.
@@ -64,7 +65,7 @@ def _hashed(piece: bytes, digest: Any, chunker: Chunker) -> None:
 def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
     """The encoding `choose_encoding` picks for the whole file, decided block by block, and
     its chunks (one read of the file for both); raises NotStreamable where it would refuse the
-    file, or the file has quote characters."""
+    file, or a quoted value spans lines (then a line break need not end a row)."""
     digest = hashlib.sha256()
     strict = codecs.getincrementaldecoder("utf-8")()
     lenient = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -75,6 +76,7 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
     size = 0
     bom = None
     chunker = Chunker(digests=ChunkDigests())
+    quoted = False  # whether the next byte is inside a quoted value
     # The file's and its chunks' SHA-256 are worked out in a second thread (hashlib lets go
     # of the GIL), one piece behind the encoding counts and the cutting done here.
     hashing = ThreadPoolExecutor(1, thread_name_prefix="scan-sha256")
@@ -87,8 +89,8 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
                 if b"\x00" in piece[:HEAD_BYTES]:
                     raise NotStreamable("NUL bytes")
                 bom = piece.startswith(codecs.BOM_UTF8)
-            if b'"' in piece:
-                raise NotStreamable("quotes")
+            if quoted or b'"' in piece:
+                quoted = _quotes(piece, quoted)
             chunker.feed(piece)
             if hashed is not None:
                 hashed.result()  # one piece at a time in the other thread, in order
@@ -114,6 +116,8 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
         hashing.shutdown()
     if bom is None:
         raise NotStreamable("empty file")
+    if quoted:
+        raise NotStreamable("a quoted value is not closed")
     tail = lenient.decode(b"", final=True)
     decoded += len(tail)
     broken += tail.count("\ufffd")
@@ -177,6 +181,19 @@ def coded(column: pa.ChunkedArray | pa.Array, codec: str) -> tuple[np.ndarray, p
     return codes, text
 
 
+def _quotes(piece: bytes, inside: bool) -> bool:
+    """Whether a quoted value is still open at the end of `piece` (`inside`: at its start);
+    raises NotStreamable when one holds a line break. A doubled quote inside a value counts
+    twice, so an even count of quotes before a line break puts it outside every value."""
+    buf = np.frombuffer(piece, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == 34)
+    breaks = np.flatnonzero(buf == 10)
+    before = np.searchsorted(quotes, breaks) + inside  # quotes before each line break
+    if (before % 2).any():
+        raise NotStreamable("a quoted value spans lines")
+    return bool((len(quotes) + inside) % 2)
+
+
 def _parse(text: bytes, names: list[str], sep: str, *, skip_header: bool, skip_blank: bool):
     def stop(_row: object) -> str:
         return "error"
@@ -190,7 +207,9 @@ def _parse(text: bytes, names: list[str], sep: str, *, skip_header: bool, skip_b
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=sep,
-            quote_char=False,
+            quote_char='"',  # as the whole-file reading (etl.reader.sheets) unquotes values
+            double_quote=True,
+            newlines_in_values=False,  # scan() sends files whose quoted values do elsewhere
             ignore_empty_lines=skip_blank,
             invalid_row_handler=stop,
         ),
