@@ -58,6 +58,7 @@ class Scan:
 
 
 def _hashed(piece: bytes, digest: Any, chunker: Chunker) -> None:
+    chunker.feed(piece)
     digest.update(piece)
     chunker.digests.feed(piece, chunker.ends)
 
@@ -77,8 +78,8 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
     bom = None
     chunker = Chunker(digests=ChunkDigests())
     quoted = False  # whether the next byte is inside a quoted value
-    # The file's and its chunks' SHA-256 are worked out in a second thread (hashlib lets go
-    # of the GIL), one piece behind the encoding counts and the cutting done here.
+    # The chunks are cut, and the file's and their SHA-256 worked out, in a second thread
+    # (hashlib and numpy let go of the GIL), beside the encoding counts done here.
     hashing = ThreadPoolExecutor(1, thread_name_prefix="scan-sha256")
     hashed: Future[None] | None = None
     try:
@@ -91,7 +92,6 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
                 bom = piece.startswith(codecs.BOM_UTF8)
             if quoted or b'"' in piece:
                 quoted = _quotes(piece, quoted)
-            chunker.feed(piece)
             if hashed is not None:
                 hashed.result()  # one piece at a time in the other thread, in order
             hashed = hashing.submit(_hashed, piece, digest, chunker)
