@@ -58,7 +58,6 @@ class Scan:
 
 
 def _hashed(piece: bytes, digest: Any, chunker: Chunker) -> None:
-    chunker.feed(piece)
     digest.update(piece)
     chunker.digests.feed(piece, chunker.ends)
 
@@ -78,8 +77,9 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
     bom = None
     chunker = Chunker(digests=ChunkDigests())
     quoted = False  # whether the next byte is inside a quoted value
-    # The chunks are cut, and the file's and their SHA-256 worked out, in a second thread
-    # (hashlib and numpy let go of the GIL), beside the encoding counts done here.
+    # The file's and its chunks' SHA-256 are worked out in a second thread (hashlib lets go
+    # of the GIL), one piece behind the encoding counts and the cutting done here (cutting
+    # there too was slower: 0.82-0.86 s against 0.71-0.75 s for 308 MB, it holds the GIL).
     hashing = ThreadPoolExecutor(1, thread_name_prefix="scan-sha256")
     hashed: Future[None] | None = None
     try:
@@ -92,6 +92,7 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
                 bom = piece.startswith(codecs.BOM_UTF8)
             if quoted or b'"' in piece:
                 quoted = _quotes(piece, quoted)
+            chunker.feed(piece)
             if hashed is not None:
                 hashed.result()  # one piece at a time in the other thread, in order
             hashed = hashing.submit(_hashed, piece, digest, chunker)
