@@ -4,17 +4,16 @@ only the chunks whose bytes changed.
 A chunk (etl.reader.chunks) is found again by a key: the SHA-256 of its bytes together with
 everything else that decides what they validate to (the header line, the encoding, the
 separator, which column is which, the rules' version, the parsers' versions, a digest of
-the validating code itself). Only chunks
-that validated without a problem are kept, so a problem is always found by parsing and worded
-as the validation words it; row numbers are kept relative to the chunk's first line, so a
-chunk that moved (lines added above it) is still found.
+the validating code itself). Only chunks that validated without a problem are kept, so a
+problem is always found by parsing and worded as the validation words it; row numbers are
+kept relative to the chunk's first line, so a chunk that moved (lines added above it) is still
+found.
 
 What is kept per run of chunks (a block, etl.reader.stream.Lines) is its text columns'
-distinct values once (a "values" entry), and per chunk its rows: codes into those values and
-the amounts (a "chunk" entry naming its values entry). A re-import joins the chunks of a block
-taken from the cache and those parsed anew with a few array operations per column and block,
-not a Python object per value: 5 million rows of text are mostly codes. The file the entries
-live in, and how it is replaced by each import, is etl.reader.block_pack.
+distinct values once and its rows as codes into them and amounts, a column at a time, and per
+chunk which of those rows are its own (etl.reader.block_pack: the file, its entries, how each
+import replaces it). A re-import joins the chunks of a block taken from the cache and those
+parsed anew with a few array operations per column and block, not a Python object per row.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import hashlib
 import struct
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import orjson
@@ -32,7 +30,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.reader import cells, ledger_blocks, stream, validate
-from etl.reader.block_pack import Pack
+from etl.reader.block_pack import (
+    CHUNK,
+    CHUNK_REF,
+    ROWS,
+    VALUES,
+    Pack,
+    Rows,
+    decode_values,
+    encode_rows,
+    encode_values,
+)
 from etl.reader.headers import HeaderMap
 from etl.reader.ledger_blocks import ledger_block
 from etl.reader.raw import Problems
@@ -42,9 +50,7 @@ from etl.reader.stream import Block, Coded, Lines, Part, narrow
 # older entries then match nothing.
 RULES = "1"
 CACHE_DIR = "cache"
-VALUES, ROWS, CHUNK = 1, 2, 3  # kinds of entries
 FIRST_SEEN = {"premises_id"}  # values kept in the order rows first show them (see _joined)
-_HEAD = struct.Struct("<I")
 
 
 def cache_dir(work_dir: Path) -> Path:
@@ -52,130 +58,11 @@ def cache_dir(work_dir: Path) -> Path:
     return work_dir.parent / CACHE_DIR
 
 
-# --- entries ---------------------------------------------------------------------------------
-
-
-def _with_head(head: Any, arrays: list[Any]) -> list[Any]:
-    """An entry's buffers: the length of its JSON head, the head, the arrays (not copied)."""
-    data = orjson.dumps(head)
-    return [_HEAD.pack(len(data)), data, *arrays]
-
-
-def _head(payload: bytes) -> tuple[Any, int]:
-    (length,) = _HEAD.unpack_from(payload)
-    return orjson.loads(payload[4 : 4 + length]), 4 + length
-
-
-def encode_values(part: Part) -> list[Any]:
-    """The distinct values of a block's text columns: Arrow's offsets and UTF-8 bytes."""
-    head, arrays = [], []
-    for name, column in part.items():
-        if not isinstance(column, Coded):
-            continue
-        values = pa.array(column.values, pa.string())
-        validity, offsets, data = values.buffers()
-        m = len(values)
-        ends = np.frombuffer(offsets, dtype="<i4", count=m + 1)
-        nulls = b"" if values.null_count == 0 else validity.to_pybytes()[: (m + 7) // 8]
-        text = memoryview(data)[: int(ends[-1])] if data is not None else b""
-        head.append([name, m, len(nulls), len(text)])
-        arrays += [ends, nulls, text]
-    return _with_head(head, arrays)
-
-
-def decode_values(payload: bytes) -> dict[str, pa.Array]:
-    """`encode_values` back; raises for bytes that are not such an entry."""
-    head, at = _head(payload)
-    view = memoryview(payload)
-    out = {}
-    for name, m, nulls, size in head:
-        offsets = view[at : at + 4 * (m + 1)]
-        at += 4 * (m + 1)
-        validity = pa.py_buffer(view[at : at + nulls]) if nulls else None
-        at += nulls
-        data = view[at : at + size]
-        at += size
-        values = pa.Array.from_buffers(
-            pa.string(), m, [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
-        )
-        values.validate(full=True)
-        out[name] = values
-    if at != len(payload):
-        raise ValueError("not a whole values entry")
-    return out
-
-
-def encode_rows(part: Part, edges: list[int], lines: list[int]) -> list[Any]:
-    """All rows of a validated block, a column at a time: text as codes into the block's
-    values entry, amounts (int32 where they fit), and each row's line relative to the first
-    line of its chunk (nothing at all when every chunk's rows are its lines in order, the
-    usual case). Chunk k is rows [edges[k], edges[k + 1])."""
-    rows = np.asarray(part["_row"])
-    columns: list[list[str]] = []
-    arrays: list[Any] = []
-    for name, column in part.items():
-        if name == "_row":
-            if _consecutive(rows, edges, lines):
-                continue
-            counts = np.diff(edges)
-            values = rows - np.repeat(np.asarray(lines, dtype=np.int64), counts)
-        else:
-            values = column.codes if isinstance(column, Coded) else np.asarray(column)
-        kind = "text" if isinstance(column, Coded) else values.dtype.str
-        if kind != "text" and values.dtype.kind == "i" and len(values):
-            small = np.iinfo(np.int32)
-            if small.min <= int(values.min()) and int(values.max()) <= small.max:
-                values = values.astype("<i4")
-        columns.append([name, kind, values.dtype.str])
-        arrays.append(np.ascontiguousarray(values))
-    return _with_head({"n": len(rows), "columns": columns}, arrays)
-
-
-def _consecutive(rows: np.ndarray, edges: list[int], lines: list[int]) -> bool:
-    """Whether each chunk's rows are its lines from the first, in order (no blank line): the
-    rows increase, so it is enough that the block's span equals its count and each chunk
-    with rows starts at its first line."""
-    if not len(rows):
-        return True
-    if int(rows[-1]) - int(rows[0]) != len(rows) - 1:
-        return False
-    starts = np.asarray(edges[:-1])
-    has = np.diff(edges) > 0
-    return bool(np.array_equal(rows[starts[has]], np.asarray(lines)[has]))
-
-
-class _Rows:
-    """A block's rows as kept (`encode_rows`): whole columns, cut into chunks on demand."""
-
-    def __init__(self, payload: bytes) -> None:
-        head, at = _head(payload)
-        n = int(head["n"])
-        self.columns: dict[str, np.ndarray] = {}
-        self.text: set[str] = set()
-        for name, kind, stored in head["columns"]:
-            dtype = np.dtype(stored)
-            if at + n * dtype.itemsize > len(payload):
-                raise ValueError("rows cut short")
-            array = np.frombuffer(payload, dtype=dtype, count=n, offset=at)
-            at += n * dtype.itemsize
-            if kind == "text":
-                self.text.add(name)
-            else:
-                array = array.astype(np.dtype(kind))
-            self.columns[name] = array
-        if at != len(payload):
-            raise ValueError("not a whole rows entry")
-        self.n = n
-
-
 class _Piece:
     """One chunk's rows: text as codes into the values of `source`, numbers as they are."""
 
     def __init__(self, source: bytes, columns: dict[str, np.ndarray]) -> None:
         self.source, self.columns = source, columns
-
-
-_CHUNK = struct.Struct("<32s32sQQ")  # rows entry, values entry, rows [a, b) of the block
 
 
 # --- a block joined from its chunks ----------------------------------------------------------
@@ -276,7 +163,7 @@ class _Session:
     def __init__(self, directory: Path) -> None:
         self.pack = Pack(directory)
         self.sources: dict[bytes, dict[str, pa.Array] | None] = {}
-        self.rows: dict[bytes, _Rows | None] = {}
+        self.rows: dict[bytes, Rows | None] = {}
 
     def forget(self) -> None:
         """Let the entries decoded so far go (a block's rows are megabytes), but for those
@@ -295,11 +182,11 @@ class _Session:
                 self.sources[key] = None  # a corrupt entry: its chunks are parsed again
         return self.sources[key]
 
-    def block_rows(self, key: bytes, values: dict[str, pa.Array]) -> _Rows | None:
+    def block_rows(self, key: bytes, values: dict[str, pa.Array]) -> Rows | None:
         if key not in self.rows:
             payload = self.pack.get(key, ROWS)
             try:
-                rows = _Rows(payload) if payload is not None else None
+                rows = Rows(payload) if payload is not None else None
                 for name in rows.text if rows is not None else ():
                     codes = rows.columns[name]
                     if len(codes) and (codes.min() < 0 or codes.max() >= len(values[name])):
@@ -312,9 +199,9 @@ class _Session:
     def piece(self, key: bytes, first_line: int) -> _Piece | None:
         """The chunk kept under `key`, if it (its block's rows and values) check out."""
         payload = self.pack.get(key, CHUNK)
-        if payload is None or len(payload) != _CHUNK.size:
+        if payload is None or len(payload) != CHUNK_REF.size:
             return None
-        rows_key, values_key, a, b = _CHUNK.unpack(payload)
+        rows_key, values_key, a, b = CHUNK_REF.unpack(payload)
         values = self.values(values_key)
         rows = self.block_rows(rows_key, values) if values is not None else None
         if rows is None or not a <= b <= rows.n:
@@ -411,4 +298,4 @@ def _keep(pack: Pack, part: Part, chunks: list, keys: list[bytes], clean: list[b
     pack.put(rows_key, ROWS, rows)
     for k in range(len(chunks)):
         if clean[k]:
-            pack.put(keys[k], CHUNK, _CHUNK.pack(rows_key, values_key, edges[k], edges[k + 1]))
+            pack.put(keys[k], CHUNK, CHUNK_REF.pack(rows_key, values_key, edges[k], edges[k + 1]))

@@ -7,6 +7,12 @@ old one, with only what it read itself, and renames it over the old one once the
 was read: the cache holds one ledger and does not grow, and a crash leaves the old pack whole
 (or, should a rename outlive its data, entries whose CRC does not check out). An entry that
 does not check out, a torn end, a file that is not a pack: all are simply not found.
+
+Three kinds of entries, per block of the ledger (a run of chunks parsed together): VALUES, the
+distinct values of its text columns (Arrow's offsets and UTF-8 bytes); ROWS, all its rows a
+column at a time (text as codes into those values, amounts as int32 where they fit, each
+row's line relative to its chunk's first line unless they simply follow one another); and
+per chunk a CHUNK entry of 80 bytes, keyed by the chunk: which ROWS and VALUES, which rows.
 """
 
 from __future__ import annotations
@@ -18,11 +24,20 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from etl.reader.stream import Coded, Part
+
 Buffer = Any  # bytes, or anything with the buffer protocol (a numpy array)
 
 PACK = "ledger-blocks.pack"
 MAGIC = b"EBOK-ledger-blocks-3\n"
 _ENTRY = struct.Struct("<32sBQI")  # key, kind, payload length, CRC-32 of the payload
+VALUES, ROWS, CHUNK = 1, 2, 3  # kinds of entries: a block's text values, its rows, a chunk
+CHUNK_REF = struct.Struct("<32s32sQQ")  # a chunk: rows entry, values entry, rows [a, b)
+_HEAD = struct.Struct("<I")
 
 
 class Pack:
@@ -123,3 +138,119 @@ def _index(fd: int) -> dict[bytes, tuple[int, int, int, int]]:
         index[key] = (kind, at, length, crc)
         at += length
     return index
+
+
+# --- what the entries hold --------------------------------------------------------------------
+
+
+def _with_head(head: Any, arrays: list[Any]) -> list[Any]:
+    """An entry's buffers: the length of its JSON head, the head, the arrays (not copied)."""
+    data = orjson.dumps(head)
+    return [_HEAD.pack(len(data)), data, *arrays]
+
+
+def _head(payload: bytes) -> tuple[Any, int]:
+    (length,) = _HEAD.unpack_from(payload)
+    return orjson.loads(payload[4 : 4 + length]), 4 + length
+
+
+def encode_values(part: Part) -> list[Any]:
+    """The distinct values of a block's text columns: Arrow's offsets and UTF-8 bytes."""
+    head, arrays = [], []
+    for name, column in part.items():
+        if not isinstance(column, Coded):
+            continue
+        values = pa.array(column.values, pa.string())
+        validity, offsets, data = values.buffers()
+        m = len(values)
+        ends = np.frombuffer(offsets, dtype="<i4", count=m + 1)
+        nulls = b"" if values.null_count == 0 else validity.to_pybytes()[: (m + 7) // 8]
+        text = memoryview(data)[: int(ends[-1])] if data is not None else b""
+        head.append([name, m, len(nulls), len(text)])
+        arrays += [ends, nulls, text]
+    return _with_head(head, arrays)
+
+
+def decode_values(payload: bytes) -> dict[str, pa.Array]:
+    """`encode_values` back; raises for bytes that are not such an entry."""
+    head, at = _head(payload)
+    view = memoryview(payload)
+    out = {}
+    for name, m, nulls, size in head:
+        offsets = view[at : at + 4 * (m + 1)]
+        at += 4 * (m + 1)
+        validity = pa.py_buffer(view[at : at + nulls]) if nulls else None
+        at += nulls
+        data = view[at : at + size]
+        at += size
+        values = pa.Array.from_buffers(
+            pa.string(), m, [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
+        values.validate(full=True)
+        out[name] = values
+    if at != len(payload):
+        raise ValueError("not a whole values entry")
+    return out
+
+
+def encode_rows(part: Part, edges: list[int], lines: list[int]) -> list[Any]:
+    """All rows of a validated block, a column at a time: text as codes into the block's
+    values entry, amounts (int32 where they fit), and each row's line relative to the first
+    line of its chunk (nothing at all when every chunk's rows are its lines in order, the
+    usual case). Chunk k is rows [edges[k], edges[k + 1])."""
+    rows = np.asarray(part["_row"])
+    columns: list[list[str]] = []
+    arrays: list[Any] = []
+    for name, column in part.items():
+        if name == "_row":
+            if _consecutive(rows, edges, lines):
+                continue
+            counts = np.diff(edges)
+            values = rows - np.repeat(np.asarray(lines, dtype=np.int64), counts)
+        else:
+            values = column.codes if isinstance(column, Coded) else np.asarray(column)
+        kind = "text" if isinstance(column, Coded) else values.dtype.str
+        if kind != "text" and values.dtype.kind == "i" and len(values):
+            small = np.iinfo(np.int32)
+            if small.min <= int(values.min()) and int(values.max()) <= small.max:
+                values = values.astype("<i4")
+        columns.append([name, kind, values.dtype.str])
+        arrays.append(np.ascontiguousarray(values))
+    return _with_head({"n": len(rows), "columns": columns}, arrays)
+
+
+def _consecutive(rows: np.ndarray, edges: list[int], lines: list[int]) -> bool:
+    """Whether each chunk's rows are its lines from the first, in order (no blank line): the
+    rows increase, so it is enough that the block's span equals its count and each chunk
+    with rows starts at its first line."""
+    if not len(rows):
+        return True
+    if int(rows[-1]) - int(rows[0]) != len(rows) - 1:
+        return False
+    starts = np.asarray(edges[:-1])
+    has = np.diff(edges) > 0
+    return bool(np.array_equal(rows[starts[has]], np.asarray(lines)[has]))
+
+
+class Rows:
+    """A block's rows as kept (`encode_rows`): whole columns, cut into chunks on demand."""
+
+    def __init__(self, payload: bytes) -> None:
+        head, at = _head(payload)
+        n = int(head["n"])
+        self.columns: dict[str, np.ndarray] = {}
+        self.text: set[str] = set()
+        for name, kind, stored in head["columns"]:
+            dtype = np.dtype(stored)
+            if at + n * dtype.itemsize > len(payload):
+                raise ValueError("rows cut short")
+            array = np.frombuffer(payload, dtype=dtype, count=n, offset=at)
+            at += n * dtype.itemsize
+            if kind == "text":
+                self.text.add(name)
+            else:
+                array = array.astype(np.dtype(kind))
+            self.columns[name] = array
+        if at != len(payload):
+            raise ValueError("not a whole rows entry")
+        self.n = n
