@@ -61,6 +61,9 @@ def parse_decimal(text: str) -> Decimal:
     return Decimal(_canonical_number(text))
 
 
+MAX_GROSZE = 10**17  # an amount of more than 15 digits of złoty is refused
+
+
 def parse_money(text: str, *, from_number_cell: bool = False) -> int:
     """Money as integer grosze. More than two decimals is an error, because a ledger amount
     that is not a whole number of grosze means the column is not what we think; the exception
@@ -73,7 +76,7 @@ def parse_money(text: str, *, from_number_cell: bool = False) -> int:
             raise ValueError("more than 2 decimal places: not an amount in złoty and grosze")
         value = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     grosze = int(value * 100)
-    if abs(grosze) >= 10**17:  # more than 15 digits of złoty
+    if abs(grosze) >= MAX_GROSZE:
         raise ValueError("amount too large")
     return grosze
 

@@ -334,9 +334,22 @@ def fees(raw: RawTable, problems: Problems) -> pd.DataFrame:
             pa.array(quantity.array).take(at), pa.array(rate.array).take(at)
         )
         values[computed] = grosze
+        huge: list[int] = []
         for i in computed[~exact]:  # too many digits for int64 arithmetic: in Decimal
             q, r = Decimal(quantity.iloc[i]), Decimal(rate.iloc[i])
-            values[i] = money.from_decimal(q * r)
+            product = money.from_decimal(q * r)
+            if abs(product) >= cells.MAX_GROSZE:
+                huge.append(int(i))
+            else:
+                values[i] = product
+        huge += computed[np.abs(values[computed]) >= cells.MAX_GROSZE].tolist()
+        values[huge] = 0
+        problems.rows(
+            raw,
+            np.array(sorted(set(huge)), dtype=np.int64),
+            "amount",
+            lambda _v: "quantity × rate is too large an amount",
+        )
     problems.rows(
         raw,
         np.flatnonzero(missing & ~refused & ~(has_q & has_r)),

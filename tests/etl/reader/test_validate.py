@@ -249,16 +249,17 @@ def test_fee_amounts_worked_out_from_long_quantities_are_exact(tmp_path: Path) -
         {**fee, "quantity": "54,30", "rate": "3,15"},
         {**fee, "quantity": "123456789012,345678", "rate": "0,0000001"},
         {**fee, "quantity": "-0,005", "rate": "1"},
-        {**fee, "quantity": "29 999 999,99", "rate": "299 999 999"},
+        {**fee, "quantity": "9 999 999,99", "rate": "999 999,99"},
         {**fee, "quantity": "   ", "rate": "1"},
+        {**fee, "quantity": "29 999 999,99", "rate": "299 999 999"},  # beyond 15 digits of zł
     ]
     for row in tables["fees"]:
         row["amount"] = ""
     problems = problems_of(write_csv_bundle(tmp_path / "b", tables))
-    assert where(problems) == {("fees", 6, "amount")}  # the blank quantity only
-    tables["fees"].pop()
+    assert where(problems) == {("fees", 6, "amount"), ("fees", 7, "amount")}
+    del tables["fees"][4:]
     fees = read_bundle(write_csv_bundle(tmp_path / "c", tables)).tables["fees"]
-    assert fees["amount"].tolist() == [17105, 1234568, -1, 899999996700000001]
+    assert fees["amount"].tolist() == [17105, 1234568, -1, 999999989000000]
 
 
 def test_problems_are_capped_but_counted(tmp_path: Path) -> None:
@@ -289,3 +290,16 @@ def test_digits_that_are_not_ascii_are_refused_with_the_parsers_reason(tmp_path:
     assert "not a number" in found[("ledger", 3, "charge")]
     assert "not a date" in found[("ledger", 2, "date")]
     assert "whole number" in found[("premises", 2, "occupants")]
+
+
+def test_a_fee_whose_quantity_times_rate_is_too_large_is_a_problem(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["fees"][0].update(quantity="99999999999999", rate="99999999999,99", amount="")
+    tables["fees"][1].update(quantity="1000000000", rate="100000000", amount="")
+    with pytest.raises(BundleRejected) as caught:
+        read_bundle(write_csv_bundle(tmp_path / "b", tables))
+    problems = [(p.table, p.row, p.column, p.reason) for p in caught.value.problems]
+    assert problems == [
+        ("fees", 2, "amount", "quantity × rate is too large an amount"),
+        ("fees", 3, "amount", "quantity × rate is too large an amount"),
+    ]
