@@ -9,6 +9,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+from ebok.notices import nobody_subscribed
 from ebok.settings import Settings
 from portal.accounts.service import Accounts
 from portal.notices.store import NoticesStore
@@ -106,3 +107,25 @@ def test_an_upload_in_the_panel_sends_notices_through_the_portals_mailer(
     (msg,) = outbox(settings)
     assert msg["To"] == "anna@example.pl"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_an_import_asks_for_the_portal_only_when_someone_has_notices_on(
+    settings: Settings,
+) -> None:
+    """A manager whose residents never switched notices on pays nothing for them per import."""
+    if settings.database_url is None:
+        assert nobody_subscribed(settings)  # not even an accounts database yet
+    accounts = Accounts(settings.accounts_database)
+    try:
+        accounts.create("jan", "x", ["KW5/1"], email="jan@example.pl")
+    finally:
+        accounts.close()
+    assert nobody_subscribed(settings)
+    account_id = opt_in(settings, "anna", "KW5/1", "anna@example.pl")
+    assert not nobody_subscribed(settings)
+    accounts = Accounts(settings.accounts_database)
+    try:
+        NoticesStore(accounts.db).unsubscribe(account_id)
+    finally:
+        accounts.close()
+    assert nobody_subscribed(settings)
