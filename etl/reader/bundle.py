@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.model import COLUMNS, SOURCE_COLUMNS, Bundle, BundleRejected, Problem, SourceFile
-from etl.reader import attachments, headers, spill, stream, table_blocks, validate
+from etl.reader import attachments, first_pass, headers, spill, stream, table_blocks, validate
 from etl.reader.archive import (
     CSV_SUFFIXES,
     XLSX_SUFFIXES,
@@ -217,7 +217,7 @@ def _validated_in_blocks(
     RawTable carries the validated table and the problems its rows have (`RawTable.done`);
     raises stream.NotStreamable (having said nothing) when the file must be read whole."""
     with entry.open() as fh:
-        found = stream.scan(fh)
+        found = first_pass.scan(fh)
     columns = [*COLUMNS[table], *SOURCE_COLUMNS]
     big = table == "ledger" and spill.spilled(found.size)
     sink = spill.Spill(columns, work_dir) if big else None

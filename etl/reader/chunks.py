@@ -15,7 +15,7 @@ over the file (1 % of premises of a ledger sorted by premises, one row each); of
 A run of chunks that must be parsed is parsed as one block, so small chunks cost no parse.
 
 The chunker is fed the file a piece at a time (fused with the encoding scan and the file's
-SHA-256 in etl.reader.stream.scan) and looks at line breaks a sub-piece at a time, so its
+SHA-256 in etl.reader.first_pass.scan) and looks at line breaks a sub-piece at a time, so its
 arrays stay in the processor's cache.
 """
 

@@ -5,9 +5,8 @@ The ledger of a manager's portfolio runs to millions of rows: read whole, its by
 the Arrow table and the frames made of it are all alive at once (1.8 GB for 5 million rows). Here
 the file is read twice, a block at a time, never whole:
 
-1. a scan decides the encoding over every byte as `etl.reader.encoding.choose_encoding` does
-   (its decision only depends on which bytes occur, so counts per block add up to it), and
-   hashes the file for the manifest;
+1. a scan (etl.reader.first_pass) decides the encoding over every byte, hashes the file for
+   the manifest and cuts it into chunks a re-import recognises (etl.reader.block_cache);
 2. the rows are parsed a block of lines at a time (pyarrow's reader over a block cut at a line
    break, transcoded to UTF-8), each block numbered by the lines before it.
 
@@ -21,11 +20,8 @@ refuse, raises `NotStreamable`: the caller reads the file whole, which gives the
 
 from __future__ import annotations
 
-import codecs
 import csv
-import hashlib
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -35,119 +31,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from etl.reader.chunks import Chunk, ChunkDigests, Chunker
-from etl.reader.encoding import _ASCII, _SAME, CANDIDATES, CP1250, RULED_OUT, WEIGHTS
+from etl.reader.chunks import Chunk
+from etl.reader.first_pass import BLOCK_BYTES, NotStreamable, Scan
 from etl.reader.sheets import HEAD_BYTES, _header_line, detect_separator
-
-BLOCK_BYTES = 16 * 1024**2  # the piece of a file parsed at once
-
-
-class NotStreamable(Exception):
-    """The file must be read whole to be read exactly as `read_csv_bytes` reads it."""
-
-
-@dataclass(frozen=True)
-class Scan:
-    """What the first pass found: the encoding, the file's SHA-256 and size, and where its
-    lines are cut into chunks (etl.reader.chunks: chunk 0 is the header line)."""
-
-    encoding: str
-    sha256: str
-    size: int
-    chunks: tuple[Chunk, ...] = ()
-
-
-def _hashed(piece: bytes, digest: Any, chunker: Chunker) -> None:
-    digest.update(piece)
-    chunker.digests.feed(piece, chunker.ends)
-
-
-def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
-    """The encoding `choose_encoding` picks for the whole file, decided block by block, and
-    its chunks (one read of the file for both); raises NotStreamable where it would refuse the
-    file, or a quoted value spans lines (then a line break need not end a row)."""
-    digest = hashlib.sha256()
-    strict = codecs.getincrementaldecoder("utf-8")()
-    lenient = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    utf8 = True
-    decoded = broken = 0  # lenient UTF-8 reading of the non-ASCII bytes: characters, U+FFFD
-    high_bytes = 0
-    counts = np.zeros(256, dtype=np.int64)
-    size = 0
-    bom = None
-    chunker = Chunker(digests=ChunkDigests())
-    quoted = False  # whether the next byte is inside a quoted value
-    # The file's and its chunks' SHA-256 are worked out in a second thread (hashlib lets go
-    # of the GIL), one piece behind the encoding counts and the cutting done here (cutting
-    # there too was slower: 0.82-0.86 s against 0.71-0.75 s for 308 MB, it holds the GIL).
-    hashing = ThreadPoolExecutor(1, thread_name_prefix="scan-sha256")
-    hashed: Future[None] | None = None
-    try:
-        while piece := fh.read(block):
-            if bom is None:
-                if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                    raise NotStreamable("UTF-16")
-                if b"\x00" in piece[:HEAD_BYTES]:
-                    raise NotStreamable("NUL bytes")
-                bom = piece.startswith(codecs.BOM_UTF8)
-            if quoted or b'"' in piece:
-                quoted = _quotes(piece, quoted)
-            chunker.feed(piece)
-            if hashed is not None:
-                hashed.result()  # one piece at a time in the other thread, in order
-            hashed = hashing.submit(_hashed, piece, digest, chunker)
-            size += len(piece)
-            high = piece.translate(None, _ASCII)
-            high_bytes += len(high)
-            if high:
-                if utf8:
-                    try:
-                        strict.decode(high)
-                    except UnicodeDecodeError:
-                        utf8 = False
-                text = lenient.decode(high)
-                decoded += len(text)
-                broken += text.count("\ufffd")
-                differing = high.translate(None, _SAME)
-                if differing:
-                    counts += np.bincount(np.frombuffer(differing, dtype=np.uint8), minlength=256)
-        if hashed is not None:
-            hashed.result()
-    finally:
-        hashing.shutdown()
-    if bom is None:
-        raise NotStreamable("empty file")
-    if quoted:
-        raise NotStreamable("a quoted value is not closed")
-    tail = lenient.decode(b"", final=True)
-    decoded += len(tail)
-    broken += tail.count("\ufffd")
-    if utf8:
-        try:
-            strict.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8 = False
-    if bom:
-        encoding = "utf-8-sig"
-    elif not high_bytes or utf8:
-        encoding = "utf-8"
-    elif decoded - broken >= 3 * broken:
-        raise NotStreamable("UTF-8 with stray bytes")  # refused, with the line, when read whole
-    elif not counts.any():
-        encoding = CP1250
-    else:
-        values = np.flatnonzero(counts)
-        score = {
-            enc: None
-            if RULED_OUT[enc][values].any()
-            else int((WEIGHTS[enc][values] * counts[values]).sum())
-            for enc in CANDIDATES
-        }
-        possible = [enc for enc in CANDIDATES if score[enc] is not None]
-        if not possible or (len(possible) == 2 and score[possible[0]] == score[possible[1]]):
-            raise NotStreamable("encoding undecided")  # refused, with the word, when read whole
-        encoding = max(possible, key=lambda enc: score[enc] or 0)
-    return Scan(encoding, digest.hexdigest(), size, tuple(chunker.finish()))
 
 
 @dataclass
@@ -180,19 +66,6 @@ def coded(column: pa.ChunkedArray | pa.Array, codec: str) -> tuple[np.ndarray, p
     except (pa.ArrowInvalid, UnicodeDecodeError):
         raise NotStreamable("not text in its encoding") from None
     return codes, text
-
-
-def _quotes(piece: bytes, inside: bool) -> bool:
-    """Whether a quoted value is still open at the end of `piece` (`inside`: at its start);
-    raises NotStreamable when one holds a line break. A doubled quote inside a value counts
-    twice, so an even count of quotes before a line break puts it outside every value."""
-    buf = np.frombuffer(piece, dtype=np.uint8)
-    quotes = np.flatnonzero(buf == 34)
-    breaks = np.flatnonzero(buf == 10)
-    before = np.searchsorted(quotes, breaks) + inside  # quotes before each line break
-    if (before % 2).any():
-        raise NotStreamable("a quoted value spans lines")
-    return bool((len(quotes) + inside) % 2)
 
 
 def _parse(text: bytes, names: list[str], sep: str, *, skip_header: bool, skip_blank: bool):

@@ -14,7 +14,7 @@ import pytest
 
 from etl.model import BundleRejected
 from etl.reader import bundle as bundle_module
-from etl.reader import stream
+from etl.reader import first_pass, stream
 from etl.reader.bundle import read_bundle
 from tests.etl.builders import minimal_tables, write_csv_bundle
 
@@ -62,7 +62,7 @@ def _read_whole(path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         raise stream.NotStreamable("as if")
 
     with monkeypatch.context() as m:
-        m.setattr(stream, "scan", no)
+        m.setattr(first_pass, "scan", no)
         return read_bundle(path)
 
 
@@ -109,9 +109,9 @@ def test_a_quoted_value_over_two_lines_is_read_whole_and_numbered_as_before(
 
 
 def test_quote_counting_carries_over_the_scan_pieces() -> None:
-    assert stream._quotes(b'a;"b;', False) is True  # still open
-    with pytest.raises(stream.NotStreamable):
-        stream._quotes(b'c"\nd;"e\n', True)  # closed before the break, opened again
-    assert stream._quotes(b'c""d";e\n', True) is False  # "" is a quote inside the value
-    with pytest.raises(stream.NotStreamable):
-        stream._quotes(b'open\nstill";x\n', True)
+    assert first_pass._quotes(b'a;"b;', False) is True  # still open
+    with pytest.raises(first_pass.NotStreamable):
+        first_pass._quotes(b'c"\nd;"e\n', True)  # closed before the break, opened again
+    assert first_pass._quotes(b'c""d";e\n', True) is False  # "" is a quote inside the value
+    with pytest.raises(first_pass.NotStreamable):
+        first_pass._quotes(b'open\nstill";x\n', True)
