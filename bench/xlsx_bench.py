@@ -93,7 +93,8 @@ def main() -> int:
             seconds, rows = pandas_read(path)
             pandas_runs.append(seconds)
             calamine_runs.append(calamine_read(path))
-            seconds, summary = run_import(path, Path(tmp) / f"data-{n}")
+            result = run_import(path, Path(tmp) / f"data-{n}")
+            seconds, summary = float(result["wall"]), str(result["summary"])
             import_runs.append(seconds)
             print(
                 f"round {n + 1}: pandas/calamine {pandas_runs[-1]:.2f} s, calamine to_python "
