@@ -2,11 +2,11 @@
 
 Held compactly, a ledger costs ~40 bytes a row: 200 MB for 5 million rows, 800 MB for the 20
 million of a large manager's portfolio, before publishing makes anything of it. Above
-`SPILL_ABOVE` bytes of CSV, each validated block (etl.reader.ledger_blocks) is split by a
-hash of its premises ids into `BUCKET_BYTES`-sized buckets, each an anonymous temporary file
-(gone when closed, or when the process dies) in the data dir's scratch folder. Every row of a
-premises lands in the same bucket, so the publisher builds documents one bucket at a time
-(etl.publisher.publish) and memory holds one bucket, whatever the size of the export.
+`SPILL_ABOVE` bytes of CSV, each validated block (etl.reader.ledger_blocks) is appended to
+buckets of about `BUCKET_BYTES` of CSV, each an anonymous temporary file (gone when closed, or
+when the process dies) in the data dir's work/ folder. Every row of a premises lands in the
+same bucket (`Spill`), so the publisher builds documents one bucket at a time
+(etl.publisher.builder) and memory holds one bucket, whatever the size of the export.
 
 The buckets are written and read back by this process only, never kept: pickle of numpy
 arrays and short lists of distinct values is the fastest faithful round trip for them.
