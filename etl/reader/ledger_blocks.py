@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from etl.reader import cells
 from etl.reader.headers import HeaderMap
 from etl.reader.raw import Problems, RawTable
-from etl.reader.stream import Block, Coded, NotStreamable, Part, narrow
+from etl.reader.stream import Block, Coded, Part, decoded, narrow
 from etl.reader.validate import _why
 
 PARSED = {"date", "period", "charge", "payment"}  # trimmed by their parsers, not before
@@ -77,18 +77,7 @@ def _column(column: pa.ChunkedArray | pa.Array, codec: str, *, runs: bool = Fals
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     codes, distinct = _encoded(column, runs=runs)
-    try:
-        if codec == "utf-8":
-            return _Column(codes, distinct.cast(pa.large_string()), unique=True)  # checks UTF-8
-        text = distinct.view(pa.large_string())
-        ascii_ = np.asarray(pc.string_is_ascii(text).to_numpy(zero_copy_only=False), dtype=bool)
-        if not ascii_.all():
-            others = distinct.filter(pa.array(~ascii_)).to_pylist()
-            decoded = pa.array([v.decode(codec) for v in others], pa.large_string())
-            text = pc.replace_with_mask(text, pa.array(~ascii_), decoded)
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        raise NotStreamable("not text in its encoding") from None
-    return _Column(codes, text, unique=True)
+    return _Column(codes, decoded(distinct, codec), unique=True)
 
 
 def _recoded(codes: np.ndarray, values: pa.Array) -> tuple[np.ndarray, pa.Array]:

@@ -48,15 +48,22 @@ class Block:
 
 def coded(column: pa.ChunkedArray | pa.Array, codec: str) -> tuple[np.ndarray, pa.Array]:
     """(each row's index into the distinct values, the distinct values as text) of a column
-    of bytes in `codec`; raises NotStreamable for bytes that are not text in it."""
+    of bytes in `codec`; raises NotStreamable for bytes that are not text in it. The chunks
+    are joined first: encoding one array is cheaper than unifying the dictionaries of many."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
     encoded = pc.dictionary_encode(column)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = pa.chunked_array(encoded.chunks).combine_chunks()
     codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    distinct = encoded.dictionary
+    return codes, decoded(encoded.dictionary, codec)
+
+
+def decoded(distinct: pa.Array, codec: str) -> pa.Array:
+    """Distinct values of bytes in `codec` as text: a cast for UTF-8 (which checks it), else
+    only the non-ASCII values decoded one by one; raises NotStreamable for bytes that are not
+    text in it."""
     try:
         if codec == "utf-8":
-            return codes, distinct.cast(pa.large_string())  # the cast checks it is UTF-8
+            return distinct.cast(pa.large_string())
         text = distinct.view(pa.large_string())
         ascii_ = np.asarray(pc.string_is_ascii(text).to_numpy(zero_copy_only=False), dtype=bool)
         if not ascii_.all():
@@ -65,7 +72,7 @@ def coded(column: pa.ChunkedArray | pa.Array, codec: str) -> tuple[np.ndarray, p
             text = pc.replace_with_mask(text, pa.array(~ascii_), decoded)
     except (pa.ArrowInvalid, UnicodeDecodeError):
         raise NotStreamable("not text in its encoding") from None
-    return codes, text
+    return text
 
 
 def _parse(text: bytes, names: list[str], sep: str, *, skip_header: bool, skip_blank: bool):
