@@ -18,6 +18,8 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from etl.mixing import mixed
+
 
 def plain(value: Any) -> Any:
     """pandas missing markers (NA, NaN, NaT) become JSON null; numpy scalars plain Python."""
@@ -59,15 +61,6 @@ _ODD = [0xA24BAED4963EE407, 0x9FB21C651E98DF25, 0xC2B2AE3D27D4EB4F, 0x165667B19E
 
 
 HASHED_ROWS = 1 << 20  # rows hashed at once by Groups.span_hashes
-
-
-def _mixed(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: every input bit moves every output bit (wrapping uint64)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
 
 
 def value_hash(value: Any) -> int:
@@ -123,7 +116,7 @@ class Column:
             n = len(range(self.size)[rows])
             return np.full(n, value_hash(self.default), dtype=np.uint64)
         if self.values.dtype.kind in "iu":
-            return _mixed(self.values[rows].astype(np.uint64))
+            return mixed(self.values[rows].astype(np.uint64))
         if self.codes is None:  # unhashable cells (lists of details): row by row
             return np.array([value_hash(v) for v in self.values[rows].tolist()], np.uint64)
         if self._per_value is None:
@@ -205,7 +198,7 @@ class Groups:
             position = np.arange(b - a, dtype=np.uint64) - np.repeat(
                 local.astype(np.uint64), lengths
             )
-            total = _mixed(total + position * np.uint64(0x9E3779B97F4A7C15))
+            total = mixed(total + position * np.uint64(0x9E3779B97F4A7C15))
             sums[i:j] = np.add.reduceat(total, local) ^ lengths.astype(np.uint64)
             i = j
         return dict(zip(self._ids, sums.tolist(), strict=True))

@@ -24,6 +24,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from etl.mixing import mixed
 from etl.publisher.grouping import Groups, value_hash
 from etl.snapshot.document import FORMAT_VERSION
 from etl.snapshot.store import DOCUMENTS_FILE, Generation
@@ -47,15 +48,6 @@ def create(db: sqlite3.Connection) -> None:
 
 
 _ODD = [np.uint64(c) for c in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)]
-
-
-def _mixed(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: every input bit moves every output bit (wrapping uint64)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
 
 
 SORTED = orjson.OPT_SORT_KEYS
@@ -101,7 +93,7 @@ def digests(
     for lane, seed in enumerate((value_hash(same), value_hash([same, "second lane"]))):
         h = np.full(len(chosen), seed, dtype=np.uint64)
         for k, word in enumerate(words):
-            h = _mixed(h * _ODD[(k + lane) % len(_ODD)] + word)
+            h = mixed(h * _ODD[(k + lane) % len(_ODD)] + word)
         lanes.append(h.tolist())
     return {pid: f"{a:016x}{b:016x}" for pid, a, b in zip(chosen, lanes[0], lanes[1], strict=True)}
 

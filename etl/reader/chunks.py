@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from etl.mixing import mixed
+
 MIN_BYTES = 32 * 1024
 AVERAGE_BYTES = 64 * 1024
 MAX_BYTES = 256 * 1024
@@ -34,15 +36,6 @@ _SUB = 512 * 1024  # bytes looked at in one step (the cuts do not depend on it)
 _K1 = np.uint64(0x9E3779B97F4A7C15)
 _K2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _K3 = np.uint64(0x165667B19E3779F9)
-
-
-def _mixed(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser (wrapping uint64)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
 
 
 @dataclass(frozen=True)
@@ -62,7 +55,7 @@ def qualifies(
 ) -> np.ndarray:
     """Whether to cut after each line, from the WINDOW bytes before its break (two
     little-endian words) and its length: a cut every `average - MIN_BYTES` bytes on average."""
-    h = _mixed(first * _K1 + second * _K2 + lengths.astype(np.uint64) * _K3)
+    h = mixed(first * _K1 + second * _K2 + lengths.astype(np.uint64) * _K3)
     per_byte = (1 << 32) // max(1, average - MIN_BYTES)
     return (h >> np.uint64(32)) < lengths.astype(np.uint64) * np.uint64(per_byte)
 
