@@ -29,7 +29,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.reader import cells, ledger_blocks, stream, validate
+from etl.reader import cells, column_checks, ledger_blocks, stream, validate
 from etl.reader.block_pack import (
     CHUNK,
     CHUNK_REF,
@@ -46,7 +46,7 @@ from etl.reader.ledger_blocks import ledger_block
 from etl.reader.raw import Problems
 from etl.reader.stream import Block, Coded, Lines, Part, narrow
 
-# Bump when what a chunk validates to changes (etl.reader.ledger_blocks, cells, validate):
+# Bump when what a chunk validates to changes (etl.reader.ledger_blocks, cells, column_checks):
 # older entries then match nothing.
 RULES = "1"
 CACHE_DIR = "cache"
@@ -128,7 +128,7 @@ def _rules_source() -> str:
     """A digest of the code that parses and validates a chunk: a change to it (a rule made
     stricter, say) leaves the cache behind even where RULES was not bumped."""
     digest = hashlib.sha256()
-    for module in (cells, ledger_blocks, stream, validate, sys.modules[__name__]):
+    for module in (cells, column_checks, ledger_blocks, stream, validate, sys.modules[__name__]):
         try:
             digest.update(Path(module.__file__ or "").read_bytes())
         except OSError:

@@ -16,10 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.reader import cells
+from etl.reader.column_checks import why
 from etl.reader.headers import HeaderMap
 from etl.reader.raw import Problems, RawTable
 from etl.reader.stream import Block, Coded, Part, decoded, narrow
-from etl.reader.validate import _why
 
 PARSED = {"date", "period", "charge", "payment"}  # trimmed by their parsers, not before
 TEXT = ("premises_id", "description", "document")
@@ -160,23 +160,23 @@ def ledger_block(
 
     pid = columns["premises_id"]
     raw_names = RawTable("ledger", file, pd.DataFrame(), None, matched.written, matched.polish)
-    why = f"{raw_names.name('premises_id')} must not be empty"
-    report(pid.rows_where(pid.empty()), "premises_id", lambda _v: why, named=True)
+    empty_id = f"{raw_names.name('premises_id')} must not be empty"
+    report(pid.rows_where(pid.empty()), "premises_id", lambda _v: empty_id, named=True)
 
     date = columns["date"]
     dates = cells.date_column(date.series())
-    report(date.rows_where(dates.bad), "date", _why(cells.parse_date))
+    report(date.rows_where(dates.bad), "date", why(cells.parse_date))
     report(date.rows_where(dates.empty), "date", lambda _v: "empty date")
 
     period = columns["period"]
     periods = cells.period_column(period.series())
-    report(period.rows_where(periods.bad), "period", _why(cells.parse_period))
+    report(period.rows_where(periods.bad), "period", why(cells.parse_period))
 
     amounts = {}
     for name in ("charge", "payment"):
         column = columns[name]
         parsed = cells.money_column(column.series())
-        report(column.rows_where(parsed.bad), name, _why(cells.parse_money))
+        report(column.rows_where(parsed.bad), name, why(cells.parse_money))
         values = np.where(parsed.bad | parsed.empty, 0, np.asarray(parsed.values, np.int64))
         amounts[name] = (values[column.codes] if len(values) else np.zeros(n, np.int64), parsed)
     charge, payment = columns["charge"], columns["payment"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from etl.model import BundleRejected, Problem
-from etl.reader import headers, validate
+from etl.reader import headers, optional_tables
 from etl.reader.bundle import read_bundle
 from etl.snapshot.document import DOCUMENT_KINDS, METER_KINDS
 from tests.etl.builders import minimal_tables, write_csv_bundle
@@ -34,9 +34,9 @@ def test_the_tables_are_named_in_polish_or_english() -> None:
 
 
 def test_the_importers_vocabularies_are_the_contracts() -> None:
-    assert tuple(validate.METER_ALIASES) == METER_KINDS
-    assert tuple(validate.DOCUMENT_KIND_ALIASES) == DOCUMENT_KINDS
-    assert set(validate.DEFAULT_UNITS) == set(METER_KINDS)
+    assert tuple(optional_tables.METER_ALIASES) == METER_KINDS
+    assert tuple(optional_tables.DOCUMENT_KIND_ALIASES) == DOCUMENT_KINDS
+    assert set(optional_tables.DEFAULT_UNITS) == set(METER_KINDS)
 
 
 def test_readings_are_exact_decimals_with_consumption_worked_out(tmp_path: Path) -> None:
