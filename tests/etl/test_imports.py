@@ -223,9 +223,7 @@ def test_the_service_imports_in_the_background_one_at_a_time(settings: Settings,
     first = service.start(
         upload_of(settings, write_csv_bundle(tmp_path / "a", minimal_tables())), who="ewa"
     )
-    second = service.start(
-        upload_of(settings, cut_fees(tmp_path / "b")), who="ewa"
-    )
+    second = service.start(upload_of(settings, cut_fees(tmp_path / "b")), who="ewa")
     done = service.wait(second)
     assert service.job(first).status == "published"
     assert done.status == "rejected" and done.refusal == "shrink"
@@ -299,9 +297,7 @@ def test_a_refused_export_can_be_imported_again_with_its_option(
             upload_of(settings, write_csv_bundle(tmp_path / "a", minimal_tables())), who="ewa"
         )
     )
-    refused = service.wait(
-        service.start(upload_of(settings, cut_fees(tmp_path / "b")), who="ewa")
-    )
+    refused = service.wait(service.start(upload_of(settings, cut_fees(tmp_path / "b")), who="ewa"))
     assert service.retry(service.history()[0][1].id, who="ewa") is None  # not a refusal
     again = service.wait(service.retry(refused.id, who="jan"))
     assert again.status == "published" and again.allow_shrink and again.retry_of == refused.id
