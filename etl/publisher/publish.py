@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import gc
 import queue
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -177,12 +176,8 @@ def _jobs(
     for ids in builder.parts():
         same = _reused(builder, ids, recorded)
         if same:
-            yield functools.partial(_copy, previous=previous, ids=same)
+            yield functools.partial(reuse.copy, generation=previous, ids=same)
         yield from builder.batches(ids, progress)
-
-
-def _copy(db: sqlite3.Connection, previous: Generation, ids: list[str]) -> None:
-    reuse.copy(db, previous, ids)
 
 
 def _published_counts(
