@@ -34,8 +34,7 @@ Money is integer grosze everywhere below the parsers; it becomes Decimal only fo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from etl.snapshot.document import (
     ALLOWANCE_FIELDS,
@@ -46,6 +45,9 @@ from etl.snapshot.document import (
     PREMISES_FIELDS,
     READING_COLUMNS,
 )
+
+if TYPE_CHECKING:  # only Bundle's annotation: `ebok generations` and the like need no pandas
+    import pandas as pd
 
 # The normalised columns of each table, in order (documented above); every validated frame
 # also carries SOURCE_COLUMNS. What a published document carries of each comes from the
