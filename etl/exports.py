@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from etl.legacy import reader as legacy
+from etl.legacy.source import detect as is_legacy
 from etl.model import Bundle
 from etl.reader.bundle import read_bundle
 from etl.snapshot.store import Generation
@@ -24,8 +24,11 @@ def read_export(
     """Read and validate one export of either kind; raises BundleRejected listing every
     problem found. `progress(file, rows)` hears how far a big file's reading is; `work_dir`
     (the data dir's scratch folder) takes a ledger too big for memory."""
-    if legacy.detect(path):
-        return legacy.read_legacy(path, communities_file=communities_file, previous=previous)
+    if is_legacy(path):
+        # Imported here: a contract bundle, the usual import, needs none of the `#` reader.
+        from etl.legacy.reader import read_legacy
+
+        return read_legacy(path, communities_file=communities_file, previous=previous)
     return read_bundle(
         path, aliases_file=aliases_file, previous=previous, progress=progress, work_dir=work_dir
     )

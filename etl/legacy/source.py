@@ -14,11 +14,13 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from etl.legacy.columns import SINGLE_BYTE, Source
-from etl.legacy.records import decode
 from etl.model import BundleRejected, Problem, SourceFile
 from etl.reader.encoding import EncodingRefused, choose_encoding
+
+if TYPE_CHECKING:
+    from etl.legacy.columns import Source
 
 MARKER_FILES = ("lok.txt", "wplaty.txt")  # their presence marks an export
 KNOWN_FILES = ("lok.txt", "nal_czynsz.txt", "pow_czynsz.txt", "wplaty.txt")
@@ -98,6 +100,9 @@ class Export:
         entry = self.files.get(name)
         if entry is None:
             return None
+        # Imported here: `detect` (every import asks it) needs none of the legacy parsers.
+        from etl.legacy.records import decode
+
         try:
             return decode(entry[1], self.label(name))
         except EncodingRefused as exc:
@@ -113,6 +118,9 @@ class Export:
             codec = choose_encoding(entry[1], self.label(name))
         except EncodingRefused as exc:
             raise _refuse(exc.name, exc.reason) from None
+        # Imported here: `detect` (every import asks it) needs none of the legacy parsers.
+        from etl.legacy.columns import SINGLE_BYTE, Source
+
         if codec in SINGLE_BYTE:
             return Source(entry[1], codec)
         return Source.of_text(self.text(name) or "")
