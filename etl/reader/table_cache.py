@@ -1,0 +1,192 @@
+"""Validated tables other than the ledger kept from the last import, so that a re-import of a
+file whose bytes did not change takes its validated frame instead of parsing it again.
+
+A manager re-imports the whole export every time, and most of its files are what they were
+(the fees of 50,000 premises, 1.1 M lines, took ~0.3-0.65 s to parse and validate again). The
+ledger has its own chunk cache (etl.reader.block_cache); this one keeps a whole table.
+
+An entry is found by a key made of everything that decides what the file validates to: its
+SHA-256 and size, the table, the file's name (it is each row's `_file`), the header line and
+which column is which (the aliases' effect), the encoding, a digest of the code that reads and
+validates (`CODE`, etl.model, etl.snapshot.money: the separator and the encoding are decided
+from the file's bytes by that code) and the pandas, pyarrow and numpy versions. Only a table
+that validated with no problem and no warning is kept, so a problem is always found and worded
+by the validation itself.
+
+One file per table, DATA/cache/tables/<table>.arrow (a fixed name, never built from data): a
+magic line, a JSON head (key, size and CRC-32 of the body), then the frame as an Arrow IPC
+file, read memory-mapped. Each import replaces its tables' files (temporary file, then
+os.replace), so the folder holds one generation of entries and does not grow. A file that is
+damaged, cut short or of another key is simply not found; a data dir where the cache cannot
+be written imports as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc
+
+import etl.model
+from etl.reader.block_cache import cache_dir
+from etl.reader.first_pass import Scan
+from etl.reader.headers import HeaderMap
+from etl.reader.raw import Problems
+from etl.snapshot import money
+
+# Bump when what a table validates to changes in a way the code digest would not show.
+RULES = "1"
+FOLDER = "tables"
+KEPT = frozenset({"fees"})  # tables read in blocks (etl.reader.table_blocks) that are kept
+MAGIC = b"EBOK-table-cache-1\n"
+_LENGTH = struct.Struct("<I")
+_ALIGN = 64  # the body starts at a multiple of this, so Arrow's buffers stay aligned
+_BROKEN = (OSError, ValueError, KeyError, TypeError, IndexError, struct.error, pa.ArrowException)
+
+
+# The code a fees file goes through, from its encoding to the normalised frame (etl.reader
+# modules by file name: bundle.py imports this one).
+CODE = (
+    *("bundle.py", "cells.py", "chunks.py", "column_checks.py", "encoding.py", "first_pass.py"),
+    *("headers.py", "raw.py", "sheets.py", "stream.py", "table_blocks.py", "validate.py"),
+    "table_cache.py",
+)
+
+
+@functools.cache
+def _code_digest() -> str:
+    """A digest of the code that decides what a file validates to: a rule changed leaves the
+    cache behind even where RULES was not bumped."""
+    here = Path(__file__).parent
+    files = [*(here / name for name in CODE), Path(etl.model.__file__ or ""), Path(money.__file__)]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"unreadable")
+    return digest.hexdigest()
+
+
+def key(table: str, label: str, found: Scan, header: list[str], matched: HeaderMap) -> str:
+    """The key of a CSV file's validated table (see the module's docstring)."""
+    return hashlib.sha256(
+        orjson.dumps(
+            [
+                RULES,
+                _code_digest(),
+                pd.__version__,
+                pa.__version__,
+                np.__version__,
+                table,
+                label,
+                found.sha256,
+                found.size,
+                found.encoding,
+                header,
+                sorted(matched.columns.items()),
+                sorted(matched.written.items()),
+                matched.polish,
+                matched.unknown,
+            ]
+        )
+    ).hexdigest()
+
+
+def _path(work_dir: Path, table: str) -> Path:
+    if table not in KEPT:  # the name is one of ours, never a file's
+        raise ValueError(f"table {table} is not kept")
+    return cache_dir(work_dir) / FOLDER / f"{table}.arrow"
+
+
+def load(work_dir: Path, table: str, wanted: str) -> pd.DataFrame | None:
+    """The frame kept under `wanted`, or None (none kept, another key, a damaged file)."""
+    try:
+        data = pa.memory_map(str(_path(work_dir, table))).read_buffer()
+        view = memoryview(data)
+        if bytes(view[: len(MAGIC)]) != MAGIC:
+            return None
+        (length,) = _LENGTH.unpack_from(view, len(MAGIC))
+        at = len(MAGIC) + _LENGTH.size
+        head = orjson.loads(bytes(view[at : at + length]))
+        if head["key"] != wanted:
+            return None
+        body = data.slice(_aligned(at + length))
+        if body.size != head["size"] or zlib.crc32(body) != head["crc"]:
+            return None
+        return pa.ipc.open_file(body).read_all().to_pandas()
+    except _BROKEN:
+        return None
+
+
+def keep(work_dir: Path, table: str, wanted: str, frame: pd.DataFrame) -> None:
+    """`frame` becomes the entry of `table` (replacing the last import's). Nothing is kept,
+    and nothing said, where the cache cannot be written."""
+    folder = _path(work_dir, table).parent
+    tmp = folder / f".{table}.arrow.tmp-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        sink = pa.BufferOutputStream()
+        arrow = pa.Table.from_pandas(frame, preserve_index=False)
+        with pa.ipc.new_file(sink, arrow.schema) as writer:
+            writer.write_table(arrow)
+        body = sink.getvalue()
+        head = orjson.dumps({"key": wanted, "size": body.size, "crc": zlib.crc32(body)})
+        prefix = MAGIC + _LENGTH.pack(len(head)) + head
+        with open(tmp, "wb") as fh:
+            fh.write(prefix.ljust(_aligned(len(prefix)), b"\0"))
+            fh.write(body)
+        os.replace(tmp, _path(work_dir, table))
+    except _BROKEN:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def forget(work_dir: Path, table: str) -> None:
+    """The entry of `table` goes (this import's file did not validate cleanly): the folder
+    keeps only what the last import could keep."""
+    with contextlib.suppress(OSError):
+        _path(work_dir, table).unlink(missing_ok=True)
+
+
+def _aligned(size: int) -> int:
+    return -(-size // _ALIGN) * _ALIGN
+
+
+class Kept:
+    """The cache as one streamed file is read: `frame` is its validated table when the last
+    import kept it (None otherwise: read and validate, then `keep`)."""
+
+    def __init__(
+        self,
+        work_dir: Path | None,
+        table: str,
+        label: str,
+        found: Scan,
+        header: list[str],
+        matched: HeaderMap | None,
+    ) -> None:
+        self.work_dir = work_dir if table in KEPT and matched is not None else None
+        self.table = table
+        self.key = key(table, label, found, header, matched) if self.work_dir else ""
+        self.frame = load(self.work_dir, table, self.key) if self.work_dir else None
+
+    def keep(self, done: pd.DataFrame, problems: Problems, warnings: list[str]) -> None:
+        """Keep the table validated now, if it validated with no problem and no warning."""
+        if self.work_dir is None:
+            return
+        if problems.total or warnings:
+            forget(self.work_dir, self.table)
+        else:
+            keep(self.work_dir, self.table, self.key, done)
