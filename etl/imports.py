@@ -42,14 +42,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ebok.database import Database, DatabaseUnavailable, describe, migrate, open_database
 from ebok.settings import Settings
-from etl.legacy.source import detect as is_legacy
 from etl.model import BundleRejected, Problem
-from etl.publisher.history import HistoryMismatch
-from etl.publisher.publish import PublishResult
 from etl.publisher.shrink import ShrinkRefused
 from etl.snapshot.store import Generation, SnapshotStore
 from etl.sync import (
@@ -61,6 +58,9 @@ from etl.sync import (
     process,
     sync,
 )
+
+if TYPE_CHECKING:
+    from etl.publisher.publish import PublishResult
 
 log = logging.getLogger("ebok.imports")
 
@@ -229,6 +229,10 @@ def finish(record: ImportRecord, outcome: Outcome, data_dir: Path) -> ImportReco
         record.status = REJECTED
         record.problems = [dataclasses.asdict(p) for p in exc.problems]
         record.problem_total = exc.total
+        # Imported here: the history rules load pandas, which `ebok sync` of an empty inbox,
+        # `ebok generations` and the like (this module's other users) do not need.
+        from etl.publisher.history import HistoryMismatch
+
         if isinstance(exc, ShrinkRefused):
             record.refusal, record.shrink = "shrink", _shrink_figures(exc.problems)
         elif isinstance(exc, HistoryMismatch):
@@ -498,6 +502,8 @@ def _bundle(upload_dir: Path, who: str) -> tuple[Path, str]:
 def _no_loose_legacy_files(entry: Path) -> None:
     """A legacy `#` export's files uploaded one by one would take the upload folder's name as
     their community id: refuse them, asking for the ZIP of the community's folder."""
+    from etl.legacy.source import detect as is_legacy  # here: only uploads need it
+
     if entry.is_dir() and is_legacy(entry):
         reason = (
             "a legacy `#` export (lok.txt, wplaty.txt, ...) must be sent as one ZIP of its "
@@ -726,6 +732,8 @@ class ImportService:
         # community id).
         original = record.source if stored.is_file() and "," not in record.source else None
         name = safe_name(original or stored.name)
+        from etl.legacy.source import detect as is_legacy  # here: only uploads need it
+
         if stored.is_dir() and is_legacy(stored):  # its folder's name is its community id
             shutil.copytree(stored, upload.directory / safe_name(record.source))
         elif stored.is_dir():
