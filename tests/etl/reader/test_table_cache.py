@@ -1,0 +1,203 @@
+"""A re-import takes the fees of an unchanged file from the last import's cache
+(etl.reader.table_cache): the same table, problems and published documents as reading it anew,
+and anything doubtful (a changed byte, a damaged cache, a file with problems) read anew."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from etl.model import BundleRejected
+from etl.publisher.publish import publish
+from etl.reader import stream, table_cache, validate
+from etl.reader.bundle import read_bundle
+from etl.snapshot.store import SnapshotStore
+from tests.etl.builders import minimal_tables, write_csv_bundle
+
+COMPONENTS = ["Fundusz remontowy", "Woda i ścieki", "Wywóz śmieci", "Zarząd", "Gaz"]
+
+
+def _tables() -> dict[str, list[dict[str, Any]]]:
+    """The minimal bundle with 300 fee lines: amounts written and worked out, dates given
+    and left empty."""
+    tables = minimal_tables()
+    tables["fees"] = [
+        {
+            "premises_id": "KW5/1" if i % 3 else "KW5/G-3",
+            "component": COMPONENTS[i % len(COMPONENTS)],
+            "basis": "m2" if i % 4 else "",
+            "quantity": f"{10 + i % 7},50",
+            "rate": f"{i % 4},25",
+            "amount": "" if i % 2 else f"{i},00",
+            "valid_from": "01.01.2026" if i % 5 else "",
+        }
+        for i in range(300)
+    ]
+    return tables
+
+
+class _Validated:
+    """Counts the fee rows validated (those not taken from the cache)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.rows = 0
+        real = validate.VALIDATORS["fees"]
+
+        def counting(raw, problems):  # type: ignore[no-untyped-def]
+            self.rows += len(raw.frame)
+            return real(raw, problems)
+
+        monkeypatch.setitem(validate.VALIDATORS, "fees", counting)
+
+
+@pytest.fixture
+def validated(monkeypatch: pytest.MonkeyPatch) -> _Validated:
+    return _Validated(monkeypatch)
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 40 rows, so that the fees are joined from many (text as categoricals)."""
+    whole = stream.blocks
+
+    def blocks(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        pieces = whole(*args, **kwargs)
+        yield next(pieces)
+        for block in pieces:
+            for at in range(0, len(block.rows), 40):
+                yield stream.Block(block.table.slice(at, 40), block.rows[at : at + 40])
+
+    monkeypatch.setattr(stream, "blocks", blocks)
+
+
+def _fees(path: Path, data: Path | None) -> pd.DataFrame:
+    return read_bundle(path, work_dir=data / "work" if data else None).tables["fees"]
+
+
+def _entry(data: Path) -> Path:
+    return data / "cache" / table_cache.FOLDER / "fees.arrow"
+
+
+@pytest.mark.parametrize("blocks", ["one block", "many blocks"])
+def test_fees_from_the_cache_are_the_fees_validated_anew(
+    tmp_path: Path, validated: _Validated, request: pytest.FixtureRequest, blocks: str
+) -> None:
+    if blocks == "many blocks":
+        request.getfixturevalue("small_blocks")
+    path = write_csv_bundle(tmp_path / "b", _tables())
+    data = tmp_path / "data"
+    fresh = _fees(path, None)
+    first = _fees(path, data)
+    assert validated.rows == 600 and _entry(data).is_file()
+
+    again = _fees(path, data)
+    assert validated.rows == 600  # nothing validated: the cache's frame
+    pd.testing.assert_frame_equal(again, fresh)
+    pd.testing.assert_frame_equal(again, first)
+    if blocks == "many blocks":
+        assert isinstance(again["component"].dtype, pd.CategoricalDtype)
+    assert again["_file"].tolist() == ["fees.csv"] * 300
+    assert again["_row"].tolist() == list(range(2, 302))
+    again.loc[0, "amount"] = 1  # a frame of its own, not a read-only view of the file
+
+
+def test_a_generation_published_from_the_cache_is_the_same(
+    tmp_path: Path, validated: _Validated
+) -> None:
+    path = write_csv_bundle(tmp_path / "b", _tables())
+    data = tmp_path / "data"
+    digests = []
+    for name in ("first", "cached", "fresh"):
+        store = SnapshotStore(tmp_path / name)
+        publish(read_bundle(path, work_dir=data / "work" if name != "fresh" else None), store)
+        generation = store.current()
+        assert generation is not None
+        digests.append(generation.manifest["content_digest"])
+    assert validated.rows == 600  # the first and the fresh reading; the second was cached
+    assert digests[0] == digests[1] == digests[2]
+
+
+def test_a_changed_byte_in_the_file_is_validated_anew(
+    tmp_path: Path, validated: _Validated
+) -> None:
+    tables = _tables()
+    path = write_csv_bundle(tmp_path / "b", tables)
+    data = tmp_path / "data"
+    _fees(path, data)
+    fees = path / "fees.csv"
+    fees.write_bytes(fees.read_bytes().replace(b"Zarz\xc4\x85d", b"Zarz\xc4\x85D", 1))
+
+    again = _fees(path, data)
+    assert validated.rows == 600
+    assert "ZarząD" in set(again["component"])
+    pd.testing.assert_frame_equal(again, _fees(path, None))
+
+
+@pytest.mark.parametrize("damage", ["cut short", "a byte changed", "not a cache file", "empty"])
+def test_a_damaged_cache_file_is_ignored(
+    tmp_path: Path, validated: _Validated, damage: str
+) -> None:
+    path = write_csv_bundle(tmp_path / "b", _tables())
+    data = tmp_path / "data"
+    expected = _fees(path, data)
+    entry = _entry(data)
+    content = entry.read_bytes()
+    if damage == "cut short":
+        entry.write_bytes(content[: len(content) // 2])
+    elif damage == "a byte changed":
+        at = len(content) * 2 // 3
+        entry.write_bytes(content[:at] + bytes([content[at] ^ 1]) + content[at + 1 :])
+    elif damage == "not a cache file":
+        entry.write_bytes(b"ARROW1" + content[40:])
+    else:
+        entry.write_bytes(b"")
+
+    again = _fees(path, data)  # no traceback: read and validated anew
+    assert validated.rows == 600
+    pd.testing.assert_frame_equal(again, expected)
+    assert entry.read_bytes() == content  # and kept again, whole
+    _fees(path, data)
+    assert validated.rows == 600
+
+
+def test_fees_with_a_problem_are_not_kept(tmp_path: Path, validated: _Validated) -> None:
+    tables = _tables()
+    path = write_csv_bundle(tmp_path / "b", tables)
+    data = tmp_path / "data"
+    _fees(path, data)
+    tables["fees"][7]["amount"] = "12,3,4"
+    write_csv_bundle(path, tables)
+    for _ in range(2):
+        with pytest.raises(BundleRejected) as rejected:
+            read_bundle(path, work_dir=data / "work")
+        assert [(p.table, p.row, p.value) for p in rejected.value.problems] == [
+            ("fees", 9, "12,3,4")
+        ]
+    assert validated.rows == 900  # validated each time
+    assert not _entry(data).exists()  # the clean file's entry went too: one import's entries
+
+
+def test_the_cache_holds_the_last_import_only(tmp_path: Path) -> None:
+    tables = _tables()
+    data = tmp_path / "data"
+    for i in range(3):
+        tables["fees"][0]["amount"] = f"{i},00"
+        _fees(write_csv_bundle(tmp_path / f"b{i}", tables), data)
+    assert [p.name for p in (data / "cache" / table_cache.FOLDER).iterdir()] == ["fees.arrow"]
+
+
+def test_a_cache_that_cannot_be_written_is_not_an_error(
+    tmp_path: Path, validated: _Validated
+) -> None:
+    path = write_csv_bundle(tmp_path / "b", _tables())
+    data = tmp_path / "data"
+    (data / "cache").mkdir(parents=True)
+    (data / "cache" / table_cache.FOLDER).write_text("a file where the folder would be")
+    expected = _fees(path, None)
+    for _ in range(2):
+        pd.testing.assert_frame_equal(_fees(path, data), expected)
+    assert validated.rows == 900
