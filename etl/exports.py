@@ -20,15 +20,22 @@ def read_export(
     previous: Generation | None = None,
     progress: Callable[[str, int], None] | None = None,
     work_dir: Path | None = None,
+    incremental: bool = True,
 ) -> Bundle:
     """Read and validate one export of either kind; raises BundleRejected listing every
     problem found. `progress(file, rows)` hears how far a big file's reading is; `work_dir`
-    (the data dir's scratch folder) takes a ledger too big for memory."""
+    (the data dir's scratch folder) takes a ledger too big for memory; `incremental`: a
+    bundle's ledger may be read as its changes since the last import."""
     if is_legacy(path):
         # Imported here: a contract bundle, the usual import, needs none of the `#` reader.
         from etl.legacy.reader import read_legacy
 
         return read_legacy(path, communities_file=communities_file, previous=previous)
     return read_bundle(
-        path, aliases_file=aliases_file, previous=previous, progress=progress, work_dir=work_dir
+        path,
+        aliases_file=aliases_file,
+        previous=previous,
+        progress=progress,
+        work_dir=work_dir,
+        incremental=incremental,
     )

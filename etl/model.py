@@ -127,6 +127,10 @@ class Bundle:
     warnings: list[str] = field(default_factory=list)
     kind: str = "contract"  # "contract" (CSV/XLSX/ZIP) or "legacy" (the `#` export)
     files: dict[str, bytes] = field(default_factory=dict)  # the documents' PDFs by SHA-256
+    # Premises whose every input is the one their published document was built from (a
+    # ledger read as its changes, etl.reader.ledger_delta): their rows are not in `tables`,
+    # their documents are copied from the current generation (etl.publisher.publish).
+    kept: frozenset[str] = frozenset()
 
     def communities(self) -> set[str]:
         """Communities this bundle speaks for (and therefore replaces)."""

@@ -15,6 +15,7 @@ any hidden or partial-looking name (`.name`, `*.part`, `*.tmp`, `*.filepart`, `*
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import shutil
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ebok.settings import Settings
-from etl.model import BundleRejected, Problem
+from etl.model import Bundle, BundleRejected, Problem
 from etl.progress import ProgressLine
 from etl.snapshot.store import Generation, SnapshotStore
 
@@ -112,13 +113,47 @@ def import_path(
     # Imported here, before the clock starts: the readers and the publisher (pandas, numpy,
     # pyarrow: ~0.45 s) are needed by an import only, not by `ebok sync` of an empty inbox
     # or `ebok generations`.
-    from etl.exports import read_export
     from etl.publisher.publish import publish
-    from etl.reader.spill import SpillFailed
+    from etl.publisher.reuse import StaleKept
 
     started = time.perf_counter()
+    bundle = _read(path, settings, store, progress, incremental=not replace_history)
+    read = time.perf_counter() - started
+    if progress is not None:
+        progress.stage(f"publishing {path.name}: premises")
+    publishing = functools.partial(
+        publish,
+        store=store,
+        keep=settings.keep_generations,
+        progress=progress,
+        allow_shrink=allow_shrink,
+        replace_history=replace_history,
+    )
     try:
-        bundle = read_export(
+        result = publishing(bundle)
+    except StaleKept:  # the ledger was read as its changes, but the rest cannot be copied
+        bundle = _read(path, settings, store, progress, incremental=False)
+        read = time.perf_counter() - started
+        result = publishing(bundle)
+    result.seconds = {"read": read, "publish": time.perf_counter() - started - read}
+    return result
+
+
+def _read(
+    path: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    progress: ProgressLine | None,
+    *,
+    incremental: bool,
+) -> Bundle:
+    """The export read and validated; `incremental`: its ledger may be read as its changes
+    since the last import (etl.reader.ledger_delta)."""
+    from etl.exports import read_export
+    from etl.reader.spill import SpillFailed
+
+    try:
+        return read_export(
             path,
             aliases_file=_optional(settings.aliases_file),
             communities_file=_optional(settings.communities_file),
@@ -126,25 +161,13 @@ def import_path(
             # rows read so far, where the progress display shows them (the panel's does not)
             progress=getattr(progress, "rows", None),
             work_dir=settings.work_dir,
+            incremental=incremental,
         )
     except SpillFailed as exc:
         raise BundleRejected([Problem(path.name, "ledger", None, "", "", exc.strerror)]) from None
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"
         raise BundleRejected([Problem(path.name, "", None, "", "", reason)]) from None
-    read = time.perf_counter() - started
-    if progress is not None:
-        progress.stage(f"publishing {path.name}: premises")
-    result = publish(
-        bundle,
-        store,
-        keep=settings.keep_generations,
-        progress=progress,
-        allow_shrink=allow_shrink,
-        replace_history=replace_history,
-    )
-    result.seconds = {"read": read, "publish": time.perf_counter() - started - read}
-    return result
 
 
 def summary_line(name: str, result: PublishResult, seconds: float) -> str:

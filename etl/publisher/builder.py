@@ -79,6 +79,22 @@ def json_default(value: Any) -> Any:
     return plain_value
 
 
+# Tables read whole although a bundle keeps premises (etl.reader.ledger_delta): the rows of
+# the kept premises are left out before they are grouped, as their documents are not built.
+_KEPT_OUT = ("fees", "allowances", "readings")
+
+
+def _without(frame: Any, kept: frozenset[str]) -> Any:
+    """The rows of a table (a DataFrame) that belong to premises not kept."""
+    if not kept or not len(frame):
+        return frame
+    ids = frame["premises_id"]
+    if hasattr(ids, "cat"):  # validated in blocks: decided once per distinct id
+        dropped = np.array([p in kept for p in ids.cat.categories.tolist()] + [False])
+        return frame[~dropped[ids.cat.codes.to_numpy()]]
+    return frame[~ids.isin(list(kept)).to_numpy()]
+
+
 class Hashed:
     """A table's per-premises hashes (Groups.span_hashes) worked out once, for input digests
     asked a ledger bucket at a time."""
@@ -106,7 +122,12 @@ class Builder:
         self.plan = plan
         self.communities = community_sections(bundle)
         self.premises = premises
-        tables = bundle.tables
+        # Premises whose rows were not even read (etl.reader.ledger_delta): always copied.
+        self.kept = frozenset(p for p in bundle.kept if p in plan.build)
+        tables = {
+            name: _without(frame, self.kept) if name in _KEPT_OUT else frame
+            for name, frame in bundle.tables.items()
+        }
         ledger = tables.get("ledger")
         # A spilled ledger's Groups are made a bucket at a time (`parts`).
         self.spilled = ledger if isinstance(ledger, SpilledTable) else None
@@ -192,7 +213,7 @@ class Builder:
     def parts(self) -> Iterator[list[str]]:
         """The premises to build, sorted, a ledger bucket at a time (all of them at once
         when the ledger is in memory), with `self.ledger` holding that bucket's rows."""
-        ids = sorted(self.plan.build)
+        ids = sorted(p for p in self.plan.build if p not in self.kept)
         if self.spilled is None:
             self.premises.load(ids)
             yield ids

@@ -157,6 +157,13 @@ def _reused(
     digests = builder.input_digests(ids)
     builder.digests = digests  # this part's: the records of its documents are made next
     same = sorted(pid for pid, digest in digests.items() if recorded.get(pid, ("",))[0] == digest)
+    _count_reused(builder, same, recorded)
+    return same
+
+
+def _count_reused(
+    builder: Builder, same: list[str], recorded: dict[str, tuple[str, list[int]]]
+) -> None:
     for pid in same:
         c = builder.counts.setdefault(builder.plan.build[pid], [0, 0, 0, 0, 0])
         c[0] += 1
@@ -164,7 +171,21 @@ def _reused(
             c[i] += n
     builder.reused.update(same)
     builder.done += len(same)
-    return same
+
+
+def _kept(
+    builder: Builder, previous: Generation | None, recorded: dict[str, tuple[str, list[int]]]
+) -> list[str]:
+    """The bundle's kept premises (etl.reader.ledger_delta), counted as reused; raises
+    StaleKept when the current generation cannot give their documents as they would be built."""
+    kept = sorted(builder.kept)
+    if not kept:
+        return kept
+    built_under = previous.manifest.get("built_under") if previous is not None else None
+    if built_under != reuse.stamp(builder.mode) or any(pid not in recorded for pid in kept):
+        raise reuse.StaleKept
+    _count_reused(builder, kept, recorded)
+    return kept
 
 
 def _jobs(
@@ -173,11 +194,16 @@ def _jobs(
     """The writer's work, part by part (etl.reader.spill's buckets): the unchanged documents
     copied from the previous generation, then the others built."""
     recorded = reuse.previous(previous) if previous is not None and builder.complete else {}
+    kept = _kept(builder, previous, recorded)
     for ids in builder.parts():
         same = _reused(builder, ids, recorded)
+        if kept:  # copied together: most of the previous documents, copied whole
+            same, kept = sorted([*kept, *same]), []
         if same:
             yield functools.partial(reuse.copy, generation=previous, ids=same)
         yield from builder.batches(ids, progress)
+    if kept:
+        yield functools.partial(reuse.copy, generation=previous, ids=kept)
 
 
 def _published_counts(
@@ -292,6 +318,7 @@ def _publish(
             "content_digest": digest,
             "previous": previous.id if previous is not None else None,
             "warnings": warnings,
+            "built_under": reuse.stamp(builder.mode),
         }
         generation = writer.commit(manifest)
     except BaseException:

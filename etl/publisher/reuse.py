@@ -40,6 +40,18 @@ RULES = "2"
 WHOLE_COPY = 0.9
 
 
+class StaleKept(Exception):
+    """The bundle's kept premises (etl.reader.ledger_delta) cannot be copied from the current
+    generation: it was built under other rules or another mode, or lacks their records. The
+    bundle must be read again whole; nothing was written."""
+
+
+def stamp(mode: str) -> str:
+    """What a generation's documents were built under (its manifest's `built_under`): a
+    kept premises' document may be copied from it only under the same."""
+    return f"{RULES}|{FORMAT_VERSION}|{mode}"
+
+
 def create(db: sqlite3.Connection) -> None:
     db.execute(
         f"CREATE TABLE IF NOT EXISTS {TABLE} (premises_id TEXT PRIMARY KEY, digest TEXT NOT NULL,"

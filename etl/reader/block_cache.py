@@ -29,7 +29,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.reader import cells, column_checks, ledger_blocks, stream, validate
+from etl.reader import cells, column_checks, ledger_blocks, ledger_map, stream, validate
 from etl.reader.block_pack import (
     CHUNK,
     CHUNK_REF,
@@ -164,6 +164,16 @@ class _Session:
         self.pack = Pack(directory)
         self.sources: dict[bytes, dict[str, pa.Array] | None] = {}
         self.rows: dict[bytes, Rows | None] = {}
+        self.mapped: dict[tuple[bytes, int], tuple[str, ...]] = {}  # etl.reader.ledger_map
+
+    def finish(self, file: str, sha256: str, clean: bool) -> None:
+        """The file's last block was read: this import's chunks become the cache, and its
+        map, if nothing in the file had a problem (and the pack could be written)."""
+        directory = self.pack.path.parent
+        if self.pack.commit() and clean:
+            ledger_map.save(directory, ledger_map.LedgerMap(file, sha256, self.mapped))
+        else:
+            ledger_map.forget(directory)
 
     def forget(self) -> None:
         """Let the entries decoded so far go (a block's rows are megabytes), but for those
@@ -275,8 +285,11 @@ def validated_block(
         else:  # only blank lines
             part = ledger_block(block, codec, file, matched, problems)
     _keep(session.pack, part, chunks, keys, clean)
+    lines = [c.line for c in chunks]
+    found_ids = ledger_map.chunk_premises(part, lines)
+    session.mapped.update(zip(zip(keys, lines, strict=True), found_ids, strict=True))
     if block.last:
-        session.pack.commit()
+        session.finish(file, block.found.sha256, problems.total == 0)
     block.rows = part["_row"]  # type: ignore[assignment]
     return part
 

@@ -95,16 +95,40 @@ class Pack:
         except OSError:
             self._give_up()
 
-    def commit(self) -> None:
+    def carry(self, key: bytes) -> bool:
+        """The old pack's entry under `key` into the new one as it is, unread (a re-import
+        keeps the chunks it did not need: etl.reader.ledger_delta); False if there is none.
+        Its CRC goes with it, so a damaged entry stays one that does not check out."""
+        found = self._index.get(key)
+        if found is None or self._old is None:
+            return False
+        if key in self._written or self._out.closed:
+            return True
+        kind, at, length, crc = found
+        try:
+            payload = os.pread(self._old, length, at)
+            if len(payload) != length:
+                return False
+            self._written.add(key)
+            self._out.write(_ENTRY.pack(key, kind, length, crc))
+            self._out.write(payload)
+        except OSError:
+            self._give_up()
+        return True
+
+    def commit(self) -> bool:
         """This import's entries become the pack (unless it was given up: the old one stays,
-        its entries as good as ever)."""
+        its entries as good as ever, and this says False)."""
+        done = False
         if not self._out.closed:
             try:
                 self._out.close()
                 os.replace(self._tmp, self.path)
+                done = True
             except OSError:
                 self._give_up()
         self._close_old()
+        return done
 
     def abort(self) -> None:
         self._give_up()

@@ -20,7 +20,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.model import COLUMNS, SOURCE_COLUMNS, Bundle, BundleRejected, Problem, SourceFile
-from etl.reader import attachments, first_pass, headers, spill, stream, table_blocks, validate
+from etl.reader import (
+    attachments,
+    first_pass,
+    headers,
+    ledger_delta,
+    ledger_map,
+    spill,
+    stream,
+    table_blocks,
+    validate,
+)
 from etl.reader.archive import (
     CSV_SUFFIXES,
     XLSX_SUFFIXES,
@@ -211,16 +221,20 @@ def _validated_in_blocks(
     warnings: list[str],
     progress: RowsRead | None,
     work_dir: Path | None,
+    mapped: ledger_map.LedgerMap | None = None,
 ) -> tuple[RawTable | None, SourceFile]:
     """A big CSV table (the ledger) read and validated a block of rows at a time, kept as
     compact columns (etl.reader.stream): the file is never in memory whole, and a file too big
     to keep even so is spilled to `work_dir` in premises buckets (etl.reader.spill). The
     RawTable carries the validated table and the problems its rows have (`RawTable.done`);
-    raises stream.NotStreamable (having said nothing) when the file must be read whole."""
+    raises stream.NotStreamable (having said nothing) when the file must be read whole. With
+    `mapped` (the last import's ledger), the ledger is read as its changes since then
+    (etl.reader.ledger_delta; raises NotIncremental, having said nothing, where it cannot)."""
     with entry.open() as fh:
         found = first_pass.scan(fh)
     columns = [*COLUMNS[table], *SOURCE_COLUMNS]
-    big = table == "ledger" and spill.spilled(found.size)
+    delta = mapped is not None and table == "ledger" and mapped.file == label and work_dir
+    big = table == "ledger" and spill.spilled(found.size) and not delta
     sink = spill.Spill(columns, work_dir) if big else None
     said: list[Problem] = []
     noted: list[str] = []
@@ -228,6 +242,7 @@ def _validated_in_blocks(
     parts: list[stream.Part] = []
     frames: list[pd.DataFrame] = []  # the blocks of a table other than the ledger
     rows_read = 0
+    kept: set[str] | None = None
     with entry.open() as fh:
         pieces = stream.blocks(fh, found)
         header = next(pieces)
@@ -237,6 +252,13 @@ def _validated_in_blocks(
         cached = Kept(work_dir, table, label, found, header, matched)
         if matched is not None and cached.frame is None:
             codec = "utf-8" if found.encoding.startswith("utf-8") else found.encoding
+            if delta:
+                assert mapped is not None and work_dir is not None
+                parts, kept = ledger_delta.read(
+                    pieces, mapped, codec, label, matched, found_problems, work_dir
+                )
+                if progress is not None:
+                    progress(label, sum(c.lines for c in found.chunks[1:]))
             for block in pieces:
                 assert isinstance(block, stream.Block)
                 if table != "ledger":
@@ -276,7 +298,7 @@ def _validated_in_blocks(
     else:
         done = validate.VALIDATORS[table](raw, Problems())
     raw.frame = done[["premises_id", "_row"]]
-    raw.done, raw.found = done, found_problems
+    raw.done, raw.found, raw.kept = done, found_problems, kept
     return raw, source
 
 
@@ -286,12 +308,15 @@ def read_tables(
     documents: list[Member] | None = None,
     progress: RowsRead | None = None,
     work_dir: Path | None = None,
+    previous: Generation | None = None,
 ) -> tuple[list[RawTable], list[SourceFile], list[Problem], list[str]]:
     """Every table file of the bundle read into a RawTable; problems found on the way. The
     files of documents folders go to `documents` unread (or are ignored with a warning when
     it is None). A streamed table (STREAMED) comes validated already (`RawTable.done`);
     `progress(file, rows)` hears how far its reading is; `work_dir` (the data dir's scratch
-    folder; None: the system's) takes a ledger too big for memory (etl.reader.spill)."""
+    folder; None: the system's) takes a ledger too big for memory (etl.reader.spill). With
+    `previous` (the current generation), a ledger whose bundle differs from the one that
+    generation was built from in the ledger only is read as its changes (ledger_delta)."""
     problems: list[Problem] = []
     warnings: list[str] = []
     sources: list[SourceFile] = []
@@ -300,6 +325,7 @@ def read_tables(
         files, collection = members(path)
     except Rejected as exc:
         return [], [], [exc.problem], []
+    mapped = ledger_delta.since(files, collection, previous, work_dir)
     files.reverse()
     while files:
         entry = files.pop()  # read here, its bytes dropped once its tables are made
@@ -330,9 +356,16 @@ def read_tables(
                     continue
                 if hint in STREAMED:
                     try:
-                        raw, source = _validated_in_blocks(
-                            hint, entry, label, aliases, problems, warnings, progress, work_dir
-                        )
+                        try:
+                            raw, source = _validated_in_blocks(
+                                hint, entry, label, aliases, problems, warnings, progress,
+                                work_dir, mapped,
+                            )  # fmt: skip
+                        except ledger_delta.NotIncremental:
+                            raw, source = _validated_in_blocks(
+                                hint, entry, label, aliases, problems, warnings, progress,
+                                work_dir,
+                            )  # fmt: skip
                     except stream.NotStreamable:
                         pass  # read whole below
                     else:
@@ -401,17 +434,22 @@ def read_bundle(
     previous: Generation | None = None,
     progress: RowsRead | None = None,
     work_dir: Path | None = None,
+    incremental: bool = True,
 ) -> Bundle:
     """Read and validate one bundle; raises BundleRejected listing every problem found.
     `progress(file, rows)` hears how many rows of a big file are read so far; `work_dir` is
-    where a ledger too big for memory is spilled (None: the system's temporary folder)."""
+    where a ledger too big for memory is spilled (None: the system's temporary folder).
+    `incremental`: a ledger may be read as its changes since the last import, the premises
+    it did not change being `Bundle.kept` (etl.reader.ledger_delta)."""
     try:
         aliases = headers.Aliases.load(aliases_file)
     except headers.AliasFileError as exc:
         name = aliases_file.name if aliases_file else ""
         raise BundleRejected([Problem(name, "", None, "", "", str(exc))]) from None
     found: list[Member] = []
-    raws, sources, problems, warnings = read_tables(path, aliases, found, progress, work_dir)
+    since = previous if incremental else None
+    raws, sources, problems, warnings = read_tables(path, aliases, found, progress, work_dir, since)
+    kept = next((raw.kept for raw in raws if raw.kept is not None), set())
     # Tables the bundle has but that could not be read: what refers to them is not checked.
     unreadable = {p.table for p in problems if p.table} - {raw.table for raw in raws}
     tables, more, total_more = validate.validate(raws, previous, unreadable=unreadable)
@@ -430,4 +468,11 @@ def read_bundle(
     problems += more
     if problems:
         raise BundleRejected(problems, total=len(problems) - len(more) + total_more)
-    return Bundle(tables=tables, sources=sources, warnings=warnings, kind="contract", files=files)
+    return Bundle(
+        tables=tables,
+        sources=sources,
+        warnings=warnings,
+        kind="contract",
+        files=files,
+        kept=frozenset(kept),
+    )

@@ -41,6 +41,9 @@ class RawTable:
     polish: bool = False
     done: pd.DataFrame | SpilledTable | None = None
     found: Problems | None = None
+    # A ledger read as its changes since the last import (etl.reader.ledger_delta): the
+    # premises whose rows did not change, which `done` leaves out.
+    kept: set[str] | None = None
 
     def header(self, column: str) -> str:
         """The column as the file heads it; for a column the file lacks, its name in the

@@ -1,0 +1,193 @@
+"""A re-import whose bundle differs from the published one in a few ledger rows reads only the
+premises those rows touch (etl.reader.ledger_delta) and publishes exactly what a whole reading
+publishes; anything that does not fit reads the ledger whole."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ebok.settings import Settings
+from etl.demo.generate import generate
+from etl.model import Bundle, BundleRejected
+from etl.publisher import reuse
+from etl.publisher.publish import PublishResult, publish
+from etl.reader import block_cache, block_pack, ledger_map
+from etl.reader.bundle import read_bundle
+from etl.snapshot.store import SnapshotStore
+from etl.sync import import_path
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle whose ledger (~1 MB, ~16,000 rows of 200 premises) is cut into ~15 chunks."""
+    path = tmp_path_factory.mktemp("demo") / "bundle"
+    generate(path, communities=2, premises=200, months=40, seed=3)
+    return path
+
+
+def _line_edited(source: Path, target: Path, at: float, cells: dict[int, bytes]) -> bytes:
+    """A copy of the bundle with cells of the ledger line after `at` of it replaced (by column
+    position); the premises id of that line."""
+    shutil.copytree(source, target)
+    ledger = target / "ledger.csv"
+    data = ledger.read_bytes()
+    start = data.index(b"\r\n", int(len(data) * at)) + 2
+    end = data.index(b"\r\n", start)
+    fields = data[start:end].split(b";")
+    for position, value in cells.items():
+        fields[position] = value
+    ledger.write_bytes(data[:start] + b";".join(fields) + data[end:])
+    return fields[0]
+
+
+class Imports:
+    """A data dir imported into as `ebok import` does (reading with the previous generation
+    and the data dir's cache)."""
+
+    def __init__(self, data: Path) -> None:
+        self.work = data / "work"
+        self.store = SnapshotStore(data / "snapshots")
+
+    def read(self, path: Path, **kwargs: object) -> Bundle:
+        return read_bundle(path, previous=self.store.current(), work_dir=self.work, **kwargs)  # type: ignore[arg-type]
+
+    def publish(self, path: Path) -> PublishResult:
+        return publish(self.read(path), self.store)
+
+    def digest(self) -> str:
+        current = self.store.current()
+        assert current is not None
+        return current.manifest["content_digest"]
+
+
+def _fresh_digest(path: Path, data: Path) -> str:
+    fresh = Imports(data)
+    fresh.publish(path)
+    return fresh.digest()
+
+
+def _rows(bundle: Bundle, premises: set[str]) -> pd.DataFrame:
+    ledger = bundle.tables["ledger"].astype(object)
+    chosen = ledger[ledger["premises_id"].isin(premises)]
+    return chosen.sort_values("_row").reset_index(drop=True)
+
+
+def test_a_changed_payment_reads_only_its_premises(demo: Path, tmp_path: Path) -> None:
+    imports = Imports(tmp_path / "data")
+    imports.publish(demo)
+    changed = tmp_path / "changed"
+    premises = _line_edited(demo, changed, 0.5, {6: b"123,45", 5: b""}).decode()
+
+    bundle = imports.read(changed)
+    whole = read_bundle(changed)
+    everyone = set(whole.tables["premises"]["premises_id"])
+    assert premises not in bundle.kept
+    assert len(bundle.kept) > 0.8 * len(everyone)  # the premises of one or two chunks are read
+    read = set(bundle.tables["ledger"]["premises_id"])
+    assert read.isdisjoint(bundle.kept) and premises in read
+    # each premises read has all of its rows, as the whole reading has them
+    pd.testing.assert_frame_equal(_rows(bundle, read), _rows(whole, read))
+
+    result = publish(bundle, imports.store)
+    assert result.rebuilt == 1
+    assert result.counts == publish(whole, SnapshotStore(tmp_path / "other")).counts
+    assert imports.digest() == _fresh_digest(changed, tmp_path / "fresh")
+
+
+def test_a_line_added_rebuilds_the_premises_below_it(demo: Path, tmp_path: Path) -> None:
+    imports = Imports(tmp_path / "data")
+    imports.publish(demo)
+    changed = tmp_path / "changed"
+    shutil.copytree(demo, changed)
+    ledger = changed / "ledger.csv"
+    data = ledger.read_bytes()
+    start = data.index(b"\r\n", int(len(data) * 0.6)) + 2
+    line = data[start : data.index(b"\r\n", start) + 2]
+    ledger.write_bytes(data[:start] + line + data[start:])  # a payment booked twice
+
+    bundle = imports.read(changed)
+    assert 0 < len(bundle.kept) < 0.7 * len(read_bundle(changed).tables["premises"])
+    result = publish(bundle, imports.store)
+    assert result.rebuilt > 0.3 * result.counts["premises"]  # their rows' numbers moved
+    assert imports.digest() == _fresh_digest(changed, tmp_path / "fresh")
+
+
+def test_a_problem_in_a_changed_chunk_is_reported_as_a_whole_reading_does(
+    demo: Path, tmp_path: Path
+) -> None:
+    imports = Imports(tmp_path / "data")
+    imports.publish(demo)
+    bad = tmp_path / "bad"
+    _line_edited(demo, bad, 0.7, {1: b"31.02.2024"})
+    with pytest.raises(BundleRejected) as whole:
+        read_bundle(bad)
+    with pytest.raises(BundleRejected) as delta:
+        imports.read(bad)
+    assert delta.value.problems == whole.value.problems
+    assert not (block_cache.cache_dir(imports.work) / ledger_map.MAP).exists()
+
+
+def test_another_file_changed_reads_the_whole_ledger(demo: Path, tmp_path: Path) -> None:
+    imports = Imports(tmp_path / "data")
+    imports.publish(demo)
+    changed = tmp_path / "changed"
+    shutil.copytree(demo, changed)
+    premises = changed / "lokale.csv"
+    premises.write_bytes(premises.read_bytes() + b"\r\n")  # the same rows, other bytes
+
+    bundle = imports.read(changed)
+    assert not bundle.kept
+    assert len(bundle.tables["ledger"]) == len(read_bundle(demo).tables["ledger"])
+
+
+def test_a_lost_cache_reads_the_whole_ledger(demo: Path, tmp_path: Path) -> None:
+    imports = Imports(tmp_path / "data")
+    imports.publish(demo)
+    (block_cache.cache_dir(imports.work) / block_pack.PACK).unlink()
+    changed = tmp_path / "changed"
+    _line_edited(demo, changed, 0.5, {6: b"99,99", 5: b""})
+
+    bundle = imports.read(changed)
+    assert not bundle.kept
+    pd.testing.assert_frame_equal(
+        _rows(bundle, set(bundle.tables["ledger"]["premises_id"])),
+        _rows(read_bundle(changed), set(bundle.tables["ledger"]["premises_id"])),
+    )
+
+
+def test_a_map_of_another_generation_is_not_used(demo: Path, tmp_path: Path) -> None:
+    imports = Imports(tmp_path / "data")
+    imports.publish(demo)
+    first = imports.store.current()
+    assert first is not None
+    once = tmp_path / "once"
+    _line_edited(demo, once, 0.5, {6: b"99,99", 5: b""})
+    imports.publish(once)
+    imports.store.set_current(first.id)  # rolled back: the map is of a ledger not published
+
+    twice = tmp_path / "twice"
+    _line_edited(demo, twice, 0.3, {6: b"11,11", 5: b""})
+    bundle = imports.read(twice)
+    assert not bundle.kept
+    publish(bundle, imports.store)
+    assert imports.digest() == _fresh_digest(twice, tmp_path / "fresh")
+
+
+def test_a_generation_built_under_other_rules_is_read_again_whole(
+    demo: Path, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SnapshotStore(settings.snapshots_dir)
+    import_path(demo, settings, store)
+    changed = tmp_path / "changed"
+    _line_edited(demo, changed, 0.5, {6: b"99,99", 5: b""})
+    monkeypatch.setattr(reuse, "RULES", reuse.RULES + "-next")  # documents built otherwise
+
+    result = import_path(changed, settings, store)
+    assert result.rebuilt == result.counts["premises"]  # every document built anew
+    current = store.current()
+    assert current is not None
+    assert current.manifest["content_digest"] == _fresh_digest(changed, tmp_path / "fresh")
