@@ -102,7 +102,6 @@ def test_fees_from_the_cache_are_the_fees_validated_anew(
         assert isinstance(again["component"].dtype, pd.CategoricalDtype)
     assert again["_file"].tolist() == ["fees.csv"] * 300
     assert again["_row"].tolist() == list(range(2, 302))
-    again.loc[0, "amount"] = 1  # a frame of its own, not a read-only view of the file
 
 
 def test_a_generation_published_from_the_cache_is_the_same(
