@@ -15,9 +15,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
 from ebok.database.errors import describe
 
 
@@ -34,6 +31,10 @@ def _tool(name: str) -> str:
 
 def _connection(url: str) -> tuple[str, dict[str, str]]:
     """A conninfo without the password, and the environment that carries it."""
+    # psycopg imported here and in _schema: `ebok backup` of an SQLite install, `ebok settings`
+    # and `ebok --help` (which import this module) need none of it.
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     params = conninfo_to_dict(url)
     password = params.pop("password", None)
     env = dict(os.environ)
@@ -44,6 +45,8 @@ def _connection(url: str) -> tuple[str, dict[str, str]]:
 
 def _schema(url: str) -> tuple[str | None, int]:
     """The schema EBOK's connections use (None when it does not exist yet) and its tables."""
+    import psycopg  # here: see _connection
+
     try:
         with psycopg.connect(url, connect_timeout=10) as conn:
             schema = conn.execute("SELECT current_schema()").fetchone()[0]

@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING
 from ebok.console import fail, note, warn
 from ebok.settings import Settings
 from etl.snapshot.store import SnapshotStore
-from portal.accounts.lifecycle import notify_password_changed
-from portal.accounts.mail import Mailer
 from portal.accounts.service import ACTIVE, DISABLED, AccountError, AccountRecord, Accounts
 from portal.i18n import DEFAULT_LOCALE, LOCALES
 
@@ -283,6 +281,10 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, accounts: Accounts) 
     print_password(record.login, password)
     print("Every session of the account has ended; the next sign-in asks for a new password.")
     if record.email:
+        # Imported here: the mail stack (jinja2, templates, smtplib) only when a mail is sent.
+        from portal.accounts.lifecycle import notify_password_changed
+        from portal.accounts.mail import Mailer
+
         mailer = Mailer(settings, retry_delays=CLI_RETRY_DELAYS)
         if not notify_password_changed(mailer, settings, record, "office"):
             warn("the password-changed notice could not be queued")
@@ -312,6 +314,8 @@ def cmd_purge(args: argparse.Namespace, settings: Settings, accounts: Accounts) 
 
 
 def cmd_mail_retry(args: argparse.Namespace, settings: Settings, accounts: Accounts) -> int:
+    from portal.accounts.mail import Mailer  # here: the mail stack only for the mail commands
+
     mailer = Mailer(settings, retry_delays=CLI_RETRY_DELAYS)
     delivered, failed = mailer.retry_failed()
     print(f"delivered {delivered}, still failed {failed}")
