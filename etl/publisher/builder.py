@@ -19,7 +19,7 @@ import orjson
 
 from etl.model import Bundle, BundleRejected, Problem
 from etl.publisher import history, reuse
-from etl.publisher.grouping import Groups, plain
+from etl.publisher.grouping import Groups, factorized, plain
 from etl.publisher.json_rows import JsonRows
 from etl.publisher.plan import CHILD_TABLES, Plan, table_file
 from etl.publisher.published import PublishedLedgers, PublishedReadings, has_readings
@@ -85,14 +85,13 @@ _KEPT_OUT = ("fees", "allowances", "readings")
 
 
 def _without(frame: Any, kept: frozenset[str]) -> Any:
-    """The rows of a table (a DataFrame) that belong to premises not kept."""
+    """The rows of a table (a DataFrame) that belong to premises not kept: decided once per
+    distinct premises id."""
     if not kept or not len(frame):
         return frame
-    ids = frame["premises_id"]
-    if hasattr(ids, "cat"):  # validated in blocks: decided once per distinct id
-        dropped = np.array([p in kept for p in ids.cat.categories.tolist()] + [False])
-        return frame[~dropped[ids.cat.codes.to_numpy()]]
-    return frame[~ids.isin(list(kept)).to_numpy()]
+    codes, ids = factorized(frame["premises_id"])
+    dropped = np.array([p in kept for p in ids.tolist()] + [False])  # code -1: no id
+    return frame[~dropped[codes]]
 
 
 class Hashed:

@@ -251,6 +251,10 @@ class GenerationWriter:
                 PRIMARY KEY (community_id, position)
             ) WITHOUT ROWID;
             CREATE INDEX community_documents_by_id ON community_documents (document_id);
+            -- Which premises a community has, and every document's digest, without reading
+            -- the documents' pages (hundreds of MB): what each import asks of the previous
+            -- generation and of the new one (premises_communities, content_digest).
+            CREATE INDEX documents_by_community ON documents (community_id, digest);
             """
         )
         self.files = self.tmp / FILES_DIR
@@ -400,9 +404,8 @@ class GenerationWriter:
         """Identifies the published content, whatever the import time: equal digests mean
         re-importing changed nothing."""
         h = hashlib.sha256()
-        for pid, digest in self.db.execute(
-            "SELECT premises_id, digest FROM documents ORDER BY premises_id"
-        ):
+        # sorted here: SQLite would read the table in key order, not the narrow index
+        for pid, digest in sorted(self.db.execute("SELECT premises_id, digest FROM documents")):
             h.update(f"{pid}\0{digest}\n".encode())
         # The communities' announcements and documents, when there are any (so a generation
         # without them has the digest it had before they existed).
