@@ -52,7 +52,7 @@ from etl.reader.sheets import (
     empty_frame,
     read_csv_bytes,
 )
-from etl.reader.table_cache import Kept
+from etl.reader.table_cache import Kept, settle
 from etl.reader.xlsx import NOT_A_WORKBOOK, read_workbook
 from etl.snapshot.store import Generation
 
@@ -402,6 +402,8 @@ def read_tables(
         for table, file, sheet in sheets:
             raw = _raw(table, file, sheet, aliases, problems, warnings)
             if raw is not None:
+                if suffix in CSV_SUFFIXES:  # allowances, communities: validated once per file
+                    settle(raw, sources[-1], sheet.header, work_dir)
                 raws.append(raw)
         sheets = sheet = None  # type: ignore[assignment]  # let the positional frames go
     seen: dict[str, str] = {}

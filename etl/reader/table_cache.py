@@ -38,16 +38,21 @@ import pyarrow as pa
 import pyarrow.ipc
 
 import etl.model
+from etl.model import SourceFile
+from etl.reader import validate
 from etl.reader.block_cache import cache_dir
 from etl.reader.first_pass import Scan
 from etl.reader.headers import HeaderMap
-from etl.reader.raw import Problems
+from etl.reader.raw import Problems, RawTable
 from etl.snapshot import money
 
 # Bump when what a table validates to changes in a way the code digest would not show.
 RULES = "1"
 FOLDER = "tables"
-KEPT = frozenset({"fees"})  # tables read in blocks (etl.reader.table_blocks) that are kept
+STREAMED = frozenset({"fees"})  # kept as read in blocks (etl.reader.table_blocks)
+# Kept as read whole: their rules read nothing but their own file (the premises' read the
+# communities and the last generation, etl.reader.validate._community_places).
+WHOLE = frozenset({"allowances", "communities"})
 MAGIC = b"EBOK-table-cache-1\n"
 _LENGTH = struct.Struct("<I")
 _BROKEN = (OSError, ValueError, KeyError, TypeError, IndexError, struct.error, pa.ArrowException)
@@ -78,33 +83,21 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def key(table: str, label: str, found: Scan, header: list[str], matched: HeaderMap) -> str:
-    """The key of a CSV file's validated table (see the module's docstring)."""
+def key(table: str, label: str, file: list, header: list[str], mapping: list) -> str:
+    """The key of a CSV file's validated table: `file` its SHA-256, size (and encoding),
+    `mapping` which of its columns is which (see the module's docstring)."""
     return hashlib.sha256(
         orjson.dumps(
             [
-                RULES,
-                _code_digest(),
-                pd.__version__,
-                pa.__version__,
-                np.__version__,
-                table,
-                label,
-                found.sha256,
-                found.size,
-                found.encoding,
-                header,
-                sorted(matched.columns.items()),
-                sorted(matched.written.items()),
-                matched.polish,
-                matched.unknown,
+                *(RULES, _code_digest(), pd.__version__, pa.__version__, np.__version__),
+                *(table, label, file, header, mapping),
             ]
         )
     ).hexdigest()
 
 
 def _path(work_dir: Path, table: str) -> Path:
-    if table not in KEPT:  # the name is one of ours, never a file's
+    if table not in STREAMED | WHOLE:  # the name is one of ours, never a file's
         raise ValueError(f"table {table} is not kept")
     return cache_dir(work_dir) / FOLDER / f"{table}.arrow"
 
@@ -183,10 +176,14 @@ class Kept:
         header: list[str],
         matched: HeaderMap | None,
     ) -> None:
-        self.work_dir = work_dir if table in KEPT and matched is not None else None
-        self.table = table
-        self.key = key(table, label, found, header, matched) if self.work_dir else ""
-        self.frame = load(self.work_dir, table, self.key) if self.work_dir else None
+        self.work_dir = work_dir if table in STREAMED and matched is not None else None
+        self.table, self.key, self.frame = table, "", None
+        if self.work_dir is not None and matched is not None:
+            mapping = [sorted(matched.columns.items()), sorted(matched.written.items())]
+            mapping += [matched.polish, matched.unknown]
+            file = [found.sha256, found.size, found.encoding]
+            self.key = key(table, label, file, header, mapping)
+            self.frame = load(self.work_dir, table, self.key)
 
     def keep(self, done: pd.DataFrame, problems: Problems, warnings: list[str]) -> None:
         """Keep the table validated now, if it validated with no problem and no warning."""
@@ -196,3 +193,22 @@ class Kept:
             forget(self.work_dir, self.table)
         else:
             keep(self.work_dir, self.table, self.key, done)
+
+
+def settle(raw: RawTable, source: SourceFile, header: list[str], work_dir: Path | None) -> None:
+    """A table of WHOLE read from a CSV file validated at once (`RawTable.done`, as a streamed
+    one is), or taken from the cache when the last import validated the same file cleanly.
+    Its RawTable stays whole: the premises' defaults and the reference checks read it."""
+    if work_dir is None or raw.table not in WHOLE:
+        return
+    wanted = key(raw.table, raw.file, ["whole", source.sha256, source.size], header,
+                 [sorted(raw.headers.items()), raw.polish])  # fmt: skip
+    found = Problems()
+    done = load(work_dir, raw.table, wanted)
+    if done is None:
+        done = validate.VALIDATORS[raw.table](raw, found)
+        if found.total:
+            forget(work_dir, raw.table)
+        else:
+            keep(work_dir, raw.table, wanted, done)
+    raw.done, raw.found = done, found

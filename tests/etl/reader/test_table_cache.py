@@ -1,6 +1,7 @@
-"""A re-import takes the fees of an unchanged file from the last import's cache
-(etl.reader.table_cache): the same table, problems and published documents as reading it anew,
-and anything doubtful (a changed byte, a damaged cache, a file with problems) read anew."""
+"""A re-import takes the fees, allowances and communities of an unchanged file from the last
+import's cache (etl.reader.table_cache): the same tables, problems and published documents as
+reading them anew, and anything doubtful (a changed byte, a damaged cache, a file with
+problems) read anew."""
 
 from __future__ import annotations
 
@@ -18,13 +19,29 @@ from etl.reader.bundle import read_bundle
 from etl.snapshot.store import SnapshotStore
 from tests.etl.builders import minimal_tables, write_csv_bundle
 
+TABLES = ("fees", "allowances", "communities")
 COMPONENTS = ["Fundusz remontowy", "Woda i ścieki", "Wywóz śmieci", "Zarząd", "Gaz"]
 
 
 def _tables() -> dict[str, list[dict[str, Any]]]:
-    """The minimal bundle with 300 fee lines: amounts written and worked out, dates given
-    and left empty."""
+    """The minimal bundle with 300 fee lines (amounts written and worked out, dates given
+    and left empty), a second community and a few allowances."""
     tables = minimal_tables()
+    community = tables["communities"][0]
+    tables["communities"].append(
+        {**community, "community_id": "WM-LI3", "postal_code": "30002", "nip": ""}
+    )
+    tables["allowances"] += [
+        {
+            "premises_id": "KW5/G-3",
+            "decision": f"DM/{i}/2026" if i % 2 else "",
+            "issuer": "",
+            "valid_from": f"01.0{i}.2026",
+            "valid_to": "31.12.2026",
+            "monthly_amount": f"{i * 10},5",
+        }
+        for i in range(1, 6)
+    ]
     tables["fees"] = [
         {
             "premises_id": "KW5/1" if i % 3 else "KW5/G-3",
@@ -41,17 +58,23 @@ def _tables() -> dict[str, list[dict[str, Any]]]:
 
 
 class _Validated:
-    """Counts the fee rows validated (those not taken from the cache)."""
+    """Counts the rows validated (those not taken from the cache): fees in `rows`, and per
+    table in `tables`."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.rows = 0
-        real = validate.VALIDATORS["fees"]
+        self.tables = dict.fromkeys(TABLES, 0)
+        for table in TABLES:
+            real = validate.VALIDATORS[table]
 
-        def counting(raw, problems):  # type: ignore[no-untyped-def]
-            self.rows += len(raw.frame)
-            return real(raw, problems)
+            def counting(raw, problems, real=real):  # type: ignore[no-untyped-def]
+                self.tables[raw.table] += len(raw.frame)
+                return real(raw, problems)
 
-        monkeypatch.setitem(validate.VALIDATORS, "fees", counting)
+            monkeypatch.setitem(validate.VALIDATORS, table, counting)
+
+    @property
+    def rows(self) -> int:
+        return self.tables["fees"]
 
 
 @pytest.fixture
@@ -78,8 +101,41 @@ def _fees(path: Path, data: Path | None) -> pd.DataFrame:
     return read_bundle(path, work_dir=data / "work" if data else None).tables["fees"]
 
 
-def _entry(data: Path) -> Path:
-    return data / "cache" / table_cache.FOLDER / "fees.arrow"
+def _entry(data: Path, table: str = "fees") -> Path:
+    return data / "cache" / table_cache.FOLDER / f"{table}.arrow"
+
+
+def test_allowances_and_communities_from_the_cache_are_those_validated_anew(
+    tmp_path: Path, validated: _Validated
+) -> None:
+    path = write_csv_bundle(tmp_path / "b", _tables(), names={"allowances": "dodatki.csv"})
+    data = tmp_path / "data"
+    fresh = read_bundle(path).tables
+    read_bundle(path, work_dir=data / "work")
+    assert validated.tables == {"fees": 600, "allowances": 12, "communities": 4}
+    assert all(_entry(data, table).is_file() for table in TABLES)
+
+    again = read_bundle(path, work_dir=data / "work").tables
+    assert validated.tables == {"fees": 600, "allowances": 12, "communities": 4}
+    for table in TABLES:
+        pd.testing.assert_frame_equal(again[table], fresh[table])
+    assert again["allowances"]["_file"].tolist() == ["dodatki.csv"] * 6
+    assert again["communities"]["postal_code"].tolist() == ["30-001", "30-002"]
+    assert again["communities"]["nip"].tolist() == ["1234563218", ""]
+    assert again["communities"]["fee_notes"].tolist() == [None, None]
+
+
+def test_a_premises_row_still_takes_its_community_s_place_from_a_cached_communities(
+    tmp_path: Path,
+) -> None:
+    tables = _tables()
+    tables["premises"][1]["postal_code"] = ""
+    path = write_csv_bundle(tmp_path / "b", tables)
+    data = tmp_path / "data"
+    read_bundle(path, work_dir=data / "work")
+    premises = read_bundle(path, work_dir=data / "work").tables["premises"]
+    assert premises["postal_code"].tolist() == ["30-001", "30-001"]
+    assert premises["city"].tolist() == ["Kraków", "Kraków"]
 
 
 @pytest.mark.parametrize("blocks", ["one block", "many blocks"])
@@ -163,21 +219,28 @@ def test_a_damaged_cache_file_is_ignored(
     assert validated.rows == 600
 
 
-def test_fees_with_a_problem_are_not_kept(tmp_path: Path, validated: _Validated) -> None:
+@pytest.mark.parametrize(
+    ("table", "row", "column", "value"),
+    [("fees", 7, "amount", "12,3,4"), ("allowances", 0, "monthly_amount", "250 zł 5")],
+)
+def test_a_table_with_a_problem_is_not_kept(
+    tmp_path: Path, validated: _Validated, table: str, row: int, column: str, value: str
+) -> None:
     tables = _tables()
     path = write_csv_bundle(tmp_path / "b", tables)
     data = tmp_path / "data"
-    _fees(path, data)
-    tables["fees"][7]["amount"] = "12,3,4"
+    read_bundle(path, work_dir=data / "work")
+    before = validated.tables[table]
+    tables[table][row][column] = value
     write_csv_bundle(path, tables)
     for _ in range(2):
         with pytest.raises(BundleRejected) as rejected:
             read_bundle(path, work_dir=data / "work")
         assert [(p.table, p.row, p.value) for p in rejected.value.problems] == [
-            ("fees", 9, "12,3,4")
+            (table, row + 2, value)
         ]
-    assert validated.rows == 900  # validated each time
-    assert not _entry(data).exists()  # the clean file's entry went too: one import's entries
+    assert validated.tables[table] == 3 * before  # validated each time
+    assert not _entry(data, table).exists()  # the clean file's entry went: one import's
 
 
 def test_the_cache_holds_the_last_import_only(tmp_path: Path) -> None:
@@ -186,7 +249,8 @@ def test_the_cache_holds_the_last_import_only(tmp_path: Path) -> None:
     for i in range(3):
         tables["fees"][0]["amount"] = f"{i},00"
         _fees(write_csv_bundle(tmp_path / f"b{i}", tables), data)
-    assert [p.name for p in (data / "cache" / table_cache.FOLDER).iterdir()] == ["fees.arrow"]
+    kept = sorted(p.name for p in (data / "cache" / table_cache.FOLDER).iterdir())
+    assert kept == ["allowances.arrow", "communities.arrow", "fees.arrow"]
 
 
 def test_a_cache_that_cannot_be_written_is_not_an_error(
