@@ -189,12 +189,15 @@ def _kept(
 
 
 def _jobs(
-    builder: Builder, previous: Generation | None, progress: Progress | None
+    builder: Builder, previous: Generation | None, progress: Progress | None, based: bool
 ) -> Iterator[Job]:
     """The writer's work, part by part (etl.reader.spill's buckets): the unchanged documents
-    copied from the previous generation, then the others built."""
+    copied from the previous generation, then the others built. `based`: the kept documents
+    are there already (a writer started from the previous generation's file)."""
     recorded = reuse.previous(previous) if previous is not None and builder.complete else {}
     kept = _kept(builder, previous, recorded)
+    if based:
+        kept = []
     for ids in builder.parts():
         same = _reused(builder, ids, recorded)
         if kept:  # copied together: most of the previous documents, copied whole
@@ -250,16 +253,21 @@ def _publish(
             f"community {cid}: {len(gone)} premises not in this export were removed ({shown})"
         )
 
-    writer = store.start()
+    # Most documents kept (etl.reader.ledger_delta): the previous file copied, less the rest.
+    based = previous is not None and len(builder.kept) >= reuse.BASE_COPY * len(prev_owner)
+    writer = store.start(base=previous if based else None)
     try:
         reuse.create(writer.db)
-        copied = writer.copy_from(previous, plan.copy) if previous is not None else 0
-        if copied:
+        if based:
+            writer.keep_only(builder.kept, plan.copy)
+            writer.discard(p for p in plan.build if p not in builder.kept)
+            reuse.forget_others(writer.db)
+        elif previous is not None and writer.copy_from(previous, plan.copy):
             writer.discard(plan.build)
-            reuse.copy_kept(writer.db, previous)  # type: ignore[arg-type]
+            reuse.copy_kept(writer.db, previous)
         community.write(bundle, previous, writer)
         try:
-            _write_behind(writer, _jobs(builder, previous, progress))
+            _write_behind(writer, _jobs(builder, previous, progress, based))
         finally:
             if builder.published is not None:
                 builder.published.close()

@@ -38,6 +38,10 @@ RULES = "2"
 # The share of the previous documents reused above which `copy` takes them all and deletes
 # the others: copying whole records is cheaper than picking rows, deleting a few is cheap.
 WHOLE_COPY = 0.9
+# The share of the previous documents a bundle keeps unread (etl.reader.ledger_delta) above
+# which the new generation starts as a copy of the previous file (the operating system copies
+# 560 MB in ~0.2 s) and the documents not kept are deleted from it.
+BASE_COPY = 0.5
 
 
 class StaleKept(Exception):
@@ -174,6 +178,15 @@ def _copy_whole(db: sqlite3.Connection, ids: list[str]) -> bool:
             (kept,),
         )
     return True
+
+
+def forget_others(db: sqlite3.Connection) -> None:
+    """Of the records a generation started from a copy of the previous one has, those of
+    the documents it kept (GenerationWriter.keep_only)."""
+    db.execute(
+        f"DELETE FROM {TABLE} WHERE premises_id NOT IN (SELECT premises_id FROM documents)"
+    )
+    db.commit()
 
 
 def copy_kept(db: sqlite3.Connection, generation: Generation) -> None:

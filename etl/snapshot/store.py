@@ -216,48 +216,73 @@ class Generation:
         return path if path.is_file() else None
 
 
+SCHEMA = """
+CREATE TABLE documents (
+    premises_id TEXT PRIMARY KEY,
+    community_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE announcements (
+    community_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (community_id, position)
+) WITHOUT ROWID;
+CREATE TABLE community_documents (
+    community_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    document_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (community_id, position)
+) WITHOUT ROWID;
+CREATE INDEX community_documents_by_id ON community_documents (document_id);
+"""
+# Which premises a community has, and every document's digest, without reading the documents'
+# pages (hundreds of MB): what each import asks of the previous generation and of the new one
+# (premises_communities, content_digest).
+DOCUMENTS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS documents_by_community ON documents (community_id, digest)"
+)
+
+
 class GenerationWriter:
     """Builds the next generation in a temporary directory; `commit` makes it current."""
 
-    def __init__(self, store: SnapshotStore, generation_id: str | None = None) -> None:
+    def __init__(
+        self,
+        store: SnapshotStore,
+        generation_id: str | None = None,
+        base: Generation | None = None,
+    ) -> None:
         self.store = store
         self.id = generation_id or new_generation_id()
         self.tmp = store.root / f".tmp-{self.id}"
         self.tmp.mkdir(parents=True)
+        if base is not None:  # see SnapshotStore.start
+            shutil.copyfile(base.path / DOCUMENTS_FILE, self.tmp / DOCUMENTS_FILE)
         # Not bound to the creating thread: publish inserts from a writer thread.
         self.db = sqlite3.connect(self.tmp / DOCUMENTS_FILE, check_same_thread=False)
         self.db.executescript(
-            """
-            PRAGMA page_size = 65536;
-            PRAGMA journal_mode = OFF;
-            PRAGMA synchronous = OFF;
-            CREATE TABLE documents (
-                premises_id TEXT PRIMARY KEY,
-                community_id TEXT NOT NULL,
-                digest TEXT NOT NULL,
-                body TEXT NOT NULL
-            ) WITHOUT ROWID;
-            CREATE TABLE announcements (
-                community_id TEXT NOT NULL,
-                position INTEGER NOT NULL,
-                body TEXT NOT NULL,
-                PRIMARY KEY (community_id, position)
-            ) WITHOUT ROWID;
-            CREATE TABLE community_documents (
-                community_id TEXT NOT NULL,
-                position INTEGER NOT NULL,
-                document_id TEXT NOT NULL,
-                body TEXT NOT NULL,
-                PRIMARY KEY (community_id, position)
-            ) WITHOUT ROWID;
-            CREATE INDEX community_documents_by_id ON community_documents (document_id);
-            -- Which premises a community has, and every document's digest, without reading
-            -- the documents' pages (hundreds of MB): what each import asks of the previous
-            -- generation and of the new one (premises_communities, content_digest).
-            CREATE INDEX documents_by_community ON documents (community_id, digest);
-            """
+            "PRAGMA page_size = 65536; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
         )
+        if base is None:
+            self.db.executescript(SCHEMA)
+        self.db.execute(DOCUMENTS_INDEX)  # a base from before the index gets it
         self.files = self.tmp / FILES_DIR
+
+    def keep_only(self, premises_ids: Iterable[str], communities: Iterable[str]) -> None:
+        """A writer started from a copy of the previous generation keeps of it the documents
+        of these premises and of these communities, and nothing of the communities' own
+        tables (etl.publisher.community writes them, as into an empty generation)."""
+        self.db.execute(
+            "DELETE FROM documents WHERE premises_id NOT IN (SELECT value FROM json_each(?))"
+            " AND community_id NOT IN (SELECT value FROM json_each(?))",
+            (_ids_json(premises_ids), _ids_json(communities)),
+        )
+        for table in ("announcements", "community_documents"):
+            self.db.execute(f"DELETE FROM {table}")
+        self.db.commit()
 
     def add_digested(self, rows: list[tuple[str, str, str, str | bytes]]) -> None:
         """Add (premises_id, community_id, body_digest(body), body) rows, many per statement:
@@ -550,10 +575,13 @@ class SnapshotStore:
         atomic_write_text(self.pointer, generation_id + "\n")
         self._checked_at = None  # this store's next current() reads the new pointer
 
-    def start(self) -> GenerationWriter:
+    def start(self, base: Generation | None = None) -> GenerationWriter:
+        """A writer of the next generation; with `base`, starting from a copy of that
+        generation's documents file (a re-import that keeps most documents deletes the others
+        instead of copying the kept ones a row at a time: GenerationWriter.keep_only)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.remove_abandoned()
-        return GenerationWriter(self)
+        return GenerationWriter(self, base=base)
 
     def remove_abandoned(self) -> None:
         """Drop half-written generations left by a killed import."""

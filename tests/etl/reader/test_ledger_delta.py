@@ -96,6 +96,16 @@ def test_a_changed_payment_reads_only_its_premises(demo: Path, tmp_path: Path) -
     assert result.rebuilt == 1
     assert result.counts == publish(whole, SnapshotStore(tmp_path / "other")).counts
     assert imports.digest() == _fresh_digest(changed, tmp_path / "fresh")
+    # started from a copy of the previous generation's file: the communities' documents
+    # have their PDFs, and the rebuilt premises shows the changed payment
+    current = imports.store.current()
+    assert current is not None
+    listed = current.community_documents(current.community_ids())
+    assert listed and all(current.document_file(d["document_id"]) for d in listed)
+    document = current.document(premises)
+    assert document is not None
+    payment = document["ledger"]["columns"].index("payment")
+    assert 12345 in [row[payment] for row in document["ledger"]["rows"]]  # 123,45 zł
 
 
 def test_a_line_added_rebuilds_the_premises_below_it(demo: Path, tmp_path: Path) -> None:
