@@ -230,8 +230,9 @@ def _validated_in_blocks(
     raises stream.NotStreamable (having said nothing) when the file must be read whole. With
     `mapped` (the last import's ledger), the ledger is read as its changes since then
     (etl.reader.ledger_delta; raises NotIncremental, having said nothing, where it cannot)."""
+    cached = Kept(work_dir, table, label, entry, aliases)  # the last import's, if the same file
     with entry.open() as fh:
-        found = first_pass.scan(fh)
+        found = cached.found or first_pass.scan(fh)
     columns = [*COLUMNS[table], *SOURCE_COLUMNS]
     delta = mapped is not None and table == "ledger" and mapped.file == label and work_dir
     big = table == "ledger" and spill.spilled(found.size) and not delta
@@ -249,7 +250,6 @@ def _validated_in_blocks(
         empty = empty_frame([f"c{i}" for i in range(len(header))])
         sheet = Sheet(header, empty, np.zeros(0, dtype=np.int64), None)  # type: ignore[arg-type]
         matched = _matched(table, label, sheet, aliases, said, noted)
-        cached = Kept(work_dir, table, label, found, header, matched)
         if matched is not None and cached.frame is None:
             codec = "utf-8" if found.encoding.startswith("utf-8") else found.encoding
             if delta:
@@ -294,7 +294,7 @@ def _validated_in_blocks(
         done = cached.frame
     elif frames:
         done = table_blocks.joined(frames, label)
-        cached.keep(done, found_problems, noted)
+        cached.keep(done, found, header, matched, found_problems, noted)
     else:
         done = validate.VALIDATORS[table](raw, Problems())
     raw.frame = done[["premises_id", "_row"]]

@@ -40,9 +40,10 @@ import pyarrow.ipc
 import etl.model
 from etl.model import SourceFile
 from etl.reader import validate
+from etl.reader.archive import Member
 from etl.reader.block_cache import cache_dir
 from etl.reader.first_pass import Scan
-from etl.reader.headers import HeaderMap
+from etl.reader.headers import Aliases, HeaderMap
 from etl.reader.raw import Problems, RawTable
 from etl.snapshot import money
 
@@ -55,6 +56,7 @@ STREAMED = frozenset({"fees"})  # kept as read in blocks (etl.reader.table_block
 WHOLE = frozenset({"allowances", "communities"})
 MAGIC = b"EBOK-table-cache-1\n"
 _LENGTH = struct.Struct("<I")
+_CRC = struct.Struct("<I")  # CRC-32 of the Arrow file, at the end of the body
 _BROKEN = (OSError, ValueError, KeyError, TypeError, IndexError, struct.error, pa.ArrowException)
 
 
@@ -102,8 +104,8 @@ def _path(work_dir: Path, table: str) -> Path:
     return cache_dir(work_dir) / FOLDER / f"{table}.arrow"
 
 
-def load(work_dir: Path, table: str, wanted: str) -> pd.DataFrame | None:
-    """The frame kept under `wanted`, or None (none kept, another key, a damaged file)."""
+def _entry(work_dir: Path, table: str) -> tuple[dict, pa.Buffer] | None:
+    """The head and the body of the entry of `table` (mapped, not read), or None."""
     try:
         data = pa.memory_map(str(_path(work_dir, table))).read_buffer()
         view = memoryview(data)
@@ -112,12 +114,25 @@ def load(work_dir: Path, table: str, wanted: str) -> pd.DataFrame | None:
             return None
         (length,) = _LENGTH.unpack_from(view, end)
         head = orjson.loads(bytes(view[max(0, end - length) : end]))
-        if head["key"] != wanted or head["size"] != end - length:
+        if not isinstance(head, dict) or head.get("body") != end - length:
             return None
-        body = data.slice(0, head["size"])
-        if zlib.crc32(body) != head["crc"]:
+        return head, data.slice(0, end - length)
+    except _BROKEN:
+        return None
+
+
+def load(work_dir: Path, table: str, wanted: str) -> pd.DataFrame | None:
+    """The frame kept under `wanted`, or None (none kept, another key, a damaged file)."""
+    entry = _entry(work_dir, table)
+    return _frame(entry[1]) if entry is not None and entry[0].get("key") == wanted else None
+
+
+def _frame(body: pa.Buffer) -> pd.DataFrame | None:
+    try:
+        (crc,) = _CRC.unpack_from(memoryview(body), body.size - _CRC.size)
+        if zlib.crc32(body.slice(0, body.size - _CRC.size)) != crc:
             return None
-        return pa.ipc.open_file(body).read_all().to_pandas()
+        return pa.ipc.open_file(body.slice(0, body.size - _CRC.size)).read_all().to_pandas()
     except _BROKEN:
         return None
 
@@ -133,11 +148,11 @@ def _narrow(frame: pd.DataFrame) -> pa.Table:
     return arrow.cast(pa.schema(fields, metadata=arrow.schema.metadata))
 
 
-def keep(work_dir: Path, table: str, wanted: str, frame: pd.DataFrame) -> None:
-    """`frame` becomes the entry of `table` (replacing the last import's). Nothing is kept,
-    and nothing said, where the cache cannot be written. The body is written straight to the
-    file (no copy in memory), then its CRC read back from the page cache and the head put
-    after it, as the file's tail."""
+def keep(work_dir: Path, table: str, head: dict, frame: pd.DataFrame) -> None:
+    """`frame` becomes the entry of `table` (replacing the last import's), `head` (its "key",
+    and what else `Kept` finds it by) after it. Nothing is kept, and nothing said, where the
+    cache cannot be written. The body is written straight to the file (no copy in memory),
+    then its CRC read back from the page cache and put after it with the head."""
     folder = _path(work_dir, table).parent
     tmp = folder / f".{table}.arrow.tmp-{os.getpid()}"
     try:
@@ -146,10 +161,11 @@ def keep(work_dir: Path, table: str, wanted: str, frame: pd.DataFrame) -> None:
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, arrow.schema) as writer:
             writer.write_table(arrow)
         body = pa.memory_map(str(tmp)).read_buffer()
-        head = orjson.dumps({"key": wanted, "size": body.size, "crc": zlib.crc32(body)})
+        crc, size = _CRC.pack(zlib.crc32(body)), body.size + _CRC.size
         del body
+        tail = orjson.dumps({**head, "body": size})
         with open(tmp, "ab") as fh:
-            fh.write(head + _LENGTH.pack(len(head)) + MAGIC)
+            fh.write(crc + tail + _LENGTH.pack(len(tail)) + MAGIC)
         os.replace(tmp, _path(work_dir, table))
     except _BROKEN:
         with contextlib.suppress(OSError):
@@ -164,35 +180,60 @@ def forget(work_dir: Path, table: str) -> None:
 
 
 class Kept:
-    """The cache as one streamed file is read: `frame` is its validated table when the last
-    import kept it (None otherwise: read and validate, then `keep`)."""
+    """The cache of a streamed table (STREAMED), asked before the file is scanned: when the
+    last import kept this very file (same SHA-256, and its header, encoding and mapping, as
+    kept beside it, give the same key), `frame` is its validated table and `found` the scan's
+    result, and the file is neither scanned nor parsed; else both are None (scan, read and
+    validate, then `keep`). Hashing the file costs a third of scanning it."""
 
     def __init__(
+        self, work_dir: Path | None, table: str, label: str, file: Member, aliases: Aliases
+    ) -> None:
+        self.work_dir = work_dir if table in STREAMED else None
+        self.table, self.label = table, label
+        self.frame: pd.DataFrame | None = None
+        self.found: Scan | None = None
+        entry = _entry(self.work_dir, table) if self.work_dir is not None else None
+        if entry is None:
+            return
+        head, body = entry
+        try:
+            if head["size"] != file.size():
+                return
+            with file.open() as fh:
+                sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+            found = Scan(head["encoding"], sha256, head["size"])
+            matched = aliases.match(table, head["header"])
+            if head["key"] == self._key(found, head["header"], matched):
+                self.frame = _frame(body)
+                self.found = found if self.frame is not None else None
+        except (*_BROKEN, AttributeError):
+            return
+
+    def _key(self, found: Scan, header: list[str], matched: HeaderMap) -> str:
+        mapping = [sorted(matched.columns.items()), sorted(matched.written.items())]
+        mapping += [matched.polish, matched.unknown, matched.duplicates, matched.missing]
+        return key(self.table, self.label, [found.sha256, found.size, found.encoding], header,
+                   mapping)  # fmt: skip
+
+    def keep(
         self,
-        work_dir: Path | None,
-        table: str,
-        label: str,
+        done: pd.DataFrame,
         found: Scan,
         header: list[str],
-        matched: HeaderMap | None,
+        matched: HeaderMap,
+        problems: Problems,
+        warnings: list[str],
     ) -> None:
-        self.work_dir = work_dir if table in STREAMED and matched is not None else None
-        self.table, self.key, self.frame = table, "", None
-        if self.work_dir is not None and matched is not None:
-            mapping = [sorted(matched.columns.items()), sorted(matched.written.items())]
-            mapping += [matched.polish, matched.unknown]
-            file = [found.sha256, found.size, found.encoding]
-            self.key = key(table, label, file, header, mapping)
-            self.frame = load(self.work_dir, table, self.key)
-
-    def keep(self, done: pd.DataFrame, problems: Problems, warnings: list[str]) -> None:
         """Keep the table validated now, if it validated with no problem and no warning."""
         if self.work_dir is None:
             return
         if problems.total or warnings:
             forget(self.work_dir, self.table)
-        else:
-            keep(self.work_dir, self.table, self.key, done)
+            return
+        head = {"key": self._key(found, header, matched), "size": found.size}
+        keep(self.work_dir, self.table, {**head, "encoding": found.encoding, "header": header},
+             done)  # fmt: skip
 
 
 def settle(raw: RawTable, source: SourceFile, header: list[str], work_dir: Path | None) -> None:
@@ -210,5 +251,5 @@ def settle(raw: RawTable, source: SourceFile, header: list[str], work_dir: Path 
         if found.total:
             forget(work_dir, raw.table)
         else:
-            keep(work_dir, raw.table, wanted, done)
+            keep(work_dir, raw.table, {"key": wanted}, done)
     raw.done, raw.found = done, found

@@ -14,7 +14,7 @@ import pytest
 
 from etl.model import BundleRejected
 from etl.publisher.publish import publish
-from etl.reader import stream, table_cache, validate
+from etl.reader import first_pass, stream, table_cache, validate
 from etl.reader.bundle import read_bundle
 from etl.snapshot.store import SnapshotStore
 from tests.etl.builders import minimal_tables, write_csv_bundle
@@ -83,6 +83,21 @@ def validated(monkeypatch: pytest.MonkeyPatch) -> _Validated:
 
 
 @pytest.fixture
+def fees_scanned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The fee files the first pass scans (a file taken from the cache is only hashed)."""
+    scan = first_pass.scan
+    names: list[str] = []
+
+    def counting(fh, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(getattr(fh, "name", "")).endswith("fees.csv"):
+            names.append(fh.name)
+        return scan(fh, *args, **kwargs)
+
+    monkeypatch.setattr(first_pass, "scan", counting)
+    return names
+
+
+@pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks of 40 rows, so that the fees are joined from many (text as categoricals)."""
     whole = stream.blocks
@@ -140,7 +155,11 @@ def test_a_premises_row_still_takes_its_community_s_place_from_a_cached_communit
 
 @pytest.mark.parametrize("blocks", ["one block", "many blocks"])
 def test_fees_from_the_cache_are_the_fees_validated_anew(
-    tmp_path: Path, validated: _Validated, request: pytest.FixtureRequest, blocks: str
+    tmp_path: Path,
+    validated: _Validated,
+    fees_scanned: list[str],
+    request: pytest.FixtureRequest,
+    blocks: str,
 ) -> None:
     if blocks == "many blocks":
         request.getfixturevalue("small_blocks")
@@ -149,9 +168,11 @@ def test_fees_from_the_cache_are_the_fees_validated_anew(
     fresh = _fees(path, None)
     first = _fees(path, data)
     assert validated.rows == 600 and _entry(data).is_file()
+    assert len(fees_scanned) == 2
 
     again = _fees(path, data)
     assert validated.rows == 600  # nothing validated: the cache's frame
+    assert len(fees_scanned) == 2  # nor scanned
     pd.testing.assert_frame_equal(again, fresh)
     pd.testing.assert_frame_equal(again, first)
     if blocks == "many blocks":
@@ -192,7 +213,9 @@ def test_a_changed_byte_in_the_file_is_validated_anew(
     pd.testing.assert_frame_equal(again, _fees(path, None))
 
 
-@pytest.mark.parametrize("damage", ["cut short", "a byte changed", "not a cache file", "empty"])
+@pytest.mark.parametrize(
+    "damage", ["cut short", "a byte changed", "the head changed", "not a cache file", "empty"]
+)
 def test_a_damaged_cache_file_is_ignored(
     tmp_path: Path, validated: _Validated, damage: str
 ) -> None:
@@ -206,6 +229,9 @@ def test_a_damaged_cache_file_is_ignored(
     elif damage == "a byte changed":
         at = len(content) * 2 // 3
         entry.write_bytes(content[:at] + bytes([content[at] ^ 1]) + content[at + 1 :])
+    elif damage == "the head changed":
+        assert content.count(b'"utf-8"') == 1
+        entry.write_bytes(content.replace(b'"utf-8"', b'"cp1250"'))
     elif damage == "not a cache file":
         entry.write_bytes(b"ARROW1" + content[40:])
     else:
@@ -216,6 +242,23 @@ def test_a_damaged_cache_file_is_ignored(
     pd.testing.assert_frame_equal(again, expected)
     assert entry.read_bytes() == content  # and kept again, whole
     _fees(path, data)
+    assert validated.rows == 600
+
+
+def test_other_aliases_read_the_file_anew(tmp_path: Path, validated: _Validated) -> None:
+    tables = _tables()
+    tables["fees"] = [{**{k: v for k, v in r.items() if k != "rate"}, "cena": r["rate"]}
+                      for r in tables["fees"]]  # fmt: skip
+    path = write_csv_bundle(tmp_path / "b", tables)
+    data = tmp_path / "data"
+    aliases = tmp_path / "aliases.toml"
+    aliases.write_text('[fees]\nrate = ["Cena"]\n', "utf-8")
+    named = read_bundle(path, aliases_file=aliases, work_dir=data / "work")
+    assert named.tables["fees"]["rate"].iloc[1] == "1.25"
+    aliases.write_text('[fees]\nquantity = ["Ilość"]\n', "utf-8")
+    with pytest.raises(BundleRejected) as rejected:  # the rate unknown: no amount on 150 lines
+        read_bundle(path, aliases_file=aliases, work_dir=data / "work")
+    assert rejected.value.total == 150
     assert validated.rows == 600
 
 
