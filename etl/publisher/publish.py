@@ -243,20 +243,20 @@ def _publish(
 ) -> PublishResult:
     previous = store.current()
     prev_owner = previous.premises_communities() if previous is not None else {}
-    premises = PremisesSections(bundle)
-    plan = plan_for(bundle, prev_owner, premises)
-    builder = Builder(bundle, previous, plan, premises, replace_history=replace_history)
-    warnings = list(bundle.warnings)
-    for cid, gone in sorted(plan.dropped.items()):
-        shown = ", ".join(sorted(gone)[:10]) + (" ..." if len(gone) > 10 else "")
-        warnings.append(
-            f"community {cid}: {len(gone)} premises not in this export were removed ({shown})"
-        )
-
-    # Most documents kept (etl.reader.ledger_delta): the previous file copied, less the rest.
-    based = previous is not None and len(builder.kept) >= reuse.BASE_COPY * len(prev_owner)
+    # Most documents kept (etl.reader.ledger_delta): the new generation starts as a copy of the
+    # previous file, made while the documents to build are planned, less what is not kept.
+    based = previous is not None and len(bundle.kept) >= reuse.BASE_COPY * len(prev_owner)
     writer = store.start(base=previous if based else None)
     try:
+        premises = PremisesSections(bundle)
+        plan = plan_for(bundle, prev_owner, premises)
+        builder = Builder(bundle, previous, plan, premises, replace_history=replace_history)
+        warnings = list(bundle.warnings)
+        for cid, gone in sorted(plan.dropped.items()):
+            shown = ", ".join(sorted(gone)[:10]) + (" ..." if len(gone) > 10 else "")
+            warnings.append(
+                f"community {cid}: {len(gone)} premises not in this export were removed ({shown})"
+            )
         reuse.create(writer.db)
         if based:
             writer.keep_only(builder.kept, plan.copy)

@@ -33,6 +33,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -259,17 +260,32 @@ class GenerationWriter:
         self.id = generation_id or new_generation_id()
         self.tmp = store.root / f".tmp-{self.id}"
         self.tmp.mkdir(parents=True)
-        if base is not None:  # see SnapshotStore.start
-            shutil.copyfile(base.path / DOCUMENTS_FILE, self.tmp / DOCUMENTS_FILE)
-        # Not bound to the creating thread: publish inserts from a writer thread.
-        self.db = sqlite3.connect(self.tmp / DOCUMENTS_FILE, check_same_thread=False)
-        self.db.executescript(
-            "PRAGMA page_size = 65536; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
-        )
-        if base is None:
-            self.db.executescript(SCHEMA)
-        self.db.execute(DOCUMENTS_INDEX)  # a base from before the index gets it
         self.files = self.tmp / FILES_DIR
+        self._db: sqlite3.Connection | None = None
+        self._copy: Future[Any] | None = None
+        if base is not None:  # copied in a thread while the import plans (SnapshotStore.start)
+            pool = ThreadPoolExecutor(1, thread_name_prefix="generation-copy")
+            self._copy = pool.submit(
+                shutil.copyfile, base.path / DOCUMENTS_FILE, self.tmp / DOCUMENTS_FILE
+            )
+            pool.shutdown(wait=False)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The generation's file, open (a base copied first)."""
+        if self._db is None:
+            if self._copy is not None:
+                self._copy.result()
+            # Not bound to the creating thread: publish inserts from a writer thread.
+            db = sqlite3.connect(self.tmp / DOCUMENTS_FILE, check_same_thread=False)
+            db.executescript(
+                "PRAGMA page_size = 65536; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+            )
+            if self._copy is None:
+                db.executescript(SCHEMA)
+            db.execute(DOCUMENTS_INDEX)  # a base from before the index gets it
+            self._db = db
+        return self._db
 
     def keep_only(self, premises_ids: Iterable[str], communities: Iterable[str]) -> None:
         """A writer started from a copy of the previous generation keeps of it the documents
@@ -472,7 +488,10 @@ class GenerationWriter:
 
     def abort(self) -> None:
         try:
-            self.db.close()
+            if self._copy is not None:
+                self._copy.exception()  # waited for, whatever became of it
+            if self._db is not None:
+                self._db.close()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
