@@ -140,6 +140,30 @@ def test_allowances_and_communities_from_the_cache_are_those_validated_anew(
     assert again["communities"]["fee_notes"].tolist() == [None, None]
 
 
+def test_files_without_their_optional_columns_come_back_the_same(
+    tmp_path: Path, validated: _Validated
+) -> None:
+    tables = _tables()
+    tables["fees"] = [
+        {k: v for k, v in r.items() if k not in ("basis", "valid_from")} for r in tables["fees"]
+    ]
+    tables["allowances"] = [
+        {k: v for k, v in r.items() if k not in ("decision", "issuer")}
+        for r in tables["allowances"]
+    ]
+    tables["communities"] = [
+        {k: v for k, v in r.items() if k != "nip"} for r in tables["communities"]
+    ]
+    path = write_csv_bundle(tmp_path / "b", tables)
+    data = tmp_path / "data"
+    fresh = read_bundle(path).tables
+    read_bundle(path, work_dir=data / "work")
+    again = read_bundle(path, work_dir=data / "work").tables
+    assert validated.tables == {"fees": 600, "allowances": 12, "communities": 4}
+    for table in TABLES:
+        pd.testing.assert_frame_equal(again[table], fresh[table])
+
+
 def test_a_premises_row_still_takes_its_community_s_place_from_a_cached_communities(
     tmp_path: Path,
 ) -> None:
