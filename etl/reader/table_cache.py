@@ -14,8 +14,9 @@ that validated with no problem and no warning is kept, so a problem is always fo
 by the validation itself.
 
 One file per table, DATA/cache/tables/<table>.arrow (a fixed name, never built from data): the
-frame as an Arrow IPC file (read memory-mapped), then a JSON head (key, size and CRC-32 of
-that body), its length and a magic line. Each import replaces its tables' files (temporary
+frame as an Arrow IPC file (read memory-mapped) and its CRC-32, then a JSON head (the key, and
+for a streamed table the file's size, encoding and header, by which `Kept` finds it before
+scanning the file), its length and a magic line. Each import replaces its tables' files (temporary
 file, then os.replace), so the folder holds one generation of entries and does not grow. A
 file that is damaged, cut short or of another key is simply not found; a data dir where the
 cache cannot be written imports as before.
@@ -60,8 +61,8 @@ _CRC = struct.Struct("<I")  # CRC-32 of the Arrow file, at the end of the body
 _BROKEN = (OSError, ValueError, KeyError, TypeError, IndexError, struct.error, pa.ArrowException)
 
 
-# The code a fees file goes through, from its encoding to the normalised frame (etl.reader
-# modules by file name: bundle.py imports this one).
+# The code a kept table's file goes through, from its encoding to the normalised frame
+# (etl.reader modules by file name: bundle.py imports this one).
 CODE = (
     *("bundle.py", "cells.py", "chunks.py", "column_checks.py", "encoding.py", "first_pass.py"),
     *("headers.py", "raw.py", "sheets.py", "stream.py", "table_blocks.py", "validate.py"),
@@ -213,8 +214,8 @@ class Kept:
     def _key(self, found: Scan, header: list[str], matched: HeaderMap) -> str:
         mapping = [sorted(matched.columns.items()), sorted(matched.written.items())]
         mapping += [matched.polish, matched.unknown, matched.duplicates, matched.missing]
-        return key(self.table, self.label, [found.sha256, found.size, found.encoding], header,
-                   mapping)  # fmt: skip
+        file = [found.sha256, found.size, found.encoding]
+        return key(self.table, self.label, file, header, mapping)
 
     def keep(
         self,
@@ -231,9 +232,9 @@ class Kept:
         if problems.total or warnings:
             forget(self.work_dir, self.table)
             return
-        head = {"key": self._key(found, header, matched), "size": found.size}
-        keep(self.work_dir, self.table, {**head, "encoding": found.encoding, "header": header},
-             done)  # fmt: skip
+        wanted = self._key(found, header, matched)
+        head = {"key": wanted, "size": found.size, "encoding": found.encoding, "header": header}
+        keep(self.work_dir, self.table, head, done)
 
 
 def settle(raw: RawTable, source: SourceFile, header: list[str], work_dir: Path | None) -> None:
@@ -242,8 +243,8 @@ def settle(raw: RawTable, source: SourceFile, header: list[str], work_dir: Path 
     Its RawTable stays whole: the premises' defaults and the reference checks read it."""
     if work_dir is None or raw.table not in WHOLE:
         return
-    wanted = key(raw.table, raw.file, ["whole", source.sha256, source.size], header,
-                 [sorted(raw.headers.items()), raw.polish])  # fmt: skip
+    file = ["whole", source.sha256, source.size]
+    wanted = key(raw.table, raw.file, file, header, [sorted(raw.headers.items()), raw.polish])
     found = Problems()
     done = load(work_dir, raw.table, wanted)
     if done is None:
