@@ -192,21 +192,31 @@ def _jobs(
     builder: Builder, previous: Generation | None, progress: Progress | None, based: bool
 ) -> Iterator[Job]:
     """The writer's work, part by part (etl.reader.spill's buckets): the unchanged documents
-    copied from the previous generation, then the others built. `based`: the kept documents
-    are there already (a writer started from the previous generation's file)."""
+    copied from the previous generation, then the others built. `based`: the writer started
+    from the previous generation's file, so the unchanged documents are there already and
+    the previous ones of those built are deleted instead."""
     recorded = reuse.previous(previous) if previous is not None and builder.complete else {}
     kept = _kept(builder, previous, recorded)
-    if based:
-        kept = []
     for ids in builder.parts():
         same = _reused(builder, ids, recorded)
+        if based:  # the previous documents are there: those built anew go
+            built = [pid for pid in ids if pid not in builder.reused]
+            yield functools.partial(_replaced, ids=built)
+            yield from builder.batches(ids, progress)
+            continue
         if kept:  # copied together: most of the previous documents, copied whole
             same, kept = sorted([*kept, *same]), []
         if same:
             yield functools.partial(reuse.copy, generation=previous, ids=same)
         yield from builder.batches(ids, progress)
-    if kept:
+    if kept and not based:
         yield functools.partial(reuse.copy, generation=previous, ids=kept)
+
+
+def _replaced(db: Any, ids: list[str]) -> None:
+    """The previous documents (and records) of premises about to be built, deleted."""
+    db.executemany("DELETE FROM documents WHERE premises_id = ?", ((p,) for p in ids))
+    reuse.forget(db, ids)
 
 
 def _published_counts(
@@ -258,10 +268,8 @@ def _publish(
                 f"community {cid}: {len(gone)} premises not in this export were removed ({shown})"
             )
         reuse.create(writer.db)
-        if based:
-            writer.keep_only(builder.kept, plan.copy)
-            writer.discard(p for p in plan.build if p not in builder.kept)
-            reuse.forget_others(writer.db)
+        if based:  # of the previous documents, those of premises gone go
+            reuse.forget(writer.db, writer.keep_only(plan.build, plan.copy))
         elif previous is not None and writer.copy_from(previous, plan.copy):
             writer.discard(plan.build)
             reuse.copy_kept(writer.db, previous)

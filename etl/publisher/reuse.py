@@ -180,11 +180,12 @@ def _copy_whole(db: sqlite3.Connection, ids: list[str]) -> bool:
     return True
 
 
-def forget_others(db: sqlite3.Connection) -> None:
-    """Of the records a generation started from a copy of the previous one has, those of
-    the documents it kept (GenerationWriter.keep_only)."""
+def forget(db: sqlite3.Connection, ids: list[str]) -> None:
+    """The records of documents a generation started from a copy of the previous one does
+    not keep as they are (GenerationWriter.keep_only; those built anew)."""
     db.execute(
-        f"DELETE FROM {TABLE} WHERE premises_id NOT IN (SELECT premises_id FROM documents)"
+        f"DELETE FROM {TABLE} WHERE premises_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids, ensure_ascii=False),),
     )
     db.commit()
 

@@ -287,18 +287,25 @@ class GenerationWriter:
             self._db = db
         return self._db
 
-    def keep_only(self, premises_ids: Iterable[str], communities: Iterable[str]) -> None:
+    def keep_only(self, premises_ids: Iterable[str], communities: Iterable[str]) -> list[str]:
         """A writer started from a copy of the previous generation keeps of it the documents
         of these premises and of these communities, and nothing of the communities' own
-        tables (etl.publisher.community writes them, as into an empty generation)."""
-        self.db.execute(
-            "DELETE FROM documents WHERE premises_id NOT IN (SELECT value FROM json_each(?))"
-            " AND community_id NOT IN (SELECT value FROM json_each(?))",
-            (_ids_json(premises_ids), _ids_json(communities)),
-        )
+        tables (etl.publisher.community writes them, as into an empty generation); the
+        premises whose documents went."""
+        gone = [
+            pid
+            for (pid,) in self.db.execute(
+                "SELECT premises_id FROM documents"
+                " WHERE premises_id NOT IN (SELECT value FROM json_each(?))"
+                " AND community_id NOT IN (SELECT value FROM json_each(?))",
+                (_ids_json(premises_ids), _ids_json(communities)),
+            )
+        ]
+        self.discard(gone)
         for table in ("announcements", "community_documents"):
             self.db.execute(f"DELETE FROM {table}")
         self.db.commit()
+        return gone
 
     def add_digested(self, rows: list[tuple[str, str, str, str | bytes]]) -> None:
         """Add (premises_id, community_id, body_digest(body), body) rows, many per statement:
