@@ -55,6 +55,11 @@ POINTER_FILE = "CURRENT"
 RECHECK_SECONDS = 0.5
 
 
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -263,11 +268,13 @@ class GenerationWriter:
         self.files = self.tmp / FILES_DIR
         self._db: sqlite3.Connection | None = None
         self._copy: Future[Any] | None = None
+        self._flush: Future[Any] | None = None
         if base is not None:  # copied in a thread while the import plans (SnapshotStore.start)
+            target = self.tmp / DOCUMENTS_FILE
             pool = ThreadPoolExecutor(1, thread_name_prefix="generation-copy")
-            self._copy = pool.submit(
-                shutil.copyfile, base.path / DOCUMENTS_FILE, self.tmp / DOCUMENTS_FILE
-            )
+            self._copy = pool.submit(shutil.copyfile, base.path / DOCUMENTS_FILE, target)
+            # then on disk while the import goes on: `commit` syncs only what it changed since
+            self._flush = pool.submit(_fsync_file, target)
             pool.shutdown(wait=False)
 
     @property
@@ -465,6 +472,8 @@ class GenerationWriter:
         return h.hexdigest()
 
     def commit(self, manifest: dict[str, Any]) -> Generation:
+        if self._flush is not None:
+            self._flush.result()
         self.db.commit()
         self.db.close()
         # The documents file's size: a host that receives generations by copy tells by it a
@@ -495,8 +504,9 @@ class GenerationWriter:
 
     def abort(self) -> None:
         try:
-            if self._copy is not None:
-                self._copy.exception()  # waited for, whatever became of it
+            for step in (self._copy, self._flush):
+                if step is not None:
+                    step.exception()  # waited for, whatever became of it
             if self._db is not None:
                 self._db.close()
         finally:
