@@ -20,7 +20,7 @@ from etl.snapshot.store import SnapshotStore
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A bundle whose ledger (~1 MB, ~16,000 rows) is cut into ~15 chunks."""
+    """A bundle whose ledger (~1 MB, ~16,000 rows) is cut into ~60 chunks."""
     path = tmp_path_factory.mktemp("demo") / "bundle"
     generate(path, communities=2, premises=200, months=40, seed=3)
     return path
@@ -76,7 +76,7 @@ def test_a_value_one_character_longer_reparses_only_its_chunk(
     again = read_bundle(
         changed, previous=store.current(), work_dir=data / "work", incremental=False
     )
-    assert 0 < parsed.rows < total * 0.15  # one chunk of ~15 (or two, near a cut)
+    assert 0 < parsed.rows < total * 0.05  # one chunk of ~60 (or two, near a cut)
     fresh = read_bundle(changed)
     pd.testing.assert_frame_equal(_ledger(again), _ledger(fresh))
 

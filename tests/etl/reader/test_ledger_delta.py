@@ -23,7 +23,7 @@ from etl.sync import import_path
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A bundle whose ledger (~1 MB, ~16,000 rows of 200 premises) is cut into ~15 chunks."""
+    """A bundle whose ledger (~1 MB, ~16,000 rows of 200 premises) is cut into ~60 chunks."""
     path = tmp_path_factory.mktemp("demo") / "bundle"
     generate(path, communities=2, premises=200, months=40, seed=3)
     return path
