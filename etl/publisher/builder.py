@@ -19,7 +19,7 @@ import orjson
 
 from etl.model import Bundle, BundleRejected, Problem
 from etl.publisher import history, reuse
-from etl.publisher.grouping import Groups, factorized, plain
+from etl.publisher.grouping import Groups, plain
 from etl.publisher.json_rows import JsonRows
 from etl.publisher.plan import CHILD_TABLES, Plan, table_file
 from etl.publisher.published import PublishedLedgers, PublishedReadings, has_readings
@@ -79,21 +79,6 @@ def json_default(value: Any) -> Any:
     return plain_value
 
 
-# Tables read whole although a bundle keeps premises (etl.reader.ledger_delta): the rows of
-# the kept premises are left out before they are grouped, as their documents are not built.
-_KEPT_OUT = ("fees", "allowances", "readings")
-
-
-def _without(frame: Any, kept: frozenset[str]) -> Any:
-    """The rows of a table (a DataFrame) that belong to premises not kept: decided once per
-    distinct premises id."""
-    if not kept or not len(frame):
-        return frame
-    codes, ids = factorized(frame["premises_id"])
-    dropped = np.array([p in kept for p in ids.tolist()] + [False])  # code -1: no id
-    return frame[~dropped[codes]]
-
-
 class Hashed:
     """A table's per-premises hashes (Groups.span_hashes) worked out once, for input digests
     asked a ledger bucket at a time."""
@@ -123,10 +108,7 @@ class Builder:
         self.premises = premises
         # Premises whose rows were not even read (etl.reader.ledger_delta): always copied.
         self.kept = frozenset(p for p in bundle.kept if p in plan.build)
-        tables = {
-            name: _without(frame, self.kept) if name in _KEPT_OUT else frame
-            for name, frame in bundle.tables.items()
-        }
+        tables = bundle.tables  # without the kept premises' rows (etl.reader.ledger_delta)
         ledger = tables.get("ledger")
         # A spilled ledger's Groups are made a bucket at a time (`parts`).
         self.spilled = ledger if isinstance(ledger, SpilledTable) else None

@@ -69,7 +69,7 @@ def value_hash(value: Any) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
-def factorized(series: pd.Series) -> tuple[np.ndarray, Any]:
+def _factorized(series: pd.Series) -> tuple[np.ndarray, Any]:
     """(codes, distinct values) like pd.factorize; a categorical (a ledger validated in blocks,
     etl.reader.stream) has them already, and its narrow codes are kept as they are."""
     if isinstance(series.dtype, pd.CategoricalDtype):
@@ -97,7 +97,7 @@ class Column:
             self.values = series.to_numpy() if order is None else series.to_numpy()[order]
             return
         try:
-            codes, uniques = factorized(series)
+            codes, uniques = _factorized(series)
         except TypeError:  # unhashable cells (lists of details)
             self.values = np.array([plain(v) for v in series.tolist()], dtype=object)
             if order is not None:
@@ -142,7 +142,7 @@ class Groups:
     ) -> None:
         if len(frame) == 0:  # an empty table may come without its columns
             frame = pd.DataFrame({"premises_id": pd.Series([], dtype=object)})
-        pid_codes, pids = factorized(frame["premises_id"])
+        pid_codes, pids = _factorized(frame["premises_id"])
         sorted_order = row_order(frame, pid_codes, order)
         sorted_pids = pid_codes if sorted_order is None else pid_codes[sorted_order]
         starts = np.flatnonzero(np.diff(sorted_pids)) + 1

@@ -455,6 +455,7 @@ def read_bundle(
     # Tables the bundle has but that could not be read: what refers to them is not checked.
     unreadable = {p.table for p in problems if p.table} - {raw.table for raw in raws}
     tables, more, total_more = validate.validate(raws, previous, unreadable=unreadable)
+    ledger_delta.leave_out(tables, kept)
     files: dict[str, bytes] = {}
     index = next((raw for raw in raws if raw.table == "documents"), None)
     if "documents" in tables and index is not None:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from etl.reader import block_cache, ledger_map
@@ -141,6 +142,23 @@ def _read(
     session.finish(file, sha256, problems.total == 0)
     kept = {p for where in unchanged for p in mapped.chunks[where]} - touched
     return parts, kept
+
+
+def leave_out(tables: dict[str, pd.DataFrame], kept: set[str]) -> None:
+    """The rows of the kept premises taken out of the tables read whole (fees, allowances,
+    readings): their documents are copied, and their rows were checked by the import that
+    built them (the files are the same). Decided once per distinct premises id."""
+    for name in ("fees", "allowances", "readings"):
+        frame = tables.get(name)
+        if frame is None or not len(frame) or not kept:
+            continue
+        ids = frame["premises_id"]
+        if isinstance(ids.dtype, pd.CategoricalDtype):
+            codes, distinct = ids.cat.codes.to_numpy(), ids.cat.categories
+        else:
+            codes, distinct = pd.factorize(ids)
+        dropped = np.array([p in kept for p in distinct.tolist()] + [False])  # -1: no id
+        tables[name] = frame[~dropped[codes]]
 
 
 def _neighbours(

@@ -460,8 +460,8 @@ class GenerationWriter:
         re-importing changed nothing."""
         h = hashlib.sha256()
         # sorted here: SQLite would read the table in key order, not the narrow index
-        for pid, digest in sorted(self.db.execute("SELECT premises_id, digest FROM documents")):
-            h.update(f"{pid}\0{digest}\n".encode())
+        rows = sorted(self.db.execute("SELECT premises_id, digest FROM documents"))
+        h.update("".join(f"{pid}\0{digest}\n" for pid, digest in rows).encode())
         # The communities' announcements and documents, when there are any (so a generation
         # without them has the digest it had before they existed).
         for table in ("announcements", "community_documents"):

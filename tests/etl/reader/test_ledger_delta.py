@@ -89,6 +89,7 @@ def test_a_changed_payment_reads_only_its_premises(demo: Path, tmp_path: Path) -
     assert len(bundle.kept) > 0.8 * len(everyone)  # the premises of one or two chunks are read
     read = set(bundle.tables["ledger"]["premises_id"])
     assert read.isdisjoint(bundle.kept) and premises in read
+    assert set(bundle.tables["fees"]["premises_id"]).isdisjoint(bundle.kept)  # left out too
     # each premises read has all of its rows, as the whole reading has them
     pd.testing.assert_frame_equal(_rows(bundle, read), _rows(whole, read))
 
