@@ -1,4 +1,4 @@
-"""Which premises each chunk of the last import's ledger held (DATA/cache/ledger-map.json).
+"""Which premises each chunk of the last import's ledger held (DATA/cache/ledger-map.bin).
 
 A re-import that finds most of the ledger's chunks unchanged (etl.reader.block_cache's keys,
 at the same lines) needs to know whose rows the changed and the vanished chunks held, and
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +22,9 @@ import orjson
 
 from etl.reader.stream import Coded, Part
 
-MAP = "ledger-map.json"  # a fixed name, never built from data
-VERSION = 1
+MAP = "ledger-map.bin"  # a fixed name, never built from data
+MAGIC = b"EBOK-ledger-map-1\n"
+_HEAD = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
@@ -58,24 +61,34 @@ def chunk_premises(part: Part, lines: list[int]) -> list[tuple[str, ...]]:
 
 
 def save(directory: Path, ledger: LedgerMap) -> None:
-    """Replace the map (a cache: one that cannot be written is not an error)."""
+    """Replace the map (a cache: one that cannot be written is not an error). Its layout: a
+    magic line, a CRC-32 of the rest, the length of a JSON head (file, SHA-256, premises ids,
+    count), the head, then per chunk its key (32 bytes), its first line (int64), where its
+    premises start (int32 offsets, one more than chunks), the premises as indices into the
+    head's list."""
     premises: dict[str, int] = {}
-    chunks = [
-        [key.hex(), line, [premises.setdefault(p, len(premises)) for p in ids]]
-        for (key, line), ids in ledger.chunks.items()
-    ]
-    payload = orjson.dumps(
-        {
-            "version": VERSION,
-            "file": ledger.file,
-            "sha256": ledger.sha256,
-            "premises": list(premises),
-            "chunks": chunks,
-        }
+    keys, lines, sizes, ids = [], [], [], []
+    for (key, line), found in ledger.chunks.items():
+        keys.append(key)
+        lines.append(line)
+        sizes.append(len(found))
+        ids += [premises.setdefault(p, len(premises)) for p in found]
+    head = orjson.dumps(
+        {"file": ledger.file, "sha256": ledger.sha256, "premises": list(premises), "n": len(keys)}
     )
+    offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype("<i4")
+    parts = [
+        _HEAD.pack(len(head)),
+        head,
+        b"".join(keys),
+        np.asarray(lines, dtype="<i8").tobytes(),
+        offsets.tobytes(),
+        np.asarray(ids, dtype="<i4").tobytes(),
+    ]
     tmp = directory / f".{MAP}.tmp-{os.getpid()}"
     try:
-        tmp.write_bytes(payload)
+        body = b"".join(parts)
+        tmp.write_bytes(MAGIC + _HEAD.pack(zlib.crc32(body)) + body)
         os.replace(tmp, directory / MAP)
     except OSError:
         with contextlib.suppress(OSError):
@@ -91,14 +104,33 @@ def forget(directory: Path) -> None:
 def load(directory: Path) -> LedgerMap | None:
     """The map the last import left, or None (none, unreadable, of another version)."""
     try:
-        found = orjson.loads((directory / MAP).read_bytes())
-        if found.get("version") != VERSION:
+        data = (directory / MAP).read_bytes()
+        if not data.startswith(MAGIC):
             return None
-        premises = found["premises"]
+        at = len(MAGIC)
+        (crc,) = _HEAD.unpack_from(data, at)
+        at += _HEAD.size
+        if zlib.crc32(memoryview(data)[at:]) != crc:
+            return None  # a damaged map would keep premises whose rows changed
+        (length,) = _HEAD.unpack_from(data, at)
+        at += _HEAD.size
+        head = orjson.loads(data[at : at + length])
+        at += length
+        n, premises = int(head["n"]), head["premises"]
+        keys = data[at : at + 32 * n]
+        at += 32 * n
+        lines = np.frombuffer(data, dtype="<i8", count=n, offset=at).tolist()
+        at += 8 * n
+        offsets = np.frombuffer(data, dtype="<i4", count=n + 1, offset=at).tolist()
+        at += 4 * (n + 1)
+        ids = np.frombuffer(data, dtype="<i4", count=offsets[-1], offset=at).tolist()
+        if at + 4 * offsets[-1] != len(data) or len(keys) != 32 * n:
+            return None
+        names = [premises[i] for i in ids]
         chunks = {
-            (bytes.fromhex(key), int(line)): tuple(premises[i] for i in ids)
-            for key, line, ids in found["chunks"]
+            (keys[32 * k : 32 * k + 32], lines[k]): tuple(names[offsets[k] : offsets[k + 1]])
+            for k in range(n)
         }
-        return LedgerMap(str(found["file"]), str(found["sha256"]), chunks)
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return LedgerMap(str(head["file"]), str(head["sha256"]), chunks)
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error):
         return None

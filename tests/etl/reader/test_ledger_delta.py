@@ -202,3 +202,23 @@ def test_a_generation_built_under_other_rules_is_read_again_whole(
     current = store.current()
     assert current is not None
     assert current.manifest["content_digest"] == _fresh_digest(changed, tmp_path / "fresh")
+
+
+@pytest.mark.parametrize("damage", ["flipped", "cut short"])
+def test_a_damaged_map_reads_the_whole_ledger(demo: Path, tmp_path: Path, damage: str) -> None:
+    imports = Imports(tmp_path / "data")
+    imports.publish(demo)
+    mapped = block_cache.cache_dir(imports.work) / ledger_map.MAP
+    content = mapped.read_bytes()
+    if damage == "flipped":  # the last chunk's last premises becomes another one
+        content = content[:-4] + bytes([content[-4] ^ 0x01]) + content[-3:]
+    else:
+        content = content[: len(content) // 2]
+    mapped.write_bytes(content)
+    changed = tmp_path / "changed"
+    _line_edited(demo, changed, 0.5, {6: b"99,99", 5: b""})
+
+    bundle = imports.read(changed)
+    assert not bundle.kept
+    publish(bundle, imports.store)
+    assert imports.digest() == _fresh_digest(changed, tmp_path / "fresh")
