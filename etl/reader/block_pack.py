@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -94,6 +95,26 @@ class Pack:
                 self._out.write(part)
         except OSError:
             self._give_up()
+
+    def extend(self, limit: int) -> bool:
+        """Start the new pack as a copy of the old one (the operating system copies it), when
+        that is no bigger than `limit` bytes: a re-import then only adds what it parsed
+        (etl.reader.ledger_delta), and the entries of chunks that are gone stay until a
+        pack past the limit is written anew, entry by entry (`carry`). False: not extended."""
+        if self._old is None or self._out.closed or self._written:
+            return False
+        size = os.fstat(self._old).st_size
+        if size > limit or os.pread(self._old, len(MAGIC), 0) != MAGIC:
+            return False
+        try:
+            self._out.close()
+            shutil.copyfile(self.path, self._tmp)
+            self._out = open(self._tmp, "ab", buffering=1 << 20)  # noqa: SIM115 - commit, abort
+        except OSError:
+            self._give_up()
+            return False
+        self._written.update(self._index)
+        return True
 
     def carry(self, key: bytes) -> bool:
         """The old pack's entry under `key` into the new one as it is, unread (a re-import

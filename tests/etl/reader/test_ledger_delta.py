@@ -15,7 +15,7 @@ from etl.demo.generate import generate
 from etl.model import Bundle, BundleRejected
 from etl.publisher import reuse
 from etl.publisher.publish import PublishResult, publish
-from etl.reader import block_cache, block_pack, ledger_map
+from etl.reader import block_cache, block_pack, ledger_delta, ledger_map
 from etl.reader.bundle import read_bundle
 from etl.snapshot.store import SnapshotStore
 from etl.sync import import_path
@@ -222,3 +222,28 @@ def test_a_damaged_map_reads_the_whole_ledger(demo: Path, tmp_path: Path, damage
     assert not bundle.kept
     publish(bundle, imports.store)
     assert imports.digest() == _fresh_digest(changed, tmp_path / "fresh")
+
+
+@pytest.mark.parametrize("limit", [0.0, ledger_delta.PACK_LIMIT])
+def test_re_imports_in_a_row_each_publish_what_a_whole_reading_does(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: float
+) -> None:
+    """Whether the last pack is added to or written anew (limit 0), every re-import of a
+    chain finds the chunks it needs."""
+    monkeypatch.setattr(ledger_delta, "PACK_LIMIT", limit)
+    imports = Imports(tmp_path / "data")
+    imports.publish(demo)
+    pack = block_cache.cache_dir(imports.work) / block_pack.PACK
+    sizes = [pack.stat().st_size]
+    source = demo
+    for step, at in enumerate((0.2, 0.5, 0.8)):
+        edited = tmp_path / f"edit{step}"
+        _line_edited(source, edited, at, {6: f"{step + 1}1,11".encode(), 5: b""})
+        bundle = imports.read(edited)
+        assert bundle.kept
+        publish(bundle, imports.store)
+        assert imports.digest() == _fresh_digest(edited, tmp_path / f"fresh{step}")
+        sizes.append(pack.stat().st_size)
+        source = edited
+    if limit:  # added to: it only grows
+        assert sizes == sorted(sizes) and sizes[-1] > sizes[0]
