@@ -164,11 +164,15 @@ def _reused(
 def _count_reused(
     builder: Builder, same: list[str], recorded: dict[str, tuple[str, list[int]]]
 ) -> None:
-    for pid in same:
-        c = builder.counts.setdefault(builder.plan.build[pid], [0, 0, 0, 0, 0])
-        c[0] += 1
-        for i, n in enumerate(recorded[pid][1], 1):
-            c[i] += n
+    owner = builder.plan.build
+    per_community: dict[str, list[list[int]]] = {}
+    for pid in same:  # tens of thousands for a re-import: summed per community below
+        per_community.setdefault(owner[pid], []).append(recorded[pid][1])
+    for cid, rows in per_community.items():
+        c = builder.counts.setdefault(cid, [0, 0, 0, 0, 0])
+        c[0] += len(rows)
+        for i, total in enumerate(map(sum, zip(*rows, strict=True)), 1):
+            c[i] += total
     builder.reused.update(same)
     builder.done += len(same)
 

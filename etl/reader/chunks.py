@@ -110,15 +110,12 @@ class Chunker:
         words = np.ndarray((len(ext) - 7,), dtype="<u8", buffer=ext, strides=(1,))
         lengths = np.diff(breaks, prepend=self._prev_break)
         good = breaks[qualifies(words[local], words[local + 8], lengths, self.average)]
-        counted = 0  # line breaks of `sub` in chunks so far
+        start = self._last_cut
+        cuts: list[int] = []  # the chunks' ends in `sub`; their lines are counted at the end
 
         def cut(end: int) -> None:
-            nonlocal counted
-            upto = int(np.searchsorted(breaks, end - 1, side="right"))
-            lines = self._lines + upto - counted
-            self.bounds.append((self._last_cut, end, self._line, lines))
-            self.ends.append(end)
-            self._last_cut, self._line, self._lines, counted = end, self._line + lines, 0, upto
+            cuts.append(end)
+            self._last_cut = end
 
         def force(limit: int) -> bool:
             """Cut at the last break of this sub-piece that keeps the chunk within max (or, a
@@ -143,6 +140,15 @@ class Chunker:
         top = base + len(sub)
         while top - self._last_cut > self.max and force(top):
             pass
+        counted = 0  # line breaks of `sub` in chunks so far
+        ends = np.asarray(cuts, dtype=np.int64) - 1
+        for end, upto in zip(
+            cuts, np.searchsorted(breaks, ends, side="right").tolist(), strict=True
+        ):
+            lines = self._lines + upto - counted
+            self.bounds.append((start, end, self._line, lines))
+            self.ends.append(end)
+            start, self._line, self._lines, counted = end, self._line + lines, 0, upto
         self._lines += len(breaks) - counted
         self._prev_break = int(breaks[-1])
 
