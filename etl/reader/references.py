@@ -47,7 +47,12 @@ def check(
     if "communities" in tables:
         known_communities |= set(tables["communities"]["community_id"])
     bundle_premises = tables.get("premises")
-    replaced = set(bundle_premises["community_id"]) if bundle_premises is not None else set()
+    replaced = (
+        set(bundle_premises["community_id"].unique().tolist())
+        if bundle_premises is not None
+        else set()
+    )
+    ids: list[str] = []  # the bundle's premises, as a list: a Series iterates slowly
     if bundle_premises is not None:
         raw = raws["premises"]
         community = bundle_premises["community_id"]
@@ -60,10 +65,9 @@ def check(
             "community_id",
             lambda v: f"unknown community {v}: not in communities nor published",
         )
-        ids = bundle_premises["premises_id"]
-        owners = ids.map(lambda p: prev_owner.get(p, ""))
-        taken = (owners != "") & ~owners.isin(replaced)
-        taken_at = np.flatnonzero(taken.to_numpy(dtype=bool))
+        ids = bundle_premises["premises_id"].tolist()
+        owners = [prev_owner.get(p, "") for p in ids]
+        taken_at = np.flatnonzero([o != "" and o not in replaced for o in owners])
         problems.rows(
             raw,
             taken_at,
@@ -81,8 +85,7 @@ def check(
             lambda v: f"unknown community {v}: not in communities nor published",
         )
     known = {p for p, c in prev_owner.items() if c not in replaced}
-    if bundle_premises is not None:
-        known |= set(bundle_premises["premises_id"])
+    known.update(ids)
     known.add("")  # an empty id is reported as empty, not as unknown
     for table in ("ledger", "fees", "allowances", "readings"):
         if table not in tables or "premises" in unreadable:
