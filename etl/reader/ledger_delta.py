@@ -28,6 +28,7 @@ import pyarrow as pa
 from etl.reader import block_cache, ledger_map
 from etl.reader.archive import Member
 from etl.reader.block_pack import CHUNK, CHUNK_REF
+from etl.reader.chunks import Chunk
 from etl.reader.headers import HeaderMap
 from etl.reader.ledger_blocks import ledger_block
 from etl.reader.raw import Problems
@@ -104,9 +105,8 @@ def _read(
 ) -> tuple[list[Part], set[str]]:
     session: block_cache._Session | None = None
     extended = False
-    sha256 = ""
-    changed: list[Part] = []
-    touched: set[str] = set()
+    last: Lines | None = None
+    new: list[tuple[Chunk, bytes]] = []  # the changed chunks of the whole file, and keys
     unchanged: list[tuple[bytes, int]] = []
     for block in pieces:
         if not isinstance(block, Lines):
@@ -118,28 +118,37 @@ def _read(
             state["session"] = session
             # the old pack copied and added to, while it is small against the ledger
             extended = session.pack.extend(int(PACK_LIMIT * block.found.size))
-        sha256 = block.found.sha256
+        last = block
         context = block_cache._context(block, codec, matched)
-        keys = [hashlib.sha256(context + c.sha256).digest() for c in block.chunks]
-        new = [k for k, c in enumerate(block.chunks) if (keys[k], c.line) not in mapped.chunks]
-        for k, c in enumerate(block.chunks):
-            if (keys[k], c.line) in mapped.chunks:
-                unchanged.append((keys[k], c.line))
-                session.mapped[keys[k], c.line] = mapped.chunks[keys[k], c.line]
-        parsed = block.parse(new) if new else None
+        for c in block.chunks:
+            key = hashlib.sha256(context + c.sha256).digest()
+            if (key, c.line) in mapped.chunks:
+                unchanged.append((key, c.line))
+                session.mapped[key, c.line] = mapped.chunks[key, c.line]
+            else:
+                new.append((c, key))
+    if session is None or last is None:
+        raise NotIncremental
+    touched: set[str] = set()
+    changed: list[Part] = []
+    if new:  # parsed and validated at once, wherever in the file they are
+        chunks, keys = [c for c, _ in new], [key for _, key in new]
+        run = Lines(
+            last.fh, chunks, last.names, last.sep,
+            found=last.found, last=chunks[-1] is last.chunks[-1], session=last.session,
+        )  # fmt: skip
+        parsed = run.parse()
         if parsed is not None:
             before = problems.total
-            run = ledger_block(parsed, codec, file, matched, problems)
-            chunks, new_keys = [block.chunks[k] for k in new], [keys[k] for k in new]
+            part = ledger_block(parsed, codec, file, matched, problems)
             lines = [c.line for c in chunks]
-            ids = ledger_map.chunk_premises(run, lines)
-            session.mapped.update(zip(zip(new_keys, lines, strict=True), ids, strict=True))
+            ids = ledger_map.chunk_premises(part, lines)
+            session.mapped.update(zip(zip(keys, lines, strict=True), ids, strict=True))
             touched.update(p for found in ids for p in found)
             if problems.total == before:
-                block_cache._keep(session.pack, run, chunks, new_keys, [True] * len(new))
-            changed.append(run)
-    if session is None:
-        raise NotIncremental
+                block_cache._keep(session.pack, part, chunks, keys, [True] * len(chunks))
+            changed.append(part)
+    sha256 = last.found.sha256
     seen = set(unchanged)
     for where, ids in mapped.chunks.items():
         if where not in seen:  # a chunk that is no more: its premises' rows changed

@@ -211,13 +211,15 @@ class Lines(Block):
 
     def parse(self, which: list[int] | None = None) -> Block | None:
         """These chunks (all: None) parsed as one block, each row numbered by its line in the
-        file (chunks need not be next to each other); None when they have no rows."""
+        file (chunks need not be next to each other, in the file or in this run: a re-import's
+        changed chunks are one run, etl.reader.ledger_delta); None when they have no rows."""
         which = list(range(len(self.chunks))) if which is None else which
         texts, starts, at = [], [], 0
+        chunks = self.chunks
         i = 0
-        while i < len(which):  # neighbouring chunks read at once
+        while i < len(which):  # chunks next to each other in the file read at once
             j = i + 1
-            while j < len(which) and which[j] == which[j - 1] + 1:
+            while j < len(which) and chunks[which[j]].start == chunks[which[j - 1]].end:
                 j += 1
             text = self.text(which[i], which[j - 1] + 1)
             for k in which[i:j]:
@@ -230,7 +232,7 @@ class Lines(Block):
             return None
         lines = text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
         parsed = next(_block(text, self.names, self.sep, 0, lines, False), None)
-        contiguous = which[-1] - which[0] == len(which) - 1
+        contiguous = len(texts) == 1
         if parsed is not None and not contiguous:
             local = np.array([s for s, _ in starts], dtype=np.int64)
             first = np.array([line for _, line in starts], dtype=np.int64)

@@ -247,3 +247,33 @@ def test_re_imports_in_a_row_each_publish_what_a_whole_reading_does(
         source = edited
     if limit:  # added to: it only grows
         assert sizes == sorted(sizes) and sizes[-1] > sizes[0]
+
+
+def test_changes_far_apart_are_read_each_with_its_own_rows(demo: Path, tmp_path: Path) -> None:
+    """Changed chunks at three places of the file: each is read as its own bytes (not the
+    unchanged lines between them), and the next re-import finds them in the cache as such."""
+    imports = Imports(tmp_path / "data")
+    imports.publish(demo)
+    changed = tmp_path / "changed"
+    _line_edited(demo, changed, 0.15, {6: b"15,15", 5: b""})
+    for at, amount in ((0.5, b"50,50"), (0.85, b"85,85")):
+        moved = tmp_path / f"at{at}"
+        _line_edited(changed, moved, at, {6: amount, 5: b""})
+        shutil.rmtree(changed)
+        moved.rename(changed)
+
+    bundle = imports.read(changed)
+    whole = read_bundle(changed)
+    read = set(bundle.tables["ledger"]["premises_id"])
+    assert len(read) < 0.2 * len(set(whole.tables["premises"]["premises_id"]))
+    pd.testing.assert_frame_equal(_rows(bundle, read), _rows(whole, read))
+    publish(bundle, imports.store)
+    assert imports.digest() == _fresh_digest(changed, tmp_path / "fresh")
+
+    again = tmp_path / "again"  # one more change: the three chunks come from the cache
+    _line_edited(changed, again, 0.3, {6: b"30,30", 5: b""})
+    bundle = imports.read(again)
+    read = set(bundle.tables["ledger"]["premises_id"])
+    pd.testing.assert_frame_equal(_rows(bundle, read), _rows(read_bundle(again), read))
+    publish(bundle, imports.store)
+    assert imports.digest() == _fresh_digest(again, tmp_path / "fresh-again")
