@@ -30,7 +30,7 @@ import functools
 import gc
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -150,7 +150,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _reused(
-    builder: Builder, ids: list[str], recorded: dict[str, tuple[str, list[int]]]
+    builder: Builder, ids: list[str], recorded: dict[str, tuple[str, Sequence[int]]]
 ) -> list[str]:
     """The premises of `ids` whose inputs did not change since the previous generation
     recorded them (etl.publisher.reuse), counted as if built; the builder builds the others."""
@@ -162,10 +162,10 @@ def _reused(
 
 
 def _count_reused(
-    builder: Builder, same: list[str], recorded: dict[str, tuple[str, list[int]]]
+    builder: Builder, same: list[str], recorded: dict[str, tuple[str, Sequence[int]]]
 ) -> None:
     owner = builder.plan.build
-    per_community: dict[str, list[list[int]]] = {}
+    per_community: dict[str, list[Sequence[int]]] = {}
     for pid in same:  # tens of thousands for a re-import: summed per community below
         per_community.setdefault(owner[pid], []).append(recorded[pid][1])
     for cid, rows in per_community.items():
@@ -178,7 +178,7 @@ def _count_reused(
 
 
 def _kept(
-    builder: Builder, previous: Generation | None, recorded: dict[str, tuple[str, list[int]]]
+    builder: Builder, previous: Generation | None, recorded: dict[str, tuple[str, Sequence[int]]]
 ) -> list[str]:
     """The bundle's kept premises (etl.reader.ledger_delta), counted as reused; raises
     StaleKept when the current generation cannot give their documents as they would be built."""
@@ -273,7 +273,10 @@ def _publish(
             )
         reuse.create(writer.db)
         if based:  # of the previous documents, those of premises gone go
-            reuse.forget(writer.db, writer.keep_only(plan.build, plan.copy))
+            copied = set(plan.copy)
+            gone = [p for p, c in prev_owner.items() if p not in plan.build and c not in copied]
+            writer.leave_out(gone)
+            reuse.forget(writer.db, gone)
         elif previous is not None and writer.copy_from(previous, plan.copy):
             writer.discard(plan.build)
             reuse.copy_kept(writer.db, previous)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -114,7 +114,7 @@ def digests(
     return {pid: f"{a:016x}{b:016x}" for pid, a, b in zip(chosen, lanes[0], lanes[1], strict=True)}
 
 
-def previous(generation: Generation) -> dict[str, tuple[str, list[int]]]:
+def previous(generation: Generation) -> dict[str, tuple[str, Sequence[int]]]:
     """premises id -> (digest, [ledger, fees, allowances, readings]) recorded in a
     generation (none in one written before records existed)."""
     uri = f"file:{generation.path / DOCUMENTS_FILE}?mode=ro&immutable=1"
@@ -124,8 +124,8 @@ def previous(generation: Generation) -> dict[str, tuple[str, list[int]]]:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
         ).fetchone():
             return {}
-        rows = db.execute(f"SELECT * FROM {TABLE} WHERE digest != ''")
-        return {pid: (digest, list(counts)) for pid, digest, *counts in rows}
+        rows = db.execute(f"SELECT * FROM {TABLE} WHERE digest != ''").fetchall()
+        return {row[0]: (row[1], row[2:]) for row in rows}
     finally:
         db.close()
 
@@ -182,7 +182,7 @@ def _copy_whole(db: sqlite3.Connection, ids: list[str]) -> bool:
 
 def forget(db: sqlite3.Connection, ids: list[str]) -> None:
     """The records of documents a generation started from a copy of the previous one does
-    not keep as they are (GenerationWriter.keep_only; those built anew)."""
+    not keep as they are (GenerationWriter.leave_out; those built anew)."""
     db.execute(
         f"DELETE FROM {TABLE} WHERE premises_id IN (SELECT value FROM json_each(?))",
         (json.dumps(ids, ensure_ascii=False),),

@@ -158,8 +158,14 @@ class Generation:
             yield json.loads(body)
 
     def premises_communities(self) -> dict[str, str]:
-        """premises id -> community id of every document (what a merge needs to know)."""
-        return dict(self._db().execute("SELECT premises_id, community_id FROM documents"))
+        """premises id -> community id of every document (what a merge needs to know): read
+        once (a generation does not change), for the reference checks and the publisher alike;
+        not to be changed by them."""
+        found = getattr(self, "_owners", None)
+        if found is None:
+            rows = self._db().execute("SELECT premises_id, community_id FROM documents")
+            found = self._owners = dict(rows)
+        return found
 
     def community_ids(self) -> list[str]:
         rows = self._db().execute("SELECT DISTINCT community_id FROM documents ORDER BY 1")
@@ -294,25 +300,14 @@ class GenerationWriter:
             self._db = db
         return self._db
 
-    def keep_only(self, premises_ids: Iterable[str], communities: Iterable[str]) -> list[str]:
-        """A writer started from a copy of the previous generation keeps of it the documents
-        of these premises and of these communities, and nothing of the communities' own
-        tables (etl.publisher.community writes them, as into an empty generation); the
-        premises whose documents went."""
-        gone = [
-            pid
-            for (pid,) in self.db.execute(
-                "SELECT premises_id FROM documents"
-                " WHERE premises_id NOT IN (SELECT value FROM json_each(?))"
-                " AND community_id NOT IN (SELECT value FROM json_each(?))",
-                (_ids_json(premises_ids), _ids_json(communities)),
-            )
-        ]
-        self.discard(gone)
+    def leave_out(self, premises_ids: list[str]) -> None:
+        """A writer started from a copy of the previous generation leaves out the documents of
+        these premises, and everything of the communities' own tables (etl.publisher.community
+        writes them, as into an empty generation)."""
+        self.discard(premises_ids)
         for table in ("announcements", "community_documents"):
             self.db.execute(f"DELETE FROM {table}")
         self.db.commit()
-        return gone
 
     def add_digested(self, rows: list[tuple[str, str, str, str | bytes]]) -> None:
         """Add (premises_id, community_id, body_digest(body), body) rows, many per statement:
@@ -614,7 +609,7 @@ class SnapshotStore:
     def start(self, base: Generation | None = None) -> GenerationWriter:
         """A writer of the next generation; with `base`, starting from a copy of that
         generation's documents file (a re-import that keeps most documents deletes the others
-        instead of copying the kept ones a row at a time: GenerationWriter.keep_only)."""
+        instead of copying the kept ones a row at a time: GenerationWriter.leave_out)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.remove_abandoned()
         return GenerationWriter(self, base=base)
