@@ -264,15 +264,16 @@ def validated_block(
     if parsed is not None:  # the chunks not in the cache, validated at once
         before = problems.total
         run = ledger_block(parsed, codec, file, matched, problems)
-        starts = [chunks[k].line for k in missing]
-        bounds = np.searchsorted(run["_row"], starts[1:]).tolist()  # type: ignore[arg-type]
-        edges = [0, *bounds, len(run["_row"])]  # type: ignore[arg-type]
-        for k, piece in zip(missing, _pieces_of(run, edges), strict=True):
-            pieces[k] = piece
-            clean[k] = problems.total == before  # a chunk with a problem is never kept
+        for k in missing:  # a chunk with a problem is never kept
+            clean[k] = problems.total == before
         if len(missing) == len(chunks):
             part = run  # nothing came from the cache: the run is the block
         else:
+            starts = [chunks[k].line for k in missing]
+            bounds = np.searchsorted(run["_row"], starts[1:]).tolist()  # type: ignore[arg-type]
+            edges = [0, *bounds, len(run["_row"])]  # type: ignore[arg-type]
+            for k, piece in zip(missing, _pieces_of(run, edges), strict=True):
+                pieces[k] = piece
             session.sources[b""] = {
                 name: pa.array(c.values, pa.string())
                 for name, c in run.items()
