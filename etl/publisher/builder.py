@@ -107,7 +107,7 @@ class Builder:
         self.communities = community_sections(bundle)
         self.premises = premises
         # Premises whose rows were not even read (etl.reader.ledger_delta): always copied.
-        self.kept = frozenset(p for p in bundle.kept if p in plan.build)
+        self.kept = frozenset(bundle.kept & plan.build.keys())
         tables = bundle.tables  # without the kept premises' rows (etl.reader.ledger_delta)
         ledger = tables.get("ledger")
         # A spilled ledger's Groups are made a bucket at a time (`parts`).

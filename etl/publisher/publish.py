@@ -182,7 +182,7 @@ def _kept(
 ) -> list[str]:
     """The bundle's kept premises (etl.reader.ledger_delta), counted as reused; raises
     StaleKept when the current generation cannot give their documents as they would be built."""
-    kept = sorted(builder.kept)
+    kept = list(builder.kept)
     if not kept:
         return kept
     built_under = previous.manifest.get("built_under") if previous is not None else None
@@ -274,7 +274,7 @@ def _publish(
         reuse.create(writer.db)
         if based:  # of the previous documents, those of premises gone go
             copied = set(plan.copy)
-            gone = [p for p, c in prev_owner.items() if p not in plan.build and c not in copied]
+            gone = [p for p in prev_owner.keys() - plan.build.keys() if prev_owner[p] not in copied]
             writer.leave_out(gone)
             reuse.forget(writer.db, gone)
         elif previous is not None and writer.copy_from(previous, plan.copy):
