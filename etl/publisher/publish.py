@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -39,7 +40,7 @@ from typing import Any
 from etl.model import Bundle
 from etl.publisher import community, history, reuse, shrink
 from etl.publisher.builder import Builder, Job, Progress
-from etl.publisher.plan import plan_for, table_file
+from etl.publisher.plan import Plan, plan_for, table_file
 from etl.publisher.published import read_only
 from etl.publisher.sections import PremisesSections
 from etl.snapshot.store import (
@@ -223,6 +224,31 @@ def _replaced(db: Any, ids: list[str]) -> None:
     reuse.forget(db, ids)
 
 
+def _setup(
+    writer: GenerationWriter,
+    bundle: Bundle,
+    previous: Generation | None,
+    plan: Plan,
+    prev_owner: dict[str, str],
+    based: bool,
+    db: Any,
+) -> None:
+    """The new generation before documents are added: with `based`, the previous one's file
+    less the premises gone (and the communities' own tables), else an empty one with the
+    communities this import does not touch copied in; then the communities' announcements
+    and documents (etl.publisher.community)."""
+    reuse.create(db)
+    if based:
+        copied = set(plan.copy)
+        gone = [p for p in prev_owner.keys() - plan.build.keys() if prev_owner[p] not in copied]
+        writer.leave_out(gone)
+        reuse.forget(db, gone)
+    elif previous is not None and writer.copy_from(previous, plan.copy):
+        writer.discard(plan.build)
+        reuse.copy_kept(db, previous)
+    community.write(bundle, previous, writer)
+
+
 def _published_counts(
     previous: Generation, cids: set[str], manifest_entries: dict[str, Any]
 ) -> dict[str, dict[str, int]]:
@@ -271,18 +297,14 @@ def _publish(
             warnings.append(
                 f"community {cid}: {len(gone)} premises not in this export were removed ({shown})"
             )
-        reuse.create(writer.db)
-        if based:  # of the previous documents, those of premises gone go
-            copied = set(plan.copy)
-            gone = [p for p in prev_owner.keys() - plan.build.keys() if prev_owner[p] not in copied]
-            writer.leave_out(gone)
-            reuse.forget(writer.db, gone)
-        elif previous is not None and writer.copy_from(previous, plan.copy):
-            writer.discard(plan.build)
-            reuse.copy_kept(writer.db, previous)
-        community.write(bundle, previous, writer)
+        setup = functools.partial(_setup, writer, bundle, previous, plan, prev_owner, based)
+        jobs = _jobs(builder, previous, progress, based)
+        if based:  # in the writer's thread, which waits for the copy while digests are made
+            jobs = itertools.chain([setup], jobs)
+        else:
+            setup(writer.db)
         try:
-            _write_behind(writer, _jobs(builder, previous, progress, based))
+            _write_behind(writer, jobs)
         finally:
             if builder.published is not None:
                 builder.published.close()
