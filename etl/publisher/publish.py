@@ -26,6 +26,7 @@ copied from the previous generation instead (etl.publisher.reuse)."""
 
 from __future__ import annotations
 
+import collections
 import functools
 import gc
 import itertools
@@ -178,30 +179,81 @@ def _count_reused(
     builder.done += len(same)
 
 
+def _records(
+    builder: Builder, previous: Generation | None, prev_owner: dict[str, str]
+) -> dict[str, tuple[str, Sequence[int]]]:
+    """The previous generation's records this import compares with (etl.publisher.reuse):
+    of every premises, or, when the bundle keeps premises unread (etl.reader.ledger_delta),
+    of the others only."""
+    if previous is None or not builder.complete:
+        return {}
+    if not builder.kept:
+        return reuse.previous(previous)
+    return reuse.previous(previous, (prev_owner.keys() | builder.plan.build.keys()) - builder.kept)
+
+
 def _kept(
-    builder: Builder, previous: Generation | None, recorded: dict[str, tuple[str, Sequence[int]]]
+    builder: Builder,
+    previous: Generation | None,
+    prev_owner: dict[str, str],
+    recorded: dict[str, tuple[str, Sequence[int]]],
 ) -> list[str]:
     """The bundle's kept premises (etl.reader.ledger_delta), counted as reused; raises
-    StaleKept when the current generation cannot give their documents as they would be built."""
-    kept = list(builder.kept)
+    StaleKept when the current generation cannot give their documents as they would be built.
+    Their figures are their communities' in the previous manifest less those of the previous
+    premises not kept (tens of thousands of records are not read to add them up again)."""
+    kept = builder.kept
     if not kept:
-        return kept
-    built_under = previous.manifest.get("built_under") if previous is not None else None
-    if built_under != reuse.stamp(builder.mode) or any(pid not in recorded for pid in kept):
+        return []
+    assert previous is not None  # a bundle keeps premises of the current generation only
+    if previous.manifest.get("built_under") != reuse.stamp(builder.mode):
         raise reuse.StaleKept
-    _count_reused(builder, kept, recorded)
-    return kept
+    figures = previous.manifest.get("communities", {})
+    others = prev_owner.keys() - kept
+    counted = reuse.recorded_count(previous) == len(prev_owner) and all(
+        p in recorded for p in others
+    )
+    left: dict[str, list[int]] = {}
+    for pid in others if counted else ():
+        cid = prev_owner[pid]
+        c = left.setdefault(cid, [0, 0, 0, 0, 0])
+        c[0] += 1
+        for i, n in enumerate(recorded[pid][1], 1):
+            c[i] += n
+    per_community = collections.Counter(prev_owner.values())
+    if not counted or any(
+        any(k not in figures.get(cid, {}) for k in COUNT_KEYS) for cid in per_community
+    ):  # an older generation: every record read and added up
+        everything = reuse.previous(previous)
+        if any(pid not in everything for pid in kept):
+            raise reuse.StaleKept
+        _count_reused(builder, list(kept), everything)
+        return list(kept)
+    for cid, premises in per_community.items():
+        gone = left.get(cid, [0, 0, 0, 0, 0])
+        if premises == gone[0]:
+            continue  # no premises of it kept
+        c = builder.counts.setdefault(cid, [0, 0, 0, 0, 0])
+        for i, key in enumerate(COUNT_KEYS):
+            c[i] += figures[cid][key] - gone[i]
+    builder.reused.update(kept)
+    builder.done += len(kept)
+    return list(kept)
 
 
 def _jobs(
-    builder: Builder, previous: Generation | None, progress: Progress | None, based: bool
+    builder: Builder,
+    previous: Generation | None,
+    prev_owner: dict[str, str],
+    progress: Progress | None,
+    based: bool,
 ) -> Iterator[Job]:
     """The writer's work, part by part (etl.reader.spill's buckets): the unchanged documents
     copied from the previous generation, then the others built. `based`: the writer started
     from the previous generation's file, so the unchanged documents are there already and
     the previous ones of those built are deleted instead."""
-    recorded = reuse.previous(previous) if previous is not None and builder.complete else {}
-    kept = _kept(builder, previous, recorded)
+    recorded = _records(builder, previous, prev_owner)
+    kept = _kept(builder, previous, prev_owner, recorded)
     for ids in builder.parts():
         same = _reused(builder, ids, recorded)
         if based:  # the previous documents are there: those built anew go
@@ -298,7 +350,7 @@ def _publish(
                 f"community {cid}: {len(gone)} premises not in this export were removed ({shown})"
             )
         setup = functools.partial(_setup, writer, bundle, previous, plan, prev_owner, based)
-        jobs = _jobs(builder, previous, progress, based)
+        jobs = _jobs(builder, previous, prev_owner, progress, based)
         if based:  # in the writer's thread, which waits for the copy while digests are made
             jobs = itertools.chain([setup], jobs)
         else:

@@ -114,9 +114,11 @@ def digests(
     return {pid: f"{a:016x}{b:016x}" for pid, a, b in zip(chosen, lanes[0], lanes[1], strict=True)}
 
 
-def previous(generation: Generation) -> dict[str, tuple[str, Sequence[int]]]:
+def previous(
+    generation: Generation, ids: Iterable[str] | None = None
+) -> dict[str, tuple[str, Sequence[int]]]:
     """premises id -> (digest, [ledger, fees, allowances, readings]) recorded in a
-    generation (none in one written before records existed)."""
+    generation (none in one written before records existed), of every premises or of `ids`."""
     uri = f"file:{generation.path / DOCUMENTS_FILE}?mode=ro&immutable=1"
     db = sqlite3.connect(uri, uri=True)
     try:
@@ -124,8 +126,28 @@ def previous(generation: Generation) -> dict[str, tuple[str, Sequence[int]]]:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
         ).fetchone():
             return {}
-        rows = db.execute(f"SELECT * FROM {TABLE} WHERE digest != ''").fetchall()
+        query = f"SELECT * FROM {TABLE} WHERE digest != ''"
+        if ids is None:
+            rows = db.execute(query).fetchall()
+        else:
+            chosen = json.dumps(list(ids), ensure_ascii=False)
+            query += " AND premises_id IN (SELECT value FROM json_each(?))"
+            rows = db.execute(query, (chosen,)).fetchall()
         return {row[0]: (row[1], row[2:]) for row in rows}
+    finally:
+        db.close()
+
+
+def recorded_count(generation: Generation) -> int:
+    """How many documents of a generation have a record with a digest."""
+    uri = f"file:{generation.path / DOCUMENTS_FILE}?mode=ro&immutable=1"
+    db = sqlite3.connect(uri, uri=True)
+    try:
+        if not db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
+        ).fetchone():
+            return 0
+        return int(db.execute(f"SELECT count(*) FROM {TABLE} WHERE digest != ''").fetchone()[0])
     finally:
         db.close()
 

@@ -4,6 +4,7 @@ publishes; anything that does not fit reads the ledger whole."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -277,3 +278,26 @@ def test_changes_far_apart_are_read_each_with_its_own_rows(demo: Path, tmp_path:
     pd.testing.assert_frame_equal(_rows(bundle, read), _rows(read_bundle(again), read))
     publish(bundle, imports.store)
     assert imports.digest() == _fresh_digest(again, tmp_path / "fresh-again")
+
+
+def test_kept_premises_are_counted_from_an_older_manifest_too(demo: Path, tmp_path: Path) -> None:
+    """A generation whose manifest lacks a community's figures (written before they were
+    kept): the kept premises' rows are added up from their records instead."""
+    imports = Imports(tmp_path / "data")
+    imports.publish(demo)
+    current = imports.store.current()
+    assert current is not None
+    manifest_file = current.path / "manifest.json"
+    manifest = json.loads(manifest_file.read_text("utf-8"))
+    for entry in manifest["communities"].values():
+        del entry["ledger"]
+    manifest_file.write_text(json.dumps(manifest), "utf-8")
+    imports = Imports(tmp_path / "data")  # a store that reads that manifest
+    changed = tmp_path / "changed"
+    _line_edited(demo, changed, 0.5, {6: b"77,77", 5: b""})
+
+    bundle = imports.read(changed)
+    assert bundle.kept
+    result = publish(bundle, imports.store)
+    assert result.counts == publish(read_bundle(changed), SnapshotStore(tmp_path / "o")).counts
+    assert imports.digest() == _fresh_digest(changed, tmp_path / "fresh")
