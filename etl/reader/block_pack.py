@@ -2,10 +2,12 @@
 (etl.reader.block_cache says what is in it and why).
 
 One file, DATA/cache/ledger-blocks.pack (a fixed name, never built from data): a magic line,
-then entries of (key, kind, length, CRC-32, payload). Each import writes a new pack beside the
-old one, with only what it read itself, and renames it over the old one once the whole ledger
-was read: the cache holds one ledger and does not grow, and a crash leaves the old pack whole
-(or, should a rename outlive its data, entries whose CRC does not check out). An entry that
+then entries of (key, kind, length, CRC-32, payload). An import that reads the whole ledger
+writes a new pack beside the old one, with only what it read itself, and renames it over the
+old one once the whole ledger was read: the cache holds one ledger, and a crash leaves the
+old pack whole (or, should a rename outlive its data, entries whose CRC does not check out).
+A re-import that reads only the changed chunks (etl.reader.ledger_delta) adds their entries
+to the old pack instead (`Pack.extend`), up to a limit past which it is written anew. An entry that
 does not check out, a torn end, a file that is not a pack: all are simply not found.
 
 Three kinds of entries, per block of the ledger (a run of chunks parsed together): VALUES, the
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -52,9 +53,11 @@ class Pack:
         # Read with pread, not mapped: a file cut short under a mapping kills the process.
         self._old: int | None = None
         self._index: dict[bytes, tuple[int, int, int, int]] = {}
+        self._end = 0  # where the old pack's last whole entry ends
+        self._in_place = False  # added to the old pack (`extend`), not written anew
         try:
             self._old = os.open(self.path, os.O_RDONLY)
-            self._index = _index(self._old)
+            self._index, self._end = _index(self._old)
         except OSError:  # none yet
             self._index = {}
         self._tmp = directory / f".{PACK}.tmp-{os.getpid()}"
@@ -97,22 +100,27 @@ class Pack:
             self._give_up()
 
     def extend(self, limit: int) -> bool:
-        """Start the new pack as a copy of the old one (the operating system copies it), when
-        that is no bigger than `limit` bytes: a re-import then only adds what it parsed
-        (etl.reader.ledger_delta), and the entries of chunks that are gone stay until a
-        pack past the limit is written anew, entry by entry (`carry`). False: not extended."""
+        """Add to the old pack instead of writing a new one, when it is no bigger than `limit`
+        bytes: a re-import then writes only what it parsed (etl.reader.ledger_delta), and the
+        entries of chunks that are gone stay until a pack past the limit is written anew,
+        entry by entry (`carry`). The old pack is cut back to its last whole entry first, so
+        a torn end an import left cannot hide what is added after it; an import that dies
+        while adding leaves such an end, and whole entries. False: not extended."""
         if self._old is None or self._out.closed or self._written:
             return False
         size = os.fstat(self._old).st_size
-        if size > limit or os.pread(self._old, len(MAGIC), 0) != MAGIC:
+        if size > limit or self._end < len(MAGIC):
             return False
         try:
             self._out.close()
-            shutil.copyfile(self.path, self._tmp)
-            self._out = open(self._tmp, "ab", buffering=1 << 20)  # noqa: SIM115 - commit, abort
+            self._tmp.unlink(missing_ok=True)
+            out = open(self.path, "r+b", buffering=1 << 20)  # noqa: SIM115 - commit, abort
+            out.truncate(self._end)
+            out.seek(self._end)
         except OSError:
             self._give_up()
             return False
+        self._out, self._in_place = out, True
         self._written.update(self._index)
         return True
 
@@ -144,7 +152,8 @@ class Pack:
         if not self._out.closed:
             try:
                 self._out.close()
-                os.replace(self._tmp, self.path)
+                if not self._in_place:
+                    os.replace(self._tmp, self.path)
                 done = True
             except OSError:
                 self._give_up()
@@ -156,11 +165,15 @@ class Pack:
         self._close_old()
 
     def _give_up(self) -> None:
-        """No new pack: what was written of it goes (the old one is still read)."""
+        """No new pack: what was written of it goes (the old one is still read), and what was
+        added to the old one is cut off again."""
         with contextlib.suppress(OSError):
             self._out.close()
         with contextlib.suppress(OSError):
             self._tmp.unlink(missing_ok=True)
+        if self._in_place:
+            with contextlib.suppress(OSError):
+                os.truncate(self.path, self._end)
 
     def _close_old(self) -> None:
         if self._old is not None:
@@ -168,21 +181,22 @@ class Pack:
             self._old = None
 
 
-def _index(fd: int) -> dict[bytes, tuple[int, int, int, int]]:
-    """key -> (kind, offset, length, crc) of every whole entry (a torn end is left out)."""
+def _index(fd: int) -> tuple[dict[bytes, tuple[int, int, int, int]], int]:
+    """key -> (kind, offset, length, crc) of every whole entry (a torn end is left out), and
+    where the last whole entry ends (0: not a pack)."""
     size = os.fstat(fd).st_size
     if os.pread(fd, len(MAGIC), 0) != MAGIC:
-        return {}
+        return {}, 0
     index = {}
-    at = len(MAGIC)
+    at = end = len(MAGIC)
     while at + _ENTRY.size <= size:
         key, kind, length, crc = _ENTRY.unpack(os.pread(fd, _ENTRY.size, at))
         at += _ENTRY.size
         if at + length > size:
             break
         index[key] = (kind, at, length, crc)
-        at += length
-    return index
+        at = end = at + length
+    return index, end
 
 
 # --- what the entries hold --------------------------------------------------------------------
