@@ -216,7 +216,7 @@ class _Session:
         rows = self.block_rows(rows_key, values) if values is not None else None
         if rows is None or not a <= b <= rows.n:
             return None
-        columns = {name: array[a:b] for name, array in rows.columns.items()}
+        columns = rows.rows(a, b)
         if "_row" in columns:
             columns["_row"] = columns["_row"] + first_line
         else:

@@ -297,7 +297,8 @@ class Rows:
     def __init__(self, payload: bytes) -> None:
         head, at = _head(payload)
         n = int(head["n"])
-        self.columns: dict[str, np.ndarray] = {}
+        self.columns: dict[str, np.ndarray] = {}  # as kept (amounts maybe narrower)
+        self.kinds: dict[str, np.dtype] = {}  # what the amounts are as validated
         self.text: set[str] = set()
         for name, kind, stored in head["columns"]:
             dtype = np.dtype(stored)
@@ -308,8 +309,16 @@ class Rows:
             if kind == "text":
                 self.text.add(name)
             else:
-                array = array.astype(np.dtype(kind))
+                self.kinds[name] = np.dtype(kind)
             self.columns[name] = array
         if at != len(payload):
             raise ValueError("not a whole rows entry")
         self.n = n
+
+    def rows(self, a: int, b: int) -> dict[str, np.ndarray]:
+        """Rows [a, b) a column at a time, amounts widened back (only these rows: a
+        re-import takes a few chunks of each block)."""
+        return {
+            name: array[a:b].astype(self.kinds[name]) if name in self.kinds else array[a:b]
+            for name, array in self.columns.items()
+        }
