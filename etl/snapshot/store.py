@@ -250,12 +250,10 @@ CREATE TABLE community_documents (
 ) WITHOUT ROWID;
 CREATE INDEX community_documents_by_id ON community_documents (document_id);
 """
-# Which premises a community has, and every document's digest, without reading the documents'
-# pages (hundreds of MB): what each import asks of the previous generation and of the new one
-# (premises_communities, content_digest).
-DOCUMENTS_INDEX = (
-    "CREATE INDEX IF NOT EXISTS documents_by_community ON documents (community_id, digest)"
-)
+# Which premises a community has, without reading the documents' pages (hundreds of MB): what
+# each import asks of the previous generation (premises_communities, community_ids). Not the
+# digests too: that index cost a full import 0.25 s of CPU for 50,000 documents, this 0.05.
+DOCUMENTS_INDEX = "CREATE INDEX IF NOT EXISTS documents_by_community ON documents (community_id)"
 
 
 class GenerationWriter:
@@ -454,8 +452,7 @@ class GenerationWriter:
         """Identifies the published content, whatever the import time: equal digests mean
         re-importing changed nothing."""
         h = hashlib.sha256()
-        # sorted here: SQLite would read the table in key order, not the narrow index
-        rows = sorted(self.db.execute("SELECT premises_id, digest FROM documents"))
+        rows = self.db.execute("SELECT premises_id, digest FROM documents ORDER BY premises_id")
         h.update("".join(f"{pid}\0{digest}\n" for pid, digest in rows).encode())
         # The communities' announcements and documents, when there are any (so a generation
         # without them has the digest it had before they existed).
