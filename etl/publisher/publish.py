@@ -21,38 +21,37 @@ Merge rules (docs/import-format.md):
 
 Which documents are built is planned in etl.publisher.plan; etl.publisher.builder builds
 them column-wise, a batch of premises (and a bucket of a spilled ledger) at a time, while a
-second thread here writes them (`_write_behind`); documents whose inputs did not change are
-copied from the previous generation instead (etl.publisher.reuse)."""
+second thread here writes them (`_write_behind`), doing what etl.publisher.work lists for it;
+documents whose inputs did not change are copied from the previous generation instead
+(etl.publisher.reuse), and a re-import that keeps most of them (etl.reader.ledger_delta) starts
+from a copy of the previous generation's file."""
 
 from __future__ import annotations
 
-import collections
 import functools
 import gc
 import itertools
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from etl.model import Bundle
-from etl.publisher import community, history, reuse, shrink
+from etl.publisher import history, reuse, shrink, work
 from etl.publisher.builder import Builder, Job, Progress
-from etl.publisher.plan import Plan, plan_for, table_file
+from etl.publisher.plan import plan_for, table_file
 from etl.publisher.published import read_only
 from etl.publisher.sections import PremisesSections
+from etl.publisher.work import COUNT_KEYS
 from etl.snapshot.store import (
     Generation,
     GenerationWriter,
     SnapshotStore,
     body_digest,
 )
-
-# The figures of a community in the manifest.
-COUNT_KEYS = ("premises", "ledger", "fees", "allowances", "readings")
 
 
 @dataclass
@@ -151,156 +150,6 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _reused(
-    builder: Builder, ids: list[str], recorded: dict[str, tuple[str, Sequence[int]]]
-) -> list[str]:
-    """The premises of `ids` whose inputs did not change since the previous generation
-    recorded them (etl.publisher.reuse), counted as if built; the builder builds the others."""
-    digests = builder.input_digests(ids)
-    builder.digests = digests  # this part's: the records of its documents are made next
-    same = sorted(pid for pid, digest in digests.items() if recorded.get(pid, ("",))[0] == digest)
-    _count_reused(builder, same, recorded)
-    return same
-
-
-def _count_reused(
-    builder: Builder, same: list[str], recorded: dict[str, tuple[str, Sequence[int]]]
-) -> None:
-    owner = builder.plan.build
-    per_community: dict[str, list[Sequence[int]]] = {}
-    for pid in same:  # tens of thousands for a re-import: summed per community below
-        per_community.setdefault(owner[pid], []).append(recorded[pid][1])
-    for cid, rows in per_community.items():
-        c = builder.counts.setdefault(cid, [0, 0, 0, 0, 0])
-        c[0] += len(rows)
-        for i, total in enumerate(map(sum, zip(*rows, strict=True)), 1):
-            c[i] += total
-    builder.reused.update(same)
-    builder.done += len(same)
-
-
-def _records(
-    builder: Builder, previous: Generation | None, prev_owner: dict[str, str]
-) -> dict[str, tuple[str, Sequence[int]]]:
-    """The previous generation's records this import compares with (etl.publisher.reuse):
-    of every premises, or, when the bundle keeps premises unread (etl.reader.ledger_delta),
-    of the others only."""
-    if previous is None or not builder.complete:
-        return {}
-    if not builder.kept:
-        return reuse.previous(previous)
-    return reuse.previous(previous, (prev_owner.keys() | builder.plan.build.keys()) - builder.kept)
-
-
-def _kept(
-    builder: Builder,
-    previous: Generation | None,
-    prev_owner: dict[str, str],
-    recorded: dict[str, tuple[str, Sequence[int]]],
-) -> list[str]:
-    """The bundle's kept premises (etl.reader.ledger_delta), counted as reused; raises
-    StaleKept when the current generation cannot give their documents as they would be built.
-    Their figures are their communities' in the previous manifest less those of the previous
-    premises not kept (tens of thousands of records are not read to add them up again)."""
-    kept = builder.kept
-    if not kept:
-        return []
-    assert previous is not None  # a bundle keeps premises of the current generation only
-    if previous.manifest.get("built_under") != reuse.stamp(builder.mode):
-        raise reuse.StaleKept
-    figures = previous.manifest.get("communities", {})
-    others = prev_owner.keys() - kept
-    counted = reuse.recorded_count(previous) == len(prev_owner) and all(
-        p in recorded for p in others
-    )
-    left: dict[str, list[int]] = {}
-    for pid in others if counted else ():
-        cid = prev_owner[pid]
-        c = left.setdefault(cid, [0, 0, 0, 0, 0])
-        c[0] += 1
-        for i, n in enumerate(recorded[pid][1], 1):
-            c[i] += n
-    per_community = collections.Counter(prev_owner.values())
-    if not counted or any(
-        any(k not in figures.get(cid, {}) for k in COUNT_KEYS) for cid in per_community
-    ):  # an older generation: every record read and added up
-        everything = reuse.previous(previous)
-        if any(pid not in everything for pid in kept):
-            raise reuse.StaleKept
-        _count_reused(builder, list(kept), everything)
-        return list(kept)
-    for cid, premises in per_community.items():
-        gone = left.get(cid, [0, 0, 0, 0, 0])
-        if premises == gone[0]:
-            continue  # no premises of it kept
-        c = builder.counts.setdefault(cid, [0, 0, 0, 0, 0])
-        for i, key in enumerate(COUNT_KEYS):
-            c[i] += figures[cid][key] - gone[i]
-    builder.reused.update(kept)
-    builder.done += len(kept)
-    return list(kept)
-
-
-def _jobs(
-    builder: Builder,
-    previous: Generation | None,
-    prev_owner: dict[str, str],
-    progress: Progress | None,
-    based: bool,
-) -> Iterator[Job]:
-    """The writer's work, part by part (etl.reader.spill's buckets): the unchanged documents
-    copied from the previous generation, then the others built. `based`: the writer started
-    from the previous generation's file, so the unchanged documents are there already and
-    the previous ones of those built are deleted instead."""
-    recorded = _records(builder, previous, prev_owner)
-    kept = _kept(builder, previous, prev_owner, recorded)
-    for ids in builder.parts():
-        same = _reused(builder, ids, recorded)
-        if based:  # the previous documents are there: those built anew go
-            built = [pid for pid in ids if pid not in builder.reused]
-            yield functools.partial(_replaced, ids=built)
-            yield from builder.batches(ids, progress)
-            continue
-        if kept:  # copied together: most of the previous documents, copied whole
-            same, kept = sorted([*kept, *same]), []
-        if same:
-            yield functools.partial(reuse.copy, generation=previous, ids=same)
-        yield from builder.batches(ids, progress)
-    if kept and not based:
-        yield functools.partial(reuse.copy, generation=previous, ids=kept)
-
-
-def _replaced(db: Any, ids: list[str]) -> None:
-    """The previous documents (and records) of premises about to be built, deleted."""
-    db.executemany("DELETE FROM documents WHERE premises_id = ?", ((p,) for p in ids))
-    reuse.forget(db, ids)
-
-
-def _setup(
-    writer: GenerationWriter,
-    bundle: Bundle,
-    previous: Generation | None,
-    plan: Plan,
-    prev_owner: dict[str, str],
-    based: bool,
-    db: Any,
-) -> None:
-    """The new generation before documents are added: with `based`, the previous one's file
-    less the premises gone (and the communities' own tables), else an empty one with the
-    communities this import does not touch copied in; then the communities' announcements
-    and documents (etl.publisher.community)."""
-    reuse.create(db)
-    if based:
-        copied = set(plan.copy)
-        gone = [p for p in prev_owner.keys() - plan.build.keys() if prev_owner[p] not in copied]
-        writer.leave_out(gone)
-        reuse.forget(db, gone)
-    elif previous is not None and writer.copy_from(previous, plan.copy):
-        writer.discard(plan.build)
-        reuse.copy_kept(db, previous)
-    community.write(bundle, previous, writer)
-
-
 def _published_counts(
     previous: Generation, cids: set[str], manifest_entries: dict[str, Any]
 ) -> dict[str, dict[str, int]]:
@@ -349,8 +198,8 @@ def _publish(
             warnings.append(
                 f"community {cid}: {len(gone)} premises not in this export were removed ({shown})"
             )
-        setup = functools.partial(_setup, writer, bundle, previous, plan, prev_owner, based)
-        jobs = _jobs(builder, previous, prev_owner, progress, based)
+        setup = functools.partial(work.setup, writer, bundle, previous, plan, prev_owner, based)
+        jobs = work.jobs(builder, previous, prev_owner, progress, based)
         if based:  # in the writer's thread, which waits for the copy while digests are made
             jobs = itertools.chain([setup], jobs)
         else:
