@@ -42,11 +42,11 @@ from etl.reader.archive import (
     refuse,
 )
 from etl.reader.block_cache import validated_block
+from etl.reader.header_checks import matched_header, refused_by_header
 from etl.reader.raw import Problems, RawTable
 from etl.reader.sheets import (
     HEAD_BYTES,
     Sheet,
-    csv_headers,
     detect_encoding,
     detect_separator,
     empty_frame,
@@ -65,7 +65,6 @@ __all__ = ["RawTable", "detect_encoding", "detect_separator", "read_bundle", "re
 STREAMED = {"ledger", *table_blocks.STREAMED_TABLES}
 RowsRead = Callable[[str, int], None]
 
-MAX_FORMULA_PROBLEMS = 10  # per sheet: one cause (never saved in Excel), a few addresses
 
 PARSED_COLUMNS = {
     "date",
@@ -85,82 +84,6 @@ PARSED_COLUMNS = {
     "reading",
     "consumption",
 }
-
-
-def _header_problems(table: str, file: str, matched: headers.HeaderMap) -> list[Problem]:
-    """A column given twice, a required column missing: the table cannot be read as a whole."""
-    problems = []
-    for head, canonical in matched.duplicates:
-        first = matched.written[canonical]
-        problems.append(
-            Problem(
-                file, table, 1, head, head,
-                f"„{head}” is a second column for {canonical} (besides „{first}”); keep only one",
-            )
-        )  # fmt: skip
-    for canonical in matched.missing:
-        label = matched.label(table, canonical)
-        named = canonical if label == canonical else f"„{label}” ({canonical})"
-        problems.append(Problem(file, table, 1, label, "", f"required column {named} is missing"))
-    return problems
-
-
-def _refused_by_header(
-    table: str, file: str, head: bytes, aliases: headers.Aliases
-) -> list[Problem]:
-    """The problems of a CSV file whose first line already shows it is not this table (the
-    same problems reading it whole would give); [] when it may be. So a big file that is not a
-    table is refused from its head, without being read into memory. The head alone may not
-    decide the encoding: it is refused only when every header the file may have is refused
-    alike. (A file refused so is not read further, so an encoding that only its later lines
-    make undecidable is not reported: the missing columns are.)"""
-    verdicts = [
-        _header_problems(table, file, aliases.match(table, header))
-        for header in csv_headers(file, head)
-    ]
-    if verdicts and verdicts[0] and all(v == verdicts[0] for v in verdicts):
-        return verdicts[0]
-    return []
-
-
-def _matched(
-    table: str,
-    file: str,
-    sheet: Sheet,
-    aliases: headers.Aliases,
-    problems: list[Problem],
-    warnings: list[str],
-) -> headers.HeaderMap | None:
-    """The sheet's columns named by the contract; None (with the problems said) when the table
-    cannot be read as a whole: a required column missing, a column given twice, or formula
-    cells without a saved value. Its rows are then not checked one by one, nor is anything
-    that refers to them (one cause, one problem)."""
-    before = len(problems)
-    matched = aliases.match(table, sheet.header)
-    if matched.unknown:
-        warnings.append(f"{file}: unknown column(s) ignored: {', '.join(matched.unknown)}")
-    problems += _header_problems(table, file, matched)
-    unsaved = [u for u in sheet.unsaved if u[1] in matched.columns]  # others are ignored
-    for position, column, cell in unsaved[:MAX_FORMULA_PROBLEMS]:
-        problems.append(
-            Problem(
-                file, table, int(sheet.rows[position]), sheet.header[column], cell.formula,
-                f"formula without a saved value in cell {cell.address}; "
-                "open and save the file in Excel",
-            )
-        )  # fmt: skip
-    if len(unsaved) > MAX_FORMULA_PROBLEMS:
-        more = len(unsaved) - MAX_FORMULA_PROBLEMS
-        problems.append(
-            Problem(
-                file, table, None, "", "",
-                f"{more} more formula cell(s) without a saved value; "
-                "open and save the file in Excel",
-            )
-        )  # fmt: skip
-    if matched.duplicates or matched.missing or len(problems) > before:
-        return None
-    return matched
 
 
 def _picked(
@@ -206,7 +129,7 @@ def _raw(
     warnings: list[str],
 ) -> RawTable | None:
     """The sheet as a RawTable of the contract's columns, or None (`_matched`)."""
-    matched = _matched(table, file, sheet, aliases, problems, warnings)
+    matched = matched_header(table, file, sheet, aliases, problems, warnings)
     if matched is None:
         return None
     return _picked(table, file, sheet.frame, sheet.rows, sheet.number_cells, matched)
@@ -249,7 +172,7 @@ def _validated_in_blocks(
         header = next(pieces)
         empty = empty_frame([f"c{i}" for i in range(len(header))])
         sheet = Sheet(header, empty, np.zeros(0, dtype=np.int64), None)  # type: ignore[arg-type]
-        matched = _matched(table, label, sheet, aliases, said, noted)
+        matched = matched_header(table, label, sheet, aliases, said, noted)
         if matched is not None and cached.frame is None:
             codec = "utf-8" if found.encoding.startswith("utf-8") else found.encoding
             if delta:
@@ -350,7 +273,7 @@ def read_tables(
                 sheets, sheet_warnings = read_workbook(label, data, hint)
                 warnings += sheet_warnings
             elif suffix in CSV_SUFFIXES and hint:
-                refused = _refused_by_header(hint, label, entry.head(HEAD_BYTES), aliases)
+                refused = refused_by_header(hint, label, entry.head(HEAD_BYTES), aliases)
                 if refused:
                     problems += refused
                     continue

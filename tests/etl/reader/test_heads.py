@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from etl.model import BundleRejected, Problem
-from etl.reader import archive, bundle
+from etl.reader import archive, bundle, sheets
 from etl.reader.bundle import read_bundle
 from tests.etl.builders import minimal_tables, write_csv, write_csv_bundle
 
@@ -56,7 +56,7 @@ def bundle_with_ledger(tmp_path: Path, content: bytes, name: str = "ledger.csv")
 def full_read_problems(path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Problem]:
     """The problems reading every file whole gives."""
     with monkeypatch.context() as m:
-        m.setattr(bundle, "_refused_by_header", lambda *_args: [])
+        m.setattr(bundle, "refused_by_header", lambda *_args: [])
         return problems_of(path)
 
 
@@ -103,7 +103,7 @@ def test_a_header_the_head_cannot_settle_is_read_whole(tmp_path: Path) -> None:
     # ś is 0x9C in Windows-1250 and a control character in ISO-8859-2: in the head alone the
     # two readings of this header differ, so the file is read whole before it is judged.
     text = "Id lokalu;Treść;Właściciel\nKW5/1;x;y\n".encode("cp1250")
-    assert len(bundle.csv_headers("obroty.csv", text)) == 2
+    assert len(sheets.csv_headers("obroty.csv", text)) == 2
     d = bundle_with_ledger(tmp_path, text, "obroty.csv")
     assert [p.reason for p in problems_of(d)] == ["required column „Data” (date) is missing"]
 

@@ -11,7 +11,8 @@ import pytest
 
 from etl.model import BundleRejected, Problem
 from etl.reader import headers
-from etl.reader.bundle import MAX_FORMULA_PROBLEMS, read_bundle
+from etl.reader.bundle import read_bundle
+from etl.reader.header_checks import MAX_FORMULA_PROBLEMS
 from tests.etl.builders import minimal_tables, write_csv, write_csv_bundle, write_xlsx
 
 POLISH_PREMISES = {
