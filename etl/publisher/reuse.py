@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ import pandas as pd
 
 from etl.mixing import mixed
 from etl.publisher.grouping import Groups, value_hash
+from etl.publisher.published import read_only
 from etl.snapshot.document import FORMAT_VERSION
 from etl.snapshot.store import DOCUMENTS_FILE, Generation
 
@@ -114,17 +116,26 @@ def digests(
     return {pid: f"{a:016x}{b:016x}" for pid, a, b in zip(chosen, lanes[0], lanes[1], strict=True)}
 
 
+@contextmanager
+def _records(generation: Generation) -> Iterator[sqlite3.Connection | None]:
+    """The generation's file read-only, or None when it has no records (written before them)."""
+    db = read_only(generation)
+    try:
+        found = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
+        ).fetchone()
+        yield db if found else None
+    finally:
+        db.close()
+
+
 def previous(
     generation: Generation, ids: Iterable[str] | None = None
 ) -> dict[str, tuple[str, Sequence[int]]]:
     """premises id -> (digest, [ledger, fees, allowances, readings]) recorded in a
     generation (none in one written before records existed), of every premises or of `ids`."""
-    uri = f"file:{generation.path / DOCUMENTS_FILE}?mode=ro&immutable=1"
-    db = sqlite3.connect(uri, uri=True)
-    try:
-        if not db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
-        ).fetchone():
+    with _records(generation) as db:
+        if db is None:
             return {}
         query = f"SELECT * FROM {TABLE} WHERE digest != ''"
         if ids is None:
@@ -134,22 +145,14 @@ def previous(
             query += " AND premises_id IN (SELECT value FROM json_each(?))"
             rows = db.execute(query, (chosen,)).fetchall()
         return {row[0]: (row[1], row[2:]) for row in rows}
-    finally:
-        db.close()
 
 
 def recorded_count(generation: Generation) -> int:
     """How many documents of a generation have a record with a digest."""
-    uri = f"file:{generation.path / DOCUMENTS_FILE}?mode=ro&immutable=1"
-    db = sqlite3.connect(uri, uri=True)
-    try:
-        if not db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
-        ).fetchone():
+    with _records(generation) as db:
+        if db is None:
             return 0
         return int(db.execute(f"SELECT count(*) FROM {TABLE} WHERE digest != ''").fetchone()[0])
-    finally:
-        db.close()
 
 
 def copy(db: sqlite3.Connection, generation: Generation, ids: list[str]) -> None:

@@ -128,7 +128,7 @@ def _raw(
     problems: list[Problem],
     warnings: list[str],
 ) -> RawTable | None:
-    """The sheet as a RawTable of the contract's columns, or None (`_matched`)."""
+    """The sheet as a RawTable of the contract's columns, or None (`matched_header`)."""
     matched = matched_header(table, file, sheet, aliases, problems, warnings)
     if matched is None:
         return None

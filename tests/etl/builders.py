@@ -213,3 +213,16 @@ def write_zip(target: Path, members: dict[str, bytes | str]) -> Path:
             data = content.encode("utf-8") if isinstance(content, str) else content
             zf.writestr(zipfile.ZipInfo(name), data, compress_type=zipfile.ZIP_DEFLATED)
     return target
+
+
+def edit_ledger_line(ledger: Path, at: float, cells: dict[int, bytes]) -> bytes:
+    """The ledger (a demo export: `;`, CRLF) with cells of the line after `at` of it replaced,
+    by column position, in place; that line's first cell (its premises id)."""
+    data = ledger.read_bytes()
+    start = data.index(b"\r\n", int(len(data) * at)) + 2
+    end = data.index(b"\r\n", start)
+    fields = data[start:end].split(b";")
+    for position, value in cells.items():
+        fields[position] = value
+    ledger.write_bytes(data[:start] + b";".join(fields) + data[end:])
+    return fields[0]

@@ -16,6 +16,7 @@ from etl.reader import block_cache, block_pack, ledger_map
 from etl.reader.bundle import read_bundle
 from etl.reader.chunks import Chunker
 from etl.snapshot.store import SnapshotStore
+from tests.etl.builders import edit_ledger_line
 
 
 @pytest.fixture(scope="module")
@@ -102,25 +103,14 @@ def test_lines_added_above_move_no_cut_after_them() -> None:
     assert len(set(after) - set(before)) <= 2  # the chunk with the new line (and its cut)
 
 
-def _cells_edited(ledger: Path, at: float, cells: dict[int, bytes]) -> None:
-    """The ledger with cells of the line after `at` of it replaced (by column position)."""
-    data = ledger.read_bytes()
-    start = data.index(b"\r\n", int(len(data) * at)) + 2
-    end = data.index(b"\r\n", start)
-    fields = data[start:end].split(b";")
-    for position, value in cells.items():
-        fields[position] = value
-    ledger.write_bytes(data[:start] + b";".join(fields) + data[end:])
-
-
 def test_problems_are_the_same_with_a_cache(demo: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     _digest(demo, data)
     bad = tmp_path / "bad"
     shutil.copytree(demo, bad)
-    _cells_edited(bad / "ledger.csv", 0.3, {1: b"31.02.2024"})
-    _cells_edited(bad / "ledger.csv", 0.7, {1: b"01.13.2024", 5: b"12,345", 6: b""})
-    _cells_edited(bad / "ledger.csv", 0.9, {0: b"  "})
+    edit_ledger_line(bad / "ledger.csv", 0.3, {1: b"31.02.2024"})
+    edit_ledger_line(bad / "ledger.csv", 0.7, {1: b"01.13.2024", 5: b"12,345", 6: b""})
+    edit_ledger_line(bad / "ledger.csv", 0.9, {0: b"  "})
 
     with pytest.raises(BundleRejected) as fresh:
         read_bundle(bad)

@@ -20,6 +20,7 @@ from etl.reader import block_cache, block_pack, ledger_delta, ledger_map
 from etl.reader.bundle import read_bundle
 from etl.snapshot.store import SnapshotStore
 from etl.sync import import_path
+from tests.etl.builders import edit_ledger_line
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +35,7 @@ def _line_edited(source: Path, target: Path, at: float, cells: dict[int, bytes])
     """A copy of the bundle with cells of the ledger line after `at` of it replaced (by column
     position); the premises id of that line."""
     shutil.copytree(source, target)
-    ledger = target / "ledger.csv"
-    data = ledger.read_bytes()
-    start = data.index(b"\r\n", int(len(data) * at)) + 2
-    end = data.index(b"\r\n", start)
-    fields = data[start:end].split(b";")
-    for position, value in cells.items():
-        fields[position] = value
-    ledger.write_bytes(data[:start] + b";".join(fields) + data[end:])
-    return fields[0]
+    return edit_ledger_line(target / "ledger.csv", at, cells)
 
 
 class Imports:
