@@ -131,6 +131,9 @@ class Bundle:
     # ledger read as its changes, etl.reader.ledger_delta): their rows are not in `tables`,
     # their documents are copied from the current generation (etl.publisher.publish).
     kept: frozenset[str] = frozenset()
+    # What besides the files decided how they were read (a digest of the aliases file): a
+    # document kept unread is copied only from a generation read the same way.
+    setup: str = ""
 
     def communities(self) -> set[str]:
         """Communities this bundle speaks for (and therefore replaces)."""

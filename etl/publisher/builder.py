@@ -160,6 +160,7 @@ class Builder:
         # Kept history and kept readings come from the previous document, which a reused
         # document is: only the rules below change what the same rows become.
         self.mode = f"{bundle.kind}|{replace_history}|{self.allowed}"
+        self.stamp = reuse.stamp(self.mode, bundle.setup)  # the manifest's `built_under`
         self.digests: dict[str, str] = {}
         self.records: list[reuse.Record] = []
         self.reused: set[str] = set()

@@ -264,7 +264,7 @@ def _publish(
             "content_digest": digest,
             "previous": previous.id if previous is not None else None,
             "warnings": warnings,
-            "built_under": reuse.stamp(builder.mode),
+            "built_under": builder.stamp,
         }
         generation = writer.commit(manifest)
     except BaseException:

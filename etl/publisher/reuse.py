@@ -15,10 +15,13 @@ previous one, so its documents are always built, and recorded without a digest.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,10 +55,26 @@ class StaleKept(Exception):
     bundle must be read again whole; nothing was written."""
 
 
-def stamp(mode: str) -> str:
+def stamp(mode: str, setup: str) -> str:
     """What a generation's documents were built under (its manifest's `built_under`): a
-    kept premises' document may be copied from it only under the same."""
-    return f"{RULES}|{FORMAT_VERSION}|{mode}"
+    kept premises' document may be copied from it only under the same. Unlike a digest, a kept
+    document's inputs are not worked out again, so this covers all that could make the same
+    files give another document: the rules, the format, the mode, how the files were read
+    (`setup`: the aliases) and the code that reads and builds (any change to it, even one
+    that forgot to bump RULES, has the next re-import read everything once)."""
+    return f"{RULES}|{FORMAT_VERSION}|{mode}|{setup}|{_code()}"
+
+
+@functools.cache
+def _code() -> str:
+    """A digest of the source of everything between a file and a document."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]  # etl/
+    for folder in ("reader", "publisher", "snapshot"):
+        for source in sorted((root / folder).glob("*.py")):
+            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    digest.update((root / "model.py").read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def create(db: sqlite3.Connection) -> None:

@@ -79,7 +79,7 @@ def _kept(
     if not kept:
         return []
     assert previous is not None  # a bundle keeps premises of the current generation only
-    if previous.manifest.get("built_under") != reuse.stamp(builder.mode):
+    if previous.manifest.get("built_under") != builder.stamp:
         raise reuse.StaleKept
     figures = previous.manifest.get("communities", {})
     others = prev_owner.keys() - kept

@@ -401,4 +401,5 @@ def read_bundle(
         kind="contract",
         files=files,
         kept=frozenset(kept),
+        setup=aliases.digest,
     )

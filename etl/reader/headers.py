@@ -10,6 +10,7 @@ against the aliases of docs/import-format.md plus whatever the manager adds in a
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 import unicodedata
@@ -219,6 +220,12 @@ class Aliases:
             for canonical, aliases in columns.items():
                 for alias in aliases:
                     self._lookup[table][key(alias)] = canonical
+
+    @property
+    def digest(self) -> str:
+        """Identifies the whole map (which header names which column of which table)."""
+        text = repr(sorted((t, sorted(m.items())) for t, m in self._lookup.items()))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @classmethod
     def load(cls, path: Path | None) -> Aliases:

@@ -298,3 +298,27 @@ def test_kept_premises_are_counted_from_an_older_manifest_too(demo: Path, tmp_pa
     result = publish(bundle, imports.store)
     assert result.counts == publish(read_bundle(changed), SnapshotStore(tmp_path / "o")).counts
     assert imports.digest() == _fresh_digest(changed, tmp_path / "fresh")
+
+
+def test_other_aliases_read_the_bundle_again_whole(
+    demo: Path, tmp_path: Path, settings: Settings
+) -> None:
+    """The manager's aliases decide how the same files are read: a document kept unread is
+    copied only from a generation read with the same ones."""
+    store = SnapshotStore(settings.snapshots_dir)
+    import_path(demo, settings, store)
+    settings.aliases_file.write_text('[lokale]\npayer_name = ["Nabywca"]\n', "utf-8")
+    changed = tmp_path / "changed"
+    _line_edited(demo, changed, 0.5, {6: b"66,66", 5: b""})
+
+    result = import_path(changed, settings, store)
+    assert result.rebuilt == 1  # read whole: every other document's digest held
+    current = store.current()
+    assert current is not None
+    assert current.manifest["content_digest"] == _fresh_digest(changed, tmp_path / "fresh")
+    assert (
+        current.manifest["built_under"]
+        != SnapshotStore(settings.snapshots_dir)
+        .generation(current.manifest["previous"])
+        .manifest["built_under"]
+    )
