@@ -14,6 +14,8 @@ they are the community documents the documents table lists (etl.reader.attachmen
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
 import zipfile
 import zlib
@@ -75,6 +77,13 @@ class Member:
 
     def read(self) -> bytes:
         return self.data if self.data is not None else self._path().read_bytes()
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """Its SHA-256, read streamed and worked out once: a re-import asks it of an unchanged
+        file twice (etl.reader.ledger_delta, etl.reader.table_cache)."""
+        with self.open() as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
 
     def _path(self) -> Path:
         assert self.path is not None

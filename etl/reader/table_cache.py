@@ -209,9 +209,7 @@ class Kept:
         try:
             if head["size"] != file.size():
                 return
-            with file.open() as fh:
-                sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
-            found = Scan(head["encoding"], sha256, head["size"])
+            found = Scan(head["encoding"], file.sha256, head["size"])
             matched = aliases.match(table, head["header"])
             if head["key"] == self._key(found, head["header"], matched):
                 self.frame = _frame(body)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import re
 import shutil
@@ -452,8 +453,11 @@ class GenerationWriter:
         """Identifies the published content, whatever the import time: equal digests mean
         re-importing changed nothing."""
         h = hashlib.sha256()
-        rows = self.db.execute("SELECT premises_id, digest FROM documents ORDER BY premises_id")
-        h.update("".join(f"{pid}\0{digest}\n" for pid, digest in rows).encode())
+        rows = self.db.execute(
+            "SELECT premises_id || char(0) || digest || char(10) FROM documents"
+            " ORDER BY premises_id"
+        ).fetchall()
+        h.update("".join(map(operator.itemgetter(0), rows)).encode())
         # The communities' announcements and documents, when there are any (so a generation
         # without them has the digest it had before they existed).
         for table in ("announcements", "community_documents"):
