@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ebok.settings import Settings
+from etl import cycles
 from etl.model import Bundle, BundleRejected, Problem
 from etl.progress import ProgressLine
 from etl.snapshot.store import Generation, SnapshotStore
@@ -108,6 +109,18 @@ def import_path(
     years are dropped): both for an export the accountant says is complete."""
     if not path.exists():
         raise BundleRejected([Problem(path.name, "", None, "", "", "no such file or directory")])
+    with cycles.paused():  # from the libraries' import to the switch (etl.cycles)
+        return _imported(path, settings, store, progress, allow_shrink, replace_history)
+
+
+def _imported(
+    path: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    progress: ProgressLine | None,
+    allow_shrink: bool,
+    replace_history: bool,
+) -> PublishResult:
     if progress is not None:
         progress.stage(f"reading {path.name}")
     # Imported here, before the clock starts: the readers and the publisher (pandas, numpy,
