@@ -162,6 +162,7 @@ def _read(
 ) -> Bundle:
     """The export read and validated; `incremental`: its ledger may be read as its changes
     since the last import (etl.reader.ledger_delta)."""
+    # Imported here, as in _imported: only an import needs the readers.
     from etl.exports import read_export
     from etl.reader.spill import SpillFailed
 

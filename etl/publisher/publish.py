@@ -184,7 +184,7 @@ def _publish(
                 f"community {cid}: {len(gone)} premises not in this export were removed ({shown})"
             )
         setup = functools.partial(work.setup, writer, bundle, previous, plan, prev_owner, based)
-        jobs = work.jobs(builder, previous, prev_owner, progress, based)
+        jobs = work.jobs(writer, builder, previous, prev_owner, progress, based)
         if based:  # in the writer's thread, which waits for the copy while digests are made
             jobs = itertools.chain([setup], jobs)
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import collections
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from etl.model import Bundle
@@ -36,18 +36,26 @@ def _reused(
     return same
 
 
+def _figures(
+    ids: Iterable[str], owner: dict[str, str], recorded: dict[str, tuple[str, Sequence[int]]]
+) -> dict[str, list[int]]:
+    """community -> [premises, ledger, fees, allowances, readings] of these premises, from
+    their records: tens of thousands of them for a re-import, summed a column at a time."""
+    per_community: dict[str, list[Sequence[int]]] = {}
+    for pid in ids:
+        per_community.setdefault(owner[pid], []).append(recorded[pid][1])
+    return {
+        cid: [len(rows), *map(sum, zip(*rows, strict=True))] for cid, rows in per_community.items()
+    }
+
+
 def _count_reused(
     builder: Builder, same: list[str], recorded: dict[str, tuple[str, Sequence[int]]]
 ) -> None:
-    owner = builder.plan.build
-    per_community: dict[str, list[Sequence[int]]] = {}
-    for pid in same:  # tens of thousands for a re-import: summed per community below
-        per_community.setdefault(owner[pid], []).append(recorded[pid][1])
-    for cid, rows in per_community.items():
+    for cid, figures in _figures(same, builder.plan.build, recorded).items():
         c = builder.counts.setdefault(cid, [0, 0, 0, 0, 0])
-        c[0] += len(rows)
-        for i, total in enumerate(map(sum, zip(*rows, strict=True)), 1):
-            c[i] += total
+        for i, n in enumerate(figures):
+            c[i] += n
     builder.reused.update(same)
     builder.done += len(same)
 
@@ -86,13 +94,7 @@ def _kept(
     counted = reuse.recorded_count(previous) == len(prev_owner) and all(
         p in recorded for p in others
     )
-    left: dict[str, list[int]] = {}
-    for pid in others if counted else ():
-        cid = prev_owner[pid]
-        c = left.setdefault(cid, [0, 0, 0, 0, 0])
-        c[0] += 1
-        for i, n in enumerate(recorded[pid][1], 1):
-            c[i] += n
+    left = _figures(others, prev_owner, recorded) if counted else {}
     per_community = collections.Counter(prev_owner.values())
     if not counted or any(
         any(k not in figures.get(cid, {}) for k in COUNT_KEYS) for cid in per_community
@@ -115,6 +117,7 @@ def _kept(
 
 
 def jobs(
+    writer: GenerationWriter,
     builder: Builder,
     previous: Generation | None,
     prev_owner: dict[str, str],
@@ -131,7 +134,7 @@ def jobs(
         same = _reused(builder, ids, recorded)
         if based:  # the previous documents are there: those built anew go
             built = [pid for pid in ids if pid not in builder.reused]
-            yield functools.partial(_replaced, ids=built)
+            yield functools.partial(_replaced, writer, built)
             yield from builder.batches(ids, progress)
             continue
         if kept:  # copied together: most of the previous documents, copied whole
@@ -143,9 +146,9 @@ def jobs(
         yield functools.partial(reuse.copy, generation=previous, ids=kept)
 
 
-def _replaced(db: Any, ids: list[str]) -> None:
+def _replaced(writer: GenerationWriter, ids: list[str], db: Any) -> None:
     """The previous documents (and records) of premises about to be built, deleted."""
-    db.executemany("DELETE FROM documents WHERE premises_id = ?", ((p,) for p in ids))
+    writer.discard(ids)
     reuse.forget(db, ids)
 
 

@@ -32,6 +32,7 @@ from etl.reader.chunks import Chunk
 from etl.reader.headers import HeaderMap
 from etl.reader.ledger_blocks import ledger_block
 from etl.reader.raw import Problems
+from etl.reader.references import member_of
 from etl.reader.stream import Block, Coded, Lines, Part
 from etl.snapshot.store import Generation
 
@@ -165,18 +166,11 @@ def _read(
 def leave_out(tables: dict[str, pd.DataFrame], kept: set[str]) -> None:
     """The rows of the kept premises taken out of the tables read whole (fees, allowances,
     readings): their documents are copied, and their rows were checked by the import that
-    built them (the files are the same). Decided once per distinct premises id."""
+    built them (the files are the same)."""
     for name in ("fees", "allowances", "readings"):
         frame = tables.get(name)
-        if frame is None or not len(frame) or not kept:
-            continue
-        ids = frame["premises_id"]
-        if isinstance(ids.dtype, pd.CategoricalDtype):
-            codes, distinct = ids.cat.codes.to_numpy(), ids.cat.categories
-        else:
-            codes, distinct = pd.factorize(ids)
-        dropped = np.array([p in kept for p in distinct.tolist()] + [False])  # -1: no id
-        tables[name] = frame[~dropped[codes]]
+        if frame is not None and len(frame) and kept:
+            tables[name] = frame[~member_of(frame["premises_id"], kept)]
 
 
 def _neighbours(

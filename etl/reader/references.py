@@ -18,7 +18,7 @@ from etl.reader.spill import SpilledTable
 from etl.snapshot.store import Generation
 
 
-def _isin(series: pd.Series, values: set[str]) -> np.ndarray:
+def member_of(series: pd.Series, values: set[str]) -> np.ndarray:
     """Membership per row, looked up once per distinct value."""
     if isinstance(series.dtype, pd.CategoricalDtype):  # a table validated in blocks
         member = np.array([v.strip() in values for v in series.cat.categories.tolist()] + [False])
@@ -56,7 +56,7 @@ def check(
     if bundle_premises is not None:
         raw = raws["premises"]
         community = bundle_premises["community_id"]
-        unknown = np.flatnonzero(~_isin(community, known_communities | {""}))
+        unknown = np.flatnonzero(~member_of(community, known_communities | {""}))
         if "communities" in unreadable:
             unknown = unknown[:0]
         problems.rows(
@@ -77,7 +77,8 @@ def check(
     for table in ("announcements", "documents"):
         if table not in tables or "communities" in unreadable:
             continue
-        unknown = np.flatnonzero(~_isin(tables[table]["community_id"], known_communities | {""}))
+        named = tables[table]["community_id"]
+        unknown = np.flatnonzero(~member_of(named, known_communities | {""}))
         problems.rows(
             raws[table],
             unknown,
@@ -93,7 +94,7 @@ def check(
         if isinstance(tables[table], SpilledTable):
             _check_spilled(tables[table], raws[table], known, problems)  # type: ignore[arg-type]
             continue
-        unknown = np.flatnonzero(~_isin(tables[table]["premises_id"], known))
+        unknown = np.flatnonzero(~member_of(tables[table]["premises_id"], known))
         problems.rows(
             raws[table],
             unknown,

@@ -485,12 +485,10 @@ class GenerationWriter:
             json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8"
         )
         for name in (DOCUMENTS_FILE, MANIFEST_FILE):
-            with open(self.tmp / name, "rb") as fh:
-                os.fsync(fh.fileno())
+            _fsync_file(self.tmp / name)
         if self.files.is_dir():
             for path in self.files.iterdir():
-                with open(path, "rb") as fh:
-                    os.fsync(fh.fileno())
+                _fsync_file(path)
             _fsync_dir(self.files)
         final = self.store.root / self.id
         os.replace(self.tmp, final)
