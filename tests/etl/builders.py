@@ -226,3 +226,8 @@ def edit_ledger_line(ledger: Path, at: float, cells: dict[int, bytes]) -> bytes:
         fields[position] = value
     ledger.write_bytes(data[:start] + b";".join(fields) + data[end:])
     return fields[0]
+
+
+def flipped(content: bytes, at: int, bits: int = 0x01) -> bytes:
+    """The bytes with these bits of the byte at `at` flipped: a damaged cache file."""
+    return content[:at] + bytes([content[at] ^ bits]) + content[at + 1 :]

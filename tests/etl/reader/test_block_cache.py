@@ -16,7 +16,7 @@ from etl.reader import block_cache, block_pack, ledger_map
 from etl.reader.bundle import read_bundle
 from etl.reader.chunks import Chunker
 from etl.snapshot.store import SnapshotStore
-from tests.etl.builders import edit_ledger_line
+from tests.etl.builders import edit_ledger_line, flipped
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_a_damaged_cache_is_ignored(demo: Path, tmp_path: Path, damage: str) -> 
     content = pack.read_bytes()
     if damage == "flipped":  # a byte in the middle of an entry
         middle = len(content) // 2
-        content = content[:middle] + bytes([content[middle] ^ 0xFF]) + content[middle + 1 :]
+        content = flipped(content, middle, 0xFF)
     elif damage == "cut short":
         content = content[: len(content) * 2 // 3]
     elif damage == "not a pack":

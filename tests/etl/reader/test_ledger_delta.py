@@ -20,7 +20,7 @@ from etl.reader import block_cache, block_pack, ledger_delta, ledger_map
 from etl.reader.bundle import read_bundle
 from etl.snapshot.store import SnapshotStore
 from etl.sync import import_path
-from tests.etl.builders import edit_ledger_line
+from tests.etl.builders import edit_ledger_line, flipped
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +205,7 @@ def test_a_damaged_map_reads_the_whole_ledger(demo: Path, tmp_path: Path, damage
     mapped = block_cache.cache_dir(imports.work) / ledger_map.MAP
     content = mapped.read_bytes()
     if damage == "flipped":  # the last chunk's last premises becomes another one
-        content = content[:-4] + bytes([content[-4] ^ 0x01]) + content[-3:]
+        content = flipped(content, len(content) - 4)
     else:
         content = content[: len(content) // 2]
     mapped.write_bytes(content)

@@ -15,7 +15,7 @@ from etl.reader import table_cache, validate
 from etl.reader.bundle import read_bundle
 from etl.snapshot.store import SnapshotStore
 from tests.builders import make_document, publish_documents
-from tests.etl.builders import minimal_tables, write_csv, write_csv_bundle
+from tests.etl.builders import flipped, minimal_tables, write_csv, write_csv_bundle
 
 
 class _Validated:
@@ -198,7 +198,7 @@ def test_a_damaged_premises_entry_is_ignored(
         entry.write_bytes(content[: len(content) // 2])
     elif damage == "a byte changed":
         at = len(content) // 3
-        entry.write_bytes(content[:at] + bytes([content[at] ^ 1]) + content[at + 1 :])
+        entry.write_bytes(flipped(content, at))
     else:
         entry.write_bytes(b"")
 

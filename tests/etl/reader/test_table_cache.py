@@ -17,7 +17,7 @@ from etl.publisher.publish import publish
 from etl.reader import first_pass, stream, table_cache, validate
 from etl.reader.bundle import read_bundle
 from etl.snapshot.store import SnapshotStore
-from tests.etl.builders import minimal_tables, write_csv_bundle
+from tests.etl.builders import flipped, minimal_tables, write_csv_bundle
 
 TABLES = ("fees", "allowances", "communities")
 COMPONENTS = ["Fundusz remontowy", "Woda i ścieki", "Wywóz śmieci", "Zarząd", "Gaz"]
@@ -252,7 +252,7 @@ def test_a_damaged_cache_file_is_ignored(
         entry.write_bytes(content[: len(content) // 2])
     elif damage == "a byte changed":
         at = len(content) * 2 // 3
-        entry.write_bytes(content[:at] + bytes([content[at] ^ 1]) + content[at + 1 :])
+        entry.write_bytes(flipped(content, at))
     elif damage == "the head changed":
         assert content.count(b'"utf-8"') == 1
         entry.write_bytes(content.replace(b'"utf-8"', b'"cp1250"'))
