@@ -9,6 +9,7 @@ from pathlib import Path
 from etl.legacy.source import detect as is_legacy
 from etl.model import Bundle
 from etl.reader.bundle import read_bundle
+from etl.reader.prescan import Scans
 from etl.snapshot.store import Generation
 
 
@@ -21,11 +22,13 @@ def read_export(
     progress: Callable[[str, int], None] | None = None,
     work_dir: Path | None = None,
     incremental: bool = True,
+    scans: Scans | None = None,
 ) -> Bundle:
     """Read and validate one export of either kind; raises BundleRejected listing every
     problem found. `progress(file, rows)` hears how far a big file's reading is; `work_dir`
     (the data dir's scratch folder) takes a ledger too big for memory; `incremental`: a
-    bundle's ledger may be read as its changes since the last import."""
+    bundle's ledger may be read as its changes since the last import; `scans`: the first
+    passes over its big files a helper process made (etl.reader.prescan)."""
     if is_legacy(path):
         # Imported here: a contract bundle, the usual import, needs none of the `#` reader.
         from etl.legacy.reader import read_legacy
@@ -38,4 +41,5 @@ def read_export(
         progress=progress,
         work_dir=work_dir,
         incremental=incremental,
+        scans=scans,
     )

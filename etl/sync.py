@@ -36,6 +36,7 @@ from etl.snapshot.store import Generation, SnapshotStore
 
 if TYPE_CHECKING:
     from etl.publisher.publish import PublishResult
+    from etl.reader.prescan import Scans
 
 log = logging.getLogger("ebok.imports")
 
@@ -109,8 +110,13 @@ def import_path(
     years are dropped): both for an export the accountant says is complete."""
     if not path.exists():
         raise BundleRejected([Problem(path.name, "", None, "", "", "no such file or directory")])
-    with cycles.paused():  # from the libraries' import to the switch (etl.cycles)
-        return _imported(path, settings, store, progress, allow_shrink, replace_history)
+    # The first pass over the big files starts in a helper process before anything else, so
+    # that it runs while this one loads its libraries (etl.reader.prescan, imported here as
+    # the readers are in _imported).
+    from etl.reader import prescan
+
+    with prescan.started(path) as scans, cycles.paused():  # etl.cycles: to the switch
+        return _imported(path, settings, store, progress, scans, allow_shrink, replace_history)
 
 
 def _imported(
@@ -118,6 +124,7 @@ def _imported(
     settings: Settings,
     store: SnapshotStore,
     progress: ProgressLine | None,
+    scans: Scans,
     allow_shrink: bool,
     replace_history: bool,
 ) -> PublishResult:
@@ -130,7 +137,7 @@ def _imported(
     from etl.publisher.reuse import StaleKept
 
     started = time.perf_counter()
-    bundle = _read(path, settings, store, progress, incremental=not replace_history)
+    bundle = _read(path, settings, store, progress, scans, incremental=not replace_history)
     read = time.perf_counter() - started
     if progress is not None:
         progress.stage(f"publishing {path.name}: premises")
@@ -145,7 +152,7 @@ def _imported(
     try:
         result = publishing(bundle)
     except StaleKept:  # the ledger was read as its changes, but the rest cannot be copied
-        bundle = _read(path, settings, store, progress, incremental=False)
+        bundle = _read(path, settings, store, progress, scans, incremental=False)
         read = time.perf_counter() - started
         result = publishing(bundle)
     result.seconds = {"read": read, "publish": time.perf_counter() - started - read}
@@ -157,6 +164,7 @@ def _read(
     settings: Settings,
     store: SnapshotStore,
     progress: ProgressLine | None,
+    scans: Scans,
     *,
     incremental: bool,
 ) -> Bundle:
@@ -176,6 +184,7 @@ def _read(
             progress=getattr(progress, "rows", None),
             work_dir=settings.work_dir,
             incremental=incremental,
+            scans=scans,
         )
     except SpillFailed as exc:
         raise BundleRejected([Problem(path.name, "ledger", None, "", "", exc.strerror)]) from None

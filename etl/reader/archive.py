@@ -37,6 +37,8 @@ ZIP_SUFFIXES = {".zip"}
 PDF_SUFFIX = ".pdf"
 # A document larger than this is refused by its size, unread (etl.reader.attachments).
 MAX_DOCUMENT_BYTES = 20 * 1024**2
+# A CSV file's header line and separator are found in its first 64 KiB (etl.reader.sheets).
+HEAD_BYTES = 65536
 
 
 class Rejected(Exception):

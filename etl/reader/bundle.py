@@ -26,6 +26,7 @@ from etl.reader import (
     headers,
     ledger_delta,
     ledger_map,
+    prescan,
     spill,
     stream,
     table_blocks,
@@ -33,6 +34,7 @@ from etl.reader import (
 )
 from etl.reader.archive import (
     CSV_SUFFIXES,
+    HEAD_BYTES,
     XLSX_SUFFIXES,
     ZIP_SUFFIXES,
     Member,
@@ -45,7 +47,6 @@ from etl.reader.block_cache import validated_block
 from etl.reader.header_checks import matched_header, refused_by_header
 from etl.reader.raw import Problems, RawTable
 from etl.reader.sheets import (
-    HEAD_BYTES,
     Sheet,
     detect_encoding,
     detect_separator,
@@ -145,6 +146,7 @@ def _validated_in_blocks(
     progress: RowsRead | None,
     work_dir: Path | None,
     mapped: ledger_map.LedgerMap | None = None,
+    scans: prescan.Scans | None = None,
 ) -> tuple[RawTable | None, SourceFile]:
     """A big CSV table (the ledger) read and validated a block of rows at a time, kept as
     compact columns (etl.reader.stream): the file is never in memory whole, and a file too big
@@ -152,10 +154,13 @@ def _validated_in_blocks(
     RawTable carries the validated table and the problems its rows have (`RawTable.done`);
     raises stream.NotStreamable (having said nothing) when the file must be read whole. With
     `mapped` (the last import's ledger), the ledger is read as its changes since then
-    (etl.reader.ledger_delta; raises NotIncremental, having said nothing, where it cannot)."""
+    (etl.reader.ledger_delta; raises NotIncremental, having said nothing, where it cannot).
+    `scans`: the first passes a helper process made (etl.reader.prescan)."""
     cached = Kept(work_dir, table, label, entry, aliases)  # the last import's, if the same file
-    with entry.open() as fh:
-        found = cached.found or first_pass.scan(fh)
+    found = cached.found or (scans.get(entry.path) if scans is not None else None)
+    if found is None:
+        with entry.open() as fh:
+            found = first_pass.scan(fh)
     columns = [*COLUMNS[table], *SOURCE_COLUMNS]
     delta = mapped is not None and table == "ledger" and mapped.file == label and work_dir
     big = table == "ledger" and spill.spilled(found.size) and not delta
@@ -232,6 +237,7 @@ def read_tables(
     progress: RowsRead | None = None,
     work_dir: Path | None = None,
     previous: Generation | None = None,
+    scans: prescan.Scans | None = None,
 ) -> tuple[list[RawTable], list[SourceFile], list[Problem], list[str]]:
     """Every table file of the bundle read into a RawTable; problems found on the way. The
     files of documents folders go to `documents` unread (or are ignored with a warning when
@@ -239,7 +245,8 @@ def read_tables(
     `progress(file, rows)` hears how far its reading is; `work_dir` (the data dir's scratch
     folder; None: the system's) takes a ledger too big for memory (etl.reader.spill). With
     `previous` (the current generation), a ledger whose bundle differs from the one that
-    generation was built from in the ledger only is read as its changes (ledger_delta)."""
+    generation was built from in the ledger only is read as its changes (ledger_delta).
+    `scans`: the first passes over its big files a helper process made (etl.reader.prescan)."""
     problems: list[Problem] = []
     warnings: list[str] = []
     sources: list[SourceFile] = []
@@ -282,12 +289,12 @@ def read_tables(
                         try:
                             raw, source = _validated_in_blocks(
                                 hint, entry, label, aliases, problems, warnings, progress,
-                                work_dir, mapped,
+                                work_dir, mapped, scans,
                             )  # fmt: skip
                         except ledger_delta.NotIncremental:
                             raw, source = _validated_in_blocks(
                                 hint, entry, label, aliases, problems, warnings, progress,
-                                work_dir,
+                                work_dir, None, scans,
                             )  # fmt: skip
                     except stream.NotStreamable:
                         pass  # read whole below
@@ -360,12 +367,14 @@ def read_bundle(
     progress: RowsRead | None = None,
     work_dir: Path | None = None,
     incremental: bool = True,
+    scans: prescan.Scans | None = None,
 ) -> Bundle:
     """Read and validate one bundle; raises BundleRejected listing every problem found.
     `progress(file, rows)` hears how many rows of a big file are read so far; `work_dir` is
     where a ledger too big for memory is spilled (None: the system's temporary folder).
     `incremental`: a ledger may be read as its changes since the last import, the premises
-    it did not change being `Bundle.kept` (etl.reader.ledger_delta)."""
+    it did not change being `Bundle.kept` (etl.reader.ledger_delta). `scans`: the first
+    passes over its big files a helper process made (etl.reader.prescan)."""
     try:
         aliases = headers.Aliases.load(aliases_file)
     except headers.AliasFileError as exc:
@@ -373,7 +382,9 @@ def read_bundle(
         raise BundleRejected([Problem(name, "", None, "", "", str(exc))]) from None
     found: list[Member] = []
     since = previous if incremental else None
-    raws, sources, problems, warnings = read_tables(path, aliases, found, progress, work_dir, since)
+    raws, sources, problems, warnings = read_tables(
+        path, aliases, found, progress, work_dir, since, scans
+    )
     kept = next((raw.kept for raw in raws if raw.kept is not None), set())
     # Tables the bundle has but that could not be read: what refers to them is not checked.
     unreadable = {p.table for p in problems if p.table} - {raw.table for raw in raws}

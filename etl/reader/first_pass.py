@@ -17,9 +17,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from etl.reader.archive import HEAD_BYTES
 from etl.reader.chunks import Chunk, ChunkDigests, Chunker
 from etl.reader.encoding import _ASCII, _SAME, CANDIDATES, CP1250, RULED_OUT, WEIGHTS
-from etl.reader.sheets import HEAD_BYTES
 
 BLOCK_BYTES = 16 * 1024**2  # the piece of a file read at once
 AHEAD = 2  # pieces the hashing thread may be behind the reading (memory: BLOCK_BYTES each)
@@ -133,6 +133,27 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
             raise NotStreamable("encoding undecided")  # refused, with the word, when read whole
         encoding = max(possible, key=lambda enc: score[enc] or 0)
     return Scan(encoding, digest.hexdigest(), size, tuple(chunker.finish()))
+
+
+def packed(found: Scan) -> dict[str, Any]:
+    """The scan as a few strings and arrays (etl.reader.prescan sends it between processes:
+    unpickling 19,000 chunks one by one took 0.07 s, these 0.01 s)."""
+    bounds = np.array([c[:4] for c in found.chunks], dtype=np.int64).reshape(-1, 4)
+    return {
+        "encoding": found.encoding,
+        "sha256": found.sha256,
+        "size": found.size,
+        "bounds": bounds.tobytes(),
+        "digests": b"".join(c.sha256 for c in found.chunks),
+    }
+
+
+def unpacked(record: dict[str, Any]) -> Scan:
+    columns = np.frombuffer(record["bounds"], dtype=np.int64).reshape(-1, 4).T.tolist()
+    digests = record["digests"]
+    sha256 = [digests[at : at + 32] for at in range(0, len(digests), 32)]
+    chunks = tuple(map(Chunk, *columns, sha256))
+    return Scan(record["encoding"], record["sha256"], record["size"], chunks)
 
 
 def _quotes(piece: bytes, inside: bool) -> bool:

@@ -21,11 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from etl.reader.archive import refuse
+from etl.reader.archive import HEAD_BYTES, refuse
 from etl.reader.encoding import EncodingRefused, choose_encoding
 
 SEPARATORS = (";", "\t", ",")
-HEAD_BYTES = 65536  # a CSV file's header line and separator are found in its first 64 KiB
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 

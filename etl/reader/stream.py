@@ -31,9 +31,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from etl.reader.archive import HEAD_BYTES
 from etl.reader.chunks import Chunk
 from etl.reader.first_pass import BLOCK_BYTES, NotStreamable, Scan
-from etl.reader.sheets import HEAD_BYTES, _header_line, detect_separator
+from etl.reader.sheets import _header_line, detect_separator
 
 
 @dataclass
