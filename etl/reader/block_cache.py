@@ -148,7 +148,7 @@ def _context(block: Lines, codec: str, matched: HeaderMap) -> bytes:
             found.encoding,
             codec,
             block.sep,
-            found.chunks[0].sha256.hex(),  # the header line
+            found.chunks[0].digest.hex(),  # the header line
             len(block.names),
             sorted(matched.columns.items()),
             sorted(matched.written.items()),
@@ -252,7 +252,7 @@ def validated_block(
         return ledger_block(block, codec, file, matched, problems)
     context = _context(block, codec, matched)
     chunks = block.chunks
-    keys = [hashlib.sha256(context + c.sha256).digest() for c in chunks]
+    keys = [hashlib.sha256(context + c.digest).digest() for c in chunks]
     session.forget()  # the previous block's entries: most of its chunks were its own
     pieces: list[_Piece | None] = [
         session.piece(k, c.line) for k, c in zip(keys, chunks, strict=True)

@@ -35,7 +35,7 @@ from etl.reader.stream import Coded, Part
 Buffer = Any  # bytes, or anything with the buffer protocol (a numpy array)
 
 PACK = "ledger-blocks.pack"
-MAGIC = b"EBOK-ledger-blocks-3\n"
+MAGIC = b"EBOK-ledger-blocks-4\n"  # 4: chunks known by XXH3-128
 _ENTRY = struct.Struct("<32sBQI")  # key, kind, payload length, CRC-32 of the payload
 VALUES, ROWS, CHUNK = 1, 2, 3  # kinds of entries: a block's text values, its rows, a chunk
 CHUNK_REF = struct.Struct("<32s32sQQ")  # a chunk: rows entry, values entry, rows [a, b)

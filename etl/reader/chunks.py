@@ -21,17 +21,24 @@ from 2.4 to 2.1-2.2 s against 64 KiB ones, at 19,000 chunks and a 2.4 MB map.
 The chunker is fed the file a piece at a time (fused with the encoding scan and the file's
 SHA-256 in etl.reader.first_pass.scan) and looks at line breaks a sub-piece at a time, so its
 arrays stay in the processor's cache.
+
+A chunk is known by its XXH3-128 digest, not SHA-256: 0.03 s for the 19,000 chunks of a 308 MB
+ledger against 0.21 s. It only tells a re-import which chunks it has seen before (and names
+their cached rows), so it need not resist a forger: whoever could craft two exports whose
+chunks collide writes the export anyway. The file's own SHA-256, which the office panel shows
+and an accountant can check, is still worked out whole.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import NamedTuple
 
 import numpy as np
+import xxhash
 
 from etl.mixing import mixed
 
+DIGEST_BYTES = 16  # a chunk's digest: XXH3-128
 MIN_BYTES = 8 * 1024
 AVERAGE_BYTES = 16 * 1024
 MAX_BYTES = 64 * 1024
@@ -44,14 +51,15 @@ _K3 = np.uint64(0x165667B19E3779F9)
 
 class Chunk(NamedTuple):
     """Bytes [start, end) of the file, lines [line, line + lines) (1-based; the header line is
-    chunk 0, alone), and the SHA-256 of those bytes. A tuple: the ~19,000 of a 308 MB ledger
-    are made again from arrays when a helper process scanned it (etl.reader.prescan)."""
+    chunk 0, alone), and the digest of those bytes (XXH3-128). A tuple: the ~19,000 of a
+    308 MB ledger are made again from arrays when a helper process scanned it
+    (etl.reader.prescan)."""
 
     start: int
     end: int
     line: int
     lines: int
-    sha256: bytes
+    digest: bytes
 
 
 def qualifies(
@@ -65,9 +73,9 @@ def qualifies(
 
 
 class Chunker:
-    """Cuts a file fed piece by piece; `finish` gives its chunks. The chunks' SHA-256 are
+    """Cuts a file fed piece by piece; `finish` gives its chunks. The chunks' digests are
     worked out as they are cut, or (`digests`) by a ChunkDigests fed the same pieces, maybe
-    in another thread (hashlib lets go of the GIL), once `feed` has cut each."""
+    in another thread (xxhash lets go of the GIL), once `feed` has cut each."""
 
     def __init__(
         self,
@@ -163,11 +171,11 @@ class Chunker:
 
 
 class ChunkDigests:
-    """The SHA-256 of each chunk, from the file's pieces in order and the chunks' ends."""
+    """The digest of each chunk, from the file's pieces in order and the chunks' ends."""
 
     def __init__(self) -> None:
         self.digests: list[bytes] = []
-        self._hasher = hashlib.sha256()
+        self._hasher = xxhash.xxh3_128()
         self._size = 0
 
     def feed(self, piece: bytes, ends: list[int]) -> None:
@@ -179,7 +187,7 @@ class ChunkDigests:
             end = ends[len(self.digests)] - self._size
             self._hasher.update(view[at:end])
             self.digests.append(self._hasher.digest())
-            self._hasher = hashlib.sha256()
+            self._hasher.reset()
             at = end
         self._hasher.update(view[at:])
         self._size = top

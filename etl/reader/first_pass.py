@@ -1,5 +1,5 @@
 """The first pass over a big CSV file (etl.reader.stream reads its rows in a second one): the
-encoding, the file's and its chunks' SHA-256, where it is cut into chunks (etl.reader.chunks),
+encoding, the file's SHA-256, where it is cut into chunks and their digests (etl.reader.chunks),
 and whether any quoted value holds a line break, from one read of the file a piece at a time.
 
 The encoding is decided over every byte as `etl.reader.encoding.choose_encoding` does: its
@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from etl.reader.archive import HEAD_BYTES
-from etl.reader.chunks import Chunk, ChunkDigests, Chunker
+from etl.reader.chunks import DIGEST_BYTES, Chunk, ChunkDigests, Chunker
 from etl.reader.encoding import _ASCII, _SAME, CANDIDATES, CP1250, RULED_OUT, WEIGHTS
 
 BLOCK_BYTES = 16 * 1024**2  # the piece of a file read at once
@@ -60,11 +60,11 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
     bom = None
     chunker = Chunker(digests=ChunkDigests())
     quoted = False  # whether the next byte is inside a quoted value
-    # The file's and its chunks' SHA-256 are worked out in a second thread (hashlib lets go
-    # of the GIL), up to AHEAD pieces behind the encoding counts and the cutting done here
-    # (cutting there too was slower: 0.82-0.86 s against 0.71-0.75 s for 308 MB, it holds the
-    # GIL; two pieces in its queue rather than one: 0.65 -> 0.60 s, medians of 8; more, no
-    # better).
+    # The file's SHA-256 and its chunks' digests are worked out in a second thread (hashlib
+    # and xxhash let go of the GIL), up to AHEAD pieces behind the encoding counts and the
+    # cutting done here (cutting there too was slower: 0.82-0.86 s against 0.71-0.75 s for
+    # 308 MB, it holds the GIL; two pieces in its queue rather than one: 0.65 -> 0.60 s,
+    # medians of 8; more, no better).
     hashing = ThreadPoolExecutor(1, thread_name_prefix="scan-sha256")
     hashed: list[Future[None]] = []  # in the other thread's queue, oldest first
     try:
@@ -144,15 +144,15 @@ def packed(found: Scan) -> dict[str, Any]:
         "sha256": found.sha256,
         "size": found.size,
         "bounds": bounds.tobytes(),
-        "digests": b"".join(c.sha256 for c in found.chunks),
+        "digests": b"".join(c.digest for c in found.chunks),
     }
 
 
 def unpacked(record: dict[str, Any]) -> Scan:
     columns = np.frombuffer(record["bounds"], dtype=np.int64).reshape(-1, 4).T.tolist()
     digests = record["digests"]
-    sha256 = [digests[at : at + 32] for at in range(0, len(digests), 32)]
-    chunks = tuple(map(Chunk, *columns, sha256))
+    each = [digests[at : at + DIGEST_BYTES] for at in range(0, len(digests), DIGEST_BYTES)]
+    chunks = tuple(map(Chunk, *columns, each))
     return Scan(record["encoding"], record["sha256"], record["size"], chunks)
 
 

@@ -122,7 +122,7 @@ def _read(
         last = block
         context = block_cache._context(block, codec, matched)
         for c in block.chunks:
-            key = hashlib.sha256(context + c.sha256).digest()
+            key = hashlib.sha256(context + c.digest).digest()
             if (key, c.line) in mapped.chunks:
                 unchanged.append((key, c.line))
                 session.mapped[key, c.line] = mapped.chunks[key, c.line]

@@ -23,7 +23,7 @@ import orjson
 from etl.reader.stream import Coded, Part
 
 MAP = "ledger-map.bin"  # a fixed name, never built from data
-MAGIC = b"EBOK-ledger-map-1\n"
+MAGIC = b"EBOK-ledger-map-2\n"  # 2: chunks known by XXH3-128
 _HEAD = struct.Struct("<I")
 
 

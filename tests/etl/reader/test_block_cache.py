@@ -96,7 +96,7 @@ def test_lines_added_above_move_no_cut_after_them() -> None:
         chunker = Chunker()
         for at in range(0, len(text), 1 << 20):
             chunker.feed(text[at : at + (1 << 20)])
-        return [c.sha256 for c in chunker.finish()]
+        return [c.digest for c in chunker.finish()]
 
     before, after = cut(data), cut(edited.encode())
     assert len(before) > 20
