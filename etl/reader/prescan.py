@@ -45,11 +45,15 @@ class Scans:
         self._records: dict[str, dict[str, Any]] = {}
         self._done = proc is None
 
+    def holds(self, path: Path | None) -> bool:
+        """Whether the helper was given this file to scan."""
+        return path is not None and any(path == f for f in self.files)
+
     def get(self, path: Path | None) -> Any:
         """The first_pass.Scan of `path`, if the helper scanned this very file; None if it did
         not (the caller scans it). Raises first_pass.NotStreamable where the helper's pass
         refused the file."""
-        if path is None or not any(path == f for f in self.files):
+        if path is None or not self.holds(path):
             return None
         record = self._record(str(path))
         if record is None or record["stamp"] != _stamp(path):
