@@ -256,8 +256,8 @@ def read_tables(
     except Rejected as exc:
         return [], [], [exc.problem], []
     mapped = ledger_delta.since(files, collection, previous, work_dir)
-    if scans is not None:  # the files a helper scans come last: the others are read meanwhile
-        files.sort(key=lambda entry: scans.holds(entry.path))
+    if scans is not None:
+        scans.put_last(files, aliases)
     files.reverse()
     while files:
         entry = files.pop()  # read here, its bytes dropped once its tables are made

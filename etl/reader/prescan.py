@@ -21,9 +21,13 @@ import os
 import pickle
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from etl.reader.archive import Member
+    from etl.reader.headers import Aliases
 
 MIN_BYTES = 32 * 1024**2  # smaller files: the helper's start (~0.15 s) costs what it saves
 MAX_FILES = 4
@@ -48,6 +52,22 @@ class Scans:
     def holds(self, path: Path | None) -> bool:
         """Whether the helper was given this file to scan."""
         return path is not None and any(path == f for f in self.files)
+
+    def put_last(self, files: list[Member], aliases: Aliases) -> None:
+        """The bundle's files it scans put last, so that the others are read meanwhile; the
+        helper stopped at once when the head of a file it scans already refuses it (a big file
+        that is no table: its scan would only take a core from the reading)."""
+        from etl.reader.archive import HEAD_BYTES
+        from etl.reader.header_checks import refused_by_header
+        from etl.reader.headers import table_for
+
+        files.sort(key=lambda entry: self.holds(entry.path))
+        for entry in files:
+            table = table_for(PurePosixPath(entry.name.replace("\\", "/")).stem)
+            if table and self.holds(entry.path):
+                if refused_by_header(table, entry.name, entry.head(HEAD_BYTES), aliases):
+                    self.close()
+                    return
 
     def get(self, path: Path | None) -> Any:
         """The first_pass.Scan of `path`, if the helper scanned this very file; None if it did

@@ -15,7 +15,9 @@ import pytest
 from ebok.settings import Settings
 from etl.demo.generate import generate
 from etl.reader import first_pass, prescan
+from etl.reader.archive import members
 from etl.reader.bundle import STREAMED
+from etl.reader.headers import Aliases
 from etl.snapshot.store import SnapshotStore
 from etl.sync import import_path
 
@@ -122,3 +124,22 @@ def test_an_import_with_the_helper_publishes_what_one_without_does(
     alone = import_path(demo, settings, store, replace_history=True)
     assert alone.generation is None  # the same content: nothing to publish
     assert store.current() is not None and store.current().id == helped
+
+
+def test_the_files_it_scans_are_read_last_and_a_refused_one_stops_it(
+    demo: Path, tmp_path: Path
+) -> None:
+    aliases = Aliases.load(None)
+    with prescan.started(demo, min_bytes=0) as scans:
+        files, _ = members(demo)
+        scans.put_last(files, aliases)
+        assert [f.name for f in files[-2:]] == ["fees.csv", "ledger.csv"]
+        assert scans.get(demo / "ledger.csv") is not None  # still at work for the reader
+    bundle = tmp_path / "bundle"
+    shutil.copytree(demo, bundle)
+    (bundle / "ledger.csv").write_bytes(b"Lorem ipsum dolor sit amet\n" * 1000)
+    with prescan.started(bundle, min_bytes=0) as scans:
+        files, _ = members(bundle)
+        scans.put_last(files, aliases)
+        assert scans.get(bundle / "ledger.csv") is None  # stopped: the head refuses the file
+        assert scans._proc is None
