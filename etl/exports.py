@@ -23,12 +23,14 @@ def read_export(
     work_dir: Path | None = None,
     incremental: bool = True,
     scans: Scans | None = None,
+    unchanged: Callable[[float], None] | None = None,
 ) -> Bundle:
     """Read and validate one export of either kind; raises BundleRejected listing every
     problem found. `progress(file, rows)` hears how far a big file's reading is; `work_dir`
     (the data dir's scratch folder) takes a ledger too big for memory; `incremental`: a
     bundle's ledger may be read as its changes since the last import; `scans`: the first
-    passes over its big files a helper process made (etl.reader.prescan)."""
+    passes over its big files a helper process made (etl.reader.prescan); `unchanged` hears
+    the share of a ledger read as its changes that is unchanged (etl.reader.ledger_delta)."""
     if is_legacy(path):
         # Imported here: a contract bundle, the usual import, needs none of the `#` reader.
         from etl.legacy.reader import read_legacy
@@ -42,4 +44,5 @@ def read_export(
         work_dir=work_dir,
         incremental=incremental,
         scans=scans,
+        unchanged=unchanged,
     )

@@ -124,15 +124,18 @@ def publish(
     progress: Progress | None = None,
     allow_shrink: bool = False,
     replace_history: bool = False,
+    ahead: GenerationWriter | None = None,
 ) -> PublishResult:
     """Write the generation `bundle` leads to and make it current, unless it equals the current
     one. Raises BundleRejected when the bundle refers to premises that exist nowhere,
     HistoryMismatch when an opening balance contradicts the published history it continues
     (not with `replace_history`: the export's ledger replaces the published one whole), and
     ShrinkRefused when it would remove more of a community than shrink.SHRINK_LIMITS allow
-    (not with `allow_shrink`); then (as on any error) the current generation stays as it was."""
+    (not with `allow_shrink`); then (as on any error) the current generation stays as it was.
+    `ahead`: a writer started from a copy of the current generation while the bundle was read
+    (etl.sync), used when the new generation is to start so, else abandoned."""
     with cycles.paused():
-        return _publish(bundle, store, keep, progress, allow_shrink, replace_history)
+        return _publish(bundle, store, keep, progress, allow_shrink, replace_history, ahead)
 
 
 def _published_counts(
@@ -166,13 +169,22 @@ def _publish(
     progress: Progress | None,
     allow_shrink: bool = False,
     replace_history: bool = False,
+    ahead: GenerationWriter | None = None,
 ) -> PublishResult:
-    previous = store.current()
-    prev_owner = previous.premises_communities() if previous is not None else {}
+    try:
+        previous = store.current()
+        prev_owner = previous.premises_communities() if previous is not None else {}
+    except BaseException:
+        if ahead is not None:
+            ahead.abort()
+        raise
     # Most documents kept (etl.reader.ledger_delta): the new generation starts as a copy of the
     # previous file, made while the documents to build are planned, less what is not kept.
     based = previous is not None and len(bundle.kept) >= reuse.BASE_COPY * len(prev_owner)
-    writer = store.start(base=previous if based else None)
+    if ahead is not None and not (based and previous is not None and ahead.base == previous.id):
+        ahead.abort()  # before starting another: SnapshotStore.start drops unfinished ones
+        ahead = None
+    writer = ahead or store.start(base=previous if based else None)
     try:
         premises = PremisesSections(bundle)
         plan = plan_for(bundle, prev_owner, premises)

@@ -147,6 +147,7 @@ def _validated_in_blocks(
     work_dir: Path | None,
     mapped: ledger_map.LedgerMap | None = None,
     scans: prescan.Scans | None = None,
+    unchanged: Callable[[float], None] | None = None,
 ) -> tuple[RawTable | None, SourceFile]:
     """A big CSV table (the ledger) read and validated a block of rows at a time, kept as
     compact columns (etl.reader.stream): the file is never in memory whole, and a file too big
@@ -155,7 +156,8 @@ def _validated_in_blocks(
     raises stream.NotStreamable (having said nothing) when the file must be read whole. With
     `mapped` (the last import's ledger), the ledger is read as its changes since then
     (etl.reader.ledger_delta; raises NotIncremental, having said nothing, where it cannot).
-    `scans`: the first passes a helper process made (etl.reader.prescan)."""
+    `scans`: the first passes a helper process made (etl.reader.prescan); `unchanged`: as
+    for ledger_delta.read."""
     cached = Kept(work_dir, table, label, entry, aliases)  # the last import's, if the same file
     found = cached.found or (scans.get(entry.path) if scans is not None else None)
     if found is None:
@@ -183,7 +185,7 @@ def _validated_in_blocks(
             if delta:
                 assert mapped is not None and work_dir is not None
                 parts, kept = ledger_delta.read(
-                    pieces, mapped, codec, label, matched, found_problems, work_dir
+                    pieces, mapped, codec, label, matched, found_problems, work_dir, unchanged
                 )
                 if progress is not None:
                     progress(label, sum(c.lines for c in found.chunks[1:]))
@@ -238,6 +240,7 @@ def read_tables(
     work_dir: Path | None = None,
     previous: Generation | None = None,
     scans: prescan.Scans | None = None,
+    unchanged: Callable[[float], None] | None = None,
 ) -> tuple[list[RawTable], list[SourceFile], list[Problem], list[str]]:
     """Every table file of the bundle read into a RawTable; problems found on the way. The
     files of documents folders go to `documents` unread (or are ignored with a warning when
@@ -246,7 +249,9 @@ def read_tables(
     folder; None: the system's) takes a ledger too big for memory (etl.reader.spill). With
     `previous` (the current generation), a ledger whose bundle differs from the one that
     generation was built from in the ledger only is read as its changes (ledger_delta).
-    `scans`: the first passes over its big files a helper process made (etl.reader.prescan)."""
+    `scans`: the first passes over its big files a helper process made (etl.reader.prescan);
+    `unchanged` hears the share of a ledger read as its changes that is unchanged
+    (ledger_delta.read)."""
     problems: list[Problem] = []
     warnings: list[str] = []
     sources: list[SourceFile] = []
@@ -291,7 +296,7 @@ def read_tables(
                         try:
                             raw, source = _validated_in_blocks(
                                 hint, entry, label, aliases, problems, warnings, progress,
-                                work_dir, mapped, scans,
+                                work_dir, mapped, scans, unchanged,
                             )  # fmt: skip
                         except ledger_delta.NotIncremental:
                             raw, source = _validated_in_blocks(
@@ -370,13 +375,15 @@ def read_bundle(
     work_dir: Path | None = None,
     incremental: bool = True,
     scans: prescan.Scans | None = None,
+    unchanged: Callable[[float], None] | None = None,
 ) -> Bundle:
     """Read and validate one bundle; raises BundleRejected listing every problem found.
     `progress(file, rows)` hears how many rows of a big file are read so far; `work_dir` is
     where a ledger too big for memory is spilled (None: the system's temporary folder).
     `incremental`: a ledger may be read as its changes since the last import, the premises
     it did not change being `Bundle.kept` (etl.reader.ledger_delta). `scans`: the first
-    passes over its big files a helper process made (etl.reader.prescan)."""
+    passes over its big files a helper process made (etl.reader.prescan); `unchanged` hears
+    the share of a ledger read as its changes that is unchanged (ledger_delta.read)."""
     try:
         aliases = headers.Aliases.load(aliases_file)
     except headers.AliasFileError as exc:
@@ -385,7 +392,7 @@ def read_bundle(
     found: list[Member] = []
     since = previous if incremental else None
     raws, sources, problems, warnings = read_tables(
-        path, aliases, found, progress, work_dir, since, scans
+        path, aliases, found, progress, work_dir, since, scans, unchanged
     )
     kept = next((raw.kept for raw in raws if raw.kept is not None), set())
     # Tables the bundle has but that could not be read: what refers to them is not checked.

@@ -18,7 +18,7 @@ cache lost) raises NotIncremental and the ledger is read whole.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -81,13 +81,16 @@ def read(
     matched: HeaderMap,
     problems: Problems,
     work_dir: Path,
+    unchanged: Callable[[float], None] | None = None,
 ) -> tuple[list[Part], set[str]]:
     """(the validated rows of the premises whose ledger changed, the premises whose ledger
     did not): the changed chunks parsed and validated, the rest taken as the map says. Makes
-    this import's chunks the cache and its map, as a whole reading does."""
+    this import's chunks the cache and its map, as a whole reading does. `unchanged` hears
+    the share of the ledger's chunks the last import had, as soon as it is known (before the
+    changed ones are read: the publisher may start on what it will keep, etl.sync)."""
     state: dict[str, block_cache._Session] = {}
     try:
-        return _read(pieces, mapped, codec, file, matched, problems, work_dir, state)
+        return _read(pieces, mapped, codec, file, matched, problems, work_dir, state, unchanged)
     except NotIncremental:
         if "session" in state:
             state["session"].pack.abort()
@@ -103,6 +106,7 @@ def _read(
     problems: Problems,
     work_dir: Path,
     state: dict[str, block_cache._Session],
+    share: Callable[[float], None] | None,
 ) -> tuple[list[Part], set[str]]:
     session: block_cache._Session | None = None
     extended = False
@@ -130,6 +134,8 @@ def _read(
                 new.append((c, key))
     if session is None or last is None:
         raise NotIncremental
+    if share is not None:
+        share(len(unchanged) / max(1, len(unchanged) + len(new)))
     touched: set[str] = set()
     changed: list[Part] = []
     if new:  # parsed and validated at once, wherever in the file they are

@@ -267,6 +267,7 @@ class GenerationWriter:
         base: Generation | None = None,
     ) -> None:
         self.store = store
+        self.base = base.id if base is not None else None  # the generation it is a copy of
         self.id = generation_id or new_generation_id()
         self.tmp = store.root / f".tmp-{self.id}"
         self.tmp.mkdir(parents=True)

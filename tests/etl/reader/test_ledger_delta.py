@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -14,11 +15,12 @@ import pytest
 from ebok.settings import Settings
 from etl.demo.generate import generate
 from etl.model import Bundle, BundleRejected
+from etl.publisher import publish as publish_module
 from etl.publisher import reuse
 from etl.publisher.publish import PublishResult, publish
 from etl.reader import block_cache, block_pack, ledger_delta, ledger_map
 from etl.reader.bundle import read_bundle
-from etl.snapshot.store import SnapshotStore
+from etl.snapshot.store import Generation, GenerationWriter, SnapshotStore
 from etl.sync import import_path
 from tests.etl.builders import edit_ledger_line, flipped
 
@@ -322,3 +324,50 @@ def test_other_aliases_read_the_bundle_again_whole(
         .generation(current.manifest["previous"])
         .manifest["built_under"]
     )
+
+
+def test_a_re_import_starts_the_next_generation_while_it_reads(
+    demo: Path, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy of the current generation starts once the reading knows most of the ledger
+    is unchanged, before publishing, and publishing goes on from that very copy."""
+    store = SnapshotStore(settings.snapshots_dir)
+    import_path(demo, settings, store)
+    changed = tmp_path / "changed"
+    premises = _line_edited(demo, changed, 0.5, {6: b"77,77", 5: b""}).decode()
+    events: list[str] = []
+    start, original = store.start, publish_module.publish
+
+    def starting(base: Generation | None = None) -> GenerationWriter:
+        events.append(f"start {base is not None}")
+        return start(base=base)
+
+    def publishing(*args: Any, **kwargs: Any) -> PublishResult:
+        events.append(f"publish {kwargs.get('ahead') is not None}")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "start", starting)
+    monkeypatch.setattr(publish_module, "publish", publishing)
+
+    result = import_path(changed, settings, store)
+    assert events == ["start True", "publish True"]  # no second copy
+    assert result.rebuilt == 1
+    assert store.current() is not None and store.current().id == result.generation
+    assert not list(settings.snapshots_dir.glob(".tmp-*"))
+    document = store.current().document(premises)
+    payment = document["ledger"]["columns"].index("payment")
+    assert 7777 in [row[payment] for row in document["ledger"]["rows"]]
+
+
+def test_a_copy_started_ahead_that_is_not_wanted_is_dropped(demo: Path, tmp_path: Path) -> None:
+    imports = Imports(tmp_path / "data")
+    imports.publish(demo)
+    current = imports.store.current()
+    assert current is not None
+    ahead = imports.store.start(base=current)
+    tmp = ahead.tmp
+    bundle = read_bundle(demo)  # read whole: nothing kept, so nothing is copied
+
+    result = publish(bundle, imports.store, ahead=ahead)
+    assert result.generation is None  # the same content as published
+    assert not tmp.exists() and not list((tmp_path / "data" / "snapshots").glob(".tmp-*"))
