@@ -45,17 +45,86 @@ def _hashed(piece: bytes, digest: Any, chunker: Chunker) -> None:
     chunker.digests.feed(piece, chunker.ends)
 
 
-def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
+class _Bytes:
+    """What decides the encoding, counted a piece at a time: `choose_encoding`'s decision
+    only depends on which bytes occur, so counts per piece add up to it."""
+
+    def __init__(self) -> None:
+        self.strict = codecs.getincrementaldecoder("utf-8")()
+        self.lenient = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.utf8 = True
+        # the lenient UTF-8 reading of the non-ASCII bytes: its characters, its U+FFFD
+        self.decoded = self.broken = 0
+        self.high_bytes = 0
+        self.counts = np.zeros(256, dtype=np.int64)
+
+    def feed(self, piece: bytes) -> None:
+        high = piece.translate(None, _ASCII)
+        self.high_bytes += len(high)
+        if not high:
+            return
+        if self.utf8:
+            try:
+                self.strict.decode(high)
+            except UnicodeDecodeError:
+                self.utf8 = False
+        text = self.lenient.decode(high)
+        self.decoded += len(text)
+        self.broken += text.count("\ufffd")
+        differing = high.translate(None, _SAME)
+        if differing:
+            self.counts += np.bincount(np.frombuffer(differing, dtype=np.uint8), minlength=256)
+
+    def encoding(self, bom: bool) -> str:
+        """The encoding of every byte fed; raises NotStreamable where `choose_encoding` would
+        refuse the file."""
+        tail = self.lenient.decode(b"", final=True)
+        self.decoded += len(tail)
+        self.broken += tail.count("\ufffd")
+        if self.utf8:
+            try:
+                self.strict.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self.utf8 = False
+        counts = self.counts
+        if bom:
+            return "utf-8-sig"
+        if not self.high_bytes or self.utf8:
+            return "utf-8"
+        if self.decoded - self.broken >= 3 * self.broken:
+            raise NotStreamable("UTF-8 with stray bytes")  # refused, with the line, when read whole
+        if not counts.any():
+            return CP1250
+        values = np.flatnonzero(counts)
+        score = {
+            enc: None
+            if RULED_OUT[enc][values].any()
+            else int((WEIGHTS[enc][values] * counts[values]).sum())
+            for enc in CANDIDATES
+        }
+        possible = [enc for enc in CANDIDATES if score[enc] is not None]
+        if not possible or (len(possible) == 2 and score[possible[0]] == score[possible[1]]):
+            raise NotStreamable("encoding undecided")  # refused, with the word, when read whole
+        return max(possible, key=lambda enc: score[enc] or 0)
+
+
+def _opening(piece: bytes) -> bool:
+    """Whether the file starts with a UTF-8 byte order mark; raises NotStreamable for a file
+    that must be read whole from its first piece on."""
+    if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise NotStreamable("UTF-16")
+    if b"\x00" in piece[:HEAD_BYTES]:
+        raise NotStreamable("NUL bytes")
+    return piece.startswith(codecs.BOM_UTF8)
+
+
+def scan(fh: BinaryIO, block: int = BLOCK_BYTES, *, encoding: bool = True) -> Scan:
     """The encoding `choose_encoding` picks for the whole file, decided block by block, and
     its chunks (one read of the file for both); raises NotStreamable where it would refuse the
-    file, or a quoted value spans lines (then a line break need not end a row)."""
+    file, or a quoted value spans lines (then a line break need not end a row). Without
+    `encoding` the encoding is left out ("", `encoding_of` finds it: etl.reader.prescan)."""
     digest = hashlib.sha256()
-    strict = codecs.getincrementaldecoder("utf-8")()
-    lenient = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    utf8 = True
-    decoded = broken = 0  # lenient UTF-8 reading of the non-ASCII bytes: characters, U+FFFD
-    high_bytes = 0
-    counts = np.zeros(256, dtype=np.int64)
+    counted = _Bytes() if encoding else None
     size = 0
     bom = None
     chunker = Chunker(digests=ChunkDigests())
@@ -70,11 +139,7 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
     try:
         while piece := fh.read(block):
             if bom is None:
-                if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                    raise NotStreamable("UTF-16")
-                if b"\x00" in piece[:HEAD_BYTES]:
-                    raise NotStreamable("NUL bytes")
-                bom = piece.startswith(codecs.BOM_UTF8)
+                bom = _opening(piece)
             if quoted or b'"' in piece:
                 quoted = _quotes(piece, quoted)
             chunker.feed(piece)
@@ -82,20 +147,8 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
                 hashed.pop(0).result()
             hashed.append(hashing.submit(_hashed, piece, digest, chunker))
             size += len(piece)
-            high = piece.translate(None, _ASCII)
-            high_bytes += len(high)
-            if high:
-                if utf8:
-                    try:
-                        strict.decode(high)
-                    except UnicodeDecodeError:
-                        utf8 = False
-                text = lenient.decode(high)
-                decoded += len(text)
-                broken += text.count("\ufffd")
-                differing = high.translate(None, _SAME)
-                if differing:
-                    counts += np.bincount(np.frombuffer(differing, dtype=np.uint8), minlength=256)
+            if counted is not None:
+                counted.feed(piece)
         for rest in hashed:
             rest.result()
     finally:
@@ -104,35 +157,22 @@ def scan(fh: BinaryIO, block: int = BLOCK_BYTES) -> Scan:
         raise NotStreamable("empty file")
     if quoted:
         raise NotStreamable("a quoted value is not closed")
-    tail = lenient.decode(b"", final=True)
-    decoded += len(tail)
-    broken += tail.count("\ufffd")
-    if utf8:
-        try:
-            strict.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8 = False
-    if bom:
-        encoding = "utf-8-sig"
-    elif not high_bytes or utf8:
-        encoding = "utf-8"
-    elif decoded - broken >= 3 * broken:
-        raise NotStreamable("UTF-8 with stray bytes")  # refused, with the line, when read whole
-    elif not counts.any():
-        encoding = CP1250
-    else:
-        values = np.flatnonzero(counts)
-        score = {
-            enc: None
-            if RULED_OUT[enc][values].any()
-            else int((WEIGHTS[enc][values] * counts[values]).sum())
-            for enc in CANDIDATES
-        }
-        possible = [enc for enc in CANDIDATES if score[enc] is not None]
-        if not possible or (len(possible) == 2 and score[possible[0]] == score[possible[1]]):
-            raise NotStreamable("encoding undecided")  # refused, with the word, when read whole
-        encoding = max(possible, key=lambda enc: score[enc] or 0)
-    return Scan(encoding, digest.hexdigest(), size, tuple(chunker.finish()))
+    found = counted.encoding(bom) if counted is not None else ""
+    return Scan(found, digest.hexdigest(), size, tuple(chunker.finish()))
+
+
+def encoding_of(fh: BinaryIO, block: int = BLOCK_BYTES) -> str:
+    """The encoding `scan` finds, alone (a helper process makes the rest of the scan:
+    etl.reader.prescan); raises NotStreamable where `choose_encoding` would refuse the file
+    (or an empty one)."""
+    counted, bom = _Bytes(), None
+    while piece := fh.read(block):
+        if bom is None:
+            bom = _opening(piece)
+        counted.feed(piece)
+    if bom is None:
+        raise NotStreamable("empty file")
+    return counted.encoding(bom)
 
 
 def packed(found: Scan) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import os
 import pickle
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
@@ -71,18 +72,30 @@ class Scans:
 
     def get(self, path: Path | None) -> Any:
         """The first_pass.Scan of `path`, if the helper scanned this very file; None if it did
-        not (the caller scans it). Raises first_pass.NotStreamable where the helper's pass
-        refused the file."""
+        not (the caller scans it). Raises first_pass.NotStreamable where the first pass
+        refuses the file. The encoding is found here, while the helper makes the rest: the
+        reader would only wait for the helper meanwhile."""
         if path is None or not self.holds(path):
-            return None
-        record = self._record(str(path))
-        if record is None or record["stamp"] != _stamp(path):
             return None
         from etl.reader import first_pass  # numpy: not needed before the reader runs
 
+        before = _stamp(path)
+        refused: first_pass.NotStreamable | None = None
+        try:
+            with path.open("rb") as fh:
+                encoding = first_pass.encoding_of(fh)
+        except first_pass.NotStreamable as exc:
+            encoding, refused = "", exc
+        except OSError:
+            return None
+        record = self._record(str(path))
+        if record is None or not record["stamp"] == before == _stamp(path):
+            return None
         if "refused" in record:
             raise first_pass.NotStreamable(record["refused"])
-        return first_pass.unpacked(record)
+        if refused is not None:
+            raise refused
+        return replace(first_pass.unpacked(record), encoding=encoding)
 
     def _record(self, name: str) -> dict[str, Any] | None:
         while name not in self._records and not self._done:
@@ -172,7 +185,8 @@ def main(argv: list[str] | None = None, out: IO[bytes] | None = None) -> None:
         try:
             before = _stamp(path)
             with path.open("rb") as fh:
-                record: dict[str, Any] = first_pass.packed(first_pass.scan(fh))
+                found = first_pass.scan(fh, encoding=False)  # the reader finds it: Scans.get
+            record: dict[str, Any] = first_pass.packed(found)
         except first_pass.NotStreamable as exc:
             record = {"refused": str(exc)}
         except OSError:

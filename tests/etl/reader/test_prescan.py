@@ -8,6 +8,7 @@ import io
 import pickle
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,7 @@ def test_the_helper_writes_each_files_scan_or_refusal(tmp_path: Path) -> None:
     prescan.main([str(good), str(bad), str(tmp_path / "gone.csv")], out)
     out.seek(0)
     records = [pickle.load(out), pickle.load(out)]
-    assert first_pass.unpacked(records[0]) == _scanned(good)
+    assert first_pass.unpacked(records[0]) == replace(_scanned(good), encoding="")  # Scans.get
     assert records[1]["refused"] == "UTF-16"
     assert out.read() == b""  # a file it cannot read is left out
 
@@ -143,3 +144,17 @@ def test_the_files_it_scans_are_read_last_and_a_refused_one_stops_it(
         scans.put_last(files, aliases)
         assert scans.get(bundle / "ledger.csv") is None  # stopped: the head refuses the file
         assert scans._proc is None
+
+
+@pytest.mark.parametrize("codec", ["utf-8-sig", "utf-8", "cp1250", "iso-8859-2"])
+def test_the_encoding_is_the_one_the_readers_scan_finds(
+    demo: Path, tmp_path: Path, codec: str
+) -> None:
+    """The reader finds the encoding while the helper cuts the file: the two make one scan."""
+    ledger = tmp_path / "ledger.csv"
+    text = (demo / "ledger.csv").read_bytes().decode("cp1250")
+    ledger.write_bytes(text.replace("Wpłata", "Wpłata źdźbło śląskie").encode(codec))
+    with prescan.started(tmp_path, min_bytes=0) as scans:
+        found = scans.get(ledger)
+    assert found == _scanned(ledger)
+    assert found.encoding == codec
