@@ -4,9 +4,10 @@ process started before the import loads its libraries.
 The first pass over a 308 MB ledger is ~0.9 s of work that holds Python's GIL most of the time
 (cutting chunks, counting bytes for the encoding), and loading pandas, numpy and pyarrow is
 another ~0.5-0.7 s that holds it too: in one process they take turns, whatever threads do.
-A second process does the pass on the other core while this one loads its libraries and reads
-the smaller files, so by the time the ledger's turn comes its scan is usually there. On the
-5 M-row bundle that takes the first pass off a re-import's path (~0.85 of ~2.3 s).
+A second process cuts and hashes the file on the other core while this one loads its
+libraries and reads the smaller files; this one then finds the encoding (`Scans.get`) while
+the helper finishes. Delta re-imports of the 5 M-row bench bundle: median 2.91 s against
+3.12 s without a helper; then 2.34-2.52 s against 2.54-2.80 s once the encoding moved here.
 
 What the helper finds is used only for the very file it scanned: its size, modification time
 and inode, taken before and after the pass, must still be the file's when its scan is asked
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from etl.reader.archive import Member
     from etl.reader.headers import Aliases
 
-MIN_BYTES = 32 * 1024**2  # smaller files: the helper's start (~0.15 s) costs what it saves
+MIN_BYTES = 32 * 1024**2  # smaller files: the helper's start (~0.2 s) costs what it saves
 MAX_FILES = 4
 SUFFIXES = {".csv", ".txt", ".tsv"}  # etl.reader.archive.CSV_SUFFIXES
 TABLES = frozenset({"ledger", "fees"})  # the tables read in blocks (etl.reader.bundle.STREAMED)

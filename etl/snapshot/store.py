@@ -499,8 +499,10 @@ class GenerationWriter:
 
     def abort(self) -> None:
         try:
+            if self._flush is not None:
+                self._flush.cancel()  # a copy not yet on disk need not go there now
             for step in (self._copy, self._flush):
-                if step is not None:
+                if step is not None and not step.cancelled():
                     step.exception()  # waited for, whatever became of it
             if self._db is not None:
                 self._db.close()

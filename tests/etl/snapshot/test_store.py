@@ -85,3 +85,18 @@ def test_a_host_that_sees_a_new_generation_late_serves_the_older_one_whole(store
 def test_a_fresh_host_with_a_pointer_ahead_of_its_generations_serves_nothing_yet(store):
     store.set_current("20990101T000000000000Z")
     assert SnapshotStore(store.root).current() is None
+
+
+def test_a_copy_of_a_generation_abandoned_at_once_leaves_nothing_behind(
+    store: SnapshotStore,
+) -> None:
+    """An import that started the next generation as a copy of the current one and then did
+    not want it (etl.sync) drops the copy, without putting it on disk first."""
+    publish_documents(store, [make_document("P1"), make_document("P2")])
+    current = store.current()
+    assert current is not None
+    writer = store.start(base=current)
+    writer.abort()
+    assert not writer.tmp.exists() and not list(store.root.glob(".tmp-*"))
+    assert store.current() is not None and store.current().id == current.id
+    assert store.current().document("P1") is not None
