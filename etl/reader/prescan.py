@@ -49,6 +49,7 @@ class Scans:
         self.files = files
         self._proc = proc
         self._records: dict[str, dict[str, Any]] = {}
+        self._found: dict[Path, Any] = {}  # what `get` gave: a reading may ask twice
         self._done = proc is None
 
     def holds(self, path: Path | None) -> bool:
@@ -78,6 +79,11 @@ class Scans:
         reader would only wait for the helper meanwhile."""
         if path is None or not self.holds(path):
             return None
+        found = self._found.get(path)
+        if found is not None and found[0] == _stamp(path):
+            if isinstance(found[1], Exception):
+                raise found[1]
+            return found[1]
         from etl.reader import first_pass  # numpy: not needed before the reader runs
 
         before = _stamp(path)
@@ -93,10 +99,12 @@ class Scans:
         if record is None or not record["stamp"] == before == _stamp(path):
             return None
         if "refused" in record:
-            raise first_pass.NotStreamable(record["refused"])
+            refused = first_pass.NotStreamable(record["refused"])
+        result = refused or replace(first_pass.unpacked(record), encoding=encoding)
+        self._found[path] = (before, result)
         if refused is not None:
             raise refused
-        return replace(first_pass.unpacked(record), encoding=encoding)
+        return result
 
     def _record(self, name: str) -> dict[str, Any] | None:
         while name not in self._records and not self._done:

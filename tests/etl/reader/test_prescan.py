@@ -35,10 +35,14 @@ def _scanned(path: Path) -> first_pass.Scan:
         return first_pass.scan(fh)
 
 
-def test_the_helpers_scan_is_the_readers(demo: Path) -> None:
+def test_the_helpers_scan_is_the_readers(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ledger = demo / "ledger.csv"
+    passes: list[object] = []
+    encoding_of = first_pass.encoding_of
+    monkeypatch.setattr(first_pass, "encoding_of", lambda fh: passes.append(fh) or encoding_of(fh))
     with prescan.started(demo, min_bytes=0) as scans:
         found = scans.get(ledger)
+        assert scans.get(ledger) is found and len(passes) == 1  # asked again: read once
     assert found == _scanned(ledger)
     assert len(found.chunks) > 10  # cut into chunks, each with its lines and digest
 
