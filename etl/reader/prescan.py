@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 MIN_BYTES = 32 * 1024**2  # smaller files: the helper's start (~0.2 s) costs what it saves
 MAX_FILES = 4
-SUFFIXES = {".csv", ".txt", ".tsv"}  # etl.reader.archive.CSV_SUFFIXES
 TABLES = frozenset({"ledger", "fees"})  # the tables read in blocks (etl.reader.bundle.STREAMED)
 _ROOT = str(Path(__file__).resolve().parents[2])
 _CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from etl.reader.prescan import main; main()"
@@ -143,7 +142,7 @@ def candidates(path: Path, min_bytes: int = MIN_BYTES) -> list[Path]:
     """The files of the bundle at `path` (a folder or one CSV file) worth scanning ahead: CSV
     files of a table read in blocks, at least `min_bytes` long, biggest first."""
     # Here: the helper, which only scans, needs neither.
-    from etl.reader.archive import MAX_TOTAL_BYTES
+    from etl.reader.archive import CSV_SUFFIXES, MAX_TOTAL_BYTES
     from etl.reader.headers import table_for
 
     try:
@@ -156,7 +155,7 @@ def candidates(path: Path, min_bytes: int = MIN_BYTES) -> list[Path]:
         wanted = [
             p
             for p in files
-            if p.suffix.lower() in SUFFIXES
+            if p.suffix.lower() in CSV_SUFFIXES
             and table_for(p.stem) in TABLES
             and min_bytes <= p.stat().st_size <= MAX_TOTAL_BYTES  # bigger: refused unread
         ]
