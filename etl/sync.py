@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ebok.settings import Settings
-from etl import cycles
+from etl import allocator, cycles
 from etl.model import Bundle, BundleRejected, Problem
 from etl.progress import ProgressLine
 from etl.snapshot.store import Generation, GenerationWriter, SnapshotStore
@@ -116,7 +116,8 @@ def import_path(
     from etl.reader import prescan
 
     with prescan.started(path) as scans, cycles.paused():  # etl.cycles: to the switch
-        return _imported(path, settings, store, progress, scans, allow_shrink, replace_history)
+        with allocator.kept():  # freed memory reused, not zeroed again (etl.allocator)
+            return _imported(path, settings, store, progress, scans, allow_shrink, replace_history)
 
 
 def _imported(
