@@ -2,18 +2,19 @@
 the system and asked for again.
 
 An import of 5 million ledger rows makes and drops many arrays of tens of megabytes. By
-default glibc maps each allocation over 128 KB-32 MB afresh and unmaps it when freed, and
-Arrow's allocator (mimalloc) returns freed pages shortly after; the kernel then zeroes every
-page again when it is next touched: ~1 s of the import's ~10 s of CPU went to zeroing pages
-(perf: `clear_page_erms`). Here glibc takes everything from its heap and keeps what is freed
-(no mmap, no trimming), and Arrow allocates through glibc too, so one pool of memory serves
-both. Measured on the 5 M-row bench bundle, five alternating pairs: system time 1.3-1.6 s
-against 1.8-2.1 s, CPU 9.2-11.4 s (median 9.8) against 10.1-11.7 s (median 10.5), and peak
-RSS 0.78 GB against 0.84-0.86 GB.
+default glibc maps each allocation above its threshold (128 KB, rising to 32 MB) afresh and
+unmaps it when freed, and Arrow's allocator (mimalloc) returns freed pages shortly after; the
+kernel then zeroes every page again when it is next touched: ~1 s of the import's ~10 s of CPU
+went to zeroing pages (perf: `clear_page_erms`). Here glibc takes everything from its heap and
+keeps what is freed (no mmap, no trimming), and Arrow allocates through glibc too, so one pool
+of memory serves both. Measured on the 5 M-row bench bundle, five alternating pairs against
+the code before: CPU 10.1-12.4 s (median 10.95) against 10.2-13.4 s (11.95), system time
+1.49-1.84 s against 1.61-2.49 s, peak RSS 786-791 MB against 841-859 MB (docs/benchmarks.md).
 
-On leaving, glibc's defaults are put back and the free memory at the top of its heap is
-returned (`malloc_trim`): the portal's process runs imports too and stays up after them.
-Elsewhere than glibc nothing but Arrow's allocator changes.
+On leaving, glibc's defaults are put back (setting them turns glibc's own adjustment of the
+mmap threshold off for good: harmless) and the free memory at the top of its heap is returned
+(`malloc_trim`): the portal's process runs imports too and stays up after them. Elsewhere than
+glibc only Arrow's allocator changes.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def glibc() -> Any | None:
 def kept(libc: Any | None = None) -> Iterator[None]:
     """Freed memory kept for reuse while inside (see the module's docstring). `libc`: the C
     library to tune (tests pass a recorder), by default glibc's when it is the one running."""
-    import pyarrow as pa
+    import pyarrow as pa  # here: `ebok sync` of an empty inbox does not load it
 
     libc = glibc() if libc is None else libc
     if libc is not None:
