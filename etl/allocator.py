@@ -19,9 +19,7 @@ glibc only Arrow's allocator changes.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import platform
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,13 +33,18 @@ KEEP_ALL = 2**31 - 1  # a trim threshold (an int) no heap top reaches
 
 
 def glibc() -> Any | None:
-    """The C library, when it is glibc (mallopt's parameters are glibc's own)."""
-    if platform.libc_ver()[0] != "glibc":
-        return None
+    """The C library, when it is glibc (mallopt's parameters are glibc's own): the running
+    program's own symbols, which hold libc's (ctypes loaded only here: `ebok sync` of an empty
+    inbox imports this module and needs none of it)."""
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return None
+    except (ValueError, OSError):  # no such name: not glibc
         return None
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 @contextmanager
