@@ -204,7 +204,7 @@ class Builder:
         of[of < 0] = 0  # premises without ledger rows: built with the first bucket
         for bucket in range(self.spilled.buckets):
             self.ledger = None  # the previous bucket goes before the next is loaded
-            frame = self.spilled.frame(bucket)
+            frame = self.spilled.take(bucket)
             self.ledger = Groups(frame, LEDGER_ORDER, LEDGER_SOURCE)
             del frame
             part = [ids[i] for i in np.flatnonzero(of == bucket).tolist()]

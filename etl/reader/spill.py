@@ -185,6 +185,16 @@ class SpilledTable:
         done["_file"] = pd.Categorical.from_codes(np.zeros(len(done), np.int8), [self.file])
         return done
 
+    def take(self, bucket: int) -> pd.DataFrame:
+        """The rows of one bucket, as `frame` gives them, for the last time: its file is closed
+        (its pages in the page cache freed), so that the documents published next are written
+        into memory the kernel has just had back. Fresh memory is slow on a VM whose host takes
+        back what the guest frees: SQLite's writes of a 20 M-row import's documents took 115 µs
+        per 64 KB page against 18 µs in a 5 M-row one (docs/benchmarks.md)."""
+        frame = self.frame(bucket)
+        self.files[bucket].close()
+        return frame
+
     def rows_of(self, premises_ids: set[str]) -> pd.DataFrame:
         """premises_id and _row of every row of these premises, in file order (for problems
         that name them)."""

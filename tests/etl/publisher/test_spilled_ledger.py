@@ -158,6 +158,22 @@ def test_a_premises_rows_meet_in_its_bucket_however_the_file_orders_them(
     assert ledger.frame(1)["premises_id"].tolist() == ["KW5/G-3"]
 
 
+def test_a_bucket_taken_for_publishing_lets_go_of_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishing takes each bucket once; its file is closed then, so the page cache it held
+    is free for the documents written next (the other buckets stay readable)."""
+    _spill_everything(monkeypatch, 2)
+    ledger = read_bundle(write_csv_bundle(tmp_path / "b", minimal_tables())).tables["ledger"]
+    assert isinstance(ledger, SpilledTable) and ledger.buckets == 2
+    expected = ledger.frame(0)
+    taken = ledger.take(0)
+    pd.testing.assert_frame_equal(taken, expected)
+    assert ledger.files[0].closed and not ledger.files[1].closed
+    assert ledger.frame(1)["premises_id"].tolist() == ["KW5/G-3"]
+    ledger.close()  # closing a taken bucket's file again is harmless
+
+
 def _spilled(frame: pd.DataFrame, buckets: int, work: Path) -> SpilledTable:
     """A ledger frame as the reader spills it: its rows in blocks of two, coded."""
     columns = [*COLUMNS["ledger"], *SOURCE_COLUMNS]
