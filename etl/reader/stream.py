@@ -231,7 +231,10 @@ class Lines(Block):
         text = b"".join(texts)
         if not text:
             return None
-        lines = text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
+        if self.last and which[-1] == len(chunks) - 1:  # its trailing line breaks cut off
+            lines = text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
+        else:  # the first pass counted them: 0.12 s of counting again for 308 MB
+            lines = at
         parsed = next(_block(text, self.names, self.sep, 0, lines, False), None)
         contiguous = len(texts) == 1
         if parsed is not None and not contiguous:
