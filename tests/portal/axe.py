@@ -99,12 +99,31 @@ def with_lang(path: str, lang: str) -> str:
 def submit(driver) -> None:
     """Click the first button of the page's main form and wait for the next page."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 10).until(_gone(page))
+
+
+def _gone(element) -> Callable:
+    """Selenium's `staleness_of`, also when chromedriver, asked about the old page while the
+    next one loads, answers in its own words that the node "does not belong to the document"
+    (an unknown error, not a stale element: seen once in a full run)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def gone(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    return gone
 
 
 def fill_and_submit(*click: str, **fields: str) -> Callable:
