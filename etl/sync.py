@@ -115,9 +115,9 @@ def import_path(
     # the readers are in _imported).
     from etl.reader import prescan
 
-    with prescan.started(path) as scans, cycles.paused():  # etl.cycles: to the switch
-        with allocator.kept():  # freed memory reused, not zeroed again (etl.allocator)
-            return _imported(path, settings, store, progress, scans, allow_shrink, replace_history)
+    # etl.cycles: no cyclic collector; etl.allocator: freed memory reused, not zeroed again
+    with prescan.started(path) as scans, cycles.paused(), allocator.kept():
+        return _imported(path, settings, store, progress, scans, allow_shrink, replace_history)
 
 
 def _imported(
