@@ -131,14 +131,16 @@ def test_an_import_with_the_helper_publishes_what_one_without_does(
     assert store.current() is not None and store.current().id == helped
 
 
-def test_the_files_it_scans_are_read_last_and_a_refused_one_stops_it(
+def test_the_files_it_scans_are_read_last_in_its_order_and_a_refused_one_stops_it(
     demo: Path, tmp_path: Path
 ) -> None:
     aliases = Aliases.load(None)
     with prescan.started(demo, min_bytes=0) as scans:
         files, _ = members(demo)
         scans.put_last(files, aliases)
-        assert [f.name for f in files[-2:]] == ["fees.csv", "ledger.csv"]
+        # biggest first, as the helper scans them: the reader never waits behind a scan
+        assert [f.name for f in files[-2:]] == ["ledger.csv", "fees.csv"]
+        assert [f.path for f in files[-2:]] == scans.files
         assert scans.get(demo / "ledger.csv") is not None  # still at work for the reader
     bundle = tmp_path / "bundle"
     shutil.copytree(demo, bundle)
