@@ -1,7 +1,7 @@
 """`ebok serve`: the residents' portal and the manager's panel under uvicorn, with the import
 service injected.
 
-The panel's import pages need etl's import service (etl.imports.ImportService: validation,
+The panel's import pages need etl's import service (etl.import_service.ImportService: validation,
 publishing, the lock, the history), but the portal may reach etl only through the snapshot
 contract (.importlinter), so it declares what it needs as a Protocol
 (portal.panel.importer.Importer) and is given the service here, in ebok, the one layer that
@@ -73,7 +73,7 @@ def create_app(settings: Settings) -> Starlette:
     import pages make)."""
     # Imported here, not at the top: `ebok --help` and every other command register this
     # module's parser, and need neither the web stack nor the importer.
-    from etl.imports import ImportService
+    from etl.import_service import ImportService
     from portal.app import create_app as create_portal
     from portal.notices.job import job_for_app
 

@@ -301,7 +301,8 @@ class Settings:
 
     @property
     def imports_db(self) -> Path:
-        """The import history: every `ebok import`, `ebok sync` and panel upload (etl.imports)."""
+        """The import history: every `ebok import`, `ebok sync` and panel upload
+        (etl.import_history)."""
         return self.data_dir / "imports.sqlite3"
 
     @property

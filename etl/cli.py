@@ -155,7 +155,7 @@ def _record(
     started: float,
     **what: Any,
 ) -> None:
-    """One `ebok import` of `path` in the import history (etl.imports)."""
+    """One `ebok import` of `path` in the import history (etl.import_history)."""
     seconds = time.perf_counter() - started
     outcome = Outcome(path.name, "", previous=previous, seconds=seconds, **what)
     record_command(

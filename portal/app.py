@@ -117,8 +117,8 @@ def _layer(stack: ASGIApp, kind: type[T]) -> T | None:
 
 def create_app(settings: Settings, *, importer: Importer | None = None) -> Starlette:
     """The portal for `settings`. `importer` is the import service for the panel's import
-    pages (etl.imports.ImportService; ebok.serve passes it, as the portal may not import it);
-    without one those pages say imports are unavailable here."""
+    pages (etl.import_service.ImportService; ebok.serve passes it, as the portal may not import
+    it); without one those pages say imports are unavailable here."""
     https = urlsplit(settings.base_url).scheme == "https"
     secret_key = load_secret_key(settings)
     accounts = Accounts(settings.accounts_database)

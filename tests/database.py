@@ -63,7 +63,7 @@ def create_schema(name: str) -> None:
 def schema_versions() -> dict[str, int]:
     """How many migrations the code has, per migrated schema (read before any test patches
     them in)."""
-    from etl.imports import MIGRATIONS as IMPORTS
+    from etl.import_history import MIGRATIONS as IMPORTS
     from portal.accounts.schema import MIGRATIONS as ACCOUNTS
 
     return {"accounts": len(ACCOUNTS), "imports": len(IMPORTS)}

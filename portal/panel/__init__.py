@@ -35,7 +35,7 @@ Modules:
   they share), search (the per-generation premises index), letters_store (letters waiting to
   be downloaded);
 - the accountant's imports: importer (the Protocols the import service meets; the service
-  itself is etl.imports.ImportService, given by ebok.serve), uploads (streaming an upload to
+  itself is etl.import_service.ImportService, given by ebok.serve), uploads (streaming an upload to
   disk), imports_views (upload, progress, reports, history), generations_views (rollback).
 Documentation for the office: docs/panel.md.
 """

@@ -1,6 +1,6 @@
 """What the accountant's pages need of the import service, described on the portal's side.
 
-The service itself is etl's (etl.imports.ImportService): it validates and publishes exports
+The service itself is etl's (etl.import_service.ImportService): it validates and publishes exports
 exactly as `ebok sync` does, under the same lock, and keeps the import history. The portal may
 not import it (the portal reaches etl only through the snapshot contract, .importlinter), so
 `ebok serve` makes one and passes it in: `create_app(settings, importer=ImportService(settings))`

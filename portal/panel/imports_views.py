@@ -7,9 +7,9 @@ result (role `accountant`, and `admin`).
     /panel/imports/{id}/retry    confirm, then import a refused export again with the option
                                  its refusal names (allow_shrink / replace_history)
 
-The import runs in the import service's background thread (etl.imports.ImportService, given to
-the app by ebok.serve; portal.panel.importer says what it offers), one at a time under the
-same lock as `ebok sync`, so an upload answers at once however long the import takes. Each
+The import runs in the import service's background thread (etl.import_service.ImportService,
+given to the app by ebok.serve; portal.panel.importer says what it offers), one at a time under
+the same lock as `ebok sync`, so an upload answers at once however long the import takes. Each
 upload and re-run is audited when it is sent and again with its result.
 """
 

@@ -1,5 +1,6 @@
-"""etl.imports: uploads imported as `ebok sync` imports the inbox, the import history that every
-way of importing records into, the background service the panel is given, and rollback."""
+"""etl.imports, etl.import_history, etl.uploads and etl.import_service: uploads imported as
+`ebok sync` imports the inbox, the import history that every way of importing records into, the
+background service the panel is given, and rollback."""
 
 from __future__ import annotations
 
@@ -14,17 +15,12 @@ from pathlib import Path
 import pytest
 
 from ebok.settings import Settings
-from etl.imports import (
-    ImportHistory,
-    ImportService,
-    import_history,
-    new_upload,
-    rollback,
-    run_import,
-    safe_name,
-)
+from etl.import_history import ImportHistory, import_history
+from etl.import_service import ImportService
+from etl.imports import rollback, run_import
 from etl.snapshot.store import SnapshotStore
 from etl.sync import import_lock
+from etl.uploads import new_upload, safe_name
 from tests.cli import ebok
 from tests.database import sqlite_only
 from tests.etl.builders import minimal_tables, write_csv, write_csv_bundle, zip_dir

@@ -21,7 +21,7 @@ import ebok.serve
 from ebok.cli import main
 from ebok.settings import Settings
 from etl.demo.generate import generate
-from etl.imports import import_history
+from etl.import_history import import_history
 from etl.snapshot.ids import quote_premises_id
 from etl.snapshot.store import SnapshotStore
 from tests.etl.builders import write_csv_bundle

@@ -108,7 +108,7 @@ def test_the_operator_names_the_addresses(settings):
 
 def test_imports_are_counted_by_result_from_the_history(settings):
     from ebok.serve import create_app as create_served
-    from etl.imports import ImportHistory, ImportRecord
+    from etl.import_history import ImportHistory, ImportRecord
 
     history = ImportHistory(settings.imports_database)
     for number, status in enumerate(["published", "published", "rejected", "running"]):
