@@ -17,7 +17,7 @@ bytes; everything else goes down the stack unchanged. It answers only when all o
 * the account holds the premises and the current generation has it (`load_for`, the access
   check of every premises page).
 
-Then it sends what the stack would: the overview's bytes (`views.overview_bytes`) in the
+Then it sends what the stack would: the overview's bytes (`overview.overview_bytes`) in the
 language of the `ebok_lang` cookie (`LocaleMiddleware`'s rule, `locale_from_cookie_header`), its
 Content-Length and Content-Type, `Vary: Cookie` (the page reads the session), Content-Language
 and the security headers (`SecurityHeadersMiddleware.page_headers`). In any other case, and if
@@ -36,8 +36,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal.accounts.auth import AuthMiddleware
 from portal.i18n import LOCALES, reset_locale, set_locale
-from portal.premises import views
 from portal.premises.documents import load_for
+from portal.premises.overview import overview_bytes, overview_headers
 from portal.web.csrf import SESSION_KEY
 from portal.web.locale import locale_from_cookie_header
 from portal.web.security import SecurityHeadersMiddleware
@@ -79,7 +79,7 @@ class OverviewLane:
             except Exception:  # the stack answers, and reports, whatever this was
                 body = None
             if body is not None:
-                headers = [*views.overview_headers(body), *self.tails[locale]]
+                headers = [*overview_headers(body), *self.tails[locale]]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 return
@@ -111,6 +111,6 @@ class OverviewLane:
         locale = locale_from_cookie_header(value)
         language = set_locale(locale)
         try:
-            return views.overview_bytes(loaded, account, token, False), locale
+            return overview_bytes(loaded, account, token, False), locale
         finally:
             reset_locale(language)

@@ -22,7 +22,7 @@ from portal.i18n import gettext as _
 from portal.notices.diff import MAX_LISTED, AccountChanges
 from portal.notices.tokens import unsubscribe_url
 from portal.premises.community import DOCUMENTS_URL, KIND_LABELS
-from portal.premises.views import premises_url
+from portal.premises.page import premises_url
 from portal.web.format import date_pl
 
 TEMPLATE = "notice"

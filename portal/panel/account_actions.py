@@ -30,7 +30,7 @@ from portal.panel.accounts_views import password_page
 from portal.panel.audit import audit
 from portal.panel.pages import render
 from portal.panel.roles import OFFICE_WORK, route
-from portal.premises.views import premises_url
+from portal.premises.page import premises_url
 from portal.web.format import LOCAL_ZONE
 
 SIGN_INS_SHOWN = 10

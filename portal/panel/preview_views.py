@@ -25,6 +25,7 @@ from portal.panel.audit import audit
 from portal.panel.pages import render
 from portal.panel.roles import OFFICE_WORK, route
 from portal.premises import community, readings, views
+from portal.premises.page import Preview
 
 # premises sub-page -> how it is rendered (a function of portal.premises' page)
 PAGES = {**views.PREVIEW_PAGES, "readings": readings.readings_view}
@@ -38,9 +39,9 @@ PAGE_NAMES = {
 }
 
 
-def preview_for(record: AccountRecord) -> views.Preview:
+def preview_for(record: AccountRecord) -> Preview:
     home = f"{office.account_url(record)}/preview"
-    return views.Preview(
+    return Preview(
         login=record.login,
         base=f"{home}/premises",
         back=office.account_url(record),

@@ -178,7 +178,7 @@ async def documents_page(request: Request) -> Response:
 def preview_documents_page(
     request: Request, generation: Generation, documents: list[dict[str, Any]], preview: Any
 ) -> Response:
-    """/documents as the resident of the office's `preview` (portal.premises.views.Preview)
+    """/documents as the resident of the office's `preview` (portal.premises.page.Preview)
     sees it, for these premises documents of theirs: the downloads lead into the preview."""
     listing = _listing(generation, _communities(documents), preview.documents)
     context = {"communities": listing, "preview": preview}

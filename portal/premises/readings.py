@@ -23,7 +23,7 @@ from starlette.routing import Route
 from etl.snapshot.document import METER_KINDS, Reading, reading_rows
 from portal.i18n import N_, current_locale
 from portal.i18n import gettext as _
-from portal.premises import views
+from portal.premises.page import Page
 from portal.web.format import number
 from portal.web.templating import templates
 
@@ -201,11 +201,11 @@ def compute(document: dict[str, Any]) -> dict[str, Any]:
 
 
 async def readings_page(request: Request) -> Response:
-    # The premises pages' own access check and header (portal.premises.views).
-    return readings_view(views._Page.resident(request))
+    # The premises pages' own access check and header (portal.premises.page).
+    return readings_view(Page.resident(request))
 
 
-def readings_view(page: views._Page) -> Response:
+def readings_view(page: Page) -> Response:
     """The page of `page`'s premises, for the resident or in the office's preview
     (portal.panel.preview_views)."""
     content = page.derived(f"readings:{current_locale()}", compute)

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from portal.i18n import N_, use_locale
 from portal.pdf import render_pdf
 from portal.premises.documents import get_premises
-from portal.premises.views import document_context, premises_url
+from portal.premises.page import document_context, premises_url
 from portal.slips.form import (
     TITLE_MAX,
     AmountError,

@@ -529,7 +529,7 @@ def test_next_year_continues_the_published_balance_or_is_refused(settings, capsy
 def test_the_resident_sees_the_cards_closing_balance_breakdown_and_notes(
     settings, capsys, signed_in
 ):
-    from portal.premises.views import premises_url
+    from portal.premises.page import premises_url
     from portal.web.format import money
 
     communities_toml(settings.communities_file)

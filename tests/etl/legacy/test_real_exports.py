@@ -64,7 +64,7 @@ def publish(settings, capsys, export: LegacyExport) -> None:
 
 def page(resident, premises_id: str, sub: str = "") -> str:
     """A page's text as the resident reads it: tags out, entities and spaces plain."""
-    from portal.premises.views import premises_url
+    from portal.premises.page import premises_url
 
     response = resident.get(premises_url(premises_id, sub))
     assert response.status_code == 200
