@@ -1,5 +1,6 @@
 """What an account is: its statuses, the login rule, the stored time format and the records the
-account service returns. No SQL here; portal.accounts.service is the one place that has it.
+account service returns. No SQL here; the service (portal.accounts.service and the parts it is
+made of: sessions, sign_ins, search, closing, records) has all of it.
 """
 
 from __future__ import annotations

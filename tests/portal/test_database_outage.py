@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 import ebok.database.errors
 from ebok.settings import Settings
-from portal.accounts.service import SESSION_CACHE_SECONDS
+from portal.accounts.sessions import SESSION_CACHE_SECONDS
 from portal.app import create_app
 from tests.builders import make_document, publish_documents
 from tests.conftest import SIGNED_IN_PASSWORD
