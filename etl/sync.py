@@ -32,7 +32,9 @@ from ebok.settings import Settings
 from etl import allocator, cycles
 from etl.model import Bundle, BundleRejected, Problem
 from etl.progress import ProgressLine
-from etl.snapshot.store import Generation, GenerationWriter, SnapshotStore
+from etl.snapshot.generation import Generation
+from etl.snapshot.store import SnapshotStore
+from etl.snapshot.writer import GenerationWriter
 
 if TYPE_CHECKING:
     from etl.publisher.publish import PublishResult

@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 from etl.snapshot.document import LEDGER_COLUMNS
-from etl.snapshot.store import Generation, SnapshotStore, body_digest
+from etl.snapshot.generation import Generation
+from etl.snapshot.store import SnapshotStore
+from etl.snapshot.writer import body_digest
 
 
 def ledger_row(

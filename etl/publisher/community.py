@@ -1,7 +1,7 @@
 """A bundle's announcements and community documents into the next generation.
 
 They belong to a community, not to a premises, so they are written once per community beside
-the premises documents (etl.snapshot.store), never into each premises' document.
+the premises documents (etl.snapshot.writer), never into each premises' document.
 
 Merge rules (docs/import-format.md), per table:
 - a bundle with the table replaces it for every community the bundle speaks for
@@ -27,7 +27,8 @@ from etl.snapshot.document import (
     Announcement,
     CommunityDocument,
 )
-from etl.snapshot.store import Generation, GenerationWriter
+from etl.snapshot.generation import Generation
+from etl.snapshot.writer import GenerationWriter
 
 TABLES = {"announcements": "announcements", "documents": "community_documents"}
 

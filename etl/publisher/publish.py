@@ -45,12 +45,9 @@ from etl.publisher.plan import plan_for, table_file
 from etl.publisher.published import read_only
 from etl.publisher.sections import PremisesSections
 from etl.publisher.work import COUNT_KEYS
-from etl.snapshot.store import (
-    Generation,
-    GenerationWriter,
-    SnapshotStore,
-    body_digest,
-)
+from etl.snapshot.generation import Generation
+from etl.snapshot.store import SnapshotStore
+from etl.snapshot.writer import GenerationWriter, body_digest
 
 
 @dataclass

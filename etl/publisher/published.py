@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from etl.publisher import history
-from etl.snapshot.store import DOCUMENTS_FILE, Generation
+from etl.snapshot.generation import DOCUMENTS_FILE, Generation
 
 
 def read_only(generation: Generation) -> sqlite3.Connection:

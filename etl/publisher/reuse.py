@@ -32,7 +32,7 @@ from etl.mixing import mixed
 from etl.publisher.grouping import Groups, value_hash
 from etl.publisher.published import read_only
 from etl.snapshot.document import FORMAT_VERSION
-from etl.snapshot.store import DOCUMENTS_FILE, Generation
+from etl.snapshot.generation import DOCUMENTS_FILE, Generation
 
 TABLE = "document_inputs"
 # (premises id, digest, ledger rows, fee lines, allowances, readings) of a document
@@ -235,7 +235,7 @@ def forget(db: sqlite3.Connection, ids: list[str]) -> None:
 
 
 def copy_kept(db: sqlite3.Connection, generation: Generation) -> None:
-    """The records of the documents copied with their communities (etl.snapshot.store's
+    """The records of the documents copied with their communities (etl.snapshot.writer's
     copy_from), so that a later import may reuse them too."""
     db.execute("ATTACH DATABASE ? AS prev", (str(generation.path / DOCUMENTS_FILE),))
     try:

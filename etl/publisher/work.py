@@ -18,7 +18,8 @@ from etl.model import Bundle
 from etl.publisher import community, reuse
 from etl.publisher.builder import Builder, Job, Progress
 from etl.publisher.plan import Plan
-from etl.snapshot.store import Generation, GenerationWriter
+from etl.snapshot.generation import Generation
+from etl.snapshot.writer import GenerationWriter
 
 # The figures of a community in the manifest.
 COUNT_KEYS = ("premises", "ledger", "fees", "allowances", "readings")

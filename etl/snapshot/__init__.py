@@ -7,5 +7,7 @@ from `etl` (import-linter keeps it so), and this package imports nothing else fr
 - `money`: integer grosze <-> decimal text, the one conversion both sides use;
 - `accounts`: the NRB (Polish bank account) check and its printed grouping;
 - `ids`: a premises id as one URL path segment;
-- `store`: the generation store (immutable generations switched by an atomic pointer).
+- `store`: the generation store (immutable generations switched by an atomic pointer);
+- `generation`: one published generation, read (`Generation`, also importable from `store`);
+- `writer`: building and committing the next generation (the import's side only).
 """

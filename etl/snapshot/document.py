@@ -14,7 +14,7 @@ them loses nothing it knew; readers of them treat "missing" as "none"):
 - per community, beside the documents rather than inside them (a community's 50,000 premises
   would otherwise carry 50,000 copies): its announcements (`Announcement`) and its documents
   (`CommunityDocument`, the PDF stored once per content under `files/`), read through
-  `etl.snapshot.store.Generation`.
+  `etl.snapshot.generation.Generation`.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from starlette.datastructures import State
 
-from etl.snapshot.store import DOCUMENTS_FILE, Generation
+from etl.snapshot.generation import DOCUMENTS_FILE, Generation
 
 _SEPARATOR = "\n"  # between lines; never in a folded query word
 LIMIT = 25  # premises (and accounts) shown; more: "zawęź wyszukiwanie"
@@ -117,9 +117,7 @@ class PremisesIndex:
     def __init__(self, key: str, premises: list[Premises]) -> None:
         self.key = key
         self._columns = tuple([getattr(p, f) for p in premises] for f in Premises.__slots__)
-        lines = [
-            fold(f"{p.premises_id} {p.address} {p.payer} {p.community}") for p in premises
-        ]
+        lines = [fold(f"{p.premises_id} {p.address} {p.payer} {p.community}") for p in premises]
         self._lines = lines
         self._ids = {fold(p.premises_id): i for i, p in enumerate(premises)}
         # Each distinct word of the lines and the lines holding it, in order.

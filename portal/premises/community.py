@@ -3,7 +3,7 @@ documents (`/documents`, each PDF at `/documents/<id>`).
 
 Both are per community: a resident sees those of the communities their account has premises
 in (in the current generation), and nothing of any other community. A document is asked for
-by its id, the SHA-256 of its content (`etl.snapshot.store`), never by a name or path from the
+by its id, the SHA-256 of its content (`etl.snapshot.writer`), never by a name or path from the
 export; an id that is not one of the resident's communities' documents gets the same 404 as
 one that does not exist, so ids cannot be probed.
 
@@ -30,7 +30,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from etl.snapshot.document import Announcement, CommunityDocument
-from etl.snapshot.store import Generation, is_document_id
+from etl.snapshot.generation import Generation, is_document_id
 from portal.i18n import N_
 from portal.i18n import gettext as _
 from portal.premises.documents import account_premises

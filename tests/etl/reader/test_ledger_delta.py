@@ -20,7 +20,9 @@ from etl.publisher import reuse
 from etl.publisher.publish import PublishResult, publish
 from etl.reader import block_cache, block_pack, ledger_delta, ledger_map
 from etl.reader.bundle import read_bundle
-from etl.snapshot.store import Generation, GenerationWriter, SnapshotStore
+from etl.snapshot.generation import Generation
+from etl.snapshot.store import SnapshotStore
+from etl.snapshot.writer import GenerationWriter
 from etl.sync import import_path
 from tests.etl.builders import edit_ledger_line, flipped
 

@@ -2,7 +2,8 @@ import shutil
 
 import pytest
 
-from etl.snapshot.store import DOCUMENTS_FILE, MANIFEST_FILE, RECHECK_SECONDS, SnapshotStore
+from etl.snapshot.generation import DOCUMENTS_FILE, MANIFEST_FILE
+from etl.snapshot.store import RECHECK_SECONDS, SnapshotStore
 from tests.builders import make_document, publish_documents
 
 

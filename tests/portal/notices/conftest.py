@@ -16,7 +16,9 @@ import pytest
 
 from ebok.settings import Settings
 from etl.demo.pdf import document_pdf
-from etl.snapshot.store import Generation, SnapshotStore, body_digest
+from etl.snapshot.generation import Generation
+from etl.snapshot.store import SnapshotStore
+from etl.snapshot.writer import body_digest
 from portal.accounts.mail import Mailer
 from portal.accounts.service import Accounts
 from portal.notices.job import NoticeJob

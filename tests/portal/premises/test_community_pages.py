@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from etl.demo.pdf import document_pdf
-from etl.snapshot.store import Generation, SnapshotStore, body_digest
+from etl.snapshot.generation import Generation
+from etl.snapshot.store import SnapshotStore
+from etl.snapshot.writer import body_digest
 from portal.premises import community
 from tests.builders import make_document
 
@@ -85,9 +87,10 @@ def two_communities(store: SnapshotStore) -> Generation:
         ],
         announcements=[
             announcement(
-                "WM-KW5", "Przegląd <b>gazowy</b>",
+                "WM-KW5",
+                "Przegląd <b>gazowy</b>",
                 "Akapit <script>alert(1)</script> & więcej.\n\nDrugi: https://example.com/a?b=1&c=2."
-                "\nnowa linia <a href=\"javascript:x\">x</a>",
+                '\nnowa linia <a href="javascript:x">x</a>',
             ),
             announcement("WM-KW5", "Minione", start="2026-10-01", end="2026-10-31"),
             announcement("WM-KW5", "Przyszłe", start="2026-12-01"),
