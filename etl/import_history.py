@@ -32,7 +32,7 @@ from ebok.database import Database, describe, migrate, open_database
 from ebok.settings import Settings
 from etl.model import Problem
 from etl.publisher.shrink import ShrinkRefused
-from etl.snapshot.store import Generation
+from etl.snapshot.generation import Generation
 from etl.sync import Outcome
 
 if TYPE_CHECKING:

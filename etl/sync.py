@@ -277,7 +277,7 @@ class Outcome:
     status: str  # "published", "unchanged", "rejected", "skipped"
     moved_to: Path | None = None
     message: str = ""
-    # What the import did, for the import history (etl.imports): the result of an accepted
+    # What the import did, for the import history (etl.import_history): the result of an accepted
     # bundle, the refusal of a rejected one or the internal error; the generation that was
     # current before it; wall time; the report written beside `moved_to`.
     result: PublishResult | None = None
