@@ -24,7 +24,7 @@ from etl.model import Problem
 FIELDS = 34
 # opening debt, opening surplus, the 12 (charges, payments) pairs, closing balance
 MONEY = [5, 6, *range(9, 33), 33]
-_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")  # ASCII digits, as records._DATE
+_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")  # ASCII digits, as fields._DATE
 
 
 def parse_cards(file: str, source: columns.Source, problems: list[Problem]) -> list[Card]:

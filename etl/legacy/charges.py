@@ -27,16 +27,8 @@ import pyarrow.compute as pc
 
 from etl.legacy import columns
 from etl.legacy.columns import Distinct, bools, ints
-from etl.legacy.records import (
-    ChargeLine,
-    Fields,
-    charge_line,
-    expected_grosze,
-    numbered_lines,
-    plain_charge,
-    split_fields,
-    zl,
-)
+from etl.legacy.fields import Fields, numbered_lines, split_fields, zl
+from etl.legacy.records import ChargeLine, charge_line, expected_grosze, plain_charge
 from etl.model import Problem
 
 COLUMNS = ["line", "premises", "year", "month", "line_no", "description", "quantity", "unit",
@@ -45,7 +37,7 @@ COLUMNS = ["line", "premises", "year", "month", "line_no", "description", "quant
 # Arrow collapses a description exactly as " ".join(text.split()) does.
 _SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 _SPACES = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _SPACE) + "]+"
-# At most 15 digits before the point (records.LARGEST): longer ones go to the line parsers.
+# At most 15 digits before the point (fields.LARGEST): longer ones go to the line parsers.
 _QUANTITY = r"^[+-]?[0-9]{1,15}([.,][0-9]{0,6})?$"
 _RATE = r"^[+-]?([0-9]{1,15}([.,][0-9]*)?|[.,][0-9]+)$"
 _PERIOD = r"^[0-9]{4}(0[1-9]|1[0-2])$"

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from etl.legacy.records import Card, zl
+from etl.legacy.fields import zl
+from etl.legacy.records import Card
 from etl.model import Problem
 
 CLOSING_TOLERANCE = 1  # grosze

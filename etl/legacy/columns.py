@@ -6,7 +6,7 @@ pass, so the checks can run column-wise; a line the reader cannot put into the t
 number of fields, e.g. a name holding `#`) is handed back with its number for the line parsers,
 whose problems name it exactly as before.
 
-The split must be the one `records.numbered_lines` makes (LF or CRLF line ends, a DOS
+The split must be the one `fields.numbered_lines` makes (LF or CRLF line ends, a DOS
 end-of-file mark dropped, no quoting). Arrow also ends a line at a lone CR, so text holding
 one is not split here (`None`): the caller reads it line by line as before.
 
@@ -65,7 +65,7 @@ class Split:
         return self.source.codec
 
     def line(self, number: int) -> str:
-        """Line `number` as `records.numbered_lines` gives it (CR and end-of-file mark gone)."""
+        """Line `number` as `fields.numbered_lines` gives it (CR and end-of-file mark gone)."""
         if self._lines is None:
             self._lines = [line.rstrip("\r") for line in self.source.text().split("\n")]
         return self._lines[number - 1]

@@ -23,6 +23,7 @@ from etl.legacy.cards import parse_cards
 from etl.legacy.charges import FeeSchedule, parse_nal, parse_pow
 from etl.legacy.columns import Source
 from etl.legacy.community import community_settings
+from etl.legacy.fields import zl
 from etl.legacy.ledger import ledger_frame
 from etl.legacy.records import (
     Card,
@@ -30,7 +31,6 @@ from etl.legacy.records import (
     parse_as_of,
     parse_lok,
     parse_others,
-    zl,
 )
 from etl.legacy.source import AS_OF_SUFFIX, Export, detect, load_exports
 from etl.legacy.tables import fees_frame, not_yet_due, premises_frame

@@ -101,7 +101,7 @@ class Export:
         if entry is None:
             return None
         # Imported here: `detect` (every import asks it) needs none of the legacy parsers.
-        from etl.legacy.records import decode
+        from etl.legacy.fields import decode
 
         try:
             return decode(entry[1], self.label(name))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from etl.legacy import reader as legacy
-from etl.legacy.records import decode
+from etl.legacy.fields import decode
 from etl.model import BundleRejected
 from etl.reader.encoding import EncodingRefused
 from tests.etl.legacy_builders import Owner, communities_toml, klonowa
