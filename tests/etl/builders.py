@@ -2,15 +2,24 @@
 
 Tables are given as {table name: [row dicts]}; the keys of the first row are the header, so a
 test chooses its own header spelling (`{"Nr lokalu": ...}`) simply by writing it.
+
+The publisher's tests skip the reader: `bundle` makes a `Bundle` straight from rows of the
+normalised tables (etl/model.py), and `community`, `premises`, `entry`, `fee`, `allowance`,
+`full` and `export` make those rows.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import zipfile
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
+
+from etl.model import Bundle, SourceFile
 
 COMMUNITY_ACCOUNT = "61109010140000071219812874"  # a valid NRB (mod-97 checks out)
 PREMISES_ACCOUNT = "PL 10 1050 0099 7603 1234 5678 9123"  # valid, with PL and spaces
@@ -231,3 +240,138 @@ def edit_ledger_line(ledger: Path, at: float, cells: dict[int, bytes]) -> bytes:
 def flipped(content: bytes, at: int, bits: int = 0x01) -> bytes:
     """The bytes with these bits of the byte at `at` flipped: a damaged cache file."""
     return content[:at] + bytes([content[at] ^ bits]) + content[at + 1 :]
+
+
+# -- bundles straight from DataFrames ---------------------------------------------------------
+# The publisher's tests build a `Bundle` of normalised tables (etl/model.py) without a reader.
+
+
+def community(cid: str = "WM-KW5", **fields: Any) -> dict[str, Any]:
+    return {
+        "community_id": cid,
+        "name": f"Wspólnota Mieszkaniowa {cid}",
+        "street": "ul. Kwiatowa 5",
+        "postal_code": "30-001",
+        "city": "Kraków",
+        "bank_account": COMMUNITY_ACCOUNT,
+        "nip": "",
+        "as_of": "2026-11-20",
+        "fee_notes": None,
+        **fields,
+    }
+
+
+def premises(pid: str, cid: str = "WM-KW5", **fields: Any) -> dict[str, Any]:
+    return {
+        "premises_id": pid,
+        "community_id": cid,
+        "number": pid.rsplit("/", 1)[-1],
+        "street": "ul. Kwiatowa 5",
+        "postal_code": "30-001",
+        "city": "Kraków",
+        "kind": "mieszkalny",
+        "area_m2": "54.30",
+        "share": "0.0523",
+        "occupants": 3,
+        "payer_name": "Jan Kowalski",
+        "payer_address": "ul. Kwiatowa 5/12, 30-001 Kraków",
+        "bank_account": "",
+        "email": "",
+        **fields,
+    }
+
+
+def entry(pid: str, date: str, description: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "premises_id": pid,
+        "date": date,
+        "description": description,
+        "document": "",
+        "period": "",
+        "charge": 0,
+        "payment": 0,
+        "details": None,
+        **fields,
+    }
+
+
+def fee(pid: str, component: str, amount: int) -> dict[str, Any]:
+    return {
+        "premises_id": pid,
+        "component": component,
+        "basis": "m2",
+        "quantity": "54.30",
+        "rate": "3.15",
+        "amount": amount,
+        "valid_from": "2026-01-01",
+    }
+
+
+def allowance(pid: str, amount: int) -> dict[str, Any]:
+    return {
+        "premises_id": pid,
+        "decision": "DM/123/2026",
+        "issuer": "Prezydent Miasta Krakowa",
+        "valid_from": "2026-01-01",
+        "valid_to": "2026-06-30",
+        "monthly_amount": amount,
+    }
+
+
+def bundle(**tables: list[dict[str, Any]]) -> Bundle:
+    """A Bundle of these tables, each from `<table>.csv`, rows numbered from 2 (header = 1)."""
+    frames, sources = {}, []
+    for name, rows in tables.items():
+        frame = pd.DataFrame(rows)
+        frame["_file"] = f"{name}.csv"
+        frame["_row"] = range(2, 2 + len(rows))
+        frames[name] = frame
+        text = repr(rows).encode()
+        sources.append(SourceFile(f"{name}.csv", hashlib.sha256(text).hexdigest(), len(text)))
+    return Bundle(tables=frames, sources=sources)
+
+
+def full(cid: str = "WM-KW5", pids: tuple[str, ...] = ("KW5/1", "KW5/2"), payer: str = "Jan"):
+    return bundle(
+        communities=[community(cid)],
+        premises=[premises(p, cid, payer_name=payer) for p in pids],
+        ledger=[
+            row
+            for p in pids
+            for row in (
+                entry(p, "2026-01-01", "Bilans otwarcia", charge=10000),
+                entry(p, "2026-01-15", "Wpłata", payment=45000, document="WB/1"),
+            )
+        ],
+        fees=[fee(p, "Fundusz remontowy", 17105) for p in pids],
+        allowances=[],
+    )
+
+
+def export(rows: list[dict[str, Any]], pids: tuple[str, ...] = ("KW5/12",)) -> Bundle:
+    """A whole export of community WM-KW5 with these ledger rows."""
+    return bundle(
+        communities=[community()],
+        premises=[premises(p) for p in pids],
+        ledger=rows,
+        fees=[fee(p, "Fundusz remontowy", 17105) for p in pids],
+        allowances=[],
+    )
+
+
+YEAR_2025 = [  # an opening debt of 50,00, two charges and two payments: 100,00 overpaid
+    entry("KW5/12", "2025-01-01", "Bilans otwarcia", charge=5000),
+    entry("KW5/12", "2025-01-10", "Naliczenie 01/2025", charge=45000),
+    entry("KW5/12", "2025-01-20", "Wpłata", payment=40000),
+    entry("KW5/12", "2025-12-10", "Naliczenie 12/2025", charge=45000),
+    entry("KW5/12", "2025-12-20", "Wpłata", payment=65000),
+]
+
+
+def year_2026(opening: int = 10000, description: str = "Bilans otwarcia") -> list[dict]:
+    return [
+        entry("KW5/12", "2026-01-01", description, payment=max(opening, 0),
+              charge=max(-opening, 0)),
+        entry("KW5/12", "2026-01-10", "Naliczenie 01/2026", charge=46000),
+        entry("KW5/12", "2026-01-15", "Wpłata", payment=46000),
+    ]  # fmt: skip
