@@ -29,7 +29,15 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.reader import cells, column_checks, ledger_blocks, ledger_map, stream, validate
+from etl.reader import (
+    cell_columns,
+    cells,
+    column_checks,
+    ledger_blocks,
+    ledger_map,
+    stream,
+    validate,
+)
 from etl.reader.block_pack import (
     CHUNK,
     CHUNK_REF,
@@ -46,8 +54,8 @@ from etl.reader.ledger_blocks import ledger_block
 from etl.reader.raw import Problems
 from etl.reader.stream import Block, Coded, Lines, Part, narrow
 
-# Bump when what a chunk validates to changes (etl.reader.ledger_blocks, cells, column_checks):
-# older entries then match nothing.
+# Bump when what a chunk validates to changes (etl.reader.ledger_blocks, cells, cell_columns,
+# column_checks): older entries then match nothing.
 RULES = "1"
 CACHE_DIR = "cache"
 FIRST_SEEN = {"premises_id"}  # values kept in the order rows first show them (see _joined)
@@ -128,7 +136,8 @@ def _rules_source() -> str:
     """A digest of the code that parses and validates a chunk: a change to it (a rule made
     stricter, say) leaves the cache behind even where RULES was not bumped."""
     digest = hashlib.sha256()
-    for module in (cells, column_checks, ledger_blocks, stream, validate, sys.modules[__name__]):
+    modules = (cells, cell_columns, column_checks, ledger_blocks, stream, validate)
+    for module in (*modules, sys.modules[__name__]):
         try:
             digest.update(Path(module.__file__ or "").read_bytes())
         except OSError:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.model import COLUMNS
-from etl.reader import cells
+from etl.reader import cell_columns, cells
 from etl.reader.raw import Problems, RawTable, column_of
 
 
@@ -62,8 +62,8 @@ def duplicates(raw: RawTable, column: str, problems: Problems) -> None:
         )
 
 
-def checked_money(raw: RawTable, name: str, problems: Problems) -> cells.Parsed:
-    parsed = cells.money_column(column_of(raw, name))
+def checked_money(raw: RawTable, name: str, problems: Problems) -> cell_columns.Parsed:
+    parsed = cell_columns.money_column(column_of(raw, name))
     bad = np.flatnonzero(parsed.bad)
     if len(bad) and raw.number_cells is not None and name in raw.number_cells.columns:
         # An XLSX number cell with more than two decimals: round it as Excel shows it.
@@ -85,7 +85,7 @@ def checked_money(raw: RawTable, name: str, problems: Problems) -> cells.Parsed:
 
 
 def checked_dates(raw: RawTable, name: str, problems: Problems, *, required: bool) -> pd.Series:
-    parsed = cells.date_column(column_of(raw, name))
+    parsed = cell_columns.date_column(column_of(raw, name))
     problems.rows(raw, np.flatnonzero(parsed.bad), name, why(cells.parse_date))
     if required:
         problems.rows(raw, np.flatnonzero(parsed.empty), name, lambda _v: "empty date")
@@ -93,7 +93,7 @@ def checked_dates(raw: RawTable, name: str, problems: Problems, *, required: boo
 
 
 def checked_decimals(raw: RawTable, name: str, problems: Problems) -> pd.Series:
-    parsed = cells.decimal_column(column_of(raw, name))
+    parsed = cell_columns.decimal_column(column_of(raw, name))
     problems.rows(raw, np.flatnonzero(parsed.bad), name, why(cells.parse_decimal))
     return parsed.values
 
@@ -110,7 +110,7 @@ def per_value(
     spread the answers back by index. `column`, a vectorised parser, may answer first for the
     distinct values it can, (texts, answered); `parser` takes the others."""
     series = column_of(raw, name)
-    encoded = pc.dictionary_encode(cells._arrow(series))
+    encoded = pc.dictionary_encode(cell_columns._arrow(series))
     codes = encoded.indices
     distinct = encoded.dictionary.to_pylist()
     answered = np.zeros(len(distinct), dtype=bool)
@@ -143,7 +143,7 @@ def per_distinct(
     """`per_value` for a big table of text: each distinct value parsed once and spread back by
     index in Arrow, never a Python call per row. "" where empty or refused."""
     series = column_of(raw, name)
-    indices, distinct = cells.distinct(series)
+    indices, distinct = cell_columns.distinct(series)
     out: list[str] = []
     failed: dict[int, str] = {}
     for i, value in enumerate(distinct.to_pylist()):

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.reader import cells
+from etl.reader import cell_columns, cells
 from etl.reader.column_checks import why
 from etl.reader.headers import HeaderMap
 from etl.reader.raw import Problems, RawTable
@@ -164,18 +164,18 @@ def ledger_block(
     report(pid.rows_where(pid.empty()), "premises_id", lambda _v: empty_id, named=True)
 
     date = columns["date"]
-    dates = cells.date_column(date.series())
+    dates = cell_columns.date_column(date.series())
     report(date.rows_where(dates.bad), "date", why(cells.parse_date))
     report(date.rows_where(dates.empty), "date", lambda _v: "empty date")
 
     period = columns["period"]
-    periods = cells.period_column(period.series())
+    periods = cell_columns.period_column(period.series())
     report(period.rows_where(periods.bad), "period", why(cells.parse_period))
 
     amounts = {}
     for name in ("charge", "payment"):
         column = columns[name]
-        parsed = cells.money_column(column.series())
+        parsed = cell_columns.money_column(column.series())
         report(column.rows_where(parsed.bad), name, why(cells.parse_money))
         values = np.where(parsed.bad | parsed.empty, 0, np.asarray(parsed.values, np.int64))
         amounts[name] = (values[column.codes] if len(values) else np.zeros(n, np.int64), parsed)

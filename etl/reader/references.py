@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from etl.model import unknown_premises
-from etl.reader import cells
+from etl.reader import cell_columns
 from etl.reader.raw import Problems, RawTable
 from etl.reader.spill import SpilledTable
 from etl.snapshot.store import Generation
@@ -23,7 +23,7 @@ def member_of(series: pd.Series, values: set[str]) -> np.ndarray:
     if isinstance(series.dtype, pd.CategoricalDtype):  # a table validated in blocks
         member = np.array([v.strip() in values for v in series.cat.categories.tolist()] + [False])
         return member[series.cat.codes.to_numpy()]
-    indices, distinct = cells.distinct(series)
+    indices, distinct = cell_columns.distinct(series)
     member = np.array([v in values for v in distinct.to_pylist()], dtype=bool)
     return member[indices] if len(member) else np.zeros(len(series), dtype=bool)
 

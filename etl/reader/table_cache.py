@@ -68,9 +68,9 @@ _BROKEN = (OSError, ValueError, KeyError, TypeError, IndexError, struct.error, p
 # The code a kept table's file goes through, from its encoding to the normalised frame
 # (etl.reader modules by file name: bundle.py imports this one).
 CODE = (
-    *("bundle.py", "cells.py", "chunks.py", "column_checks.py", "encoding.py", "first_pass.py"),
-    *("headers.py", "raw.py", "sheets.py", "stream.py", "table_blocks.py", "validate.py"),
-    "table_cache.py",
+    *("bundle.py", "cell_columns.py", "cells.py", "chunks.py", "column_checks.py"),
+    *("encoding.py", "first_pass.py", "headers.py", "raw.py", "sheets.py", "stream.py"),
+    *("table_blocks.py", "table_cache.py", "validate.py"),
 )
 
 

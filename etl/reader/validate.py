@@ -2,7 +2,8 @@
 
 Every rule of docs/import-format.md is checked here, and every failure becomes a Problem that
 names the file, row and column. The big tables (ledger) are checked column-at-a-time with the
-vectorised parsers of etl.reader.cells; only rows that failed are revisited one by one to say why.
+vectorised parsers of etl.reader.cell_columns; only rows that failed are revisited one by one,
+with the scalar parsers of etl.reader.cells, to say why.
 Problems beyond the cap are counted, not built.
 """
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.model import Problem
-from etl.reader import cells, optional_tables, references
+from etl.reader import cell_columns, cells, optional_tables, references
 from etl.reader.column_checks import (
     checked_dates,
     checked_decimals,
@@ -77,7 +78,7 @@ def _per_community(
     community: pd.Series, places: dict[str, tuple[str, str]]
 ) -> tuple[pd.Series, pd.Series]:
     """Each row's community's (postal code, city), looked up once per community."""
-    encoded = pc.dictionary_encode(cells._arrow(community))
+    encoded = pc.dictionary_encode(cell_columns._arrow(community))
     known = [places.get(c, ("", "")) for c in encoded.dictionary.to_pylist()]
     postal, city = (
         pa.array([k[part] for k in known], pa.large_string()).take(encoded.indices)
@@ -102,7 +103,7 @@ def premises(
         "share",
         lambda v: cells.decimal_text(cells.parse_share(v)),
         problems,
-        column=cells.share_texts,
+        column=cell_columns.share_texts,
     )
 
     def occupants_of(text: str) -> int:
@@ -148,7 +149,7 @@ def premises(
 def ledger(raw: RawTable, problems: Problems) -> pd.DataFrame:
     required(raw, ["premises_id"], problems)
     dates = checked_dates(raw, "date", problems, required=True)
-    period = cells.period_column(column_of(raw, "period"))
+    period = cell_columns.period_column(column_of(raw, "period"))
     problems.rows(raw, np.flatnonzero(period.bad), "period", why(cells.parse_period))
     charge = checked_money(raw, "charge", problems)
     payment = checked_money(raw, "payment", problems)
@@ -188,7 +189,7 @@ def fees(raw: RawTable, problems: Problems) -> pd.DataFrame:
     computed = np.flatnonzero(missing & ~refused & has_q & has_r)
     if len(computed):
         at = pa.array(computed)
-        grosze, exact = cells.product_grosze(
+        grosze, exact = cell_columns.product_grosze(
             pa.array(quantity.array).take(at), pa.array(rate.array).take(at)
         )
         values[computed] = grosze

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from etl.reader import cells
+from etl.reader import cell_columns, cells
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_money_column_agrees_with_scalar_parser() -> None:
         "1,5",
         "-0,01",
     ]
-    parsed = cells.money_column(pd.Series(texts, dtype="str"))
+    parsed = cell_columns.money_column(pd.Series(texts, dtype="str"))
     for i, text in enumerate(texts):
         if not text.strip():
             assert parsed.empty[i] and not parsed.bad[i]
@@ -94,7 +94,7 @@ def test_money_column_agrees_with_scalar_parser() -> None:
 
 
 def test_decimal_column_normalises_notation() -> None:
-    parsed = cells.decimal_column(pd.Series(["54,30", "1 234,5", "", "x", "-3", "0.0523"]))
+    parsed = cell_columns.decimal_column(pd.Series(["54,30", "1 234,5", "", "x", "-3", "0.0523"]))
     assert list(parsed.values) == ["54.30", "1234.5", "", "", "-3", "0.0523"]
     assert list(parsed.bad) == [False, False, False, True, False, False]
     assert list(parsed.empty) == [False, False, True, False, False, False]
@@ -143,7 +143,7 @@ def test_date_column_agrees_with_scalar_parser() -> None:
         "24.11-2026",
         "2026-1-5",
     ]
-    parsed = cells.date_column(pd.Series(texts, dtype="str"))
+    parsed = cell_columns.date_column(pd.Series(texts, dtype="str"))
     for i, text in enumerate(texts):
         if not text:
             assert parsed.empty[i]
@@ -163,7 +163,7 @@ def test_periods() -> None:
     assert cells.parse_period("2026-03-01") == "2026-03"  # an XLSX date cell
     with pytest.raises(ValueError, match="outside 1-12"):
         cells.parse_period("13/2026")
-    parsed = cells.period_column(pd.Series(["2026-01", "01/2026", "zly", ""]))
+    parsed = cell_columns.period_column(pd.Series(["2026-01", "01/2026", "zly", ""]))
     assert list(parsed.values) == ["2026-01", "2026-01", "", ""]
     assert list(parsed.bad) == [False, False, True, False]
 
@@ -244,7 +244,7 @@ def test_money_column_over_chunked_and_sliced_arrow_data() -> None:
         pa.array(texts[1000:], pa.large_string()),
     ]
     series = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, pa.large_string())))
-    parsed = cells.money_column(series)
+    parsed = cell_columns.money_column(series)
     expected = [cells.parse_money(t) if t else 0 for t in texts]
     assert parsed.values.tolist() == expected
     assert not parsed.bad.any()
@@ -272,10 +272,10 @@ def test_digits_that_are_not_ascii_are_refused_by_scalar_and_column_parsers(digi
         with pytest.raises(ValueError):
             parse(text)
     column = pd.Series([f"{digits},50", "12,50"])
-    assert list(cells.money_column(column).bad) == [True, False]
-    assert list(cells.period_column(pd.Series([f"{digits}-01"])).bad) == [True]
-    assert list(cells.date_column(pd.Series([f"01.01.{digits}"])).bad) == [True]
-    assert list(cells.decimal_column(pd.Series([f"{digits},5"])).bad) == [True]
+    assert list(cell_columns.money_column(column).bad) == [True, False]
+    assert list(cell_columns.period_column(pd.Series([f"{digits}-01"])).bad) == [True]
+    assert list(cell_columns.date_column(pd.Series([f"01.01.{digits}"])).bad) == [True]
+    assert list(cell_columns.decimal_column(pd.Series([f"{digits},5"])).bad) == [True]
 
 
 def test_superscript_digits_are_not_a_nip() -> None:
@@ -304,7 +304,7 @@ def test_product_grosze_is_the_decimal_product_rounded_half_up() -> None:
               ("0.0049", "1"), ("2999999999", "2999999999"), ("999999999", "999999999"),
               ("0.000000001", "0.000000005"), ("10", "0"), ("-0", "5.5")]  # fmt: skip
     left, right = (pa.array(side, pa.large_string()) for side in zip(*pairs, strict=True))
-    grosze, ok = cells.product_grosze(left, right)
+    grosze, ok = cell_columns.product_grosze(left, right)
     assert ok[:-10].sum() > 5000  # most take the fast road
     for (q, r), value, exact in zip(pairs, grosze.tolist(), ok.tolist(), strict=True):
         if exact:
@@ -330,7 +330,7 @@ def test_share_texts_agree_with_the_scalar_parser() -> None:
         den = rng.choice([rng.randint(1, 10**9 - 1), rng.randint(1, 1000), 2 ** rng.randint(0, 29)])
         texts.append(f"{rng.randint(1, den)}/{den}")
         texts.append("0," + str(rng.randint(0, 10 ** rng.randint(1, 12))).zfill(rng.randint(1, 14)))
-    answers, answered = cells.share_texts(pa.array(texts, pa.large_string()))
+    answers, answered = cell_columns.share_texts(pa.array(texts, pa.large_string()))
     assert answered.sum() > 9000
     for text, answer, done in zip(texts, answers.to_pylist(), answered.tolist(), strict=True):
         try:
