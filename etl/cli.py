@@ -17,20 +17,13 @@ from typing import Any
 from ebok.console import note
 from ebok.settings import Settings
 from etl.imports import record_command, sync_inbox
+from etl.inbox import DEFAULT_MIN_AGE, Outcome
 from etl.model import BundleRejected
 from etl.progress import ProgressLine
 from etl.publisher.shrink import SHRINK_LIMITS
 from etl.snapshot.money import decimal_text
 from etl.snapshot.store import Generation, SnapshotStore
-from etl.sync import (
-    DEFAULT_MIN_AGE,
-    Busy,
-    Outcome,
-    import_lock,
-    import_path,
-    run_after_publish,
-    summary_line,
-)
+from etl.sync import Busy, import_lock, import_path, run_after_publish, summary_line
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

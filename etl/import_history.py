@@ -10,7 +10,7 @@ EBOK_DATABASE_URL it is a table in that PostgreSQL database instead (ebok.databa
 every host's panel shows every import.
 
 Here is what an import is once remembered (`ImportRecord`, and `finish`, which fills one from
-what etl.sync did) and where it is kept; running the imports that write it is etl.imports's,
+an etl.inbox.Outcome) and where it is kept; running the imports that write it is etl.imports's,
 and the panel's view of it etl.import_service's.
 """
 
@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from ebok.database import Database, describe, migrate, open_database
 from ebok.settings import Settings
+from etl.inbox import Outcome
 from etl.model import Problem
 from etl.publisher.shrink import ShrinkRefused
 from etl.snapshot.generation import Generation
-from etl.sync import Outcome
 
 if TYPE_CHECKING:
     from etl.publisher.publish import PublishResult
@@ -180,7 +180,7 @@ def _shrink_figures(problems: list[Problem]) -> list[dict[str, Any]]:
 
 
 def finish(record: ImportRecord, outcome: Outcome, data_dir: Path) -> ImportRecord:
-    """Fill `record` with what etl.sync.process (or `ebok import`) did."""
+    """Fill `record` with what etl.inbox.process (or `ebok import`) did."""
     record.finished_at = now_iso()
     record.seconds = round(outcome.seconds, 2)
     record.stage, record.done, record.total = "", 0, 0

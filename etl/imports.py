@@ -42,17 +42,10 @@ from etl.import_history import (
     runner_name,
     save_quietly,
 )
+from etl.inbox import DEFAULT_MIN_AGE, Outcome, process, sync
 from etl.model import BundleRejected, Problem
 from etl.snapshot.store import SnapshotStore
-from etl.sync import (
-    DEFAULT_MIN_AGE,
-    AfterPublish,
-    Busy,
-    Outcome,
-    import_lock,
-    process,
-    sync,
-)
+from etl.sync import AfterPublish, Busy, import_lock
 from etl.uploads import safe_name
 
 log = logging.getLogger("ebok.imports")
@@ -64,7 +57,7 @@ def sync_inbox(
     min_age: float = DEFAULT_MIN_AGE,
     after_publish: AfterPublish | None = None,
 ) -> list[Outcome]:
-    """`ebok sync`: etl.sync.sync, recording each imported or rejected bundle (and calling
+    """`ebok sync`: etl.inbox.sync, recording each imported or rejected bundle (and calling
     `after_publish` after each publish: etl.sync.AfterPublish)."""
     history = ImportHistory(settings.imports_database)
 
