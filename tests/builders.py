@@ -1,9 +1,12 @@
 """Builders for published data, so portal tests need no import run: they write a generation
-straight through the store, in the format of docs/snapshots.md."""
+straight through the store, in the format of docs/snapshots.md; `page` and `zl` read the
+published data back as a resident reads it on the page."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from typing import Any
 
 from etl.snapshot.document import LEDGER_COLUMNS
@@ -141,3 +144,20 @@ def publish_documents(store: SnapshotStore, docs: list[dict[str, Any]]) -> Gener
             "content_digest": writer.content_digest(),
         }
     )
+
+
+def page(resident, premises_id: str, sub: str = "") -> str:
+    """A page's text as the resident reads it: tags out, entities and spaces plain."""
+    from portal.premises.page import premises_url
+
+    response = resident.get(premises_url(premises_id, sub))
+    assert response.status_code == 200
+    text = html.unescape(re.sub(r"<[^>]+>", "", response.text))
+    return " ".join(text.replace("\xa0", " ").split())
+
+
+def zl(grosze: int) -> str:
+    """An amount as the page shows it: `1 234,56 zł`."""
+    from portal.web.format import money
+
+    return html.unescape(money(grosze)).replace("\xa0", " ")

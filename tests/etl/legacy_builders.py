@@ -3,7 +3,8 @@ dates dd/mm/yyyy, periods YYYYMM, exactly as the old ledger system writes them.
 
 A test describes owners, charge lines and payments; the builder derives the cards' monthly
 charges and closing balances from them, so a consistent export is the default and each test
-breaks exactly the figure it is about.
+breaks exactly the figure it is about. `read`, `rejected` and `publish` run a built export
+through the reader or `ebok sync`, for test modules that each hold one shape of real exports.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import zipfile
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+
+from etl.legacy import reader as legacy
+from etl.model import BundleRejected
 
 ACCOUNT = "61 1090 1014 0000 0712 1981 2874"
 ACCOUNT_DIGITS = "61109010140000071219812874"
@@ -270,3 +274,42 @@ def communities_toml(path: Path, community_id: str = "KLO11", **fields: str) -> 
     )
     path.write_text(body, "utf-8")
     return path
+
+
+# --- reading and publishing a built export in a test ------------------------------------------
+
+
+def read(tmp_path: Path, export: LegacyExport, **kwargs):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    toml = communities_toml(tmp_path / "communities.toml", export.community_id)
+    folder = export.write(tmp_path / "inbox")
+    return legacy.read_legacy(folder, communities_file=toml, **kwargs)
+
+
+def rejected(tmp_path: Path, export: LegacyExport, **kwargs) -> BundleRejected:
+    import pytest  # here, not at the top: bench/legacy_bench.py uses these builders too
+
+    with pytest.raises(BundleRejected) as info:
+        read(tmp_path, export, **kwargs)
+    return info.value
+
+
+def rows(bundle, premises_id: str) -> list[tuple[str, str, int, int]]:
+    """(date, description, charge, payment) of a premises' ledger rows."""
+    ledger = bundle.tables["ledger"]
+    own = ledger[ledger["premises_id"] == premises_id]
+    return list(zip(own["date"], own["description"], own["charge"], own["payment"], strict=True))
+
+
+def balance(bundle, premises_id: str) -> int:
+    return sum(payment - charge for _, _, charge, payment in rows(bundle, premises_id))
+
+
+def publish(settings, capsys, export: LegacyExport) -> None:
+    from ebok.cli import main
+
+    communities_toml(settings.communities_file, export.community_id)
+    export.write(settings.inbox_dir)
+    status = main(["--data-dir", str(settings.data_dir), "sync", "--min-age", "0"])
+    output = capsys.readouterr()
+    assert status == 0, output.out + output.err
