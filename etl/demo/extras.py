@@ -20,9 +20,9 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from etl.demo.columns import Col, Table
 from etl.demo.ledger import Population, first_day
 from etl.demo.pdf import document_pdf
-from etl.demo.write import Col, Table
 
 READING_MONTHS = 12
 DOCUMENTS_DIR = "dokumenty"

@@ -28,16 +28,11 @@ from typing import Any
 import numpy as np
 
 from etl.demo import extras, names
+from etl.demo.archives import XLSX_MAX_ROWS, write_xlsx, zip_member
+from etl.demo.columns import Col, Table
+from etl.demo.csv_writer import write_csv
+from etl.demo.layouts import LAYOUTS
 from etl.demo.ledger import CHUNK, Population, ledger_chunks
-from etl.demo.write import (
-    LAYOUTS,
-    XLSX_MAX_ROWS,
-    Col,
-    Table,
-    write_csv,
-    write_xlsx,
-    zip_member,
-)
 
 LAST_MONTH = (2026, 10)  # the last generated month; as_of is its last day
 FORMATS = ("csv", "xlsx", "zip")

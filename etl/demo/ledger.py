@@ -18,7 +18,7 @@ from datetime import date
 
 import numpy as np
 
-from etl.demo.write import Col, Table
+from etl.demo.columns import Col, Table
 
 CHUNK = 4096  # premises per ledger chunk; part of the output's identity, do not tune casually
 COMPONENTS = (
