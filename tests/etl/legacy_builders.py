@@ -19,6 +19,7 @@ from etl.model import BundleRejected
 
 ACCOUNT = "61 1090 1014 0000 0712 1981 2874"
 ACCOUNT_DIGITS = "61109010140000071219812874"
+P1, P2, P3 = (f"KLO11-KLO11-00000-0000{n}M" for n in (1, 2, 4))  # klonowa()'s premises
 
 
 def zl(grosze: int, sep: str = ",") -> str:
@@ -279,18 +280,23 @@ def communities_toml(path: Path, community_id: str = "KLO11", **fields: str) -> 
 # --- reading and publishing a built export in a test ------------------------------------------
 
 
-def read(tmp_path: Path, export: LegacyExport, **kwargs):
+def read(tmp_path: Path, export: LegacyExport, toml: Path | None = None, **kwargs):
+    """The export read from a folder under `tmp_path`, with `toml` as its communities.toml;
+    without one, a communities.toml for the export's community is written there."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    toml = communities_toml(tmp_path / "communities.toml", export.community_id)
+    if toml is None:
+        toml = communities_toml(tmp_path / "communities.toml", export.community_id)
     folder = export.write(tmp_path / "inbox")
     return legacy.read_legacy(folder, communities_file=toml, **kwargs)
 
 
-def rejected(tmp_path: Path, export: LegacyExport, **kwargs) -> BundleRejected:
+def rejected(
+    tmp_path: Path, export: LegacyExport, toml: Path | None = None, **kwargs
+) -> BundleRejected:
     import pytest  # here, not at the top: bench/legacy_bench.py uses these builders too
 
     with pytest.raises(BundleRejected) as info:
-        read(tmp_path, export, **kwargs)
+        read(tmp_path, export, toml, **kwargs)
     return info.value
 
 
