@@ -10,14 +10,9 @@ import pytest
 
 from etl.legacy import reader as legacy
 from etl.model import BundleRejected
-from tests.etl.legacy_builders import CardSpec, Charge, LegacyExport, Owner, communities_toml
+from tests.etl.legacy_builders import CardSpec, Charge, LegacyExport, Owner
 
 P1 = "KLO11-KLO11-00000-00001M"
-
-
-@pytest.fixture
-def toml(tmp_path: Path) -> Path:
-    return communities_toml(tmp_path / "communities.toml")
 
 
 def export(charges: list[Charge], months: int = 11) -> LegacyExport:

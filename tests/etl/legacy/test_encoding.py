@@ -1,6 +1,7 @@
 """Encodings of the legacy `#` export: documented ISO-8859-2, but re-saved as Windows-1250 or
 UTF-8 by an editor. Each file is read with the code page that yields Polish text, or the export
-is refused naming the file and showing both readings; never a silently misread letter."""
+is refused naming the file and showing both readings; never a silently misread letter. A
+re-save that also turns the decimal commas into dots is read as well."""
 
 from __future__ import annotations
 
@@ -12,15 +13,9 @@ from etl.legacy import reader as legacy
 from etl.legacy.fields import decode
 from etl.model import BundleRejected
 from etl.reader.encoding import EncodingRefused
-from tests.etl.legacy_builders import Owner, communities_toml, klonowa
+from tests.etl.legacy_builders import P1, P2, P3, Owner, balance, klonowa
 
 POLISH = "ąćęłńóśźżĄĆĘŁŃÓŚŹŻ"
-P3 = "KLO11-KLO11-00000-00004M"
-
-
-@pytest.fixture
-def toml(tmp_path: Path) -> Path:
-    return communities_toml(tmp_path / "communities.toml")
 
 
 def ascii_export(name: str):
@@ -99,3 +94,17 @@ def test_decode_names_the_file_it_refuses() -> None:
         decode("Wąsowski ±".encode("cp1250"), "KLO11/lok.txt")
     assert info.value.name == "KLO11/lok.txt"
     assert "Wšsowski" in info.value.reason
+
+
+def test_decimal_dot_and_windows_1250_resave_are_read(tmp_path, toml):
+    export = klonowa()
+    folder = export.write(tmp_path / "inbox")
+    lok = (folder / "lok.txt").read_bytes().decode("iso-8859-2")
+    (folder / "lok.txt").write_bytes(lok.encode("cp1250"))
+    wpl = (folder / "wplaty.txt").read_text("iso-8859-2")
+    (folder / "wplaty.txt").write_text(wpl.replace(",", "."), "iso-8859-2")
+    bundle = legacy.read_legacy(folder, communities_file=toml)
+    premises = bundle.tables["premises"].set_index("premises_id")
+    assert premises.loc[P2, "payer_name"] == "Spółka Śląsk #2 Sp. z o.o."
+    assert premises.loc[P3, "payer_name"] == "Źródłowska Ąnna"
+    assert balance(bundle, P1) == export.closing(P1)

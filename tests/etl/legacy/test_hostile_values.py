@@ -22,11 +22,6 @@ HUGE_TEXT = "99999999999999999999,99"
 HUGE = int(HUGE_TEXT.replace(",", ""))  # grosze, far beyond int64
 
 
-@pytest.fixture
-def toml(tmp_path: Path) -> Path:
-    return communities_toml(tmp_path / "communities.toml")
-
-
 def edit(folder: Path, name: str, line: int, field: int, value: str) -> None:
     """Field `field` (0-based) of line `line` (1-based) of the file set to `value`; the file is
     saved as UTF-8, as an editor re-saves it (ISO-8859-2 has no `²` nor Arabic digits)."""
