@@ -36,6 +36,7 @@ Modules:
   be downloaded);
 - the accountant's imports: importer (the Protocols the import service meets; the service
   itself is etl.import_service.ImportService, given by ebok.serve), uploads (streaming an upload to
-  disk), imports_views (upload, progress, reports, history), generations_views (rollback).
+  disk), imports_views (upload, history), import_job_views (one import's progress, report and
+  re-run), import_labels (how an import is worded on these pages), generations_views (rollback).
 Documentation for the office: docs/panel.md.
 """

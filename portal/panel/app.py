@@ -38,6 +38,7 @@ from portal.panel import (
     audit_views,
     auth,
     generations_views,
+    import_job_views,
     imports_views,
     preview_views,
     session,
@@ -61,6 +62,7 @@ AREAS: tuple[ModuleType, ...] = (
     account_actions,
     preview_views,
     imports_views,
+    import_job_views,
     generations_views,
 )
 

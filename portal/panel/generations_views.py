@@ -25,7 +25,8 @@ from etl.snapshot.store import SnapshotStore
 from portal.i18n import N_, current_locale
 from portal.i18n import gettext as _
 from portal.panel.audit import audit
-from portal.panel.imports_views import HELPERS, importer, unavailable
+from portal.panel.import_labels import HELPERS
+from portal.panel.imports_views import importer, unavailable
 from portal.panel.pages import render
 from portal.panel.roles import ACCOUNTING, Section, route
 from portal.web.templating import templates
