@@ -17,7 +17,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.reader.cells import _COMMA_GROUPS, _DOT_GROUPS, _SPACE_GROUPS, _SPACES, parse_period
+from etl.reader.cells import (
+    _COMMA_GROUPS,
+    _CURRENCY,
+    _DOT_GROUPS,
+    _SPACE_GROUPS,
+    _SPACES,
+    parse_period,
+)
 
 # A column is dictionary-encoded first: a ledger of millions of rows has a few thousand distinct
 # dates and far fewer distinct amounts than rows, so the regular expressions run over the
@@ -84,7 +91,7 @@ def _texts(arr: pa.Array, indices: np.ndarray, index: pd.Index) -> pd.Series:
 
 def _canonical_column(arr: pa.Array) -> pa.Array:
     """Vectorised `_canonical_number` for the cells that are not already plain."""
-    arr = pc.replace_substring_regex(arr, r"(?i)\s*(zł|zl|pln)\.?$", "")
+    arr = pc.replace_substring_regex(arr, _CURRENCY, "")
     spaced = pc.match_substring_regex(arr, _SPACE_GROUPS)
     arr = pc.if_else(spaced, pc.replace_substring_regex(arr, _SPACES, ""), arr)
     dots = pc.match_substring_regex(arr, _DOT_GROUPS)
