@@ -167,14 +167,6 @@ class Accounts(Sessions, SignIns, Search, Closing):
             found[premises_id].append(Holder(account_id, login, status, bool(must_change)))
         return found
 
-    def auth_version(self, account_id: int) -> int | None:
-        row = (
-            self.db()
-            .execute("SELECT auth_version FROM accounts WHERE id = ?", (account_id,))
-            .fetchone()
-        )
-        return row[0] if row else None
-
     def password_hash(self, account_id: int) -> str | None:
         row = (
             self.db()
